@@ -1,0 +1,105 @@
+//! Fan-out: a message to N recipients becomes N one-to-one messages, each in its own
+//! (line, recipient) thread, so replies and failures stay per person.
+
+use crate::composer::ValidMessage;
+use crate::model::{ImageKind, LineId, ThreadKey};
+use serde::{Deserialize, Serialize};
+
+/// One message to enqueue; the store finds or creates the thread for `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub key: ThreadKey,
+    pub body: String,
+    pub image: Option<ImageKind>,
+}
+
+/// One `Outgoing` per recipient, in the order the recipients were added, so the threads move to
+/// the top of the list in an order the person recognises.
+pub fn plan(line: LineId, msg: &ValidMessage) -> Vec<Outgoing> {
+    msg.recipients
+        .iter()
+        .map(|recipient| Outgoing {
+            key: ThreadKey {
+                line,
+                counterpart: recipient.clone(),
+            },
+            body: msg.body.clone(),
+            image: msg.image,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::composer::{validate, Draft};
+    use crate::model::E164;
+
+    fn n(s: &str) -> E164 {
+        E164::from_normalized(s).unwrap()
+    }
+
+    fn check(line: LineId, recipients: &[&str], image: Option<ImageKind>, expected: &[&str]) {
+        let draft = Draft {
+            recipients: recipients.iter().map(|s| n(s)).collect(),
+            body: "See you at 3".to_owned(),
+            image,
+        };
+        let msg = validate(&draft).unwrap();
+        let got = plan(line, &msg);
+        let want: Vec<Outgoing> = expected
+            .iter()
+            .map(|s| Outgoing {
+                key: ThreadKey {
+                    line,
+                    counterpart: n(s),
+                },
+                body: "See you at 3".to_owned(),
+                image,
+            })
+            .collect();
+        assert_eq!(got, want, "{recipients:?}");
+    }
+
+    #[test]
+    fn one_message_per_recipient() {
+        let (ada, bob, cy) = ("+447400123456", "+14155550100", "+33612345678");
+        check(LineId(1), &[ada], None, &[ada]);
+        check(LineId(2), &[bob, ada, cy], None, &[bob, ada, cy]);
+        check(
+            LineId(2),
+            &[bob, ada, bob],
+            Some(ImageKind::Gif),
+            &[bob, ada],
+        );
+    }
+
+    #[test]
+    fn same_person_from_two_lines_is_two_threads() {
+        let msg = validate(&Draft {
+            recipients: vec![n("+447400123456")],
+            body: "Hi".to_owned(),
+            image: None,
+        })
+        .unwrap();
+        let sales = plan(LineId(1), &msg);
+        let support = plan(LineId(2), &msg);
+        assert_ne!(sales[0].key, support[0].key);
+        assert_eq!(sales[0].key.counterpart, support[0].key.counterpart);
+    }
+
+    #[test]
+    fn twenty_recipients_make_twenty_threads() {
+        let recipients: Vec<E164> = (0..20).map(|i| n(&format!("+1415555{i:04}"))).collect();
+        let msg = validate(&Draft {
+            recipients: recipients.clone(),
+            body: "Sale ends Friday".to_owned(),
+            image: None,
+        })
+        .unwrap();
+        let out = plan(LineId(3), &msg);
+        let keys: Vec<E164> = out.iter().map(|o| o.key.counterpart.clone()).collect();
+        assert_eq!(keys, recipients);
+        assert!(out.iter().all(|o| o.key.line == LineId(3)));
+    }
+}

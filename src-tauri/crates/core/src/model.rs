@@ -1,0 +1,192 @@
+//! The domain's nouns: lines, contacts, threads and messages, shared by every crate.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A business number of the account ("Sales", "Support").
+    LineId
+);
+id_type!(
+    /// A person or company in the address book.
+    ContactId
+);
+id_type!(
+    /// A conversation: one line with one counterpart number.
+    ThreadId
+);
+id_type!(
+    /// One message, inbound or outbound. Ids grow with time.
+    MessageId
+);
+
+/// A phone number in E.164 form (`+` then up to 15 digits). Only `phone::parse` and
+/// `E164::from_normalized` build one, so holding an `E164` means the number is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    /// Wraps a string that is already normalised E.164 (as read back from the store).
+    /// Returns `None` when it is not of the form `+` followed by 8 to 15 digits.
+    pub fn from_normalized(s: &str) -> Option<E164> {
+        let digits = s.strip_prefix('+')?;
+        let ok = (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        ok.then(|| E164(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One of the account's business numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub id: LineId,
+    pub number: E164,
+    pub label: String,
+    /// `#rrggbb`, used for the line's chip in lists.
+    pub color: String,
+}
+
+/// An address-book entry: a name, one or more numbers, and optionally the line that messages to
+/// this contact are sent from by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub name: String,
+    pub numbers: Vec<E164>,
+    pub default_line: Option<LineId>,
+    /// Demo entries created for the sandbox carrier, so they can be told apart and removed.
+    pub demo: bool,
+}
+
+/// The identity of a thread: **(line, counterpart number)**. The same person written to from two
+/// lines has two threads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThreadKey {
+    pub line: LineId,
+    pub counterpart: E164,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+/// Where a message is in its life. Outbound: `Queued → Sending → Sent → Delivered | Undelivered`,
+/// or `Failed` on a permanent error. Inbound messages are `Received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Received,
+}
+
+impl MessageStatus {
+    pub const ALL: [MessageStatus; 7] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Undelivered,
+        MessageStatus::Failed,
+        MessageStatus::Received,
+    ];
+
+    /// The stable name used in the store, the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Undelivered => "undelivered",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Received => "received",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageStatus> {
+        MessageStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The image formats a message may carry, recognised by content (see `media::sniff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageKind {
+    Jpeg,
+    Png,
+    Gif,
+}
+
+impl ImageKind {
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Png => "image/png",
+            ImageKind::Gif => "image/gif",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, valid: bool) {
+        assert_eq!(E164::from_normalized(input).is_some(), valid, "{input}");
+    }
+
+    #[test]
+    fn normalized_e164_shape() {
+        check("+14155550100", true);
+        check("+447700900123", true);
+        check("14155550100", false);
+        check("+1415555010a", false);
+        check("+0123456789", false);
+        check("+1234567", false);
+        check("+1234567890123456", false);
+        check("", false);
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for st in MessageStatus::ALL {
+            assert_eq!(MessageStatus::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(MessageStatus::parse("lost"), None);
+    }
+}
