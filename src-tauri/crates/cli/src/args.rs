@@ -1,0 +1,209 @@
+//! The command line's grammar (clap). `--help` on any command documents it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard_engine::ImportFormat;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  internal error (the database could not be read or written)
+  2  the command line itself is wrong (unknown command or flag)
+  3  input refused: an invalid number, too many recipients, a file that is not an image, …
+  4  the sending line must be chosen: pass --line (nothing was sent)
+  5  not found: no such line, contact or conversation
+  6  the store cannot be opened: wrong or missing key, keychain unavailable, damaged file,
+     or a database from a newer Switchboard
+
+Keys: by default the database key is kept in the OS keychain. Set SWITCHBOARD_PASSPHRASE to
+use a passphrase instead, or pass --key-file (or SWITCHBOARD_KEY_FILE) for a key file that only
+its owner can read. With --json every command prints one JSON document; errors are
+{\"code\", \"message\"}.";
+
+/// Switchboard from the command line: lines, contacts, messages, threads and search.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard-cli", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The data directory (default: the platform's data directory, e.g. ~/.local/share/switchboard).
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A key file (64 hex characters, mode 600) instead of the OS keychain; created on first use.
+    #[arg(long, global = true, env = "SWITCHBOARD_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The account's business numbers ("lines"). Without a subcommand: list them.
+    Lines {
+        #[command(subcommand)]
+        cmd: Option<LinesCmd>,
+    },
+    /// The address book. Without a subcommand: list it.
+    Contacts {
+        #[command(subcommand)]
+        cmd: Option<ContactsCmd>,
+    },
+    /// Send a new message: one message per recipient, each in its own conversation.
+    ///
+    /// The line is chosen as in the app: the only line; else --line; else the recipients'
+    /// shared default line. Otherwise nothing is sent and the lines to choose from are listed
+    /// (exit code 4).
+    Send {
+        /// A recipient: a phone number or a contact's name. Repeat for up to 20.
+        #[arg(long = "to", required = true, value_name = "NAME|NUMBER")]
+        to: Vec<String>,
+        /// The message text (up to 1,600 characters).
+        #[arg(long, conflicts_with = "body_file")]
+        body: Option<String>,
+        /// Read the message text from a file, or from standard input with "-".
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+        /// Attach an image (JPEG, PNG or GIF; checked by content). Larger than 5 MB is scaled.
+        #[arg(long, value_name = "FILE")]
+        image: Option<PathBuf>,
+        /// The line to send from: its label, number or id.
+        #[arg(long)]
+        line: Option<String>,
+        /// Check everything and show which line would be used, without sending.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Reply in a conversation, always from the conversation's own line.
+    Reply {
+        /// The conversation's id (see `threads`).
+        thread: i64,
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        image: Option<PathBuf>,
+    },
+    /// The conversation list, most recent activity first.
+    Threads {
+        /// Only this line's conversations.
+        #[arg(long)]
+        line: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One conversation's messages, newest first.
+    Thread {
+        id: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Search message text, newest hits first, grouped by conversation.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Messages waiting to be sent, being sent, or failed.
+    Outbox,
+    /// Show or change settings.
+    Settings {
+        #[command(subcommand)]
+        cmd: Option<SettingsCmd>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinesCmd {
+    List,
+    /// Add a line: `lines add "+1 415 555 0100" Sales`.
+    Add {
+        number: String,
+        label: String,
+        /// #rrggbb; by default the next colour of the palette.
+        #[arg(long)]
+        color: Option<String>,
+    },
+    Rename {
+        line: String,
+        label: String,
+    },
+    Color {
+        line: String,
+        color: String,
+    },
+    /// Remove a line that has no conversations.
+    Remove {
+        line: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCmd {
+    List {
+        /// Only contacts whose name or number matches.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Add a contact: `contacts add "Ada Lovelace" --number "+44 7400 123456" --default-line Sales`.
+    Add {
+        name: String,
+        #[arg(long = "number", required = true)]
+        numbers: Vec<String>,
+        #[arg(long)]
+        default_line: Option<String>,
+    },
+    /// Change a contact (found by id, name or number). --number replaces all numbers.
+    Edit {
+        contact: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "number")]
+        numbers: Vec<String>,
+        #[arg(long, conflicts_with = "no_default_line")]
+        default_line: Option<String>,
+        #[arg(long)]
+        no_default_line: bool,
+    },
+    /// Set the line a contact's messages go from by default ("none" to clear).
+    Default {
+        contact: String,
+        line: String,
+    },
+    Remove {
+        contact: String,
+    },
+    /// Import a vCard (.vcf) or CSV file; prints what was skipped and why.
+    Import {
+        file: PathBuf,
+        /// By default detected from the content.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Vcard,
+    Csv,
+}
+
+impl From<FormatArg> for ImportFormat {
+    fn from(f: FormatArg) -> ImportFormat {
+        match f {
+            FormatArg::Vcard => ImportFormat::Vcard,
+            FormatArg::Csv => ImportFormat::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    Show,
+    /// Settings: default_country (e.g. GB), notification_privacy (full|sender|nothing),
+    /// do_not_disturb, always_on_top, start_minimized (on|off), global_shortcut, carrier.
+    Set {
+        name: String,
+        value: String,
+    },
+}

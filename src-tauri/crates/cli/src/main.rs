@@ -1,0 +1,256 @@
+//! switchboard-cli: Switchboard from the command line, for people who script and for support.
+//! It translates arguments into engine calls and the answers into text or JSON; every rule
+//! lives in the engine and the core.
+
+mod args;
+mod output;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+use switchboard_engine::core::model::ThreadId;
+use switchboard_engine::{
+    ComposeRequest, Engine, EngineError, ErrorKind, ImportFormat, KeyChoice, LineDecision,
+};
+
+use args::{Cli, Command, ContactsCmd, LinesCmd, SettingsCmd};
+use output::Out;
+
+/// Exit codes, documented in `--help`.
+mod exit {
+    pub const INVALID_INPUT: u8 = 3;
+    pub const LINE_PICK_REQUIRED: u8 = 4;
+    pub const NOT_FOUND: u8 = 5;
+    pub const STORE: u8 = 6;
+    pub const INTERNAL: u8 = 1;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let out = Out { json: cli.json };
+    match run(&cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            out.error(&failure.code, &failure.message, failure.details);
+            ExitCode::from(failure.exit)
+        }
+    }
+}
+
+/// A failure as the CLI reports it.
+struct Failure {
+    code: String,
+    message: String,
+    details: Option<serde_json::Value>,
+    exit: u8,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        let details = match &e {
+            EngineError::LinePickRequired { lines, .. } => Some(json!({ "lines": lines })),
+            _ => None,
+        };
+        let exit = match e.kind() {
+            ErrorKind::InvalidInput => exit::INVALID_INPUT,
+            ErrorKind::NeedsChoice => exit::LINE_PICK_REQUIRED,
+            ErrorKind::NotFound => exit::NOT_FOUND,
+            ErrorKind::Store => exit::STORE,
+            ErrorKind::Internal => exit::INTERNAL,
+        };
+        let mut message = e.to_string();
+        if details.is_some() {
+            message.push_str(" Choose with --line LABEL.");
+        }
+        Failure {
+            code: e.code().to_owned(),
+            message,
+            details,
+            exit,
+        }
+    }
+}
+
+fn file_error(path: &std::path::Path, e: std::io::Error) -> Failure {
+    Failure {
+        code: "file_unreadable".into(),
+        message: format!("{} cannot be read: {e}.", path.display()),
+        details: None,
+        exit: exit::INVALID_INPUT,
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| file_error(path, e))
+}
+
+fn read_text(path: &std::path::Path) -> Result<String, Failure> {
+    let bytes = read_file(path)?;
+    String::from_utf8(bytes).map_err(|_| Failure {
+        code: "file_not_text".into(),
+        message: format!("{} is not UTF-8 text.", path.display()),
+        details: None,
+        exit: exit::INVALID_INPUT,
+    })
+}
+
+fn open(cli: &Cli) -> Result<Engine, Failure> {
+    let data_dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => dirs::data_dir()
+            .map(|d| d.join("switchboard"))
+            .ok_or_else(|| Failure {
+                code: "no_data_dir".into(),
+                message: "No data directory could be found: pass --data-dir.".into(),
+                details: None,
+                exit: exit::STORE,
+            })?,
+    };
+    let key = match (&cli.key_file, std::env::var("SWITCHBOARD_PASSPHRASE")) {
+        (Some(path), _) => KeyChoice::KeyFile(path.clone()),
+        (None, Ok(p)) => KeyChoice::Passphrase(p),
+        (None, Err(_)) => KeyChoice::Keychain,
+    };
+    Ok(Engine::open(&data_dir, key)?)
+}
+
+fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
+    let engine = open(cli)?;
+    let e = &engine;
+    match &cli.command {
+        Command::Lines { cmd } => match cmd {
+            None | Some(LinesCmd::List) => out.lines(&e.lines()?),
+            Some(LinesCmd::Add {
+                number,
+                label,
+                color,
+            }) => out.line(&e.add_line(number, label, color.as_deref())?, "Added"),
+            Some(LinesCmd::Rename { line, label }) => {
+                out.line(&e.rename_line(line, label)?, "Renamed")
+            }
+            Some(LinesCmd::Color { line, color }) => {
+                out.line(&e.set_line_color(line, color)?, "Updated")
+            }
+            Some(LinesCmd::Remove { line }) => out.line(&e.remove_line(line)?, "Removed"),
+        },
+        Command::Contacts { cmd } => match cmd {
+            None | Some(ContactsCmd::List { search: None }) => out.contacts(&e.contacts()?),
+            Some(ContactsCmd::List { search: Some(q) }) => out.contacts(&e.find_contacts(q, 50)?),
+            Some(ContactsCmd::Add {
+                name,
+                numbers,
+                default_line,
+            }) => out.contact(
+                &e.add_contact(name, numbers, default_line.as_deref())?,
+                "Added",
+            ),
+            Some(ContactsCmd::Edit {
+                contact,
+                name,
+                numbers,
+                default_line,
+                no_default_line,
+            }) => {
+                let default = match (default_line, no_default_line) {
+                    (_, true) => Some(None),
+                    (Some(l), false) => Some(Some(l.as_str())),
+                    (None, false) => None,
+                };
+                let numbers = (!numbers.is_empty()).then_some(numbers.as_slice());
+                out.contact(
+                    &e.edit_contact(contact, name.as_deref(), numbers, default)?,
+                    "Updated",
+                )
+            }
+            Some(ContactsCmd::Default { contact, line }) => {
+                let line = (!line.eq_ignore_ascii_case("none")).then_some(line.as_str());
+                out.contact(&e.set_default_line(contact, line)?, "Updated")
+            }
+            Some(ContactsCmd::Remove { contact }) => {
+                let removed = e.remove_contact(contact)?;
+                out.done(
+                    json!({ "removed": removed }),
+                    &format!("Removed {}", removed.name),
+                )
+            }
+            Some(ContactsCmd::Import { file, format }) => {
+                let text = read_text(file)?;
+                let format = format.map_or_else(|| ImportFormat::detect(&text), Into::into);
+                out.import(&e.import_contacts(&text, format)?)
+            }
+        },
+        Command::Send {
+            to,
+            body,
+            body_file,
+            image,
+            line,
+            dry_run,
+        } => {
+            let body = match (body, body_file) {
+                (Some(b), _) => b.clone(),
+                (None, Some(path)) if path.as_os_str() == "-" => {
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .map_err(|err| file_error(path, err))?;
+                    s
+                }
+                (None, Some(path)) => read_text(path)?,
+                (None, None) => String::new(),
+            };
+            let request = ComposeRequest {
+                recipients: to.clone(),
+                body,
+                image: image.as_deref().map(read_file).transpose()?,
+                line: line
+                    .as_deref()
+                    .map(|l| e.find_line(l))
+                    .transpose()?
+                    .map(|l| l.id),
+            };
+            if *dry_run {
+                let preview = e.preview(&request)?;
+                out.preview(&preview)?;
+                if let LineDecision::Pick { reason, lines } = preview.decision {
+                    return Err(EngineError::LinePickRequired { reason, lines }.into());
+                }
+                Ok(())
+            } else {
+                out.receipt(&e.send(&request)?)
+            }
+        }
+        Command::Reply {
+            thread,
+            body,
+            image,
+        } => {
+            let image = image.as_deref().map(read_file).transpose()?;
+            out.receipt(&e.reply(ThreadId(*thread), body.as_deref().unwrap_or(""), image)?)
+        }
+        Command::Threads { line, limit } => {
+            let line = line
+                .as_deref()
+                .map(|l| e.find_line(l))
+                .transpose()?
+                .map(|l| l.id);
+            out.threads(&e.threads(line, *limit, None)?)
+        }
+        Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
+        Command::Search { query, limit } => out.search(&e.search(query, *limit)?),
+        Command::Outbox => out.outbox(&e.outbox()?),
+        Command::Settings { cmd } => match cmd {
+            None | Some(SettingsCmd::Show) => out.settings(&e.settings()?),
+            Some(SettingsCmd::Set { name, value }) => out.settings(&e.set_setting(name, value)?),
+        },
+    }
+}

@@ -1,0 +1,319 @@
+//! How answers are printed: one JSON document with `--json`, else short plain text.
+
+use serde::Serialize;
+use serde_json::json;
+use switchboard_engine::core::model::{Direction, Line};
+use switchboard_engine::core::phone::format_international;
+use switchboard_engine::core::sms::Encoding;
+use switchboard_engine::store::{MessageRow, OutboxJob};
+use switchboard_engine::{
+    ContactView, ImportSummary, LineDecision, Preview, SearchGroup, SendReceipt, Settings,
+    ThreadDetail, ThreadView,
+};
+
+use crate::Failure;
+
+pub struct Out {
+    pub json: bool,
+}
+
+type Done = Result<(), Failure>;
+
+impl Out {
+    fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Done {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn error(&self, code: &str, message: &str, details: Option<serde_json::Value>) {
+        if self.json {
+            let mut doc = json!({ "code": code, "message": message });
+            if let (Some(obj), Some(serde_json::Value::Object(extra))) =
+                (doc.as_object_mut(), details)
+            {
+                obj.extend(extra);
+            }
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
+    pub fn done(&self, value: serde_json::Value, text: &str) -> Done {
+        self.emit(&value, || text.to_owned())
+    }
+
+    pub fn lines(&self, lines: &[Line]) -> Done {
+        self.emit(lines, || {
+            if lines.is_empty() {
+                return "No lines yet. Add one: switchboard-cli lines add \"+1 415 555 0100\" Sales".into();
+            }
+            lines.iter().map(line_text).collect::<Vec<_>>().join("\n")
+        })
+    }
+
+    pub fn line(&self, line: &Line, verb: &str) -> Done {
+        self.emit(line, || format!("{verb} {}", line_text(line)))
+    }
+
+    pub fn contacts(&self, contacts: &[ContactView]) -> Done {
+        self.emit(contacts, || {
+            if contacts.is_empty() {
+                return "No contacts.".into();
+            }
+            contacts
+                .iter()
+                .map(contact_text)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn contact(&self, contact: &ContactView, verb: &str) -> Done {
+        self.emit(contact, || format!("{verb} {}", contact_text(contact)))
+    }
+
+    pub fn import(&self, summary: &ImportSummary) -> Done {
+        self.emit(summary, || {
+            let mut s = format!(
+                "Imported {} contact(s); {} entr{} skipped.\n",
+                summary.added,
+                summary.skipped.len(),
+                if summary.skipped.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            );
+            for k in &summary.skipped {
+                s += &format!("  entry {} ({}): {}\n", k.entry, k.label, k.reason);
+            }
+            s
+        })
+    }
+
+    pub fn preview(&self, p: &Preview) -> Done {
+        self.emit(p, || {
+            let to: Vec<&str> = p.recipients.iter().map(|r| r.display.as_str()).collect();
+            let encoding = match p.sms.encoding {
+                Encoding::Gsm7 => "GSM-7",
+                Encoding::Ucs2 => "UCS-2",
+            };
+            let line = match &p.decision {
+                LineDecision::Use { line, .. } => format!("Send from {}", line.label),
+                LineDecision::Pick { .. } => "Choose a line to send from".into(),
+            };
+            format!(
+                "To: {}\n{} characters, {encoding}, {} segment(s)\n{line}",
+                to.join(", "),
+                p.sms.chars,
+                p.sms.segments
+            )
+        })
+    }
+
+    pub fn receipt(&self, r: &SendReceipt) -> Done {
+        self.emit(r, || {
+            let mut s = format!("Queued from {} to {} recipient(s):\n", r.line.label, r.sent.len());
+            for sent in &r.sent {
+                s += &format!(
+                    "  {} — conversation {}\n",
+                    sent.recipient.display, sent.thread_id
+                );
+            }
+            if let Some(contact) = r.offer_default {
+                s += &format!(
+                    "Tip: make {} this contact's default with `switchboard-cli contacts default {contact} {}`\n",
+                    r.line.label, r.line.id
+                );
+            }
+            s
+        })
+    }
+
+    pub fn threads(&self, threads: &[ThreadView]) -> Done {
+        self.emit(threads, || {
+            if threads.is_empty() {
+                return "No conversations.".into();
+            }
+            threads
+                .iter()
+                .map(thread_text)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn thread(&self, d: &ThreadDetail) -> Done {
+        self.emit(d, || {
+            let mut s = thread_text(&d.thread) + "\n";
+            for m in d.messages.iter().rev() {
+                s += &message_text(m);
+            }
+            s
+        })
+    }
+
+    pub fn search(&self, groups: &[SearchGroup]) -> Done {
+        self.emit(groups, || {
+            if groups.is_empty() {
+                return "Nothing found.".into();
+            }
+            let mut s = String::new();
+            for g in groups {
+                s += &(thread_text(&g.thread) + "\n");
+                for h in &g.hits {
+                    s += &format!("    {}  {}\n", time(h.created_at), h.snippet);
+                }
+            }
+            s
+        })
+    }
+
+    pub fn outbox(&self, jobs: &[OutboxJob]) -> Done {
+        self.emit(jobs, || {
+            if jobs.is_empty() {
+                return "The outbox is empty.".into();
+            }
+            jobs.iter()
+                .map(|j| {
+                    format!(
+                        "#{} {:<8} to {} (conversation {}), attempts {}{}",
+                        j.id.0,
+                        j.state.as_str(),
+                        format_international(&j.counterpart),
+                        j.thread_id,
+                        j.attempts,
+                        j.last_error
+                            .as_deref()
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn settings(&self, s: &Settings) -> Done {
+        self.emit(s, || {
+            let value = serde_json::to_value(s).unwrap_or_default();
+            value
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{k} = {}",
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn line_text(l: &Line) -> String {
+    format!(
+        "[{}] {:<12} {}  {}",
+        l.id,
+        l.label,
+        format_international(&l.number),
+        l.color
+    )
+}
+
+fn contact_text(c: &ContactView) -> String {
+    let numbers: Vec<String> = c.contact.numbers.iter().map(format_international).collect();
+    format!(
+        "[{}] {} — {}{}{}",
+        c.contact.id,
+        c.contact.name,
+        numbers.join(", "),
+        c.default_line_label
+            .as_deref()
+            .map(|l| format!(" — default line {l}"))
+            .unwrap_or_default(),
+        if c.contact.demo { " (demo)" } else { "" }
+    )
+}
+
+fn thread_text(t: &ThreadView) -> String {
+    let unread = if t.unread > 0 {
+        format!(" ({} unread)", t.unread)
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}] {} → {}{}  {}  {}",
+        t.id,
+        t.display,
+        t.line.label,
+        unread,
+        time(t.last_message_at),
+        t.preview
+    )
+}
+
+fn message_text(m: &MessageRow) -> String {
+    let who = match m.direction {
+        Direction::Outbound => "you",
+        Direction::Inbound => "them",
+    };
+    let image = if m.has_attachment { " [image]" } else { "" };
+    let error = m
+        .error
+        .as_ref()
+        .map(|e| format!(" — {}", e.message))
+        .unwrap_or_default();
+    format!(
+        "  {} {who:>4} ({}){image}: {}{error}\n",
+        time(m.created_at),
+        m.status.as_str(),
+        m.body
+    )
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` UTC (Howard Hinnant's civil calendar).
+fn time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_civil_utc() {
+        let check = |ms: i64, expected: &str| assert_eq!(super::time(ms), expected);
+        check(0, "1970-01-01 00:00");
+        check(951_782_400_000, "2000-02-29 00:00");
+        check(1_795_552_380_000, "2026-11-24 20:33");
+    }
+}

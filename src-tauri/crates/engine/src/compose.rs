@@ -1,0 +1,483 @@
+//! Composing: recipients typed as names or numbers become E.164 numbers, the draft is validated,
+//! the sending line resolved (DESIGN.md's table, in core), and the fan-out enqueued in one
+//! transaction. Replies go through the same path with the thread's line.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::composer::{self, Draft, ValidMessage};
+use switchboard_core::model::{ContactId, Line, LineId, ThreadId, E164};
+use switchboard_core::phone::{self, PhoneError};
+use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
+use switchboard_core::sms::SmsCount;
+use switchboard_core::{fanout, threads};
+use switchboard_store::{DraftKey, NewImage, NewOutgoing};
+
+use crate::images::{self, PreparedImage, DEFAULT_MMS_BUDGET};
+use crate::{now_ms, Engine, EngineError, Result};
+
+/// What the composer holds when the user presses Send (or as they type, for a preview).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeRequest {
+    /// Each a phone number as typed, or a contact's name.
+    pub recipients: Vec<String>,
+    pub body: String,
+    #[serde(skip)]
+    pub image: Option<Vec<u8>>,
+    /// The line the user picked, if any.
+    pub line: Option<LineId>,
+}
+
+/// A recipient as resolved: the number messages go to, and the contact it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub number: E164,
+    /// The contact's name, else the number formatted for display.
+    pub display: String,
+    pub contact_id: Option<ContactId>,
+    pub default_line: Option<LineId>,
+}
+
+/// Which line the message will go from, or that the user must pick one first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineDecision {
+    /// The send button reads "Send from *line.label*".
+    Use { line: Line, why: Why },
+    /// Send opens the dropdown of `lines` and sends nothing.
+    Pick {
+        reason: PickReason,
+        lines: Vec<Line>,
+    },
+}
+
+/// Everything the composer shows before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    pub recipients: Vec<Recipient>,
+    pub sms: SmsCount,
+    pub decision: LineDecision,
+    pub image: Option<PreparedImage>,
+    /// A contact to offer "make this line the default" for, after a pick.
+    pub offer_default: Option<ContactId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentTo {
+    pub recipient: Recipient,
+    pub thread_id: ThreadId,
+    pub message_id: switchboard_core::model::MessageId,
+}
+
+/// What a send did: one queued message per recipient, all from `line`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReceipt {
+    pub line: Line,
+    pub sent: Vec<SentTo>,
+    pub offer_default: Option<ContactId>,
+}
+
+struct Prepared {
+    recipients: Vec<Recipient>,
+    message: ValidMessage,
+    image: Option<PreparedImage>,
+    decision: LineDecision,
+    offer_default: Option<ContactId>,
+}
+
+impl Engine {
+    /// Validates the request and tells which line it would go from; sends nothing.
+    pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
+        let p = self.prepare(request, None)?;
+        Ok(Preview {
+            recipients: p.recipients,
+            sms: p.message.sms,
+            decision: p.decision,
+            image: p.image,
+            offer_default: p.offer_default,
+        })
+    }
+
+    /// Enqueues one message per recipient in one transaction and clears the composer's draft.
+    /// When the user must pick a line first, answers `LinePickRequired` and writes nothing.
+    pub fn send(&self, request: &ComposeRequest) -> Result<SendReceipt> {
+        let p = self.prepare(request, None)?;
+        let receipt = self.enqueue(p)?;
+        self.store.clear_draft(DraftKey::Composer)?;
+        Ok(receipt)
+    }
+
+    /// Replies inside a thread: always from the thread's own line, to its counterpart.
+    pub fn reply(
+        &self,
+        thread: ThreadId,
+        body: &str,
+        image: Option<Vec<u8>>,
+    ) -> Result<SendReceipt> {
+        let summary = self.store.get_thread(thread)?;
+        let request = ComposeRequest {
+            recipients: vec![summary.counterpart.as_str().to_owned()],
+            body: body.to_owned(),
+            image,
+            line: None,
+        };
+        let p = self.prepare(&request, Some(summary.line_id))?;
+        let receipt = self.enqueue(p)?;
+        self.store.clear_draft(DraftKey::Thread(thread))?;
+        Ok(receipt)
+    }
+
+    /// A recipient from what was typed: a valid number (with its contact, if any), or the name
+    /// of a contact with a single number.
+    pub fn recipient(&self, input: &str) -> Result<Recipient> {
+        let input = input.trim();
+        match phone::parse(input, self.default_country()?) {
+            Ok(number) => Ok(self.recipient_for(number)?),
+            Err(PhoneError::HasLetters) => self.recipient_by_name(input),
+            Err(e) => Err(EngineError::phone(input, e)),
+        }
+    }
+
+    fn recipient_for(&self, number: E164) -> Result<Recipient> {
+        let contact = self.store.contact_by_number(&number)?;
+        Ok(Recipient {
+            display: threads::display_name(contact.as_ref().map(|c| c.name.as_str()), &number),
+            contact_id: contact.as_ref().map(|c| c.id),
+            default_line: contact.and_then(|c| c.default_line),
+            number,
+        })
+    }
+
+    fn recipient_by_name(&self, input: &str) -> Result<Recipient> {
+        let matches = self.store.search_contacts(input, 20)?;
+        let exact: Vec<_> = matches
+            .iter()
+            .filter(|c| c.name.eq_ignore_ascii_case(input))
+            .collect();
+        let contact = match (exact.as_slice(), matches.as_slice()) {
+            ([one], _) => *one,
+            ([], [one]) => one,
+            ([], []) => {
+                return Err(EngineError::UnknownRecipient {
+                    input: input.to_owned(),
+                })
+            }
+            ([], several) => return Err(ambiguous(input, several.iter())),
+            (several, _) => return Err(ambiguous(input, several.iter().copied())),
+        };
+        match contact.numbers.as_slice() {
+            [number] => Ok(Recipient {
+                number: number.clone(),
+                display: contact.name.clone(),
+                contact_id: Some(contact.id),
+                default_line: contact.default_line,
+            }),
+            numbers => Err(EngineError::AmbiguousRecipient {
+                input: input.to_owned(),
+                candidates: numbers.iter().map(phone::format_international).collect(),
+            }),
+        }
+    }
+
+    fn prepare(&self, request: &ComposeRequest, reply_in: Option<LineId>) -> Result<Prepared> {
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for input in &request.recipients {
+            let r = self.recipient(input)?;
+            if !recipients.iter().any(|known| known.number == r.number) {
+                recipients.push(r);
+            }
+        }
+        let image = request
+            .image
+            .clone()
+            .map(|bytes| images::prepare(bytes, DEFAULT_MMS_BUDGET))
+            .transpose()?;
+        let message = composer::validate(&Draft {
+            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
+            body: request.body.clone(),
+            image: image.as_ref().map(|i| i.kind),
+        })?;
+        let lines = self.store.list_lines()?;
+        let account_lines: Vec<LineId> = lines.iter().map(|l| l.id).collect();
+        let defaults: Vec<Option<LineId>> = recipients.iter().map(|r| r.default_line).collect();
+        let resolution = resolve::resolve_line(&ResolveInput {
+            reply_in,
+            account_lines: &account_lines,
+            chosen: request.line,
+            recipient_defaults: &defaults,
+        })?;
+        let contacts: Vec<_> = recipients
+            .iter()
+            .map(|r| (r.contact_id, r.default_line))
+            .collect();
+        let offer_default = resolve::offer_default(&contacts, &resolution);
+        let decision =
+            match resolution {
+                Resolution::Use { line, why } => LineDecision::Use {
+                    line: lines.iter().find(|l| l.id == line).cloned().ok_or(
+                        EngineError::Store(switchboard_store::StoreError::LineNotFound(line)),
+                    )?,
+                    why,
+                },
+                Resolution::Pick { reason } => LineDecision::Pick { reason, lines },
+            };
+        Ok(Prepared {
+            recipients,
+            message,
+            image,
+            decision,
+            offer_default,
+        })
+    }
+
+    fn enqueue(&self, p: Prepared) -> Result<SendReceipt> {
+        let line = match p.decision {
+            LineDecision::Use { line, .. } => line,
+            LineDecision::Pick { reason, lines } => {
+                return Err(EngineError::LinePickRequired { reason, lines })
+            }
+        };
+        let items: Vec<NewOutgoing> = fanout::plan(line.id, &p.message)
+            .into_iter()
+            .map(|out| NewOutgoing {
+                key: out.key,
+                body: out.body,
+                image: p.image.as_ref().map(|i| NewImage {
+                    kind: i.kind,
+                    bytes: i.bytes.clone(),
+                    width: i.width,
+                    height: i.height,
+                }),
+                client_id: uuid::Uuid::new_v4().to_string(),
+            })
+            .collect();
+        let enqueued = self.store.enqueue_outgoing(&items, now_ms())?;
+        tracing::info!(line = %line.id, recipients = enqueued.len(), "message enqueued");
+        Ok(SendReceipt {
+            line,
+            sent: p
+                .recipients
+                .into_iter()
+                .zip(enqueued)
+                .map(|(recipient, e)| SentTo {
+                    recipient,
+                    thread_id: e.thread_id,
+                    message_id: e.message_id,
+                })
+                .collect(),
+            offer_default: p.offer_default,
+        })
+    }
+}
+
+fn ambiguous<'a>(
+    input: &str,
+    contacts: impl Iterator<Item = &'a switchboard_core::model::Contact>,
+) -> EngineError {
+    EngineError::AmbiguousRecipient {
+        input: input.to_owned(),
+        candidates: contacts.map(|c| c.name.clone()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::engine;
+
+    /// Two lines (Sales, Support) and contacts with and without defaults, as the seed describes.
+    fn office() -> (tempfile::TempDir, Engine, Line, Line) {
+        let (dir, e) = engine();
+        let sales = e.add_line("+14155550100", "Sales", None).unwrap();
+        let support = e.add_line("+14155550101", "Support", None).unwrap();
+        e.add_contact("Ada Lovelace", &["+14155550142".into()], Some("Sales"))
+            .unwrap();
+        e.add_contact("Grace Hopper", &["+14155550143".into()], Some("Sales"))
+            .unwrap();
+        e.add_contact("Alan Turing", &["+14155550144".into()], Some("Support"))
+            .unwrap();
+        e.add_contact("Edsger Dijkstra", &["+14155550145".into()], None)
+            .unwrap();
+        (dir, e, sales, support)
+    }
+
+    fn request(recipients: &[&str], line: Option<LineId>) -> ComposeRequest {
+        ComposeRequest {
+            recipients: recipients.iter().map(|s| s.to_string()).collect(),
+            body: "Your order has shipped".into(),
+            image: None,
+            line,
+        }
+    }
+
+    /// What the send button would show: `Ok(label)` or `Err(reason)` when a pick is needed.
+    fn decision(e: &Engine, recipients: &[&str], line: Option<LineId>) -> Result<String, String> {
+        match e.preview(&request(recipients, line)).unwrap().decision {
+            LineDecision::Use { line, .. } => Ok(line.label),
+            LineDecision::Pick { reason, lines } => {
+                assert_eq!(lines.len(), 2);
+                Err(format!("{reason:?}"))
+            }
+        }
+    }
+
+    #[test]
+    fn the_send_button_follows_the_seed() {
+        let (_d, e, sales, support) = office();
+        let check = |recipients: &[&str], line: Option<LineId>, expected: Result<&str, &str>| {
+            let got = decision(&e, recipients, line);
+            assert_eq!(
+                got.as_deref().map_err(|s| s.as_str()),
+                expected,
+                "{recipients:?} {line:?}"
+            );
+        };
+        check(&["Ada Lovelace"], None, Ok("Sales"));
+        check(&["Ada Lovelace", "Grace Hopper"], None, Ok("Sales"));
+        check(
+            &["Ada Lovelace", "Alan Turing"],
+            None,
+            Err("DefaultsDiffer"),
+        );
+        check(&["Edsger Dijkstra"], None, Err("NoDefault"));
+        check(&["+1 415 555 0199"], None, Err("NoDefault"));
+        check(&["Edsger Dijkstra"], Some(support.id), Ok("Support"));
+        check(&["Ada Lovelace"], Some(support.id), Ok("Support"));
+        check(
+            &["ada lovelace", "+14155550142"],
+            Some(sales.id),
+            Ok("Sales"),
+        );
+    }
+
+    #[test]
+    fn a_pick_sends_nothing_until_a_line_is_chosen() {
+        let (_d, e, _sales, support) = office();
+        let three = ["Ada Lovelace", "Alan Turing", "Edsger Dijkstra"];
+        let err = e.send(&request(&three, None)).unwrap_err();
+        assert_eq!(err.code(), "line_pick_required");
+        assert!(err.to_string().contains("Sales"), "{err}");
+        assert!(e.outbox().unwrap().is_empty());
+        assert!(e.threads(None, 50, None).unwrap().is_empty());
+
+        let receipt = e.send(&request(&three, Some(support.id))).unwrap();
+        assert_eq!(receipt.line.label, "Support");
+        assert_eq!(receipt.sent.len(), 3);
+        assert_eq!(e.outbox().unwrap().len(), 3);
+        let threads = e.threads(None, 50, None).unwrap();
+        assert_eq!(threads.len(), 3);
+        assert!(threads.iter().all(|t| t.line.label == "Support"));
+    }
+
+    #[test]
+    fn one_thread_per_line_and_number() {
+        let (_d, e, sales, support) = office();
+        let first = e.send(&request(&["Ada Lovelace"], None)).unwrap();
+        let again = e.send(&request(&["Ada Lovelace"], None)).unwrap();
+        assert_eq!(
+            first.sent[0].thread_id, again.sent[0].thread_id,
+            "existing thread reused"
+        );
+        let other = e
+            .send(&request(&["Ada Lovelace"], Some(support.id)))
+            .unwrap();
+        assert_ne!(
+            first.sent[0].thread_id, other.sent[0].thread_id,
+            "another line, another thread"
+        );
+        let threads = e.threads(None, 50, None).unwrap();
+        assert_eq!(threads.len(), 2);
+        assert_eq!(
+            threads[0].line.id, support.id,
+            "the newest activity is on top"
+        );
+        assert_eq!(e.threads(Some(sales.id), 50, None).unwrap().len(), 1);
+        assert_eq!(
+            e.thread(first.sent[0].thread_id, 100, None)
+                .unwrap()
+                .messages
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_reply_uses_the_threads_line() {
+        let (_d, e, _sales, support) = office();
+        let sent = e
+            .send(&request(&["Ada Lovelace"], Some(support.id)))
+            .unwrap();
+        let thread = sent.sent[0].thread_id;
+        let reply = e.reply(thread, "And a follow-up", None).unwrap();
+        assert_eq!(reply.line.id, support.id);
+        assert_eq!(reply.sent[0].thread_id, thread);
+    }
+
+    #[test]
+    fn twenty_recipients_go_individually_and_a_21st_is_refused() {
+        let (_d, e, sales, _support) = office();
+        let numbers: Vec<String> = (0..21).map(|i| format!("+1415555{:04}", 200 + i)).collect();
+        let twenty: Vec<&str> = numbers[..20].iter().map(String::as_str).collect();
+        let receipt = e.send(&request(&twenty, Some(sales.id))).unwrap();
+        assert_eq!(receipt.sent.len(), 20);
+        let threads: std::collections::HashSet<_> =
+            receipt.sent.iter().map(|s| s.thread_id).collect();
+        assert_eq!(
+            threads.len(),
+            20,
+            "each recipient has a thread of their own"
+        );
+
+        let all: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        let err = e.send(&request(&all, Some(sales.id))).unwrap_err();
+        assert_eq!(err.code(), "too_many_recipients");
+        assert_eq!(
+            e.outbox().unwrap().len(),
+            20,
+            "the refused send wrote nothing"
+        );
+    }
+
+    #[test]
+    fn recipients_are_found_by_name_or_number() {
+        let (_d, e, _sales, _support) = office();
+        let check = |input: &str, expected: Result<&str, &str>| {
+            let got = e.recipient(input);
+            match (got, expected) {
+                (Ok(r), Ok(number)) => assert_eq!(r.number.as_str(), number, "{input}"),
+                (Err(err), Err(code)) => assert_eq!(err.code(), code, "{input}"),
+                (got, expected) => panic!("{input}: {got:?}, expected {expected:?}"),
+            }
+        };
+        check("Ada Lovelace", Ok("+14155550142"));
+        check("grace hopper", Ok("+14155550143"));
+        check("(415) 555-0199", Ok("+14155550199"));
+        check("Nobody Here", Err("unknown_recipient"));
+        check("12", Err("number_too_short"));
+    }
+
+    #[test]
+    fn an_image_alone_is_a_message_and_a_fake_one_is_refused() {
+        let (_d, e, sales, _support) = office();
+        let mut req = request(&["Ada Lovelace"], Some(sales.id));
+        req.body = String::new();
+        req.image = Some(crate::images::tests::noisy_png(20, 20));
+        let receipt = e.send(&req).unwrap();
+        let msg = e
+            .thread(receipt.sent[0].thread_id, 10, None)
+            .unwrap()
+            .messages;
+        assert!(msg[0].has_attachment);
+
+        req.image = Some(b"not really a png".to_vec());
+        assert_eq!(e.send(&req).unwrap_err().code(), "not_an_image");
+        assert_eq!(e.outbox().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn sending_clears_the_composer_draft() {
+        let (_d, e, _sales, _support) = office();
+        e.save_draft(DraftKey::Composer, r#"{"body":"half-written"}"#)
+            .unwrap();
+        e.send(&request(&["Ada Lovelace"], None)).unwrap();
+        assert_eq!(e.load_draft(DraftKey::Composer).unwrap(), None);
+    }
+}

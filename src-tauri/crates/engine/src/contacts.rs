@@ -1,0 +1,326 @@
+//! The address book: contacts with several numbers and an optional default line, found by what
+//! a person types, and imported from vCard or CSV with a report of everything skipped.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::import::{self, ImportParse};
+use switchboard_core::model::{Contact, ContactId, LineId, E164};
+use switchboard_core::phone;
+use switchboard_store::StoreError;
+
+use crate::{Engine, EngineError, Result};
+
+/// A contact as clients show it: with its default line's label resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactView {
+    #[serde(flatten)]
+    pub contact: Contact,
+    pub default_line_label: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFormat {
+    Vcard,
+    Csv,
+}
+
+impl ImportFormat {
+    /// Guesses the format from the content: a vCard starts with `BEGIN:VCARD`.
+    pub fn detect(text: &str) -> ImportFormat {
+        let start = text.trim_start_matches('\u{feff}').trim_start();
+        if start.len() >= 11 && start[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+            ImportFormat::Vcard
+        } else {
+            ImportFormat::Csv
+        }
+    }
+}
+
+/// What an import did: every entry of the file is either added or listed as skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub added: usize,
+    pub skipped: Vec<SkippedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedEntry {
+    /// 1-based card or CSV row.
+    pub entry: usize,
+    pub label: String,
+    pub code: String,
+    pub reason: String,
+}
+
+const MAX_NAME_CHARS: usize = 200;
+
+impl Engine {
+    pub fn contacts(&self) -> Result<Vec<ContactView>> {
+        let contacts = self.store.list_contacts()?;
+        self.views(contacts)
+    }
+
+    /// Contacts matching what was typed in a recipient field: name words, then number digits.
+    pub fn find_contacts(&self, query: &str, limit: usize) -> Result<Vec<ContactView>> {
+        let contacts = self.store.search_contacts(query, limit)?;
+        self.views(contacts)
+    }
+
+    pub fn add_contact(
+        &self,
+        name: &str,
+        numbers: &[String],
+        default_line: Option<&str>,
+    ) -> Result<ContactView> {
+        let name = check_name(name)?;
+        let numbers = self.parse_numbers(numbers)?;
+        let default_line = self.line_id(default_line)?;
+        let contact = self
+            .store
+            .add_contact(name, &numbers, default_line, false)?;
+        self.view(contact)
+    }
+
+    /// Changes what is given; `default_line: Some(None)` clears the default.
+    pub fn edit_contact(
+        &self,
+        contact: &str,
+        name: Option<&str>,
+        numbers: Option<&[String]>,
+        default_line: Option<Option<&str>>,
+    ) -> Result<ContactView> {
+        let current = self.find_contact(contact)?;
+        let name = match name {
+            Some(n) => check_name(n)?.to_owned(),
+            None => current.name.clone(),
+        };
+        let numbers = match numbers {
+            Some(n) => self.parse_numbers(n)?,
+            None => current.numbers.clone(),
+        };
+        let default_line = match default_line {
+            Some(line) => self.line_id(line)?,
+            None => current.default_line,
+        };
+        let updated = self
+            .store
+            .update_contact(current.id, &name, &numbers, default_line)?;
+        self.view(updated)
+    }
+
+    pub fn set_default_line(&self, contact: &str, line: Option<&str>) -> Result<ContactView> {
+        self.edit_contact(contact, None, None, Some(line))
+    }
+
+    pub fn remove_contact(&self, contact: &str) -> Result<Contact> {
+        let found = self.find_contact(contact)?;
+        self.store.remove_contact(found.id)?;
+        Ok(found)
+    }
+
+    /// A contact by id, by exact name (case-insensitive), or by one of its numbers.
+    pub fn find_contact(&self, input: &str) -> Result<Contact> {
+        let input = input.trim();
+        if let Ok(id) = input.parse::<i64>() {
+            if let Ok(c) = self.store.get_contact(ContactId(id)) {
+                return Ok(c);
+            }
+        }
+        if let Ok(number) = phone::parse(input, self.default_country()?) {
+            if let Some(c) = self.store.contact_by_number(&number)? {
+                return Ok(c);
+            }
+        }
+        let mut named: Vec<Contact> = self
+            .store
+            .search_contacts(input, 50)?
+            .into_iter()
+            .filter(|c| c.name.eq_ignore_ascii_case(input))
+            .collect();
+        match named.len() {
+            1 => Ok(named.remove(0)),
+            0 => Err(EngineError::UnknownContact {
+                input: input.to_owned(),
+            }),
+            _ => Err(EngineError::AmbiguousRecipient {
+                input: input.to_owned(),
+                candidates: named
+                    .iter()
+                    .map(|c| format!("{} (id {})", c.name, c.id))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Imports contacts from a vCard or CSV text. Numbers that already belong to a contact
+    /// are not imported again, and are reported, as is every other entry left out.
+    pub fn import_contacts(&self, text: &str, format: ImportFormat) -> Result<ImportSummary> {
+        let country = self.default_country()?;
+        let ImportParse { contacts, skipped } = match format {
+            ImportFormat::Vcard => import::parse_vcard(text, country),
+            ImportFormat::Csv => import::parse_csv(text, country),
+        };
+        let mut summary = ImportSummary {
+            added: 0,
+            skipped: skipped
+                .into_iter()
+                .map(|s| SkippedEntry {
+                    entry: s.entry,
+                    label: s.label,
+                    code: s.reason.code().to_owned(),
+                    reason: s.reason.to_string(),
+                })
+                .collect(),
+        };
+        for (index, imported) in contacts.into_iter().enumerate() {
+            let mut fresh = Vec::new();
+            for number in imported.numbers {
+                match self.store.contact_by_number(&number)? {
+                    Some(owner) => summary.skipped.push(SkippedEntry {
+                        entry: index + 1,
+                        label: imported.name.clone(),
+                        code: "number_already_saved".into(),
+                        reason: format!(
+                            "{} is already saved for {}, so it was left out.",
+                            phone::format_international(&number),
+                            owner.name
+                        ),
+                    }),
+                    None => fresh.push(number),
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            match self.store.add_contact(&imported.name, &fresh, None, false) {
+                Ok(_) => summary.added += 1,
+                Err(e @ (StoreError::InvalidInput { .. } | StoreError::NumberTaken { .. })) => {
+                    summary.skipped.push(SkippedEntry {
+                        entry: index + 1,
+                        label: imported.name.clone(),
+                        code: e.code().to_owned(),
+                        reason: e.to_string(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        summary.skipped.sort_by_key(|s| s.entry);
+        Ok(summary)
+    }
+
+    pub(crate) fn parse_numbers(&self, numbers: &[String]) -> Result<Vec<E164>> {
+        if numbers.is_empty() {
+            return Err(EngineError::Invalid {
+                what: "contact",
+                why: "A contact needs at least one phone number.".into(),
+            });
+        }
+        let country = self.default_country()?;
+        numbers
+            .iter()
+            .map(|n| phone::parse(n, country).map_err(|e| EngineError::phone(n, e)))
+            .collect()
+    }
+
+    fn line_id(&self, line: Option<&str>) -> Result<Option<LineId>> {
+        line.map(|l| self.find_line(l).map(|l| l.id)).transpose()
+    }
+
+    fn view(&self, contact: Contact) -> Result<ContactView> {
+        Ok(self.views(vec![contact])?.remove(0))
+    }
+
+    fn views(&self, contacts: Vec<Contact>) -> Result<Vec<ContactView>> {
+        let lines = self.store.list_lines()?;
+        Ok(contacts
+            .into_iter()
+            .map(|contact| ContactView {
+                default_line_label: contact
+                    .default_line
+                    .and_then(|d| lines.iter().find(|l| l.id == d))
+                    .map(|l| l.label.clone()),
+                contact,
+            })
+            .collect())
+    }
+}
+
+fn check_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(EngineError::Invalid {
+            what: "name",
+            why: format!("A contact needs a name of 1 to {MAX_NAME_CHARS} characters."),
+        });
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::engine;
+
+    #[test]
+    fn contacts_keep_numbers_and_default_lines() {
+        let (_d, e) = engine();
+        e.add_line("+14155550100", "Sales", None).unwrap();
+        let ada = e
+            .add_contact(
+                "Ada Lovelace",
+                &["+44 7400 123456".into(), "(415) 555-0142".into()],
+                Some("sales"),
+            )
+            .unwrap();
+        assert_eq!(ada.default_line_label.as_deref(), Some("Sales"));
+        assert_eq!(ada.contact.numbers.len(), 2);
+        let found = e.find_contact("415 555 0142").unwrap();
+        assert_eq!(found.id, ada.contact.id);
+        let cleared = e.set_default_line("ada lovelace", None).unwrap();
+        assert_eq!(cleared.contact.default_line, None);
+    }
+
+    #[test]
+    fn bad_contacts_are_refused_and_nothing_is_lost() {
+        let (_d, e) = engine();
+        e.add_contact("Ada", &["+447400123456".into()], None)
+            .unwrap();
+        let check = |name: &str, numbers: &[&str], line: Option<&str>, code: &str| {
+            let numbers: Vec<String> = numbers.iter().map(|s| s.to_string()).collect();
+            let err = e.add_contact(name, &numbers, line).unwrap_err();
+            assert_eq!(err.code(), code, "{name}");
+        };
+        check("", &["+14155550100"], None, "invalid_input");
+        check("Bob", &[], None, "invalid_input");
+        check("Bob", &["12"], None, "number_too_short");
+        check("Bob", &["+447400123456"], None, "number_taken");
+        check("Bob", &["+14155550100"], Some("Sales"), "unknown_line");
+        assert_eq!(e.contacts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn import_reports_every_entry_left_out() {
+        let (_d, e) = engine();
+        e.add_contact("Ada", &["+447400123456".into()], None)
+            .unwrap();
+        let csv = "Name,Phone\nGrace Hopper,+1 415 555 0177\nNo Number,\nAda Again,+447400123456\nBad,12\n";
+        let summary = e.import_contacts(csv, ImportFormat::detect(csv)).unwrap();
+        assert_eq!(summary.added, 1);
+        let codes: Vec<&str> = summary.skipped.iter().map(|s| s.code.as_str()).collect();
+        assert!(codes.contains(&"no_number"), "{codes:?}");
+        assert!(codes.contains(&"number_already_saved"), "{codes:?}");
+        assert!(codes.contains(&"invalid_number"), "{codes:?}");
+        assert_eq!(e.contacts().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn import_format_is_detected_by_content() {
+        assert_eq!(
+            ImportFormat::detect("\u{feff}BEGIN:VCARD\r\n"),
+            ImportFormat::Vcard
+        );
+        assert_eq!(ImportFormat::detect("begin:vcard\n"), ImportFormat::Vcard);
+        assert_eq!(ImportFormat::detect("Name,Phone\n"), ImportFormat::Csv);
+    }
+}

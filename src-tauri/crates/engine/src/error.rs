@@ -1,0 +1,160 @@
+//! The engine's one error type. Every variant has a stable `code` (the UI's and the CLI's
+//! `{code, message}`) and a sentence a person understands. Never a message body or a key.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::composer::ComposeError;
+use switchboard_core::media::MediaError;
+use switchboard_core::model::Line;
+use switchboard_core::phone::{self, CountryError, PhoneError};
+use switchboard_core::resolve::{PickReason, ResolveError};
+use switchboard_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{input:?}: {source}")]
+    Phone {
+        input: String,
+        #[source]
+        source: PhoneError,
+    },
+    #[error("{0}")]
+    Country(#[from] CountryError),
+    #[error("{0}")]
+    Compose(#[from] ComposeError),
+    #[error("{0}")]
+    Resolve(#[from] ResolveError),
+    #[error("{0}")]
+    Media(#[from] MediaError),
+    /// DESIGN.md's table requires the user to pick the sending line; nothing was sent.
+    #[error("{}", pick_message(*reason, lines))]
+    LinePickRequired {
+        reason: PickReason,
+        lines: Vec<Line>,
+    },
+    #[error("No contact or phone number matches {input:?}.")]
+    UnknownRecipient { input: String },
+    #[error("{input:?} matches several numbers: {}. Give the number instead.", candidates.join(", "))]
+    AmbiguousRecipient {
+        input: String,
+        candidates: Vec<String>,
+    },
+    #[error("You have no line called {input:?}. Your lines: {}.", known.join(", "))]
+    UnknownLine { input: String, known: Vec<String> },
+    #[error("No contact matches {input:?}.")]
+    UnknownContact { input: String },
+    #[error("The image could not be read: it may be damaged.")]
+    ImageUnreadable,
+    #[error("The image could not be made small enough to send ({bytes} bytes over a {budget}-byte limit).")]
+    ImageTooLargeToSend { bytes: usize, budget: usize },
+    #[error("{what} {why}")]
+    Invalid { what: &'static str, why: String },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+fn pick_message(reason: PickReason, lines: &[Line]) -> String {
+    let why = match reason {
+        PickReason::NoDefault => "Not every recipient has a default line",
+        PickReason::DefaultsDiffer => "The recipients' default lines differ",
+    };
+    let names: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} ({})", l.label, phone::format_international(&l.number)))
+        .collect();
+    format!(
+        "{why}: choose the line to send from — {}.",
+        names.join(", ")
+    )
+}
+
+impl EngineError {
+    pub fn phone(input: &str, source: PhoneError) -> EngineError {
+        EngineError::Phone {
+            input: input.to_owned(),
+            source,
+        }
+    }
+
+    /// A stable snake_case name, the `code` of `{code, message}`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Phone { source, .. } => source.code(),
+            EngineError::Country(e) => e.code(),
+            EngineError::Compose(e) => e.code(),
+            EngineError::Resolve(e) => e.code(),
+            EngineError::Media(e) => e.code(),
+            EngineError::LinePickRequired { .. } => "line_pick_required",
+            EngineError::UnknownRecipient { .. } => "unknown_recipient",
+            EngineError::AmbiguousRecipient { .. } => "ambiguous_recipient",
+            EngineError::UnknownLine { .. } => "unknown_line",
+            EngineError::UnknownContact { .. } => "unknown_contact",
+            EngineError::ImageUnreadable => "image_unreadable",
+            EngineError::ImageTooLargeToSend { .. } => "image_too_large_to_send",
+            EngineError::Invalid { .. } => "invalid_input",
+            EngineError::Store(e) => e.code(),
+        }
+    }
+
+    /// What kind of failure this is, for callers that map errors to exit codes or UI states.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::LinePickRequired { .. } => ErrorKind::NeedsChoice,
+            EngineError::UnknownContact { .. } => ErrorKind::NotFound,
+            EngineError::Store(e) => match e {
+                StoreError::LineNotFound(_)
+                | StoreError::ContactNotFound(_)
+                | StoreError::ThreadNotFound(_)
+                | StoreError::MessageNotFound(_)
+                | StoreError::OutboxJobNotFound(_) => ErrorKind::NotFound,
+                StoreError::WrongKeyOrNotADatabase { .. }
+                | StoreError::FromTheFuture { .. }
+                | StoreError::DatabaseMissing { .. }
+                | StoreError::DatabaseExists { .. }
+                | StoreError::KeychainUnavailable { .. }
+                | StoreError::KeyMissing { .. }
+                | StoreError::KeychainKeyMalformed
+                | StoreError::KeyFileInsecure { .. }
+                | StoreError::KeyFileMalformed { .. }
+                | StoreError::KeyFileMissing { .. }
+                | StoreError::EmptyPassphrase
+                | StoreError::KeySourceMismatch { .. }
+                | StoreError::KeychainAccountMismatch { .. }
+                | StoreError::StoreConfigMalformed { .. } => ErrorKind::Store,
+                StoreError::Corrupt(_) | StoreError::Sqlite(_) | StoreError::Io { .. } => {
+                    ErrorKind::Internal
+                }
+                _ => ErrorKind::InvalidInput,
+            },
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Coarse classes of failure; the CLI's exit codes follow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input was refused; fix it and try again.
+    InvalidInput,
+    /// A choice is needed first (the sending line).
+    NeedsChoice,
+    NotFound,
+    /// The store cannot be opened (key, keychain, version, damaged file).
+    Store,
+    Internal,
+}
+
+/// The error as every client shows it: `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

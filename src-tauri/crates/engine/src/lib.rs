@@ -1,0 +1,105 @@
+//! Switchboard's use cases, shared by the desktop app and the CLI (GitButler's `but-api` is the
+//! model): lines, contacts and their import, compose-and-enqueue, replies, threads, search, the
+//! outbox, drafts and settings. The Tauri commands and the CLI only translate to and from it.
+
+mod compose;
+mod contacts;
+mod error;
+mod images;
+mod lines;
+mod settings;
+mod threads;
+
+use std::path::{Path, PathBuf};
+
+use switchboard_store::{KeySource, Store};
+
+pub use compose::{ComposeRequest, LineDecision, Preview, Recipient, SendReceipt, SentTo};
+pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
+pub use error::{EngineError, ErrorBody, ErrorKind, Result};
+pub use images::{PreparedImage, DEFAULT_MMS_BUDGET};
+pub use settings::{NotificationPrivacy, Settings};
+pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
+
+/// The crates the engine speaks in, for clients that need their types.
+pub use switchboard_core as core;
+pub use switchboard_store as store;
+
+/// The keychain service under which database keys are kept.
+pub const KEYCHAIN_SERVICE: &str = "switchboard";
+
+/// Where the data directory's database key comes from.
+#[derive(Debug, Clone)]
+pub enum KeyChoice {
+    /// The OS keychain (the default for people).
+    Keychain,
+    /// A passphrase, where no keychain exists.
+    Passphrase(String),
+    /// An owner-only key file, for headless use.
+    KeyFile(PathBuf),
+}
+
+/// One open data directory.
+pub struct Engine {
+    store: Store,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store.path())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Opens the store in `data_dir`, creating the directory and the store (with a new key) on
+    /// first use. An existing store is never recreated: a wrong or missing key is an error.
+    pub fn open(data_dir: &Path, key: KeyChoice) -> Result<Engine> {
+        std::fs::create_dir_all(data_dir).map_err(|source| {
+            EngineError::Store(switchboard_store::StoreError::Io {
+                path: data_dir.to_owned(),
+                source,
+            })
+        })?;
+        let source = match key {
+            KeyChoice::Keychain => KeySource::keychain_for_dir(KEYCHAIN_SERVICE, data_dir)?,
+            KeyChoice::Passphrase(p) => KeySource::Passphrase(p),
+            KeyChoice::KeyFile(path) => KeySource::KeyFile(path),
+        };
+        let store = Store::open_in_dir(data_dir, &source)?;
+        Ok(Engine { store })
+    }
+
+    /// Wraps an already open store (benchmarks, tests).
+    pub fn with_store(store: Store) -> Engine {
+        Engine { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Milliseconds since the Unix epoch, the store's unit of time.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    /// An engine on a fresh store in a temporary directory, keyed by a key file.
+    pub fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            &dir.path().join("data"),
+            KeyChoice::KeyFile(dir.path().join("key")),
+        )
+        .unwrap();
+        (dir, engine)
+    }
+}

@@ -1,0 +1,143 @@
+//! The account's business numbers: adding, naming, colouring, and finding one by what a person
+//! types (its label, its number or its id).
+
+use switchboard_core::model::{Line, LineId};
+use switchboard_core::phone;
+
+use crate::{Engine, EngineError, Result};
+
+/// Colours given to new lines in turn, chosen to stay readable on light and dark themes.
+const PALETTE: [&str; 6] = [
+    "#2563eb", "#16a34a", "#db2777", "#d97706", "#7c3aed", "#0891b2",
+];
+const MAX_LABEL_CHARS: usize = 40;
+
+impl Engine {
+    pub fn lines(&self) -> Result<Vec<Line>> {
+        Ok(self.store.list_lines()?)
+    }
+
+    /// Adds a line from a typed number; without a colour it takes the next one of the palette.
+    pub fn add_line(&self, number: &str, label: &str, color: Option<&str>) -> Result<Line> {
+        let label = check_label(label)?;
+        let number = phone::parse(number, self.default_country()?)
+            .map_err(|e| EngineError::phone(number, e))?;
+        let color = match color {
+            Some(c) => check_color(c)?,
+            None => PALETTE[self.store.list_lines()?.len() % PALETTE.len()].to_owned(),
+        };
+        Ok(self.store.add_line(&number, label, &color)?)
+    }
+
+    pub fn rename_line(&self, line: &str, label: &str) -> Result<Line> {
+        let id = self.find_line(line)?.id;
+        self.store.rename_line(id, check_label(label)?)?;
+        Ok(self.store.get_line(id)?)
+    }
+
+    pub fn set_line_color(&self, line: &str, color: &str) -> Result<Line> {
+        let id = self.find_line(line)?.id;
+        self.store.set_line_color(id, &check_color(color)?)?;
+        Ok(self.store.get_line(id)?)
+    }
+
+    /// Removes a line that has no conversations (the store refuses otherwise: history is kept).
+    pub fn remove_line(&self, line: &str) -> Result<Line> {
+        let found = self.find_line(line)?;
+        self.store.remove_line(found.id)?;
+        Ok(found)
+    }
+
+    /// A line by label (case-insensitive), number (as typed) or id.
+    pub fn find_line(&self, input: &str) -> Result<Line> {
+        let input = input.trim();
+        let lines = self.store.list_lines()?;
+        let by_label = lines.iter().find(|l| l.label.eq_ignore_ascii_case(input));
+        let by_number = || {
+            let n = phone::parse(input, self.default_country().ok()?).ok()?;
+            lines.iter().find(|l| l.number == n)
+        };
+        let by_id = || {
+            let id: i64 = input.parse().ok()?;
+            lines.iter().find(|l| l.id == LineId(id))
+        };
+        by_label
+            .or_else(by_number)
+            .or_else(by_id)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownLine {
+                input: input.to_owned(),
+                known: lines.iter().map(|l| l.label.clone()).collect(),
+            })
+    }
+}
+
+fn check_label(label: &str) -> Result<&str> {
+    let label = label.trim();
+    if label.is_empty() {
+        return Err(EngineError::Invalid {
+            what: "label",
+            why: "A line needs a name, such as Sales or Support.".into(),
+        });
+    }
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(EngineError::Invalid {
+            what: "label",
+            why: format!("A line's name can be at most {MAX_LABEL_CHARS} characters."),
+        });
+    }
+    Ok(label)
+}
+
+fn check_color(color: &str) -> Result<String> {
+    let c = color.trim();
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(c.to_ascii_lowercase())
+    } else {
+        Err(EngineError::Invalid {
+            what: "colour",
+            why: format!("{color:?} is not a colour; use the #rrggbb form, e.g. #2563eb."),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::engine;
+
+    #[test]
+    fn lines_are_found_by_label_number_or_id() {
+        let (_d, e) = engine();
+        let sales = e.add_line("(415) 555-0100", "Sales", None).unwrap();
+        let support = e
+            .add_line("+1 415 555 0101", "Support", Some("#16A34A"))
+            .unwrap();
+        assert_eq!(sales.number.as_str(), "+14155550100");
+        assert_eq!(support.color, "#16a34a");
+        let check = |input: &str, expected: Option<&str>| {
+            let found = e.find_line(input).ok().map(|l| l.label);
+            assert_eq!(found.as_deref(), expected, "{input}");
+        };
+        check("sales", Some("Sales"));
+        check("SUPPORT", Some("Support"));
+        check("415-555-0101", Some("Support"));
+        check(&sales.id.to_string(), Some("Sales"));
+        check("Billing", None);
+    }
+
+    #[test]
+    fn bad_lines_are_refused_with_a_reason() {
+        let (_d, e) = engine();
+        let check = |number: &str, label: &str, color: Option<&str>, code: &str| {
+            let err = e.add_line(number, label, color).unwrap_err();
+            assert_eq!(err.code(), code, "{number} {label}");
+        };
+        e.add_line("+14155550100", "Sales", None).unwrap();
+        check("+14155550100", "Again", None, "line_number_taken");
+        check("not a number", "Sales 2", None, "number_has_letters");
+        check("+14155550199", "  ", None, "invalid_input");
+        check("+14155550199", "Ops", Some("blue"), "invalid_input");
+        assert_eq!(e.lines().unwrap().len(), 1);
+    }
+}

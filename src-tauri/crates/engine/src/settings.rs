@@ -1,0 +1,168 @@
+//! The settings a person can change, with their defaults and validation; stored as JSON values
+//! in the store under the names of `SettingKey`.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::phone::Country;
+use switchboard_store::SettingKey;
+
+use crate::{Engine, EngineError, Result};
+
+/// What an OS notification shows of an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationPrivacy {
+    /// Sender and message text.
+    Full,
+    /// Only who wrote, not what.
+    Sender,
+    /// Only that a message arrived.
+    Nothing,
+}
+
+/// Every user-facing setting with its current value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub default_country: String,
+    pub notification_privacy: NotificationPrivacy,
+    pub do_not_disturb: bool,
+    pub always_on_top: bool,
+    pub start_minimized: bool,
+    pub global_shortcut: String,
+    pub carrier: String,
+}
+
+pub(crate) const DEFAULT_COUNTRY: &str = "US";
+const DEFAULT_SHORTCUT: &str = "CmdOrCtrl+Shift+Space";
+const SANDBOX: &str = "sandbox";
+
+/// The names `set_setting` accepts, in the order `settings` lists them.
+pub const SETTABLE: [&str; 7] = [
+    "default_country",
+    "notification_privacy",
+    "do_not_disturb",
+    "always_on_top",
+    "start_minimized",
+    "global_shortcut",
+    "carrier",
+];
+
+impl Engine {
+    pub fn settings(&self) -> Result<Settings> {
+        let s = &self.store;
+        Ok(Settings {
+            default_country: self.default_country()?.code().to_owned(),
+            notification_privacy: s
+                .get_setting_as(SettingKey::NotificationPrivacy)?
+                .unwrap_or(NotificationPrivacy::Full),
+            do_not_disturb: s.get_setting_as(SettingKey::DoNotDisturb)?.unwrap_or(false),
+            always_on_top: s.get_setting_as(SettingKey::AlwaysOnTop)?.unwrap_or(false),
+            start_minimized: s
+                .get_setting_as(SettingKey::StartMinimized)?
+                .unwrap_or(false),
+            global_shortcut: s
+                .get_setting_as(SettingKey::GlobalShortcut)?
+                .unwrap_or_else(|| DEFAULT_SHORTCUT.to_owned()),
+            carrier: s
+                .get_setting_as(SettingKey::Carrier)?
+                .unwrap_or_else(|| SANDBOX.to_owned()),
+        })
+    }
+
+    /// Sets one setting from text (as typed in the CLI or sent by the UI), validated.
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<Settings> {
+        let value = value.trim();
+        let json = match name {
+            "default_country" => serde_json::json!(Country::parse(value)?.code()),
+            "notification_privacy" => {
+                let p = match value {
+                    "full" => NotificationPrivacy::Full,
+                    "sender" => NotificationPrivacy::Sender,
+                    "nothing" => NotificationPrivacy::Nothing,
+                    _ => return Err(invalid(name, "must be full, sender or nothing.")),
+                };
+                serde_json::json!(p)
+            }
+            "do_not_disturb" | "always_on_top" | "start_minimized" => {
+                serde_json::json!(
+                    parse_bool(value).ok_or_else(|| invalid(name, "must be on or off."))?
+                )
+            }
+            "global_shortcut" => {
+                if value.is_empty() || value.len() > 64 {
+                    return Err(invalid(
+                        name,
+                        "must be a shortcut such as CmdOrCtrl+Shift+Space.",
+                    ));
+                }
+                serde_json::json!(value)
+            }
+            "carrier" => {
+                if value != SANDBOX {
+                    return Err(invalid(name, "can only be sandbox in this version."));
+                }
+                serde_json::json!(value)
+            }
+            _ => {
+                return Err(EngineError::Invalid {
+                    what: "setting",
+                    why: format!(
+                        "{name:?} does not exist. Settings: {}.",
+                        SETTABLE.join(", ")
+                    ),
+                })
+            }
+        };
+        let key = SettingKey::parse(name)?;
+        self.store.set_setting(key, &json)?;
+        self.settings()
+    }
+
+    /// The region used for numbers typed without a country code.
+    pub fn default_country(&self) -> Result<Country> {
+        let code: Option<String> = self.store.get_setting_as(SettingKey::DefaultCountry)?;
+        Ok(Country::parse(code.as_deref().unwrap_or(DEFAULT_COUNTRY))?)
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn invalid(name: &str, why: &str) -> EngineError {
+    EngineError::Invalid {
+        what: "setting",
+        why: format!("{name} {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::engine;
+
+    #[test]
+    fn defaults_then_changes() {
+        let (_d, e) = engine();
+        let s = e.settings().unwrap();
+        assert_eq!(s.default_country, "US");
+        assert!(!s.do_not_disturb);
+        let check = |name: &str, value: &str, ok: bool| {
+            assert_eq!(e.set_setting(name, value).is_ok(), ok, "{name}={value}");
+        };
+        check("default_country", "gb", true);
+        check("default_country", "XX", false);
+        check("notification_privacy", "sender", true);
+        check("notification_privacy", "loud", false);
+        check("do_not_disturb", "on", true);
+        check("do_not_disturb", "maybe", false);
+        check("carrier", "twilio", false);
+        check("api_token", "x", false);
+        let s = e.settings().unwrap();
+        assert_eq!(s.default_country, "GB");
+        assert!(s.do_not_disturb);
+        assert_eq!(s.notification_privacy, super::NotificationPrivacy::Sender);
+    }
+}

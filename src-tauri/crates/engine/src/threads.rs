@@ -1,0 +1,149 @@
+//! Reading: the conversation list, one conversation, search, the outbox and drafts — with line
+//! labels and contact names resolved for display (names are for display only; a thread is
+//! always (line, number)).
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::{Line, LineId, ThreadId, E164};
+use switchboard_core::threads::display_name;
+use switchboard_store::{
+    group_by_thread, DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
+};
+
+use crate::{Engine, EngineError, Result};
+
+/// Longest draft accepted, in bytes of JSON: far above any composer state, far below harm.
+const MAX_DRAFT_BYTES: usize = 64 * 1024;
+
+/// One row of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadView {
+    pub id: ThreadId,
+    pub line: LineBrief,
+    pub counterpart: E164,
+    /// The contact's name, else the number formatted.
+    pub display: String,
+    pub last_message_at: i64,
+    pub preview: String,
+    pub unread: i64,
+}
+
+/// What a row needs of its line: the label and colour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineBrief {
+    pub id: LineId,
+    pub label: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadDetail {
+    pub thread: ThreadView,
+    /// Newest first.
+    pub messages: Vec<MessageRow>,
+}
+
+/// The hits of one thread, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchGroup {
+    pub thread: ThreadView,
+    pub hits: Vec<switchboard_store::SearchHit>,
+}
+
+impl Engine {
+    pub fn threads(
+        &self,
+        line: Option<LineId>,
+        limit: usize,
+        before: Option<ThreadCursor>,
+    ) -> Result<Vec<ThreadView>> {
+        let lines = self.store.list_lines()?;
+        self.store
+            .list_threads(line, limit, before)?
+            .into_iter()
+            .map(|t| view(&lines, t))
+            .collect()
+    }
+
+    pub fn thread(
+        &self,
+        id: ThreadId,
+        limit: usize,
+        before: Option<MessageCursor>,
+    ) -> Result<ThreadDetail> {
+        let lines = self.store.list_lines()?;
+        let thread = view(&lines, self.store.get_thread(id)?)?;
+        let messages = self.store.thread_messages(id, limit, before)?;
+        Ok(ThreadDetail { thread, messages })
+    }
+
+    pub fn mark_read(&self, id: ThreadId) -> Result<()> {
+        Ok(self.store.mark_read(id)?)
+    }
+
+    /// Full-text search over message bodies, newest hits first, grouped by thread.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchGroup>> {
+        let lines = self.store.list_lines()?;
+        let hits = self.store.search(query, limit)?;
+        group_by_thread(hits)
+            .into_iter()
+            .map(|group| {
+                let thread = view(&lines, self.store.get_thread(group.thread_id)?)?;
+                Ok(SearchGroup {
+                    thread,
+                    hits: group.hits,
+                })
+            })
+            .collect()
+    }
+
+    pub fn outbox(&self) -> Result<Vec<OutboxJob>> {
+        Ok(self.store.list_outbox()?)
+    }
+
+    /// Saves the composer's or a reply box's state (as JSON the UI owns).
+    pub fn save_draft(&self, key: DraftKey, json: &str) -> Result<()> {
+        if json.len() > MAX_DRAFT_BYTES {
+            return Err(EngineError::Invalid {
+                what: "draft",
+                why: format!("is too large to save ({} bytes).", json.len()),
+            });
+        }
+        if serde_json::from_str::<serde_json::Value>(json).is_err() {
+            return Err(EngineError::Invalid {
+                what: "draft",
+                why: "is not valid JSON.".into(),
+            });
+        }
+        Ok(self.store.save_draft(key, json)?)
+    }
+
+    pub fn load_draft(&self, key: DraftKey) -> Result<Option<String>> {
+        Ok(self.store.load_draft(key)?)
+    }
+
+    pub fn discard_draft(&self, key: DraftKey) -> Result<bool> {
+        Ok(self.store.clear_draft(key)?)
+    }
+}
+
+fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
+    let line = lines
+        .iter()
+        .find(|l| l.id == t.line_id)
+        .ok_or(EngineError::Store(
+            switchboard_store::StoreError::LineNotFound(t.line_id),
+        ))?;
+    Ok(ThreadView {
+        id: t.id,
+        line: LineBrief {
+            id: line.id,
+            label: line.label.clone(),
+            color: line.color.clone(),
+        },
+        display: display_name(t.contact_name.as_deref(), &t.counterpart),
+        counterpart: t.counterpart,
+        last_message_at: t.last_message_at,
+        preview: t.preview,
+        unread: t.unread,
+    })
+}

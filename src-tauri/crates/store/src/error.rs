@@ -1,0 +1,170 @@
+//! The store's one error type: every failure a caller may want to branch on is its own variant,
+//! with a stable snake_case `code()` for the UI and the CLI.
+
+use std::path::PathBuf;
+
+use switchboard_core::model::{ContactId, LineId, MessageId, ThreadId, E164};
+
+use crate::keys::KeySourceKind;
+
+/// Everything that can go wrong in the store. Messages never include message bodies, keys or
+/// passphrases: they end up in logs and dialogs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // --- Opening and keys -------------------------------------------------------------------
+    /// The key does not decrypt the file, or the file is not a (SQLCipher) database at all.
+    /// The file is left exactly as it was.
+    #[error("{path} cannot be opened: the key is wrong or the file is not a Switchboard database")]
+    WrongKeyOrNotADatabase { path: PathBuf },
+    /// The database was written by a newer Switchboard; opening it could corrupt it.
+    #[error("the database has schema version {found}, this Switchboard knows up to {supported}: update Switchboard")]
+    FromTheFuture { found: i64, supported: i64 },
+    #[error("no database at {path}")]
+    DatabaseMissing { path: PathBuf },
+    #[error("a file already exists at {path}; refusing to create a database over it")]
+    DatabaseExists { path: PathBuf },
+    #[error("the system keychain is not available: {message}")]
+    KeychainUnavailable { message: String },
+    /// The database exists but its key is not in the keychain. A new key is never made then:
+    /// it could not open the existing data.
+    #[error(
+        "the database key is missing from the keychain (service {service:?}, account {account:?})"
+    )]
+    KeyMissing { service: String, account: String },
+    #[error("the key saved in the keychain is not a 256-bit hex key")]
+    KeychainKeyMalformed,
+    #[error("the key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`", path = path.display())]
+    KeyFileInsecure { path: PathBuf, mode: u32 },
+    #[error("the key file {path} must hold exactly 64 hexadecimal characters (a 256-bit key)")]
+    KeyFileMalformed { path: PathBuf },
+    #[error("the key file {path} does not exist")]
+    KeyFileMissing { path: PathBuf },
+    #[error("the passphrase must not be empty")]
+    EmptyPassphrase,
+    /// The data directory was set up with another kind of key (see `store.json`).
+    #[error("this data directory's key is kept in the {expected}, but the {given} was given")]
+    KeySourceMismatch {
+        expected: KeySourceKind,
+        given: KeySourceKind,
+    },
+    #[error(
+        "this data directory's key is kept under keychain account {expected:?}, not {given:?}"
+    )]
+    KeychainAccountMismatch { expected: String, given: String },
+    #[error("{path} is not a valid store description: {detail}")]
+    StoreConfigMalformed { path: PathBuf, detail: String },
+
+    // --- Domain -----------------------------------------------------------------------------
+    #[error("the number {number} is already a line")]
+    LineNumberTaken { number: E164 },
+    #[error("line {0} does not exist")]
+    LineNotFound(LineId),
+    /// Lines with conversations are kept: removing one would delete its history.
+    #[error("line {line} still has {threads} conversation(s)")]
+    LineHasThreads { line: LineId, threads: i64 },
+    #[error("the number {number} already belongs to contact {contact}")]
+    NumberTaken { number: E164, contact: ContactId },
+    #[error("contact {0} does not exist")]
+    ContactNotFound(ContactId),
+    #[error("conversation {0} does not exist")]
+    ThreadNotFound(ThreadId),
+    #[error("message {0} does not exist")]
+    MessageNotFound(MessageId),
+    #[error("outbox job {0} does not exist")]
+    OutboxJobNotFound(i64),
+    /// The outbox job is not in a state that allows this transition.
+    #[error("outbox job {job} is {state}, cannot {action}")]
+    OutboxJobState {
+        job: i64,
+        state: &'static str,
+        action: &'static str,
+    },
+    #[error("the client id {client_id:?} was already used by another message")]
+    DuplicateClientId { client_id: String },
+    #[error("the carrier message id {carrier_sid:?} is already recorded")]
+    DuplicateCarrierSid { carrier_sid: String },
+    #[error("invalid {what}: {why}")]
+    InvalidInput {
+        what: &'static str,
+        why: &'static str,
+    },
+    #[error("unknown setting {0:?}")]
+    UnknownSetting(String),
+
+    // --- Plumbing ---------------------------------------------------------------------------
+    /// A stored value could not be read back (a hand-edited or damaged database).
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// A stable name for the error, for the UI's `{code, message}` and for tests.
+    pub fn code(&self) -> &'static str {
+        use StoreError::*;
+        match self {
+            WrongKeyOrNotADatabase { .. } => "wrong_key_or_not_a_database",
+            FromTheFuture { .. } => "from_the_future",
+            DatabaseMissing { .. } => "database_missing",
+            DatabaseExists { .. } => "database_exists",
+            KeychainUnavailable { .. } => "keychain_unavailable",
+            KeyMissing { .. } => "key_missing",
+            KeychainKeyMalformed => "keychain_key_malformed",
+            KeyFileInsecure { .. } => "key_file_insecure",
+            KeyFileMalformed { .. } => "key_file_malformed",
+            KeyFileMissing { .. } => "key_file_missing",
+            EmptyPassphrase => "empty_passphrase",
+            KeySourceMismatch { .. } => "key_source_mismatch",
+            KeychainAccountMismatch { .. } => "keychain_account_mismatch",
+            StoreConfigMalformed { .. } => "store_config_malformed",
+            LineNumberTaken { .. } => "line_number_taken",
+            LineNotFound(_) => "line_not_found",
+            LineHasThreads { .. } => "line_has_threads",
+            NumberTaken { .. } => "number_taken",
+            ContactNotFound(_) => "contact_not_found",
+            ThreadNotFound(_) => "thread_not_found",
+            MessageNotFound(_) => "message_not_found",
+            OutboxJobNotFound(_) => "outbox_job_not_found",
+            OutboxJobState { .. } => "outbox_job_state",
+            DuplicateClientId { .. } => "duplicate_client_id",
+            DuplicateCarrierSid { .. } => "duplicate_carrier_sid",
+            InvalidInput { .. } => "invalid_input",
+            UnknownSetting(_) => "unknown_setting",
+            Corrupt(_) => "corrupt",
+            Sqlite(_) => "database",
+            Io { .. } => "io",
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// True when `e` is SQLite refusing a UNIQUE (or PRIMARY KEY) constraint.
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+/// True when `e` says the file is not a database (SQLCipher's answer to a wrong key too).
+pub(crate) fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}

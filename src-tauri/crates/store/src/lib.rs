@@ -1,0 +1,60 @@
+//! Switchboard's encrypted local store: SQLCipher through rusqlite, numbered migrations,
+//! database keys (keychain, passphrase, key file) and every query the app makes.
+//!
+//! One [`Store`] per data directory holds one writer connection and a pool of readers. Times
+//! are milliseconds since the Unix epoch. Logs never contain message bodies or keys.
+//!
+//! Invariants:
+//! - **A wrong key or a damaged file is an error, never a new database**: opening never
+//!   creates a file, creating never replaces one, and nothing is written before the key is
+//!   proven by a read.
+//! - **A send is one transaction**: messages, images, outbox jobs and thread updates of a
+//!   fan-out are written together or not at all.
+//! - **Message ids grow with arrival**, so "newest first" is `ORDER BY id DESC` everywhere,
+//!   including inside the full-text index.
+//! - **Every hot query has an index**, checked by `EXPLAIN QUERY PLAN` tests (`src/tests.rs`).
+//!
+//! Code map: `keys` (where the key comes from), `db` (keying and pragmas of one connection),
+//! `store` (the handle, readers/writer, data directories), `migrations/` (one file per schema
+//! version), then one file per noun: `lines`, `contacts`, `threads`, `messages`, `outbox`,
+//! `drafts`, `settings`, `search`.
+
+mod contacts;
+mod db;
+mod drafts;
+mod error;
+pub mod keys;
+mod lines;
+mod messages;
+mod migrations;
+mod outbox;
+mod rows;
+mod search;
+mod settings;
+mod store;
+mod threads;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+pub use drafts::{Draft, DraftKey};
+pub use error::{Result, StoreError};
+pub use keys::{DbKey, KeySource, KeySourceKind};
+pub use messages::{
+    Attachment, Enqueued, HistoryMessage, ImportReport, Inbound, MessageCursor, MessageError,
+    MessageRow, NewImage, NewOutgoing, IMPORT_BATCH,
+};
+pub use migrations::SCHEMA_VERSION;
+pub use outbox::{OutboxId, OutboxJob, OutboxState};
+pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
+pub use settings::SettingKey;
+pub use store::{Store, DB_FILE_NAME, STORE_CONFIG_FILE_NAME};
+pub use threads::{ThreadCursor, ThreadSummary};
+
+/// The model types the store's API speaks, re-exported for convenience.
+pub use switchboard_core::model::{
+    Contact, ContactId, Direction, ImageKind, Line, LineId, MessageId, MessageStatus, ThreadId,
+    ThreadKey, E164,
+};
