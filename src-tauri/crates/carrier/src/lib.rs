@@ -1,0 +1,162 @@
+//! How Switchboard talks to a carrier (the embedded sandbox, Twilio, later SMSGate): one
+//! [`Carrier`] trait, with every error classified as transient (retry later) or permanent (the
+//! message failed, with the carrier's code and a sentence a person understands).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::{ImageKind, E164};
+
+/// What a carrier can do; the composer and the outbox runner adapt to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub mms: bool,
+    /// The carrier deduplicates sends by our client id; without it, reconciliation searches.
+    pub idempotency_keys: bool,
+    /// Messages per second per line (Twilio long codes: about 1).
+    pub per_line_rate: f64,
+    /// Largest media a message may carry, in bytes.
+    pub mms_budget: usize,
+}
+
+/// One of the account's numbers as the carrier lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierLine {
+    pub number: E164,
+    /// Twilio's FriendlyName.
+    pub label: String,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+/// An image to send with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub kind: ImageKind,
+    pub bytes: Vec<u8>,
+}
+
+/// One message to hand to the carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub from: E164,
+    pub to: E164,
+    pub body: String,
+    pub media: Option<Media>,
+    /// Our idempotency key, the same on every attempt for this message.
+    pub client_id: String,
+}
+
+/// Twilio's message statuses, which the sandbox speaks too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierStatus {
+    Accepted,
+    Scheduled,
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Receiving,
+    Received,
+    Read,
+    Canceled,
+}
+
+/// A message as the carrier reports it (sent by us or received).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierMessage {
+    /// The carrier's id (Twilio's `SM…` sid): inbound messages are deduplicated by it.
+    pub sid: String,
+    pub from: E164,
+    pub to: E164,
+    pub body: String,
+    pub inbound: bool,
+    pub status: CarrierStatus,
+    /// When the carrier created it, in ms since the epoch.
+    pub created_at: i64,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub media_urls: Vec<String>,
+}
+
+/// Where the inbound sync left off; opaque to everyone but the carrier that made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursor(pub serde_json::Value);
+
+/// What one sync round brought: new or changed messages, and where to continue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub messages: Vec<CarrierMessage>,
+    pub cursor: SyncCursor,
+}
+
+/// Why a transient failure happened; all of them leave the message queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransientKind {
+    /// No connection could be made: the network (or the carrier) is unreachable.
+    Offline,
+    Timeout,
+    /// A 5xx answer.
+    Server,
+    /// 429 Too Many Requests.
+    RateLimited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CarrierError {
+    /// Try again later; `retry_after` is the carrier's own hint (`Retry-After`).
+    #[error("{message}")]
+    Transient {
+        kind: TransientKind,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// This message will never go as it is: invalid number, opted-out recipient, bad media…
+    #[error("{message}")]
+    Permanent {
+        code: Option<String>,
+        message: String,
+    },
+    /// The outcome is unknown (the connection broke after the request was sent): reconcile
+    /// before any resend.
+    #[error("{message}")]
+    Unknown { message: String },
+}
+
+impl CarrierError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CarrierError::Transient { .. })
+    }
+}
+
+#[async_trait]
+pub trait Carrier: Send + Sync {
+    fn capabilities(&self) -> Capabilities;
+
+    /// The account's numbers.
+    async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError>;
+
+    /// Hands one message to the carrier.
+    async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError>;
+
+    /// For exactly-once after a crash: the message `request` describes if the carrier already
+    /// has it (by client id where supported, else From, To and body since `since_ms`).
+    async fn find_sent(
+        &self,
+        request: &SendRequest,
+        since_ms: i64,
+    ) -> Result<Option<CarrierMessage>, CarrierError>;
+
+    /// Inbound messages and status changes since `cursor`.
+    async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError>;
+}
+
+pub mod dates;
+pub mod twilio;
+
+pub use twilio::{MediaHost, MessageFilter, SandboxMediaHost, TwilioClient, TwilioOptions};

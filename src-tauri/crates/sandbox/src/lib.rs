@@ -1,0 +1,528 @@
+//! The embedded sandbox carrier: a Twilio-compatible server on loopback (the subset of the 2010
+//! Messages and IncomingPhoneNumbers API that the Twilio client speaks) with demo lines and
+//! contacts, delivery progression, simulated replies, and faults on demand. The app uses it so a
+//! new user has a working messenger through the same HTTP code path as Twilio; tests use it as a
+//! stateful fake that can go offline for real (its listener closes).
+//!
+//! Two listeners: the API (Twilio's paths plus `/_sandbox/media`), which goes away while the
+//! sandbox is offline and comes back on the same port, and an always-on control listener
+//! (`/_sandbox/…`) that mirrors [`SandboxHandle`] for a sandbox running in another process.
+
+mod api;
+mod control;
+mod state;
+mod wire;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use switchboard_carrier::CarrierStatus;
+use switchboard_core::model::E164;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use state::{DemoContact, MessageMedia, SandboxLine, SandboxMessage};
+
+use state::Store;
+
+/// The account the sandbox answers to unless told otherwise.
+pub const DEFAULT_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+pub const DEFAULT_AUTH_TOKEN: &str = "sandbox-auth-token";
+
+/// How fast the simulated world moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delays {
+    /// From `queued` to `sent`.
+    pub sent: Duration,
+    /// From `sent` to `delivered`.
+    pub delivered: Duration,
+    /// How long a demo contact takes to answer a message; `None`: demo contacts never answer.
+    pub reply: Option<Duration>,
+}
+
+impl Default for Delays {
+    fn default() -> Self {
+        Delays {
+            sent: Duration::from_millis(800),
+            delivered: Duration::from_millis(1500),
+            reply: Some(Duration::from_secs(4)),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Where the state file and uploaded media live; created if missing.
+    pub data_dir: PathBuf,
+    /// Port of the Twilio API on 127.0.0.1; 0 picks a free one. Give the previous port to keep
+    /// the URL a client already has across a restart.
+    pub api_port: u16,
+    /// Port of the control API on 127.0.0.1; 0 picks a free one.
+    pub control_port: u16,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub delays: Delays,
+}
+
+impl SandboxConfig {
+    /// The demo account on random ports, with the default delays.
+    pub fn new(data_dir: impl Into<PathBuf>) -> SandboxConfig {
+        SandboxConfig {
+            data_dir: data_dir.into(),
+            api_port: 0,
+            control_port: 0,
+            account_sid: DEFAULT_ACCOUNT_SID.into(),
+            auth_token: DEFAULT_AUTH_TOKEN.into(),
+            delays: Delays::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    // By hand, so that the auth token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("data_dir", &self.data_dir)
+            .field("api_port", &self.api_port)
+            .field("control_port", &self.control_port)
+            .field("account_sid", &self.account_sid)
+            .field("delays", &self.delays)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fault to inject in the next API requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// The request is carried out but no answer comes (until the sandbox goes offline or shuts
+    /// down): a client times out not knowing whether a send went through.
+    Timeout,
+    /// `500 Internal Server Error`, nothing done.
+    #[serde(rename = "status500")]
+    Status500,
+    /// `429 Too Many Requests` with `Retry-After`, nothing done.
+    #[serde(rename = "status429")]
+    Status429 { retry_after_secs: u64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the sandbox couldn't listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the sandbox couldn't {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the sandbox's state file {path} is damaged: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{0} is not one of the sandbox's lines")]
+    UnknownLine(E164),
+}
+
+/// Statistics the control API reports (`GET /_sandbox/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub online: bool,
+    pub received_count: u64,
+    pub messages: usize,
+    pub api_base_url: String,
+}
+
+/// A running server on 127.0.0.1 and the means to stop it.
+struct RunningServer {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    fn start(listener: TcpListener, router: axum::Router) -> RunningServer {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "sandbox listener stopped");
+            }
+        });
+        RunningServer { stop, task }
+    }
+
+    /// Closes the listener at once, then lets open connections finish briefly.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Faults {
+    next: VecDeque<Failure>,
+    numbers: HashMap<E164, u32>,
+}
+
+/// Everything the servers, the background tasks and the handle share.
+pub(crate) struct Shared {
+    account_sid: String,
+    auth_token: String,
+    delays: Delays,
+    store: Store,
+    faults: Mutex<Faults>,
+    api_addr: SocketAddr,
+    online: AtomicBool,
+    api_server: tokio::sync::Mutex<Option<RunningServer>>,
+    /// Bumped when the API goes away, so requests held by [`Failure::Timeout`] end.
+    release: watch::Sender<u64>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Shared {
+    fn api_base_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// Runs `future` in the background until it ends or the sandbox shuts down.
+    fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // Reap what has finished so the set does not grow with every message.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(future);
+    }
+
+    async fn set_online(self: &Arc<Self>, online: bool) -> Result<(), SandboxError> {
+        let mut server = self.api_server.lock().await;
+        if online && server.is_none() {
+            let listener = bind(self.api_addr.port()).await?;
+            *server = Some(RunningServer::start(listener, api::router(self.clone())));
+        } else if !online {
+            if let Some(running) = server.take() {
+                self.release.send_modify(|n| *n += 1);
+                running.stop().await;
+            }
+        }
+        self.online.store(online, Ordering::SeqCst);
+        tracing::info!(online, "sandbox carrier");
+        Ok(())
+    }
+
+    fn fail_next(&self, count: u32, failure: Failure) {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults
+            .next
+            .extend(std::iter::repeat_n(failure, count as usize));
+    }
+
+    fn take_failure(&self) -> Option<Failure> {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.next.pop_front()
+    }
+
+    fn fail_number(&self, number: E164, code: Option<u32>) {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        match code {
+            Some(code) => faults.numbers.insert(number, code),
+            None => faults.numbers.remove(&number),
+        };
+    }
+
+    fn number_failure(&self, number: &E164) -> Option<u32> {
+        let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.numbers.get(number).copied()
+    }
+
+    fn stats(&self) -> Stats {
+        let (received_count, messages) = self.store.read(|s| (s.received_count, s.messages.len()));
+        Stats {
+            online: self.online.load(Ordering::SeqCst),
+            received_count,
+            messages,
+            api_base_url: self.api_base_url(),
+        }
+    }
+
+    /// A person (`from`) writes to one of the lines, dated `at_ms` (now by default).
+    fn receive(
+        &self,
+        from: &E164,
+        to_line: &E164,
+        body: &str,
+        at_ms: Option<i64>,
+    ) -> Result<SandboxMessage, SandboxError> {
+        let at = at_ms.unwrap_or_else(now_ms);
+        let message = self.store.update(|s| {
+            s.line(to_line)?;
+            let message = SandboxMessage {
+                sid: new_sid("SM"),
+                from: from.clone(),
+                to: to_line.clone(),
+                body: body.to_owned(),
+                inbound: true,
+                status: CarrierStatus::Received,
+                created_at: at,
+                updated_at: at,
+                sent_at: Some(at),
+                error_code: None,
+                error_message: None,
+                media: Vec::new(),
+                seq: s.take_seq(),
+            };
+            s.messages.push(message.clone());
+            Some(message)
+        })?;
+        message.ok_or_else(|| SandboxError::UnknownLine(to_line.clone()))
+    }
+
+    /// Moves an outbound message through `queued` → `sent` → `delivered` in the background.
+    fn progress(self: &Arc<Self>, sid: String, from: CarrierStatus) {
+        let shared = self.clone();
+        self.spawn(async move {
+            if from == CarrierStatus::Queued || from == CarrierStatus::Sending {
+                tokio::time::sleep(shared.delays.sent).await;
+                shared.set_status(&sid, CarrierStatus::Sent);
+            }
+            tokio::time::sleep(shared.delays.delivered).await;
+            shared.set_status(&sid, CarrierStatus::Delivered);
+        });
+    }
+
+    fn set_status(&self, sid: &str, status: CarrierStatus) {
+        let now = now_ms();
+        let saved = self.store.update(|s| {
+            if let Some(m) = s.message_mut(sid) {
+                m.status = status;
+                m.updated_at = now;
+                if status == CarrierStatus::Sent {
+                    m.sent_at = Some(now);
+                }
+            }
+        });
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "sandbox state not saved");
+        }
+    }
+
+    /// A demo contact answers a message sent to them, after the configured delay.
+    fn maybe_reply(self: &Arc<Self>, message: &SandboxMessage) {
+        let Some(delay) = self.delays.reply else {
+            return;
+        };
+        let Some(contact) = state::demo_contacts()
+            .into_iter()
+            .find(|c| c.number == message.to)
+        else {
+            return;
+        };
+        let shared = self.clone();
+        let line = message.from.clone();
+        self.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let first_name = contact.name.split(' ').next().unwrap_or("");
+            let text = format!("Hi, {first_name} here. Thanks for your message, talk soon!");
+            if let Err(e) = shared.receive(&contact.number, &line, &text, None) {
+                tracing::error!(error = %e, "sandbox reply not recorded");
+            }
+        });
+    }
+}
+
+/// Controls a running sandbox from the same process.
+pub struct SandboxHandle {
+    shared: Arc<Shared>,
+    control_addr: SocketAddr,
+    control: RunningServer,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("api", &self.shared.api_addr)
+            .field("control", &self.control_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxHandle {
+    /// Where a `TwilioClient` finds this carrier, e.g. `http://127.0.0.1:40123`.
+    pub fn api_base_url(&self) -> String {
+        self.shared.api_base_url()
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.shared.api_addr
+    }
+
+    /// The always-on control API, e.g. `http://127.0.0.1:40124`.
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.control_addr)
+    }
+
+    pub fn account_sid(&self) -> &str {
+        &self.shared.account_sid
+    }
+
+    pub fn auth_token(&self) -> &str {
+        &self.shared.auth_token
+    }
+
+    /// Offline closes the API listener (connections are refused); online re-binds the same port.
+    pub async fn set_online(&self, online: bool) -> Result<(), SandboxError> {
+        self.shared.set_online(online).await
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.shared.online.load(Ordering::SeqCst)
+    }
+
+    /// The next `count` API requests fail with `failure`.
+    pub fn fail_next(&self, count: u32, failure: Failure) {
+        self.shared.fail_next(count, failure);
+    }
+
+    /// Sends to `number` are refused with Twilio error `twilio_code` (21610: opted out).
+    pub fn fail_number(&self, number: E164, twilio_code: u32) {
+        self.shared.fail_number(number, Some(twilio_code));
+    }
+
+    /// Sends to `number` succeed again.
+    pub fn clear_failing_number(&self, number: E164) {
+        self.shared.fail_number(number, None);
+    }
+
+    /// `from` writes `body` to the line `to_line` now, or dated `at_ms` (for tests of dates).
+    pub fn reply(
+        &self,
+        from: &E164,
+        to_line: &E164,
+        body: &str,
+        at_ms: Option<i64>,
+    ) -> Result<SandboxMessage, SandboxError> {
+        self.shared.receive(from, to_line, body, at_ms)
+    }
+
+    /// How many messages the API has accepted for sending, ever (restarts included).
+    pub fn received_count(&self) -> u64 {
+        self.shared.store.read(|s| s.received_count)
+    }
+
+    /// Every message, sent and received, oldest first.
+    pub fn messages(&self) -> Vec<SandboxMessage> {
+        self.shared.store.read(|s| s.messages.clone())
+    }
+
+    pub fn lines(&self) -> Vec<SandboxLine> {
+        self.shared.store.read(|s| s.lines.clone())
+    }
+
+    pub fn demo_contacts(&self) -> Vec<DemoContact> {
+        state::demo_contacts()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Stops both listeners and every background task; the state stays on disk.
+    pub async fn shutdown(self) {
+        let _ = self.shared.set_online(false).await;
+        self.control.stop().await;
+        let mut tasks =
+            std::mem::take(&mut *self.shared.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts the sandbox carrier with the state found in `config.data_dir`.
+pub async fn serve(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+    let store = Store::open(&config.data_dir, now_ms())?;
+    let api_listener = bind(config.api_port).await?;
+    let api_addr = local_addr(&api_listener, config.api_port)?;
+    let control_listener = bind(config.control_port).await?;
+    let control_addr = local_addr(&control_listener, config.control_port)?;
+    let shared = Arc::new(Shared {
+        account_sid: config.account_sid,
+        auth_token: config.auth_token,
+        delays: config.delays,
+        store,
+        faults: Mutex::new(Faults::default()),
+        api_addr,
+        online: AtomicBool::new(true),
+        api_server: tokio::sync::Mutex::new(None),
+        release: watch::Sender::new(0),
+        tasks: Mutex::new(JoinSet::new()),
+    });
+    *shared.api_server.lock().await = Some(RunningServer::start(
+        api_listener,
+        api::router(shared.clone()),
+    ));
+    // Messages that were on their way when the sandbox stopped carry on.
+    let unfinished: Vec<(String, CarrierStatus)> = shared.store.read(|s| {
+        s.messages
+            .iter()
+            .filter(|m| {
+                !m.inbound
+                    && matches!(
+                        m.status,
+                        CarrierStatus::Queued | CarrierStatus::Sending | CarrierStatus::Sent
+                    )
+            })
+            .map(|m| (m.sid.clone(), m.status))
+            .collect()
+    });
+    for (sid, status) in unfinished {
+        shared.progress(sid, status);
+    }
+    let control = RunningServer::start(control_listener, control::router(shared.clone()));
+    tracing::info!(api = %api_addr, control = %control_addr, "sandbox carrier listening");
+    Ok(SandboxHandle {
+        shared,
+        control_addr,
+        control,
+    })
+}
+
+async fn bind(port: u16) -> Result<TcpListener, SandboxError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| SandboxError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, port: u16) -> Result<SocketAddr, SandboxError> {
+    listener.local_addr().map_err(|source| SandboxError::Bind {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        source,
+    })
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A Twilio-shaped sid: a two-letter prefix and 32 hex digits.
+pub(crate) fn new_sid(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,666 @@
+//! The Twilio client against the sandbox carrier, over real HTTP on loopback: what a user's
+//! messages go through, including the network going away, carrier faults and restarts.
+
+use std::future::Future;
+use std::time::Duration;
+
+use switchboard_carrier::dates::start_of_day;
+use switchboard_carrier::{
+    Carrier, CarrierError, CarrierMessage, CarrierStatus, Media, SandboxMediaHost, SendRequest,
+    SyncCursor, TransientKind, TwilioClient, TwilioOptions,
+};
+use switchboard_core::model::{ImageKind, E164};
+use switchboard_sandbox::{serve, Delays, Failure, SandboxConfig, SandboxHandle};
+use tempfile::TempDir;
+
+const SALES: &str = "+14155550100";
+const SUPPORT: &str = "+14155550101";
+const ADA: &str = "+14155550123";
+const STRANGER: &str = "+14155550199";
+
+fn n(s: &str) -> E164 {
+    E164::from_normalized(s).unwrap()
+}
+
+/// Fast progression and no spontaneous replies, unless a test asks for them.
+fn quick() -> Delays {
+    Delays {
+        sent: Duration::from_millis(30),
+        delivered: Duration::from_millis(30),
+        reply: None,
+    }
+}
+
+fn options() -> TwilioOptions {
+    TwilioOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_millis(700),
+        ..TwilioOptions::default()
+    }
+}
+
+struct World {
+    dir: TempDir,
+    sandbox: SandboxHandle,
+    client: TwilioClient,
+}
+
+async fn start_with(delays: Delays, options: TwilioOptions) -> World {
+    let dir = TempDir::new().unwrap();
+    let sandbox = serve(SandboxConfig {
+        delays,
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .unwrap();
+    let client = client_for(&sandbox, options);
+    World {
+        dir,
+        sandbox,
+        client,
+    }
+}
+
+async fn start() -> World {
+    start_with(quick(), options()).await
+}
+
+fn client_for(sandbox: &SandboxHandle, options: TwilioOptions) -> TwilioClient {
+    TwilioClient::new(
+        &sandbox.api_base_url(),
+        sandbox.account_sid(),
+        sandbox.auth_token(),
+        options,
+    )
+    .unwrap()
+}
+
+fn request(from: &str, to: &str, body: &str) -> SendRequest {
+    SendRequest {
+        from: n(from),
+        to: n(to),
+        body: body.into(),
+        media: None,
+        client_id: uuid_like(body),
+    }
+}
+
+fn uuid_like(seed: &str) -> String {
+    format!("client-{seed}")
+}
+
+/// Waits (up to 10 s) until `probe` yields something.
+async fn eventually<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+fn transient_kind(result: Result<impl std::fmt::Debug, CarrierError>) -> TransientKind {
+    match result {
+        Err(CarrierError::Transient { kind, .. }) => kind,
+        other => panic!("expected a transient error, got {other:?}"),
+    }
+}
+
+fn permanent(result: Result<impl std::fmt::Debug, CarrierError>) -> (Option<String>, String) {
+    match result {
+        Err(CarrierError::Permanent { code, message }) => (code, message),
+        other => panic!("expected a permanent error, got {other:?}"),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn lists_the_demo_lines_with_their_labels() {
+    let w = start().await;
+    let lines = w.client.lines().await.unwrap();
+    let got: Vec<(&str, &str, bool, bool)> = lines
+        .iter()
+        .map(|l| (l.number.as_str(), l.label.as_str(), l.sms, l.mms))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (SALES, "Sales", true, true),
+            (SUPPORT, "Support", true, true)
+        ]
+    );
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn demo_contacts_have_valid_numbers_apart_from_the_lines() {
+    let w = start().await;
+    let us = switchboard_core::phone::Country::parse("US").unwrap();
+    let contacts = w.sandbox.demo_contacts();
+    assert!(contacts.len() >= 3);
+    for c in &contacts {
+        let parsed = switchboard_core::phone::parse(c.number.as_str(), us);
+        assert_eq!(parsed.as_ref(), Ok(&c.number), "{}", c.name);
+        assert!(w.sandbox.lines().iter().all(|l| l.number != c.number));
+    }
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sent_message_goes_queued_then_sent_then_delivered() {
+    let w = start().await;
+    let sent = w
+        .client
+        .send(&request(SALES, ADA, "Your order shipped"))
+        .await
+        .unwrap();
+    assert_eq!(sent.status, CarrierStatus::Queued);
+    assert!(
+        sent.sid.starts_with("SM") && sent.sid.len() == 34,
+        "{}",
+        sent.sid
+    );
+    assert_eq!((sent.from.as_str(), sent.to.as_str()), (SALES, ADA));
+    assert!(!sent.inbound);
+    assert!((sent.created_at - now_ms()).abs() < 5_000);
+    assert_eq!(w.sandbox.received_count(), 1);
+
+    let delivered = eventually(|| async {
+        let m = w.client.fetch_message(&sent.sid).await.unwrap();
+        (m.status == CarrierStatus::Delivered).then_some(m)
+    })
+    .await;
+    assert_eq!(delivered.body, "Your order shipped");
+
+    // The sync sees it too, with its latest status, once.
+    let changes = w.client.changes(&SyncCursor::default()).await.unwrap();
+    let statuses: Vec<_> = changes
+        .messages
+        .iter()
+        .map(|m| (&m.sid, m.status))
+        .collect();
+    assert_eq!(statuses, [(&sent.sid, CarrierStatus::Delivered)]);
+    let again = w.client.changes(&changes.cursor).await.unwrap();
+    assert!(again.messages.is_empty());
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sync_reports_each_status_change_once() {
+    let w = start_with(
+        Delays {
+            sent: Duration::from_millis(100),
+            delivered: Duration::from_millis(1500),
+            reply: None,
+        },
+        options(),
+    )
+    .await;
+    let sent = w
+        .client
+        .send(&request(SALES, ADA, "Tracking"))
+        .await
+        .unwrap();
+    let mut cursor = SyncCursor::default();
+    let mut reported = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reported.last() != Some(&CarrierStatus::Delivered) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "saw only {reported:?}"
+        );
+        let changes = w.client.changes(&cursor).await.unwrap();
+        cursor = changes.cursor;
+        reported.extend(
+            changes
+                .messages
+                .iter()
+                .filter(|m| m.sid == sent.sid)
+                .map(|m| m.status),
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Queued messages have no date_sent yet, so Twilio's day filter first shows it as sent.
+    assert_eq!(reported, [CarrierStatus::Sent, CarrierStatus::Delivered]);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn listing_follows_next_page_uri_across_pages() {
+    let w = start_with(
+        quick(),
+        TwilioOptions {
+            page_size: 2,
+            ..options()
+        },
+    )
+    .await;
+    for i in 0..5 {
+        w.client
+            .send(&request(SALES, ADA, &format!("note {i}")))
+            .await
+            .unwrap();
+    }
+    w.client
+        .send(&request(SUPPORT, ADA, "other line"))
+        .await
+        .unwrap();
+    let listed = w
+        .client
+        .list_messages(&switchboard_carrier::MessageFilter {
+            from: Some(n(SALES)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = listed.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["note 4", "note 3", "note 2", "note 1", "note 0"]);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_demo_contact_replies_and_the_reply_arrives_once() {
+    let w = start_with(
+        Delays {
+            reply: Some(Duration::from_millis(100)),
+            ..quick()
+        },
+        options(),
+    )
+    .await;
+    w.client
+        .send(&request(SUPPORT, ADA, "Is the fix working?"))
+        .await
+        .unwrap();
+
+    let mut cursor = SyncCursor::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let reply: CarrierMessage = loop {
+        let changes = w.client.changes(&cursor).await.unwrap();
+        cursor = changes.cursor;
+        if let Some(reply) = changes.messages.into_iter().find(|m| m.inbound) {
+            break reply;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no reply came");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    };
+    assert_eq!((reply.from.as_str(), reply.to.as_str()), (ADA, SUPPORT));
+    assert_eq!(reply.status, CarrierStatus::Received);
+    assert!(reply.body.contains("Ada"), "{}", reply.body);
+
+    let later = w.client.changes(&cursor).await.unwrap();
+    assert!(later.messages.iter().all(|m| m.sid != reply.sid));
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sync_cursor_loses_nothing_and_repeats_nothing_across_midnight() {
+    let w = start().await;
+    let today = start_of_day(now_ms());
+    let (ada, sales) = (n(ADA), n(SALES));
+    let say = |body: &str, at: i64| w.sandbox.reply(&ada, &sales, body, Some(at)).unwrap().sid;
+    let bodies = |c: &switchboard_carrier::Changes| {
+        c.messages
+            .iter()
+            .map(|m| m.body.clone())
+            .collect::<Vec<_>>()
+    };
+
+    say("late yesterday", today - 120_000);
+    say("just before midnight", today - 30_000);
+    let first = w.client.changes(&SyncCursor::default()).await.unwrap();
+    assert_eq!(bodies(&first), ["late yesterday", "just before midnight"]);
+
+    say("just after midnight", today + 10_000);
+    let second = w.client.changes(&first.cursor).await.unwrap();
+    assert_eq!(bodies(&second), ["just after midnight"]);
+
+    // A message the carrier dates yesterday but shows only now (a slow network's) is still
+    // found: the cursor keeps listing yesterday while it is within the overlap.
+    say("arrived late", today - 10_000);
+    let third = w.client.changes(&second.cursor).await.unwrap();
+    assert_eq!(bodies(&third), ["arrived late"]);
+
+    let fourth = w.client.changes(&third.cursor).await.unwrap();
+    assert!(fourth.messages.is_empty(), "{:?}", bodies(&fourth));
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn offline_refuses_connections_and_comes_back_on_the_same_port() {
+    let w = start().await;
+    w.client.lines().await.unwrap(); // a pooled keep-alive connection now exists
+    let url = w.sandbox.api_base_url();
+
+    w.sandbox.set_online(false).await.unwrap();
+    assert!(tokio::net::TcpStream::connect(w.sandbox.api_addr())
+        .await
+        .is_err());
+    assert_eq!(
+        transient_kind(w.client.lines().await),
+        TransientKind::Offline
+    );
+    assert_eq!(
+        transient_kind(w.client.send(&request(SALES, ADA, "hello?")).await),
+        TransientKind::Offline
+    );
+    assert_eq!(w.sandbox.received_count(), 0);
+
+    w.sandbox.set_online(true).await.unwrap();
+    assert_eq!(w.sandbox.api_base_url(), url);
+    w.client.send(&request(SALES, ADA, "hello?")).await.unwrap();
+    assert_eq!(w.sandbox.received_count(), 1);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_500_is_a_transient_server_error_and_sends_nothing() {
+    let w = start().await;
+    w.sandbox.fail_next(1, Failure::Status500);
+    let result = w.client.send(&request(SALES, ADA, "hi")).await;
+    assert_eq!(transient_kind(result), TransientKind::Server);
+    assert_eq!(w.sandbox.received_count(), 0);
+    w.client.send(&request(SALES, ADA, "hi")).await.unwrap();
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_is_rate_limited_with_the_carriers_retry_after() {
+    let w = start().await;
+    w.sandbox.fail_next(
+        1,
+        Failure::Status429 {
+            retry_after_secs: 7,
+        },
+    );
+    match w.client.send(&request(SALES, ADA, "hi")).await {
+        Err(CarrierError::Transient {
+            kind: TransientKind::RateLimited,
+            retry_after,
+            ..
+        }) => assert_eq!(retry_after, Some(Duration::from_secs(7))),
+        other => panic!("expected rate limiting, got {other:?}"),
+    }
+    assert_eq!(w.sandbox.received_count(), 0);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn permanent_refusals_carry_twilios_code_and_a_sentence() {
+    let w = start().await;
+    w.sandbox.fail_number(n(ADA), 21610);
+    let (code, message) = permanent(w.client.send(&request(SALES, ADA, "Sale today!")).await);
+    assert_eq!(code.as_deref(), Some("21610"));
+    assert!(message.contains("replied STOP"), "{message}");
+
+    let (code, message) = permanent(w.client.send(&request(STRANGER, ADA, "hi")).await);
+    assert_eq!(code.as_deref(), Some("21606"));
+    assert!(message.contains("line"), "{message}");
+
+    let long = "x".repeat(1601);
+    let (code, _) = permanent(w.client.send(&request(SALES, STRANGER, &long)).await);
+    assert_eq!(code.as_deref(), Some("21617"));
+
+    // An unknown code keeps Twilio's own words.
+    w.sandbox.fail_number(n(STRANGER), 21612);
+    let (code, message) = permanent(w.client.send(&request(SALES, STRANGER, "hi")).await);
+    assert_eq!(code.as_deref(), Some("21612"));
+    assert!(message.contains("not currently reachable"), "{message}");
+
+    assert_eq!(w.sandbox.received_count(), 0);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_a_permanent_20003() {
+    let w = start().await;
+    let client = TwilioClient::new(
+        &w.sandbox.api_base_url(),
+        w.sandbox.account_sid(),
+        "not-the-token",
+        options(),
+    )
+    .unwrap();
+    let (code, message) = permanent(client.lines().await);
+    assert_eq!(code.as_deref(), Some("20003"));
+    assert!(message.contains("auth token"), "{message}");
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_send_that_times_out_is_unknown_and_find_sent_settles_it() {
+    let w = start().await;
+    let since = now_ms();
+    let req = request(SALES, ADA, "Did this go?");
+    w.sandbox.fail_next(1, Failure::Timeout);
+    match w.client.send(&req).await {
+        Err(CarrierError::Unknown { .. }) => {}
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
+    // The carrier did get it: resending would duplicate it.
+    assert_eq!(w.sandbox.received_count(), 1);
+    let found = w
+        .client
+        .find_sent(&req, since)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.sid, w.sandbox.messages()[0].sid);
+
+    // A read that times out is merely transient.
+    w.sandbox.fail_next(1, Failure::Timeout);
+    assert_eq!(
+        transient_kind(w.client.lines().await),
+        TransientKind::Timeout
+    );
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn find_sent_matches_line_number_body_and_time() {
+    let w = start().await;
+    let before = now_ms();
+    let req = request(SALES, ADA, "Meeting at 3");
+    w.client
+        .send(&request(SALES, ADA, "unrelated"))
+        .await
+        .unwrap();
+    let sent = w.client.send(&req).await.unwrap();
+
+    // Found while queued (no date_sent yet) and once delivered (listed by day).
+    let found = w.client.find_sent(&req, before).await.unwrap();
+    assert_eq!(found.map(|m| m.sid), Some(sent.sid.clone()));
+    eventually(|| async {
+        let m = w.client.fetch_message(&sent.sid).await.unwrap();
+        (m.status == CarrierStatus::Delivered).then_some(())
+    })
+    .await;
+    let found = w.client.find_sent(&req, before).await.unwrap();
+    assert_eq!(found.map(|m| m.sid), Some(sent.sid));
+
+    let check_absent = |r: SendRequest, since: i64| {
+        let client = &w.client;
+        async move { assert_eq!(client.find_sent(&r, since).await.unwrap(), None) }
+    };
+    check_absent(request(SALES, ADA, "Meeting at 4"), before).await;
+    check_absent(request(SUPPORT, ADA, "Meeting at 3"), before).await;
+    check_absent(request(SALES, STRANGER, "Meeting at 3"), before).await;
+    check_absent(req.clone(), now_ms() + 10 * 60_000).await;
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_on_the_same_port() {
+    let w = start_with(
+        Delays {
+            sent: Duration::from_secs(60),
+            ..quick()
+        },
+        options(),
+    )
+    .await;
+    let sent = w
+        .client
+        .send(&request(SALES, ADA, "Before the restart"))
+        .await
+        .unwrap();
+    let port = w.sandbox.api_addr().port();
+    let World {
+        dir,
+        sandbox,
+        client,
+    } = w;
+    sandbox.shutdown().await;
+    assert_eq!(transient_kind(client.lines().await), TransientKind::Offline);
+
+    let sandbox = serve(SandboxConfig {
+        api_port: port,
+        delays: quick(),
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .unwrap();
+    assert_eq!(sandbox.received_count(), 1);
+    // The same client carries on, and the message queued before the restart is delivered.
+    let delivered = eventually(|| async {
+        let m = client.fetch_message(&sent.sid).await.unwrap();
+        (m.status == CarrierStatus::Delivered).then_some(m)
+    })
+    .await;
+    assert_eq!(delivered.body, "Before the restart");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_image_is_uploaded_then_sent_by_media_url() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = serve(SandboxConfig {
+        delays: quick(),
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .unwrap();
+    let host = SandboxMediaHost::new(
+        &sandbox.api_base_url(),
+        sandbox.account_sid(),
+        sandbox.auth_token(),
+        &options(),
+    )
+    .unwrap();
+    let with_host = TwilioOptions {
+        media_host: Some(std::sync::Arc::new(host)),
+        ..options()
+    };
+    let client = client_for(&sandbox, with_host);
+    assert!(client.capabilities().mms);
+    assert!(!client_for(&sandbox, options()).capabilities().mms);
+
+    let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
+    let req = SendRequest {
+        media: Some(Media {
+            kind: ImageKind::Png,
+            bytes: png.clone(),
+        }),
+        ..request(SALES, ADA, "")
+    };
+    let sent = client.send(&req).await.unwrap();
+    assert_eq!(sent.media_urls.len(), 1);
+    let stored = &sandbox.messages()[0];
+    assert_eq!(stored.media.len(), 1);
+    assert_eq!(stored.media[0].content_type, "image/png");
+
+    let fetched = reqwest::Client::new()
+        .get(&sent.media_urls[0])
+        .basic_auth(sandbox.account_sid(), Some(sandbox.auth_token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    // No media host: the image can't go, and nothing is sent.
+    let (_, message) = permanent(client_for(&sandbox, options()).send(&req).await);
+    assert!(message.contains("media host"), "{message}");
+    assert_eq!(sandbox.received_count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_control_api_drives_a_sandbox_from_outside() {
+    let w = start().await;
+    let http = reqwest::Client::new();
+    let control = w.sandbox.control_url();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{control}{path}")).json(&body).send()
+    };
+    let get_json = |path: &str| {
+        let request = http.get(format!("{control}{path}")).send();
+        async move {
+            request
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    let contacts = get_json("/_sandbox/demo-contacts").await;
+    assert_eq!(contacts["contacts"][0]["name"], "Ada Lovelace");
+
+    post("/_sandbox/offline", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(get_json("/_sandbox/stats").await["online"], false);
+    assert_eq!(
+        transient_kind(w.client.lines().await),
+        TransientKind::Offline
+    );
+    post("/_sandbox/online", serde_json::json!({}))
+        .await
+        .unwrap();
+    w.client.lines().await.unwrap();
+
+    let fail =
+        serde_json::json!({"count": 1, "failure": {"kind": "status429", "retry_after_secs": 2}});
+    post("/_sandbox/fail", fail).await.unwrap();
+    assert_eq!(
+        transient_kind(w.client.lines().await),
+        TransientKind::RateLimited
+    );
+
+    post(
+        "/_sandbox/fail-number",
+        serde_json::json!({"number": ADA, "code": 21610}),
+    )
+    .await
+    .unwrap();
+    let (code, _) = permanent(w.client.send(&request(SALES, ADA, "hi")).await);
+    assert_eq!(code.as_deref(), Some("21610"));
+
+    let reply = serde_json::json!({"from": STRANGER, "to": SALES, "body": "Who is this?"});
+    let answer = post("/_sandbox/reply", reply).await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let messages = get_json("/_sandbox/messages").await;
+    assert_eq!(messages["messages"][0]["body"], "Who is this?");
+    assert_eq!(messages["messages"][0]["direction"], "inbound");
+    let stats = get_json("/_sandbox/stats").await;
+    assert_eq!(
+        (stats["messages"].as_u64(), stats["received_count"].as_u64()),
+        (Some(1), Some(0))
+    );
+    drop(w.dir);
+    w.sandbox.shutdown().await;
+}
