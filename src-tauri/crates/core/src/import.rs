@@ -16,6 +16,8 @@ pub struct ImportParse {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportedContact {
+    /// 1-based card or CSV row it came from, for reports about it.
+    pub entry: usize,
     pub name: String,
     /// Distinct, in file order; never empty.
     pub numbers: Vec<E164>,
@@ -164,7 +166,11 @@ impl Collector {
             .entry(key)
             .or_default()
             .push(self.out.contacts.len());
-        self.out.contacts.push(ImportedContact { name, numbers });
+        self.out.contacts.push(ImportedContact {
+            entry: raw.entry,
+            name,
+            numbers,
+        });
     }
 }
 

@@ -8,6 +8,7 @@ pub mod fanout;
 pub mod import;
 pub mod media;
 pub mod model;
+pub mod outbox;
 pub mod phone;
 pub mod resolve;
 pub mod sms;

@@ -429,9 +429,28 @@ mod tests {
         check("5550", &["Zoë Adams"]);
         check("nobody", &[]);
         check("", &[]);
-        for hostile in ["\"", "*", "AND", "NEAR(", "a\"b", "(", "-", "ada OR"] {
-            store.search_contacts(hostile, 10).unwrap();
+        for hostile in [
+            "\"",
+            "*",
+            "AND",
+            "NEAR(",
+            "a\"b",
+            "(",
+            "-",
+            "ada OR",
+            "a\0b",
+            "\0",
+            "\u{1}",
+            "\"\0",
+            "ada\"\0",
+            "\u{7f}",
+            "\u{2}ad\u{1}",
+        ] {
+            store
+                .search_contacts(hostile, 10)
+                .unwrap_or_else(|e| panic!("{hostile:?}: {e}"));
         }
+        check("ada\0lov", &["Ada Lovelace"]);
         assert_eq!(store.search_contacts("a", 1).unwrap().len(), 1);
     }
 }

@@ -35,12 +35,22 @@ pub enum StoreError {
     KeychainKeyMalformed,
     #[error("the key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`", path = path.display())]
     KeyFileInsecure { path: PathBuf, mode: u32 },
+    /// The key file's path names a symbolic link (or a directory, a FIFO…): it is refused,
+    /// so that no one can point the store at a key of their choosing.
+    #[error("the key file {path} is a symbolic link or not a regular file; give the path of the file itself", path = path.display())]
+    KeyFileNotRegular { path: PathBuf },
+    #[error("the key file {path} belongs to user {owner}, not to the user running Switchboard", path = path.display())]
+    KeyFileWrongOwner { path: PathBuf, owner: u32 },
     #[error("the key file {path} must hold exactly 64 hexadecimal characters (a 256-bit key)")]
     KeyFileMalformed { path: PathBuf },
     #[error("the key file {path} does not exist")]
     KeyFileMissing { path: PathBuf },
     #[error("the passphrase must not be empty")]
     EmptyPassphrase,
+    /// A NUL, newline, escape… in a passphrase: refused before it could reach SQLite (whose
+    /// error messages would then quote it) or be cut short at a NUL.
+    #[error("the passphrase must not contain control characters (such as NUL, tab or newline)")]
+    PassphraseControlCharacters,
     /// The data directory was set up with another kind of key (see `store.json`).
     #[error("this data directory's key is kept in the {expected}, but the {given} was given")]
     KeySourceMismatch {
@@ -118,9 +128,12 @@ impl StoreError {
             KeyMissing { .. } => "key_missing",
             KeychainKeyMalformed => "keychain_key_malformed",
             KeyFileInsecure { .. } => "key_file_insecure",
+            KeyFileNotRegular { .. } => "key_file_not_regular",
+            KeyFileWrongOwner { .. } => "key_file_wrong_owner",
             KeyFileMalformed { .. } => "key_file_malformed",
             KeyFileMissing { .. } => "key_file_missing",
             EmptyPassphrase => "empty_passphrase",
+            PassphraseControlCharacters => "passphrase_control_characters",
             KeySourceMismatch { .. } => "key_source_mismatch",
             KeychainAccountMismatch { .. } => "keychain_account_mismatch",
             StoreConfigMalformed { .. } => "store_config_malformed",

@@ -2,7 +2,7 @@
 //! a passphrase run through SQLCipher's own KDF, or an owner-only key file for headless runs.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
@@ -44,9 +44,15 @@ impl DbKey {
         Some(DbKey(Secret::Raw(bytes)))
     }
 
+    /// A passphrase for SQLCipher's KDF. Control characters (NUL, newline, escape…) are
+    /// refused: a NUL would cut the `PRAGMA key` short, and nothing of the passphrase may ever
+    /// reach an SQLite error message (which ends up in logs and dialogs).
     pub fn passphrase(passphrase: &str) -> Result<DbKey> {
         if passphrase.is_empty() {
             return Err(StoreError::EmptyPassphrase);
+        }
+        if passphrase.chars().any(char::is_control) {
+            return Err(StoreError::PassphraseControlCharacters);
         }
         Ok(DbKey(Secret::Passphrase(Zeroizing::new(
             passphrase.to_owned(),
@@ -212,25 +218,58 @@ pub fn create_key(source: &KeySource) -> Result<DbKey> {
             }
             let key = DbKey::generate();
             let hex = key.to_hex().expect("a generated key is raw");
-            keychain_entry(service, account)?
-                .set_password(&hex)
-                .map_err(keychain_error)?;
-            tracing::info!(%service, %account, "saved a new database key in the keychain");
-            Ok(key)
+            let entry = keychain_entry(service, account)?;
+            entry.set_password(&hex).map_err(keychain_error)?;
+            // Keychains have no "create if absent". When two processes make the first key at
+            // once, the last `set_password` wins: use what the keychain holds now, not what
+            // this process wrote, so a process that lost the race does not go on with a key
+            // nobody keeps. A window remains: a process that reads back before the other one
+            // writes keeps its own key (and the other's write replaces it in the keychain).
+            // Only one of them then creates the database (its file is created exclusively), so
+            // the window is only harmful when the one that read back first also wins the
+            // database: both steps happen within milliseconds, on a first run only.
+            let stored = Zeroizing::new(entry.get_password().map_err(keychain_error)?);
+            let stored = DbKey::from_hex(&stored).ok_or(StoreError::KeychainKeyMalformed)?;
+            if stored.to_hex() == key.to_hex() {
+                tracing::info!(%service, %account, "saved a new database key in the keychain");
+            } else {
+                tracing::warn!(%service, %account, "another process saved the database key first; using it");
+            }
+            Ok(stored)
         }
         KeySource::Passphrase(p) => DbKey::passphrase(p),
-        KeySource::KeyFile(path) => {
-            if path.exists() {
-                tracing::info!(path = %path.display(), "using the existing key file");
-                return read_key_file(path);
-            }
-            let key = DbKey::generate();
-            write_key_file(path, &key)?;
+        KeySource::KeyFile(path) => create_or_read_key_file(path, DbKey::generate()),
+    }
+}
+
+/// Saves `fresh` in a new key file at `path`, or, when a file is already there (provisioned,
+/// or written a moment ago by another process making the same store), returns its key
+/// instead: the file is created exclusively (`O_EXCL`), so a key that may already encrypt a
+/// database is never replaced. A file found empty or cut short is read again for a short
+/// while, since its creator may still be writing it.
+fn create_or_read_key_file(path: &Path, fresh: DbKey) -> Result<DbKey> {
+    match create_key_file(path, &fresh) {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "wrote a new key file");
-            Ok(key)
+            return Ok(fresh);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StoreError::io(path, e)),
+    }
+    tracing::info!(path = %path.display(), "using the existing key file");
+    let deadline = std::time::Instant::now() + KEY_FILE_SETTLE;
+    loop {
+        match read_key_file(path) {
+            Err(StoreError::KeyFileMalformed { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result,
         }
     }
 }
+
+/// How long a key file found malformed may still be being written by its creator.
+const KEY_FILE_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Removes a key from the keychain; `false` when there was none. Only for tests and for
 /// deliberately discarding a store: the database cannot be opened without its key.
@@ -255,10 +294,26 @@ fn keychain_error(e: keyring::Error) -> StoreError {
 /// Writes `key` to a new file at `path`, readable and writable by its owner only. Refuses to
 /// replace an existing file.
 pub fn write_key_file(path: &Path, key: &DbKey) -> Result<()> {
-    let hex = key.to_hex().ok_or(StoreError::InvalidInput {
-        what: "key",
-        why: "a passphrase cannot be written to a key file",
-    })?;
+    if key.to_hex().is_none() {
+        return Err(StoreError::InvalidInput {
+            what: "key",
+            why: "a passphrase cannot be written to a key file",
+        });
+    }
+    create_key_file(path, key).map_err(|e| StoreError::io(path, e))
+}
+
+/// Creates the key file exclusively (`AlreadyExists` when any file, or a symbolic link, is
+/// already at `path`) and writes the key in one write. `key` must be a raw key.
+fn create_key_file(path: &Path, key: &DbKey) -> std::io::Result<()> {
+    let Some(hex) = key.to_hex() else {
+        return Err(std::io::Error::other(
+            "a passphrase cannot be written to a key file",
+        ));
+    };
+    let mut line = Zeroizing::new(String::with_capacity(65));
+    line.push_str(&hex);
+    line.push('\n');
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -266,24 +321,37 @@ pub fn write_key_file(path: &Path, key: &DbKey) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| StoreError::io(path, e))?;
-    file.write_all(hex.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| StoreError::io(path, e))
+    let mut file = options.open(path)?;
+    file.write_all(line.as_bytes())?;
+    file.sync_all()
 }
 
-/// Reads a key file, refusing one that group or others may access in any way (Unix).
+/// The most a key file may hold: 64 hex characters and some whitespace.
+const KEY_FILE_MAX: usize = 1024;
+
+/// Reads a key file. The file is opened once, without following a symbolic link, and
+/// everything is checked on the open handle (no one can swap the file between the check and
+/// the read): it must be a regular file, and on Unix belong to the user running Switchboard
+/// and be inaccessible to group and others. (Symbolic links in the directories above it are
+/// followed: they are the owner's choice of where the file lives.)
 pub fn read_key_file(path: &Path) -> Result<DbKey> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => StoreError::KeyFileMissing {
+    let file = open_key_file(path)?;
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(StoreError::KeyFileNotRegular {
             path: path.to_owned(),
-        },
-        _ => StoreError::io(path, e),
-    })?;
+        });
+    }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let owner = meta.uid();
+        if owner != rustix::process::geteuid().as_raw() {
+            return Err(StoreError::KeyFileWrongOwner {
+                path: path.to_owned(),
+                owner,
+            });
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(StoreError::KeyFileInsecure {
@@ -292,15 +360,64 @@ pub fn read_key_file(path: &Path) -> Result<DbKey> {
             });
         }
     }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let text = Zeroizing::new(std::fs::read(path).map_err(|e| StoreError::io(path, e))?);
+    // Room for one byte more than allowed, so the buffer never grows (and leaves no copy).
+    let mut text = Zeroizing::new(Vec::with_capacity(KEY_FILE_MAX + 1));
+    (&file)
+        .take(KEY_FILE_MAX as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| StoreError::io(path, e))?;
+    let malformed = || StoreError::KeyFileMalformed {
+        path: path.to_owned(),
+    };
+    if text.len() > KEY_FILE_MAX {
+        return Err(malformed());
+    }
     std::str::from_utf8(&text)
         .ok()
         .and_then(DbKey::from_hex)
-        .ok_or_else(|| StoreError::KeyFileMalformed {
-            path: path.to_owned(),
-        })
+        .ok_or_else(malformed)
+}
+
+/// Opens a key file for reading, refusing a symbolic link at `path` itself.
+fn open_key_file(path: &Path) -> Result<std::fs::File> {
+    #[cfg(unix)]
+    let opened = {
+        use rustix::fs::{Mode, OFlags};
+        // NONBLOCK: a FIFO put there opens at once (and is then refused) instead of hanging.
+        rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from)
+    };
+    #[cfg(not(unix))]
+    let opened = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(StoreError::KeyFileNotRegular {
+                path: path.to_owned(),
+            })
+        }
+        _ => std::fs::File::open(path),
+    };
+    opened.map_err(|e| {
+        let is_symlink = std::fs::symlink_metadata(path)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if is_symlink {
+            // O_NOFOLLOW's refusal (ELOOP on Linux and macOS, EMLINK on FreeBSD).
+            StoreError::KeyFileNotRegular {
+                path: path.to_owned(),
+            }
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::KeyFileMissing {
+                path: path.to_owned(),
+            }
+        } else {
+            StoreError::io(path, e)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -341,6 +458,35 @@ mod tests {
         let key = DbKey::generate();
         let hex = key.to_hex().unwrap();
         assert_eq!(DbKey::from_hex(&hex).unwrap().to_hex().unwrap(), hex);
+    }
+
+    #[test]
+    fn passphrases_with_control_characters_are_refused() {
+        for bad in [
+            "a\0b",
+            "\0",
+            "line\n",
+            "tab\there",
+            "\u{1b}[31m",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            let err = DbKey::passphrase(bad).unwrap_err();
+            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+            assert!(!err.to_string().contains(bad), "{err}");
+            let err = load_key(&KeySource::Passphrase(bad.into())).unwrap_err();
+            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+            let err = create_key(&KeySource::Passphrase(bad.into())).unwrap_err();
+            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+        }
+        for good in [
+            "it's",
+            "correct horse battery staple",
+            "pässwörd ✓",
+            "\"; DROP",
+        ] {
+            DbKey::passphrase(good).unwrap();
+        }
     }
 
     #[test]
@@ -385,5 +531,109 @@ mod tests {
             read_key_file(&missing).unwrap_err().code(),
             "key_file_missing"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_key_file_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.key");
+        let first = DbKey::generate();
+        write_key_file(&path, &first).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        // A process that found no file a moment ago now tries to save its own key.
+        let got = create_or_read_key_file(&path, DbKey::generate()).unwrap();
+        assert_eq!(got.to_hex(), first.to_hex());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn processes_making_the_first_key_at_once_agree() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db.key");
+            let source = KeySource::KeyFile(path.clone());
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            let key = create_key(&source).unwrap();
+                            key.to_hex().unwrap().to_string()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let saved = read_key_file(&path).unwrap().to_hex().unwrap().to_string();
+            assert!(
+                keys.iter().all(|k| *k == saved),
+                "every process uses the saved key"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_behind_symbolic_links_or_not_regular_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.key");
+        let key = DbKey::generate();
+        write_key_file(&real, &key).unwrap();
+        let before = std::fs::read(&real).unwrap();
+        let link = dir.path().join("link.key");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(
+            read_key_file(&link).unwrap_err().code(),
+            "key_file_not_regular"
+        );
+        let source = KeySource::KeyFile(link.clone());
+        assert_eq!(
+            load_key(&source).unwrap_err().code(),
+            "key_file_not_regular"
+        );
+        assert_eq!(
+            create_key(&source).unwrap_err().code(),
+            "key_file_not_regular"
+        );
+        assert_eq!(
+            std::fs::read(&real).unwrap(),
+            before,
+            "the target is untouched"
+        );
+
+        // A dangling link is not followed to create a file where it points.
+        let target = dir.path().join("elsewhere.key");
+        let dangling = dir.path().join("dangling.key");
+        std::os::unix::fs::symlink(&target, &dangling).unwrap();
+        let err = create_key(&KeySource::KeyFile(dangling.clone())).unwrap_err();
+        assert_eq!(err.code(), "key_file_not_regular", "{err}");
+        assert!(!target.exists());
+
+        let sub = dir.path().join("a directory");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(
+            read_key_file(&sub).unwrap_err().code(),
+            "key_file_not_regular"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_of_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.key");
+        write_key_file(&path, &DbKey::generate()).unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        let other = if me == 4242 { 4243 } else { 4242 };
+        // Only root may give a file away; elsewhere this part cannot be set up.
+        if std::os::unix::fs::chown(&path, Some(other), None).is_err() {
+            return;
+        }
+        let err = read_key_file(&path).unwrap_err();
+        assert_eq!(err.code(), "key_file_wrong_owner", "{err}");
+        assert!(matches!(err, StoreError::KeyFileWrongOwner { owner, .. } if owner == other));
     }
 }

@@ -29,6 +29,7 @@ mod messages;
 mod migrations;
 mod outbox;
 mod rows;
+mod runner_queries;
 mod search;
 mod settings;
 mod store;
@@ -48,6 +49,7 @@ pub use messages::{
 };
 pub use migrations::SCHEMA_VERSION;
 pub use outbox::{OutboxId, OutboxJob, OutboxState};
+pub use runner_queries::{PendingOutbox, SidMatch};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
 pub use settings::SettingKey;
 pub use store::{Store, DB_FILE_NAME, STORE_CONFIG_FILE_NAME};

@@ -130,6 +130,10 @@ pub(crate) const THREAD_PAGE_SQL: &str =
     FROM messages WHERE thread_id = ?1 AND (created_at, id) < (?2, ?3)
     ORDER BY created_at DESC, id DESC LIMIT ?4";
 
+/// The outbound message a delivery status is about.
+pub(crate) const DELIVERY_STATUS_SQL: &str =
+    "SELECT id, status FROM messages WHERE carrier_sid = ?1 AND direction = ?2";
+
 impl Store {
     /// A page of a thread, newest first; `before` continues after the previous page.
     pub fn thread_messages(
@@ -197,7 +201,7 @@ impl Store {
         }
         self.write(|tx| {
             check_lines(tx, items.iter().map(|i| i.key.line))?;
-            let first_id = next_message_id(tx)?;
+            let first_id = allocate_message_ids(tx, items.len())?;
             let mut out = Vec::with_capacity(items.len());
             for (id, item) in (first_id..).map(MessageId).zip(items) {
                 let image = item.image.as_ref();
@@ -286,7 +290,7 @@ impl Store {
                 });
             }
             check_lines(tx, [key.line])?;
-            let id = MessageId(next_message_id(tx)?);
+            let id = MessageId(allocate_message_ids(tx, 1)?);
             let preview = rows::preview(body, image.is_some());
             let thread_id = upsert_thread(tx, key, created_at, id, &preview, 1)?;
             insert_message(
@@ -314,9 +318,10 @@ impl Store {
         })
     }
 
-    /// Applies a delivery status reported by the carrier to the message with that carrier id.
-    /// Returns the message, or `None` when no message has that id. A status never moves a
-    /// message backwards (a late `sent` does not undo `delivered`).
+    /// Applies a delivery status reported by the carrier to the OUTBOUND message with that
+    /// carrier id. Returns the message, or `None` when no message we sent has that id (an
+    /// inbound message keeps `received`, whatever a status callback says about its id). A
+    /// status never moves a message backwards (a late `sent` does not undo `delivered`).
     pub fn apply_delivery_status(
         &self,
         carrier_sid: &str,
@@ -326,10 +331,14 @@ impl Store {
     ) -> Result<Option<MessageId>> {
         self.write(|tx| {
             let current = tx
-                .prepare_cached("SELECT id, status FROM messages WHERE carrier_sid = ?1")?
-                .query_row([rows::Sid(carrier_sid)], |r| {
-                    Ok((r.get(0)?, rows::status(r, 1)?))
-                })
+                .prepare_cached(DELIVERY_STATUS_SQL)?
+                .query_row(
+                    params![
+                        rows::Sid(carrier_sid),
+                        rows::direction_code(Direction::Outbound)
+                    ],
+                    |r| Ok((r.get(0)?, rows::status(r, 1)?)),
+                )
                 .optional()?;
             let Some((id, current)) = current else {
                 return Ok(None);
@@ -426,7 +435,8 @@ fn import_batch(
     cache: &mut ImportCache,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let mut next_id = next_message_id(tx)?;
+    // One block of ids for the whole batch: one statement, not one per message.
+    let mut next_id = allocate_message_ids(tx, batch.len())?;
     // The newest message seen per thread; threads are updated once per batch, not per message.
     let mut newest: HashMap<ThreadId, (i64, i64, &HistoryMessage)> = HashMap::new();
     let mut insert = tx.prepare_cached(
@@ -506,6 +516,8 @@ fn import_batch(
         bump.execute(params![thread.0, at, id, rows::preview(&m.body, false)])?;
     }
     index_bodies(tx, indexed.iter().map(|&(id, body)| (MessageId(id), body)))?;
+    // Duplicates used no id: give back the end of the block (seen by nobody, same transaction).
+    release_unused_message_ids(tx, next_id - 1)?;
     // A thread made for messages that all turned out to be duplicates stays empty: drop it.
     for thread in created {
         if newest.contains_key(&thread) {
@@ -518,12 +530,34 @@ fn import_batch(
     Ok(())
 }
 
-/// Message ids are allocated by the one writer, in increasing order; reading the maximum in
-/// the write transaction (an index lookup) keeps that true even when another process wrote.
-pub(crate) fn next_message_id(tx: &Transaction<'_>) -> Result<i64> {
-    Ok(tx
-        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM messages")?
-        .query_row([], |r| r.get(0))?)
+pub(crate) const ALLOCATE_IDS_SQL: &str = "UPDATE message_id_high_water
+    SET last_id = max(last_id, (SELECT coalesce(max(id), 0) FROM messages)) + ?1
+    WHERE only = 1 RETURNING last_id - ?1 + 1";
+
+/// Allocates `count` consecutive message ids and returns the first. Ids are allocated by the
+/// one writer, in increasing order, and never handed out twice, even after the newest message
+/// was deleted: the highest id ever allocated is kept in `message_id_high_water` (migration 2)
+/// and only ever raised. Reading it in the write transaction keeps that true when another
+/// process wrote; `max(id)` is a cheap index lookup that keeps it true whatever the table says.
+pub(crate) fn allocate_message_ids(tx: &Transaction<'_>, count: usize) -> Result<i64> {
+    let count = i64::try_from(count.max(1)).map_err(|_| StoreError::InvalidInput {
+        what: "message count",
+        why: "it is too large",
+    })?;
+    tx.prepare_cached(ALLOCATE_IDS_SQL)?
+        .query_row([count], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt("the message id high-water mark is missing".into()))
+}
+
+/// Lowers the high-water mark to `last_used` after [`allocate_message_ids`] gave more ids than
+/// were used. Only for ids allocated in the same transaction: no one else can have seen them.
+fn release_unused_message_ids(tx: &Transaction<'_>, last_used: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE message_id_high_water SET last_id = max(?1, 0) WHERE only = 1 AND last_id > ?1",
+    )?
+    .execute([last_used])?;
+    Ok(())
 }
 
 fn check_lines(conn: &Connection, lines: impl IntoIterator<Item = LineId>) -> Result<()> {

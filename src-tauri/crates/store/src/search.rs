@@ -100,12 +100,14 @@ pub fn group_by_thread(hits: Vec<SearchHit>) -> Vec<ThreadHits> {
 
 /// Turns user text into an FTS5 query that means "all these words": each whitespace-separated
 /// term is quoted as a string (inner `"` doubled), so `AND`, `NEAR(`, `*`, `:` or `-` are
-/// plain text. Terms with no letter or digit are dropped (they hold no token to search).
+/// plain text. Control characters separate terms like spaces do: FTS5 cannot take a NUL in a
+/// string (it ends the query: "unterminated string"), and no indexed word holds one. Terms
+/// with no letter or digit are dropped (they hold no token to search).
 /// With `prefix`, every term also matches words it begins ("ada lov" finds "Ada Lovelace").
 /// `None` when nothing is left to search for.
 pub fn fts5_query(input: &str, prefix: bool) -> Option<String> {
     let terms: Vec<String> = input
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|t| t.chars().any(char::is_alphanumeric))
         .map(|t| {
             let quoted = format!("\"{}\"", t.replace('"', "\"\""));
@@ -157,6 +159,10 @@ mod tests {
         check(r#"" * ( ) - ^"#, false, None);
         check("", false, None);
         check("   ", true, None);
+        check("a\0b", false, Some(r#""a" "b""#));
+        check("a\u{1}b\u{7f}c\u{9f}", true, Some(r#""a"* "b"* "c"*"#));
+        check("\0", false, None);
+        check("\u{1}\u{2}\"\0", false, None);
     }
 
     #[test]

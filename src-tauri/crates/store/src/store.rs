@@ -117,6 +117,9 @@ impl Store {
             let key = keys::load_key(source)?;
             return Store::open(&db, key);
         }
+        // A first run: the directory may have been made by someone else (the engine, the
+        // user) with the default, world-readable mode. It is about to hold the database.
+        restrict_dir(data_dir)?;
         let key = keys::create_key(source)?;
         StoreConfig::for_source(source).write(&config_path)?;
         Store::create(&db, key)
@@ -197,6 +200,25 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// rolled back when dropped, so the connection is still sound.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes the directory the database is created in private to its owner (0700 on Unix), however
+/// it was made. Called before a database exists only: a directory already in use keeps the
+/// mode its owner chose.
+fn restrict_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir).map_err(|e| StoreError::io(dir, e))?;
+        if meta.permissions().mode() & 0o7777 != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| StoreError::io(dir, e))?;
+            tracing::info!(dir = %dir.display(), "made the data directory private (0700)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

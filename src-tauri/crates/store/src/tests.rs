@@ -210,6 +210,44 @@ fn a_data_dir_with_a_key_file() {
 
 #[cfg(unix)]
 #[test]
+fn the_data_dir_of_a_new_store_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let dir = tempfile::tempdir().unwrap();
+    let source = KeySource::Passphrase("open sesame".into());
+
+    // Made beforehand (as the engine does) with a world-readable mode.
+    let made = dir.path().join("made");
+    std::fs::create_dir_all(&made).unwrap();
+    std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(Store::open_in_dir(&made, &source).unwrap());
+    assert_eq!(mode(&made), 0o700);
+
+    // Made by the store, several levels deep.
+    let new = dir.path().join("a/b/new");
+    drop(Store::open_in_dir(&new, &source).unwrap());
+    assert_eq!(mode(&new), 0o700);
+
+    // A directory already holding a store keeps the mode its owner gave it.
+    std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o750)).unwrap();
+    drop(Store::open_in_dir(&made, &source).unwrap());
+    assert_eq!(mode(&made), 0o750);
+}
+
+#[test]
+fn a_passphrase_with_control_characters_is_refused_before_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for bad in ["sec\0ret", "secret\n", "\u{1b}secret"] {
+        let err = Store::open_in_dir(&data, &KeySource::Passphrase(bad.into())).unwrap_err();
+        assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+        assert!(!err.to_string().contains("sec"), "{err}");
+        assert!(!data.join(DB_FILE_NAME).exists(), "nothing was created");
+    }
+}
+
+#[cfg(unix)]
+#[test]
 fn a_provisioned_key_file_is_used_for_a_new_store() {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -428,10 +466,15 @@ fn plan_outbox_and_lookups() {
         ["SM1"],
     );
     check_plan(&by_sid, &["messages_by_carrier_sid (carrier_sid=?)"], &[]);
-    let max_id = plan(&store, "SELECT coalesce(max(id), 0) + 1 FROM messages", []);
+    let status = plan(&store, messages::DELIVERY_STATUS_SQL, params!["SM1", 0]);
+    check_plan(&status, &["messages_by_carrier_sid (carrier_sid=?)"], &[]);
+    let allocate = plan(&store, messages::ALLOCATE_IDS_SQL, [1]);
     check_plan(
-        &max_id,
-        &["SEARCH messages USING COVERING INDEX messages_by_id"],
+        &allocate,
+        &[
+            "SEARCH message_id_high_water USING INTEGER PRIMARY KEY",
+            "SEARCH messages USING COVERING INDEX messages_by_id",
+        ],
         &[],
     );
 }
@@ -874,6 +917,103 @@ fn deleting_messages_refreshes_or_removes_the_thread() {
     assert!(store.search("first", 10).unwrap().is_empty());
 }
 
+#[test]
+fn message_ids_never_go_back() {
+    let (dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    let k = key(sales, "+447700900001");
+    let a = store.insert_inbound(&k, "one", "SM1", T0, None).unwrap();
+    let b = store
+        .enqueue_outgoing(&[outgoing(k.clone(), "two", "c1")], T0 + 1)
+        .unwrap()[0]
+        .message_id;
+    assert!(b > a.message_id);
+    // Deleting the newest message does not free its id.
+    store.delete_message(b).unwrap();
+    let c = store
+        .insert_inbound(&k, "three", "SM2", T0 + 2, None)
+        .unwrap()
+        .message_id;
+    assert!(c > b, "{c:?} reuses or precedes the deleted {b:?}");
+    store.delete_message(c).unwrap();
+    let d = store
+        .enqueue_outgoing(&[outgoing(k.clone(), "four", "c2")], T0 + 3)
+        .unwrap()[0]
+        .message_id;
+    assert!(d > c, "{d:?} after the deleted {c:?}");
+    store.delete_message(d).unwrap();
+    // Nor does reopening the store.
+    drop(store);
+    let store = Store::open(&dir.path().join("test.db"), test_key()).unwrap();
+    let e = store
+        .insert_inbound(&k, "five", "SM3", T0 + 4, None)
+        .unwrap()
+        .message_id;
+    assert!(e > d, "{e:?} after the deleted {d:?}");
+    store.delete_message(e).unwrap();
+
+    // The import takes a block per batch; duplicates leave no gap, deletes no reuse.
+    let msg = |i: i64, sid: &str| HistoryMessage {
+        key: k.clone(),
+        direction: Direction::Inbound,
+        status: MessageStatus::Received,
+        body: format!("old {i}"),
+        created_at: T0 + 10 + i,
+        carrier_sid: Some(sid.into()),
+    };
+    let report = store
+        .import_history([msg(0, "H0"), msg(1, "SM1"), msg(2, "H2")])
+        .unwrap();
+    assert_eq!((report.imported, report.duplicates), (2, 1));
+    let ids = |store: &Store| -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> = store
+            .thread_messages(a.thread_id, 100, None)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(&store),
+        [a.message_id, MessageId(e.0 + 1), MessageId(e.0 + 2)]
+    );
+    store.delete_message(MessageId(e.0 + 2)).unwrap();
+    store.import_history([msg(3, "H3")]).unwrap();
+    assert_eq!(ids(&store).last(), Some(&MessageId(e.0 + 3)));
+}
+
+#[test]
+fn delivery_statuses_never_touch_inbound_messages() {
+    let (_dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    let k = key(sales, "+447700900001");
+    let inbound = store
+        .insert_inbound(&k, "hello", "SM-in", T0, None)
+        .unwrap();
+    let error = MessageError {
+        code: Some("30003".into()),
+        message: "Unreachable".into(),
+    };
+    for (status, error) in [
+        (MessageStatus::Delivered, None),
+        (MessageStatus::Undelivered, Some(&error)),
+        (MessageStatus::Failed, Some(&error)),
+        (MessageStatus::Sent, None),
+    ] {
+        assert_eq!(
+            store
+                .apply_delivery_status("SM-in", status, error, T0 + 1)
+                .unwrap(),
+            None,
+            "{status:?}"
+        );
+        let m = store.get_message(inbound.message_id).unwrap();
+        assert_eq!((m.status, m.error), (MessageStatus::Received, None));
+    }
+}
+
 // --- Search and import -----------------------------------------------------------------------
 
 #[test]
@@ -967,6 +1107,16 @@ fn any_text_is_a_safe_search() {
     check("नमस्ते", 0);
     check("🙂", 0);
     check("", 0);
+    check("a\0b", 0);
+    check("said\0door", 1);
+    check("\0", 0);
+    check("\u{1}", 0);
+    check("\u{2}said\u{1}", 1);
+    check("\"\0", 0);
+    check("\0\"", 0);
+    check("said\"\0", 1);
+    check("\u{7f}\u{85}\u{9f}", 0);
+    check("\r\n\t", 0);
 }
 
 #[test]

@@ -162,7 +162,7 @@ END;
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::{migrate, user_version};
+    use crate::migrations::{migrate_to, user_version};
     use crate::testutil::empty_db;
 
     fn names(conn: &rusqlite::Connection, kind: &str) -> Vec<String> {
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn applies_on_an_empty_database() {
         let (_dir, mut conn) = empty_db();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![1]);
+        assert_eq!(migrate_to(&mut conn, 1).unwrap(), vec![1]);
         assert_eq!(user_version(&conn).unwrap(), 1);
         assert_eq!(
             names(&conn, "table"),
@@ -220,11 +220,11 @@ mod tests {
     #[test]
     fn reapplying_is_a_no_op() {
         let (_dir, mut conn) = empty_db();
-        migrate(&mut conn).unwrap();
+        migrate_to(&mut conn, 1).unwrap();
         let before: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
-        assert!(migrate(&mut conn).unwrap().is_empty());
+        assert!(migrate_to(&mut conn, 1).unwrap().is_empty());
         let after: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn message_index_follows_deletes() {
         let (_dir, mut conn) = empty_db();
-        migrate(&mut conn).unwrap();
+        migrate_to(&mut conn, 1).unwrap();
         conn.execute_batch(
             "INSERT INTO lines VALUES (1, '+14155550100', 'Sales', '#112233', 0);
              INSERT INTO threads VALUES (1, 1, '+14155550111', 0, 2, 2, '', 0);

@@ -9,6 +9,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::error::{Result, StoreError};
 
 mod m0001_initial;
+mod m0002_message_id_high_water;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -17,7 +18,10 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Versions are 1, 2, 3… with no gaps (a test checks).
-pub(crate) const MIGRATIONS: &[Migration] = &[m0001_initial::MIGRATION];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    m0001_initial::MIGRATION,
+    m0002_message_id_high_water::MIGRATION,
+];
 
 /// The newest schema this code knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -41,6 +45,17 @@ pub(crate) fn refuse_the_future(conn: &Connection) -> Result<i64> {
 /// Brings the schema up to [`SCHEMA_VERSION`]; returns the versions applied (none when current).
 pub(crate) fn migrate(conn: &mut Connection) -> Result<Vec<i64>> {
     migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies the migrations up to `version` only: each migration's tests start from the schema
+/// its predecessors left.
+#[cfg(test)]
+pub(crate) fn migrate_to(conn: &mut Connection, version: i64) -> Result<Vec<i64>> {
+    let upto = MIGRATIONS
+        .iter()
+        .take_while(|m| m.version <= version)
+        .count();
+    migrate_with(conn, &MIGRATIONS[..upto])
 }
 
 fn migrate_with(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<i64>> {
