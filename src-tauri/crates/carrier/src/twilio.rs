@@ -51,6 +51,8 @@ pub struct TwilioOptions {
     pub page_size: u32,
     /// Where images are uploaded before sending; without one the client cannot send MMS.
     pub media_host: Option<Arc<dyn MediaHost>>,
+    /// Messages per second per line the account may send (Twilio long codes: about 1).
+    pub per_line_rate: f64,
 }
 
 impl Default for TwilioOptions {
@@ -60,6 +62,7 @@ impl Default for TwilioOptions {
             request_timeout: Duration::from_secs(30),
             page_size: 50,
             media_host: None,
+            per_line_rate: 1.0,
         }
     }
 }
@@ -287,7 +290,7 @@ impl Carrier for TwilioClient {
         Capabilities {
             mms: self.options.media_host.is_some(),
             idempotency_keys: false,
-            per_line_rate: 1.0,
+            per_line_rate: self.options.per_line_rate,
             mms_budget: MMS_BUDGET,
         }
     }

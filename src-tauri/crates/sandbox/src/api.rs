@@ -88,7 +88,9 @@ async fn check_auth(State(shared): Shd, request: Request, next: Next) -> Respons
 }
 
 async fn inject_faults(State(shared): Shd, request: Request, next: Next) -> Response {
-    match shared.take_failure() {
+    let is_send = request.method() == axum::http::Method::POST
+        && request.uri().path().ends_with("/Messages.json");
+    match shared.take_failure(is_send) {
         None => next.run(request).await,
         Some(Failure::Status500) => TwilioError::internal().into_response(),
         Some(Failure::Status429 { retry_after_secs }) => TwilioError {

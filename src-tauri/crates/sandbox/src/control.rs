@@ -57,6 +57,9 @@ struct FailBody {
     #[serde(default = "one")]
     count: u32,
     failure: Failure,
+    /// Only sends (`POST Messages.json`) fail; other requests pass.
+    #[serde(default)]
+    sends_only: bool,
 }
 
 fn one() -> u32 {
@@ -64,7 +67,7 @@ fn one() -> u32 {
 }
 
 async fn fail(State(shared): Shd, Json(body): Json<FailBody>) -> Response {
-    shared.fail_next(body.count, body.failure);
+    shared.fail_next(body.count, body.failure, body.sends_only);
     Json(shared.stats()).into_response()
 }
 

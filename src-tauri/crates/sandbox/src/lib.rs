@@ -178,7 +178,8 @@ impl RunningServer {
 
 #[derive(Default)]
 struct Faults {
-    next: VecDeque<Failure>,
+    /// Each fault, and whether it waits for a send (`POST Messages.json`) to hit.
+    next: VecDeque<(Failure, bool)>,
     numbers: HashMap<E164, u32>,
 }
 
@@ -226,16 +227,22 @@ impl Shared {
         Ok(())
     }
 
-    fn fail_next(&self, count: u32, failure: Failure) {
+    fn fail_next(&self, count: u32, failure: Failure, sends_only: bool) {
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         faults
             .next
-            .extend(std::iter::repeat_n(failure, count as usize));
+            .extend(std::iter::repeat_n((failure, sends_only), count as usize));
     }
 
-    fn take_failure(&self) -> Option<Failure> {
+    /// The fault for this request, if the next one applies to it (a sends-only fault lets
+    /// other requests through, so a test can hit exactly the send it means).
+    fn take_failure(&self, is_send: bool) -> Option<Failure> {
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        faults.next.pop_front()
+        match faults.next.front() {
+            Some((_, true)) if !is_send => None,
+            Some(_) => faults.next.pop_front().map(|(f, _)| f),
+            None => None,
+        }
     }
 
     fn fail_number(&self, number: E164, code: Option<u32>) {
@@ -396,7 +403,12 @@ impl SandboxHandle {
 
     /// The next `count` API requests fail with `failure`.
     pub fn fail_next(&self, count: u32, failure: Failure) {
-        self.shared.fail_next(count, failure);
+        self.shared.fail_next(count, failure, false);
+    }
+
+    /// Like [`SandboxHandle::fail_next`], for the next `count` sends only (`POST Messages.json`).
+    pub fn fail_next_sends(&self, count: u32, failure: Failure) {
+        self.shared.fail_next(count, failure, true);
     }
 
     /// Sends to `number` are refused with Twilio error `twilio_code` (21610: opted out).

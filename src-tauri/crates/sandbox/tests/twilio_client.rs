@@ -377,6 +377,21 @@ async fn a_500_is_a_transient_server_error_and_sends_nothing() {
 }
 
 #[tokio::test]
+async fn a_sends_only_fault_lets_other_requests_through() {
+    let w = start().await;
+    w.sandbox.fail_next_sends(1, Failure::Status500);
+    assert!(
+        !w.client.lines().await.unwrap().is_empty(),
+        "listing lines is not a send"
+    );
+    let result = w.client.send(&request(SALES, ADA, "hi")).await;
+    assert_eq!(transient_kind(result), TransientKind::Server);
+    w.client.send(&request(SALES, ADA, "hi")).await.unwrap();
+    assert_eq!(w.sandbox.received_count(), 1);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_429_is_rate_limited_with_the_carriers_retry_after() {
     let w = start().await;
     w.sandbox.fail_next(
