@@ -137,6 +137,9 @@ fn parse_args() -> Result<Args> {
             other => bail!("unknown option {other}"),
         }
     }
+    if args.samples < 4 {
+        bail!("--samples must be at least 4");
+    }
     if args.threads == 0 || args.messages < args.threads {
         bail!("--messages must be at least --threads, which must be positive");
     }

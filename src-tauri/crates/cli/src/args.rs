@@ -104,8 +104,27 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Messages waiting to be sent, being sent, or failed.
-    Outbox,
+    /// Messages waiting to be sent, being sent, or failed; retry or delete a failed one.
+    Outbox {
+        #[command(subcommand)]
+        cmd: Option<OutboxCmd>,
+    },
+    /// Send what is queued and receive replies and delivery reports, until Ctrl-C.
+    ///
+    /// Talks to the carrier of this data directory (today the sandbox started with
+    /// `sandbox serve`). Only one process sends from a data directory at a time. With --json,
+    /// prints one JSON line per event.
+    Run {
+        /// Send everything due now, fetch replies once, print a summary and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// The sandbox carrier: a Twilio-compatible server on this machine with demo lines and
+    /// contacts. `serve` runs it; the other commands steer the running one.
+    Sandbox {
+        #[command(subcommand)]
+        cmd: SandboxCmd,
+    },
     /// Show or change settings.
     Settings {
         #[command(subcommand)]
@@ -206,4 +225,73 @@ pub enum SettingsCmd {
         name: String,
         value: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    List,
+    /// Queue a failed message again (optionally with a corrected text).
+    Retry {
+        /// The message's id (see `outbox` or `thread`).
+        message: i64,
+        #[arg(long)]
+        body: Option<String>,
+    },
+    /// Delete a failed message.
+    Delete {
+        message: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Run the sandbox until Ctrl-C (its state is kept in DATA_DIR/sandbox).
+    Serve {
+        /// The Twilio API's port on 127.0.0.1 (0: any free port; the last one is reused).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The control API's port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        control_port: u16,
+    },
+    /// Take the carrier offline: connections are refused, as with no network.
+    Offline,
+    /// Bring the carrier back online.
+    Online,
+    /// Make the next API requests fail.
+    Fail {
+        #[arg(value_enum)]
+        kind: FailKind,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// For 429: the Retry-After the carrier sends, in seconds.
+        #[arg(long, default_value_t = 5)]
+        retry_after: u64,
+        /// Only sends fail; listing lines and fetching replies still work.
+        #[arg(long)]
+        sends_only: bool,
+    },
+    /// Make sends to NUMBER fail permanently with a Twilio error code (e.g. 21610, opted out);
+    /// without a code, let it receive again.
+    FailNumber { number: String, code: Option<u32> },
+    /// Make NUMBER send TEXT to the line LINE (a number) now, as a reply.
+    Reply {
+        from: String,
+        line: String,
+        text: String,
+    },
+    /// What the carrier has received, and whether it is online.
+    Stats,
+    /// Every message the carrier holds, in Twilio's JSON shape.
+    Messages,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FailKind {
+    /// The request is carried out but never answered.
+    Timeout,
+    #[value(name = "500")]
+    Status500,
+    #[value(name = "429")]
+    Status429,
 }

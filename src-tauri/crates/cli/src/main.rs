@@ -3,6 +3,7 @@
 //! lives in the engine and the core.
 
 mod args;
+mod live;
 mod output;
 
 use std::io::Read;
@@ -10,12 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::json;
-use switchboard_engine::core::model::ThreadId;
+use switchboard_engine::core::model::{MessageId, ThreadId};
 use switchboard_engine::{
     ComposeRequest, Engine, EngineError, ErrorKind, ImportFormat, KeyChoice, LineDecision,
 };
 
-use args::{Cli, Command, ContactsCmd, LinesCmd, SettingsCmd};
+use args::{Cli, Command, ContactsCmd, LinesCmd, OutboxCmd, SettingsCmd};
 use output::Out;
 
 /// Exit codes, documented in `--help`.
@@ -28,7 +29,19 @@ mod exit {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Under --json even a command line clap refuses is answered with one JSON document.
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            let message = e
+                .kind()
+                .as_str()
+                .map_or_else(|| e.to_string(), str::to_owned);
+            Out { json: true }.error("usage", &message, None);
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -80,7 +93,7 @@ impl From<EngineError> for Failure {
     }
 }
 
-fn file_error(path: &std::path::Path, e: std::io::Error) -> Failure {
+pub(crate) fn file_error(path: &std::path::Path, e: std::io::Error) -> Failure {
     Failure {
         code: "file_unreadable".into(),
         message: format!("{} cannot be read: {e}.", path.display()),
@@ -89,8 +102,27 @@ fn file_error(path: &std::path::Path, e: std::io::Error) -> Failure {
     }
 }
 
+/// Reads a file given on the command line, refusing one larger than any attachment may be
+/// before reading it whole (`/dev/zero` never ends).
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| file_error(path, e))
+    let limit = switchboard_engine::core::media::MAX_ATTACHMENT_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_error(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure {
+            code: "file_too_large".into(),
+            message: format!(
+                "{} is larger than 25 MB, the most a file may be.",
+                path.display()
+            ),
+            details: None,
+            exit: exit::INVALID_INPUT,
+        });
+    }
+    Ok(bytes)
 }
 
 fn read_text(path: &std::path::Path) -> Result<String, Failure> {
@@ -103,9 +135,9 @@ fn read_text(path: &std::path::Path) -> Result<String, Failure> {
     })
 }
 
-fn open(cli: &Cli) -> Result<Engine, Failure> {
-    let data_dir = match &cli.data_dir {
-        Some(d) => d.clone(),
+fn data_dir(cli: &Cli) -> Result<std::path::PathBuf, Failure> {
+    match &cli.data_dir {
+        Some(d) => Ok(d.clone()),
         None => dirs::data_dir()
             .map(|d| d.join("switchboard"))
             .ok_or_else(|| Failure {
@@ -113,8 +145,12 @@ fn open(cli: &Cli) -> Result<Engine, Failure> {
                 message: "No data directory could be found: pass --data-dir.".into(),
                 details: None,
                 exit: exit::STORE,
-            })?,
-    };
+            }),
+    }
+}
+
+fn open(cli: &Cli) -> Result<Engine, Failure> {
+    let data_dir = data_dir(cli)?;
     let key = match (&cli.key_file, std::env::var("SWITCHBOARD_PASSPHRASE")) {
         (Some(path), _) => KeyChoice::KeyFile(path.clone()),
         (None, Ok(p)) => KeyChoice::Passphrase(p),
@@ -124,6 +160,11 @@ fn open(cli: &Cli) -> Result<Engine, Failure> {
 }
 
 fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Sandbox { cmd } => return live::sandbox(&data_dir(cli)?, cmd, out),
+        Command::Run { once } => return live::run(open(cli)?, &data_dir(cli)?, *once, out),
+        _ => {}
+    }
     let engine = open(cli)?;
     let e = &engine;
     match &cli.command {
@@ -220,13 +261,12 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             };
             if *dry_run {
                 let preview = e.preview(&request)?;
-                out.preview(&preview)?;
                 if let LineDecision::Pick { reason, lines } = preview.decision {
                     return Err(EngineError::LinePickRequired { reason, lines }.into());
                 }
-                Ok(())
+                out.preview(&preview)
             } else {
-                out.receipt(&e.send(&request)?)
+                out.receipt(&e.send(&request, None)?)
             }
         }
         Command::Reply {
@@ -235,7 +275,12 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             image,
         } => {
             let image = image.as_deref().map(read_file).transpose()?;
-            out.receipt(&e.reply(ThreadId(*thread), body.as_deref().unwrap_or(""), image)?)
+            out.receipt(&e.reply(
+                ThreadId(*thread),
+                body.as_deref().unwrap_or(""),
+                image,
+                None,
+            )?)
         }
         Command::Threads { line, limit } => {
             let line = line
@@ -247,7 +292,24 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
         Command::Search { query, limit } => out.search(&e.search(query, *limit)?),
-        Command::Outbox => out.outbox(&e.outbox()?),
+        Command::Outbox { cmd } => match cmd {
+            None | Some(OutboxCmd::List) => out.outbox(&e.outbox()?),
+            Some(OutboxCmd::Retry { message, body }) => {
+                e.retry_failed_message(MessageId(*message), body.as_deref())?;
+                out.done(
+                    json!({ "retried": message }),
+                    &format!("Message {message} is queued again; `switchboard-cli run` sends it."),
+                )
+            }
+            Some(OutboxCmd::Delete { message }) => {
+                let thread = e.delete_failed_message(MessageId(*message))?;
+                out.done(
+                    json!({ "deleted": message, "thread_id": thread }),
+                    &format!("Message {message} deleted."),
+                )
+            }
+        },
+        Command::Run { .. } | Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Settings { cmd } => match cmd {
             None | Some(SettingsCmd::Show) => out.settings(&e.settings()?),
             Some(SettingsCmd::Set { name, value }) => out.settings(&e.set_setting(name, value)?),

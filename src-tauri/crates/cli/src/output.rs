@@ -1,5 +1,7 @@
 //! How answers are printed: one JSON document with `--json`, else short plain text.
 
+use std::io::Write;
+
 use serde::Serialize;
 use serde_json::json;
 use switchboard_engine::core::model::{Direction, Line};
@@ -43,9 +45,10 @@ impl Out {
             {
                 obj.extend(extra);
             }
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let doc = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            let _ = writeln!(std::io::stdout().lock(), "{doc}");
         } else {
-            eprintln!("error: {message}");
+            let _ = writeln!(std::io::stderr().lock(), "error: {message}");
         }
     }
 
@@ -173,7 +176,7 @@ impl Out {
             for g in groups {
                 s += &(thread_text(&g.thread) + "\n");
                 for h in &g.hits {
-                    s += &format!("    {}  {}\n", time(h.created_at), h.snippet);
+                    s += &format!("    {}  {}\n", time(h.created_at), clean(&h.snippet));
                 }
             }
             s
@@ -226,6 +229,19 @@ impl Out {
     }
 }
 
+/// Text from outside (message bodies, names) with its control characters made visible, so that
+/// an SMS cannot drive the terminal (escape sequences can retitle windows or write the
+/// clipboard). JSON output needs no such care: it escapes them itself.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
 fn line_text(l: &Line) -> String {
     format!(
         "[{}] {:<12} {}  {}",
@@ -241,7 +257,7 @@ fn contact_text(c: &ContactView) -> String {
     format!(
         "[{}] {} — {}{}{}",
         c.contact.id,
-        c.contact.name,
+        clean(&c.contact.name),
         numbers.join(", "),
         c.default_line_label
             .as_deref()
@@ -260,11 +276,11 @@ fn thread_text(t: &ThreadView) -> String {
     format!(
         "[{}] {} → {}{}  {}  {}",
         t.id,
-        t.display,
-        t.line.label,
+        clean(&t.display),
+        clean(&t.line.label),
         unread,
         time(t.last_message_at),
-        t.preview
+        clean(&t.preview)
     )
 }
 
@@ -283,7 +299,7 @@ fn message_text(m: &MessageRow) -> String {
         "  {} {who:>4} ({}){image}: {}{error}\n",
         time(m.created_at),
         m.status.as_str(),
-        m.body
+        clean(&m.body)
     )
 }
 
@@ -309,6 +325,14 @@ fn time(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(
+            super::clean("hi\u{1b}]52;c;ZXZpbA==\u{7}!\nbye"),
+            "hi\u{fffd}]52;c;ZXZpbA==\u{fffd}! bye"
+        );
+    }
+
     #[test]
     fn times_are_civil_utc() {
         let check = |ms: i64, expected: &str| assert_eq!(super::time(ms), expected);

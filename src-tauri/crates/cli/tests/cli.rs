@@ -189,7 +189,7 @@ fn bad_input_is_refused_with_a_reason_and_nothing_stored_is_lost() {
     cli.fails(
         &["send", "--to", "Nobody", "--body", "x"],
         "unknown_recipient",
-        3,
+        5,
     );
     cli.fails(
         &[
@@ -202,7 +202,7 @@ fn bad_input_is_refused_with_a_reason_and_nothing_stored_is_lost() {
             "x",
         ],
         "unknown_line",
-        3,
+        5,
     );
     let fake = cli.dir.path().join("photo.png");
     std::fs::write(&fake, "this is text, not a picture").unwrap();
@@ -275,6 +275,45 @@ fn contacts_import_reports_what_was_skipped() {
         .map(|s| s["code"].as_str().unwrap())
         .collect();
     assert_eq!(codes, ["no_number", "number_already_saved"]);
+}
+
+#[test]
+fn every_answer_is_one_json_document() {
+    let cli = Cli::office();
+    // A dry run that needs a line choice prints the error alone, with the lines to choose from.
+    let err = cli.fails(
+        &[
+            "send",
+            "--dry-run",
+            "--to",
+            "Ada Lovelace",
+            "--to",
+            "Grace Hopper",
+            "--body",
+            "x",
+        ],
+        "line_pick_required",
+        4,
+    );
+    assert_eq!(err["lines"].as_array().unwrap().len(), 2);
+    let preview = cli.ok(&[
+        "send",
+        "--dry-run",
+        "--to",
+        "Ada Lovelace",
+        "--body",
+        "Hi ~ there",
+    ]);
+    assert_eq!(preview["decision"]["line"]["label"], "Sales");
+    assert_eq!(preview["sms"]["units"], 11, "~ counts as two GSM-7 septets");
+    // A command line clap refuses is still answered in JSON under --json.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard-cli"))
+        .args(["--json", "send", "--body", "no recipient"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["code"], "usage");
 }
 
 #[test]

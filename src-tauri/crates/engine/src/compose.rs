@@ -86,7 +86,7 @@ struct Prepared {
 impl Engine {
     /// Validates the request and tells which line it would go from; sends nothing.
     pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
-        let p = self.prepare(request, None)?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
         Ok(Preview {
             recipients: p.recipients,
             sms: p.message.sms,
@@ -96,33 +96,60 @@ impl Engine {
         })
     }
 
-    /// Enqueues one message per recipient in one transaction and clears the composer's draft.
-    /// When the user must pick a line first, answers `LinePickRequired` and writes nothing.
-    pub fn send(&self, request: &ComposeRequest) -> Result<SendReceipt> {
-        let p = self.prepare(request, None)?;
+    /// Enqueues one message per recipient in one transaction. When the user must pick a line
+    /// first, answers `LinePickRequired` and writes nothing. `draft` is the composer state this
+    /// send came from (the app's), cleared once the messages are queued; the CLI passes `None`
+    /// and never touches the app's drafts.
+    pub fn send(&self, request: &ComposeRequest, draft: Option<DraftKey>) -> Result<SendReceipt> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
         let receipt = self.enqueue(p)?;
-        self.store.clear_draft(DraftKey::Composer)?;
+        self.forget_draft(draft);
         Ok(receipt)
     }
 
-    /// Replies inside a thread: always from the thread's own line, to its counterpart.
+    /// Replies inside a thread: always from the thread's own line, to its counterpart (taken
+    /// as stored, never re-parsed, so a number today's metadata does not know still works).
     pub fn reply(
         &self,
         thread: ThreadId,
         body: &str,
         image: Option<Vec<u8>>,
+        draft: Option<DraftKey>,
     ) -> Result<SendReceipt> {
         let summary = self.store.get_thread(thread)?;
         let request = ComposeRequest {
-            recipients: vec![summary.counterpart.as_str().to_owned()],
+            recipients: Vec::new(),
             body: body.to_owned(),
             image,
             line: None,
         };
-        let p = self.prepare(&request, Some(summary.line_id))?;
+        let recipient = self.recipient_for(summary.counterpart)?;
+        let p = self.prepare(vec![recipient], &request, Some(summary.line_id))?;
         let receipt = self.enqueue(p)?;
-        self.store.clear_draft(DraftKey::Thread(thread))?;
+        self.forget_draft(draft);
         Ok(receipt)
+    }
+
+    /// The messages are queued whatever happens here: a draft that cannot be cleared is
+    /// reported in the log, not as a failed send (which a retry would duplicate).
+    fn forget_draft(&self, draft: Option<DraftKey>) {
+        if let Some(key) = draft {
+            if let Err(e) = self.store.clear_draft(key) {
+                tracing::warn!(draft = %key, error = %e, "a sent message's draft could not be cleared");
+            }
+        }
+    }
+
+    /// Each typed recipient resolved, duplicates (same number) kept once.
+    fn recipients(&self, inputs: &[String]) -> Result<Vec<Recipient>> {
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for input in inputs {
+            let r = self.recipient(input)?;
+            if !recipients.iter().any(|known| known.number == r.number) {
+                recipients.push(r);
+            }
+        }
+        Ok(recipients)
     }
 
     /// A recipient from what was typed: a valid number (with its contact, if any), or the name
@@ -177,14 +204,12 @@ impl Engine {
         }
     }
 
-    fn prepare(&self, request: &ComposeRequest, reply_in: Option<LineId>) -> Result<Prepared> {
-        let mut recipients: Vec<Recipient> = Vec::new();
-        for input in &request.recipients {
-            let r = self.recipient(input)?;
-            if !recipients.iter().any(|known| known.number == r.number) {
-                recipients.push(r);
-            }
-        }
+    fn prepare(
+        &self,
+        recipients: Vec<Recipient>,
+        request: &ComposeRequest,
+        reply_in: Option<LineId>,
+    ) -> Result<Prepared> {
         let image = request
             .image
             .clone()
@@ -284,6 +309,12 @@ mod tests {
     use crate::testutil::engine;
 
     /// Two lines (Sales, Support) and contacts with and without defaults, as the seed describes.
+    impl Engine {
+        fn send_(&self, request: &ComposeRequest) -> Result<SendReceipt> {
+            self.send(request, None)
+        }
+    }
+
     fn office() -> (tempfile::TempDir, Engine, Line, Line) {
         let (dir, e) = engine();
         let sales = e.add_line("+14155550100", "Sales", None).unwrap();
@@ -352,13 +383,13 @@ mod tests {
     fn a_pick_sends_nothing_until_a_line_is_chosen() {
         let (_d, e, _sales, support) = office();
         let three = ["Ada Lovelace", "Alan Turing", "Edsger Dijkstra"];
-        let err = e.send(&request(&three, None)).unwrap_err();
+        let err = e.send_(&request(&three, None)).unwrap_err();
         assert_eq!(err.code(), "line_pick_required");
         assert!(err.to_string().contains("Sales"), "{err}");
         assert!(e.outbox().unwrap().is_empty());
         assert!(e.threads(None, 50, None).unwrap().is_empty());
 
-        let receipt = e.send(&request(&three, Some(support.id))).unwrap();
+        let receipt = e.send_(&request(&three, Some(support.id))).unwrap();
         assert_eq!(receipt.line.label, "Support");
         assert_eq!(receipt.sent.len(), 3);
         assert_eq!(e.outbox().unwrap().len(), 3);
@@ -370,14 +401,14 @@ mod tests {
     #[test]
     fn one_thread_per_line_and_number() {
         let (_d, e, sales, support) = office();
-        let first = e.send(&request(&["Ada Lovelace"], None)).unwrap();
-        let again = e.send(&request(&["Ada Lovelace"], None)).unwrap();
+        let first = e.send_(&request(&["Ada Lovelace"], None)).unwrap();
+        let again = e.send_(&request(&["Ada Lovelace"], None)).unwrap();
         assert_eq!(
             first.sent[0].thread_id, again.sent[0].thread_id,
             "existing thread reused"
         );
         let other = e
-            .send(&request(&["Ada Lovelace"], Some(support.id)))
+            .send_(&request(&["Ada Lovelace"], Some(support.id)))
             .unwrap();
         assert_ne!(
             first.sent[0].thread_id, other.sent[0].thread_id,
@@ -403,10 +434,10 @@ mod tests {
     fn a_reply_uses_the_threads_line() {
         let (_d, e, _sales, support) = office();
         let sent = e
-            .send(&request(&["Ada Lovelace"], Some(support.id)))
+            .send_(&request(&["Ada Lovelace"], Some(support.id)))
             .unwrap();
         let thread = sent.sent[0].thread_id;
-        let reply = e.reply(thread, "And a follow-up", None).unwrap();
+        let reply = e.reply(thread, "And a follow-up", None, None).unwrap();
         assert_eq!(reply.line.id, support.id);
         assert_eq!(reply.sent[0].thread_id, thread);
     }
@@ -416,7 +447,7 @@ mod tests {
         let (_d, e, sales, _support) = office();
         let numbers: Vec<String> = (0..21).map(|i| format!("+1415555{:04}", 200 + i)).collect();
         let twenty: Vec<&str> = numbers[..20].iter().map(String::as_str).collect();
-        let receipt = e.send(&request(&twenty, Some(sales.id))).unwrap();
+        let receipt = e.send_(&request(&twenty, Some(sales.id))).unwrap();
         assert_eq!(receipt.sent.len(), 20);
         let threads: std::collections::HashSet<_> =
             receipt.sent.iter().map(|s| s.thread_id).collect();
@@ -427,7 +458,7 @@ mod tests {
         );
 
         let all: Vec<&str> = numbers.iter().map(String::as_str).collect();
-        let err = e.send(&request(&all, Some(sales.id))).unwrap_err();
+        let err = e.send_(&request(&all, Some(sales.id))).unwrap_err();
         assert_eq!(err.code(), "too_many_recipients");
         assert_eq!(
             e.outbox().unwrap().len(),
@@ -460,7 +491,7 @@ mod tests {
         let mut req = request(&["Ada Lovelace"], Some(sales.id));
         req.body = String::new();
         req.image = Some(crate::images::tests::noisy_png(20, 20));
-        let receipt = e.send(&req).unwrap();
+        let receipt = e.send_(&req).unwrap();
         let msg = e
             .thread(receipt.sent[0].thread_id, 10, None)
             .unwrap()
@@ -468,7 +499,7 @@ mod tests {
         assert!(msg[0].has_attachment);
 
         req.image = Some(b"not really a png".to_vec());
-        assert_eq!(e.send(&req).unwrap_err().code(), "not_an_image");
+        assert_eq!(e.send_(&req).unwrap_err().code(), "not_an_image");
         assert_eq!(e.outbox().unwrap().len(), 1);
     }
 
@@ -477,7 +508,23 @@ mod tests {
         let (_d, e, _sales, _support) = office();
         e.save_draft(DraftKey::Composer, r#"{"body":"half-written"}"#)
             .unwrap();
-        e.send(&request(&["Ada Lovelace"], None)).unwrap();
+        e.save_draft(DraftKey::Thread(ThreadId(1)), r#"{"body":"a reply"}"#)
+            .unwrap();
+        e.send(&request(&["Ada Lovelace"], None), Some(DraftKey::Composer))
+            .unwrap();
         assert_eq!(e.load_draft(DraftKey::Composer).unwrap(), None);
+        assert!(e
+            .load_draft(DraftKey::Thread(ThreadId(1)))
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_send_without_a_draft_key_leaves_the_apps_draft_alone() {
+        let (_d, e, _sales, _support) = office();
+        e.save_draft(DraftKey::Composer, r#"{"body":"half-written"}"#)
+            .unwrap();
+        e.send_(&request(&["Ada Lovelace"], None)).unwrap();
+        assert!(e.load_draft(DraftKey::Composer).unwrap().is_some());
     }
 }

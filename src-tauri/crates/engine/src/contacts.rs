@@ -28,7 +28,13 @@ impl ImportFormat {
     /// Guesses the format from the content: a vCard starts with `BEGIN:VCARD`.
     pub fn detect(text: &str) -> ImportFormat {
         let start = text.trim_start_matches('\u{feff}').trim_start();
-        if start.len() >= 11 && start[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+        // Bytes, not a str slice: the text may start with any character (a CSV header in
+        // Japanese), and slicing a str inside a character panics.
+        if start
+            .as_bytes()
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"BEGIN:VCARD"))
+        {
             ImportFormat::Vcard
         } else {
             ImportFormat::Csv
@@ -172,12 +178,12 @@ impl Engine {
                 })
                 .collect(),
         };
-        for (index, imported) in contacts.into_iter().enumerate() {
+        for imported in contacts {
             let mut fresh = Vec::new();
             for number in imported.numbers {
                 match self.store.contact_by_number(&number)? {
                     Some(owner) => summary.skipped.push(SkippedEntry {
-                        entry: index + 1,
+                        entry: imported.entry,
                         label: imported.name.clone(),
                         code: "number_already_saved".into(),
                         reason: format!(
@@ -192,11 +198,23 @@ impl Engine {
             if fresh.is_empty() {
                 continue;
             }
-            match self.store.add_contact(&imported.name, &fresh, None, false) {
+            let name = match check_name(&imported.name) {
+                Ok(name) => name,
+                Err(e) => {
+                    summary.skipped.push(SkippedEntry {
+                        entry: imported.entry,
+                        label: imported.name.chars().take(40).collect(),
+                        code: e.code().to_owned(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            match self.store.add_contact(name, &fresh, None, false) {
                 Ok(_) => summary.added += 1,
                 Err(e @ (StoreError::InvalidInput { .. } | StoreError::NumberTaken { .. })) => {
                     summary.skipped.push(SkippedEntry {
-                        entry: index + 1,
+                        entry: imported.entry,
                         label: imported.name.clone(),
                         code: e.code().to_owned(),
                         reason: e.to_string(),
@@ -311,6 +329,12 @@ mod tests {
         assert!(codes.contains(&"no_number"), "{codes:?}");
         assert!(codes.contains(&"number_already_saved"), "{codes:?}");
         assert!(codes.contains(&"invalid_number"), "{codes:?}");
+        let entries: Vec<usize> = summary.skipped.iter().map(|s| s.entry).collect();
+        assert_eq!(
+            entries,
+            [3, 4, 5],
+            "entries are the file's rows, the header being row 1"
+        );
         assert_eq!(e.contacts().unwrap().len(), 2);
     }
 
@@ -322,5 +346,11 @@ mod tests {
         );
         assert_eq!(ImportFormat::detect("begin:vcard\n"), ImportFormat::Vcard);
         assert_eq!(ImportFormat::detect("Name,Phone\n"), ImportFormat::Csv);
+        assert_eq!(ImportFormat::detect("名前,電話番号\n"), ImportFormat::Csv);
+        assert_eq!(
+            ImportFormat::detect("Фамилия,Имя,Телефон\n"),
+            ImportFormat::Csv
+        );
+        assert_eq!(ImportFormat::detect(""), ImportFormat::Csv);
     }
 }

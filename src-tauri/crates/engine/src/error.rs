@@ -99,7 +99,9 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::LinePickRequired { .. } => ErrorKind::NeedsChoice,
-            EngineError::UnknownContact { .. } => ErrorKind::NotFound,
+            EngineError::UnknownContact { .. }
+            | EngineError::UnknownLine { .. }
+            | EngineError::UnknownRecipient { .. } => ErrorKind::NotFound,
             EngineError::Store(e) => match e {
                 StoreError::LineNotFound(_)
                 | StoreError::ContactNotFound(_)
@@ -114,6 +116,8 @@ impl EngineError {
                 | StoreError::KeyMissing { .. }
                 | StoreError::KeychainKeyMalformed
                 | StoreError::KeyFileInsecure { .. }
+                | StoreError::KeyFileNotRegular { .. }
+                | StoreError::KeyFileWrongOwner { .. }
                 | StoreError::KeyFileMalformed { .. }
                 | StoreError::KeyFileMissing { .. }
                 | StoreError::EmptyPassphrase

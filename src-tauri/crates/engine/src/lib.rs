@@ -5,9 +5,13 @@
 mod compose;
 mod contacts;
 mod error;
+mod events;
 mod images;
 mod lines;
+mod runner;
 mod settings;
+mod setup;
+mod sync;
 mod threads;
 
 use std::path::{Path, PathBuf};
@@ -17,19 +21,24 @@ use switchboard_store::{KeySource, Store};
 pub use compose::{ComposeRequest, LineDecision, Preview, Recipient, SendReceipt, SentTo};
 pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
+pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{PreparedImage, DEFAULT_MMS_BUDGET};
+pub use runner::{Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME};
 pub use settings::{NotificationPrivacy, Settings};
+pub use setup::{connect, Adopted, CarrierEndpoint, DemoContact};
+pub use sync::SYNC_BACKOFF;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 
 /// The crates the engine speaks in, for clients that need their types.
+pub use switchboard_carrier as carrier;
 pub use switchboard_core as core;
 pub use switchboard_store as store;
 
 /// The keychain service under which database keys are kept.
 pub const KEYCHAIN_SERVICE: &str = "switchboard";
 
-/// Where the data directory's database key comes from.
-#[derive(Debug, Clone)]
+/// Where the data directory's database key comes from. `Debug` never shows a passphrase.
+#[derive(Clone)]
 pub enum KeyChoice {
     /// The OS keychain (the default for people).
     Keychain,
@@ -37,6 +46,16 @@ pub enum KeyChoice {
     Passphrase(String),
     /// An owner-only key file, for headless use.
     KeyFile(PathBuf),
+}
+
+impl std::fmt::Debug for KeyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyChoice::Keychain => f.write_str("Keychain"),
+            KeyChoice::Passphrase(_) => f.write_str("Passphrase(redacted)"),
+            KeyChoice::KeyFile(path) => f.debug_tuple("KeyFile").field(path).finish(),
+        }
+    }
 }
 
 /// One open data directory.

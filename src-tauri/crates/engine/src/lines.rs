@@ -12,6 +12,11 @@ const PALETTE: [&str; 6] = [
 ];
 const MAX_LABEL_CHARS: usize = 40;
 
+/// The colour of the `n`th line, when none is given.
+pub(crate) fn palette_color(n: usize) -> &'static str {
+    PALETTE[n % PALETTE.len()]
+}
+
 impl Engine {
     pub fn lines(&self) -> Result<Vec<Line>> {
         Ok(self.store.list_lines()?)
@@ -24,7 +29,7 @@ impl Engine {
             .map_err(|e| EngineError::phone(number, e))?;
         let color = match color {
             Some(c) => check_color(c)?,
-            None => PALETTE[self.store.list_lines()?.len() % PALETTE.len()].to_owned(),
+            None => palette_color(self.store.list_lines()?.len()).to_owned(),
         };
         Ok(self.store.add_line(&number, label, &color)?)
     }

@@ -46,8 +46,13 @@ pub struct ThreadDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchGroup {
     pub thread: ThreadView,
+    /// True when the thread's contact name matched (then `hits` may be empty).
+    pub name_match: bool,
     pub hits: Vec<switchboard_store::SearchHit>,
 }
+
+/// How many contacts a name search looks at: a search box, not an export.
+const NAME_MATCHES: usize = 20;
 
 impl Engine {
     pub fn threads(
@@ -80,20 +85,53 @@ impl Engine {
         Ok(self.store.mark_read(id)?)
     }
 
-    /// Full-text search over message bodies, newest hits first, grouped by thread.
+    /// Full-text search over contact names and message bodies: first the conversations of the
+    /// contacts whose name matches (most recent first), then the messages that match, newest
+    /// first, grouped by thread.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchGroup>> {
         let lines = self.store.list_lines()?;
-        let hits = self.store.search(query, limit)?;
-        group_by_thread(hits)
-            .into_iter()
-            .map(|group| {
-                let thread = view(&lines, self.store.get_thread(group.thread_id)?)?;
-                Ok(SearchGroup {
-                    thread,
+        let mut named: Vec<ThreadView> = Vec::new();
+        for contact in self.store.search_contacts(query, NAME_MATCHES)? {
+            if !contact.name.to_lowercase().split_whitespace().any(|word| {
+                query
+                    .to_lowercase()
+                    .split_whitespace()
+                    .any(|q| word.starts_with(q))
+            }) {
+                continue; // matched by number digits, not by name
+            }
+            for number in &contact.numbers {
+                for line in &lines {
+                    let key = switchboard_core::model::ThreadKey {
+                        line: line.id,
+                        counterpart: number.clone(),
+                    };
+                    if let Some(t) = self.store.thread_by_key(&key)? {
+                        named.push(view(&lines, t)?);
+                    }
+                }
+            }
+        }
+        named.sort_by_key(|t| std::cmp::Reverse(t.last_message_at));
+        let mut groups: Vec<SearchGroup> = Vec::new();
+        for thread in named {
+            groups.push(SearchGroup {
+                thread,
+                name_match: true,
+                hits: Vec::new(),
+            });
+        }
+        for group in group_by_thread(self.store.search(query, limit)?) {
+            match groups.iter_mut().find(|g| g.thread.id == group.thread_id) {
+                Some(existing) => existing.hits = group.hits,
+                None => groups.push(SearchGroup {
+                    thread: view(&lines, self.store.get_thread(group.thread_id)?)?,
+                    name_match: false,
                     hits: group.hits,
-                })
-            })
-            .collect()
+                }),
+            }
+        }
+        Ok(groups)
     }
 
     pub fn outbox(&self) -> Result<Vec<OutboxJob>> {
@@ -146,4 +184,47 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
         preview: t.preview,
         unread: t.unread,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::engine;
+    use crate::ComposeRequest;
+
+    #[test]
+    fn search_finds_contact_names_and_message_text() {
+        let (_d, e) = engine();
+        let sales = e.add_line("+14155550100", "Sales", None).unwrap();
+        e.add_contact("Ada Lovelace", &["+14155550142".into()], None)
+            .unwrap();
+        e.add_contact("Grace Hopper", &["+14155550143".into()], None)
+            .unwrap();
+        let send = |to: &str, body: &str| {
+            let request = ComposeRequest {
+                recipients: vec![to.into()],
+                body: body.into(),
+                image: None,
+                line: Some(sales.id),
+            };
+            e.send(&request, None).unwrap().sent[0].thread_id
+        };
+        let ada = send("Ada Lovelace", "The engine is ready");
+        let grace = send("Grace Hopper", "Ada said the engine is ready");
+
+        let found = e.search("ada", 50).unwrap();
+        let ids: Vec<_> = found.iter().map(|g| (g.thread.id, g.name_match)).collect();
+        assert_eq!(
+            ids,
+            [(ada, true), (grace, false)],
+            "the name first, then the text"
+        );
+
+        let found = e.search("engine", 50).unwrap();
+        let ids: Vec<_> = found.iter().map(|g| g.thread.id).collect();
+        assert_eq!(ids, [grace, ada], "newest hit first");
+        assert!(
+            e.search("\u{0}\"*", 50).is_ok(),
+            "any text is a safe search"
+        );
+    }
 }

@@ -1,0 +1,273 @@
+//! Sending for real, as a person or a script does it with the CLI: the sandbox carrier runs as
+//! a process of its own (`sandbox serve`), and the sender (`run`) is a separate process that a
+//! test can kill. Everything crosses real HTTP on loopback.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard-cli");
+
+/// A data directory with its sandbox carrier running beside it.
+struct World {
+    dir: tempfile::TempDir,
+    sandbox: Child,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.sandbox.kill();
+        let _ = self.sandbox.wait();
+    }
+}
+
+impl World {
+    fn start() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["sandbox", "serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let world = World { dir, sandbox };
+        let endpoint = world.data().join("sandbox/endpoint.json");
+        wait_for("the sandbox to start", || endpoint.exists());
+        // The first run adopts the sandbox's lines (Sales, Support) and demo contacts.
+        world.ok(&["run", "--once"]);
+        world
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--json")
+            .arg("--data-dir")
+            .arg(self.data())
+            .arg("--key-file")
+            .arg(self.dir.path().join("key"))
+            .args(args)
+            .env_remove("SWITCHBOARD_PASSPHRASE");
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.command(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+
+    /// The bodies the carrier received from us, in the order it received them.
+    fn carrier_received(&self) -> Vec<String> {
+        let messages = self.ok(&["sandbox", "messages"]);
+        let list = messages
+            .get("messages")
+            .and_then(Value::as_array)
+            .or_else(|| messages.as_array())
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .filter(|m| m["inbound"] == Value::Bool(false) || m["direction"] == "outbound-api")
+            .filter_map(|m| m["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// `run --once` until the outbox is empty (rate limits may leave some for the next round).
+    fn drain(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let summary = self.ok(&["run", "--once"]);
+            if summary["pending"] == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the outbox never drained: {summary}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send(world: &World, to: &str, body: &str) {
+    world.ok(&["send", "--to", to, "--line", "Sales", "--body", body]);
+}
+
+#[test]
+fn a_sender_killed_mid_request_sends_every_message_exactly_once_after_restart() {
+    let world = World::start();
+    let bodies: Vec<String> = (0..5).map(|i| format!("Order {i} is ready")).collect();
+    for (i, body) in bodies.iter().enumerate() {
+        send(&world, &format!("+1415555{:04}", 300 + i), body);
+    }
+    // The carrier takes the next request but never answers it: the sender is left not knowing.
+    world.ok(&["sandbox", "fail", "timeout", "--sends-only"]);
+    let mut sender: Child = world
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the carrier to receive a message", || {
+        world.ok(&["sandbox", "stats"])["received_count"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
+    });
+    sender.kill().unwrap(); // SIGKILL: no chance to record anything.
+    sender.wait().unwrap();
+
+    world.drain();
+
+    let mut received = world.carrier_received();
+    received.sort();
+    assert_eq!(
+        received, bodies,
+        "each message reached the carrier exactly once"
+    );
+    let outbox = world.ok(&["outbox"]);
+    assert_eq!(outbox.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn offline_messages_wait_and_go_once_when_the_network_returns() {
+    let world = World::start();
+    world.ok(&["sandbox", "offline"]);
+    for who in ["Ada Lovelace", "Grace Hopper", "Alan Turing"] {
+        send(&world, who, &format!("See you tomorrow, {who}"));
+    }
+    let summary = world.ok(&["run", "--once"]);
+    assert_eq!(summary["sent"], 0);
+    assert_eq!(summary["pending"], 3, "{summary}");
+    assert!(world
+        .ok(&["outbox"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["state"] == "queued"));
+
+    world.ok(&["sandbox", "online"]);
+    world.drain();
+    assert_eq!(world.carrier_received().len(), 3);
+}
+
+#[test]
+fn a_demo_contacts_reply_lands_in_the_lines_thread() {
+    let world = World::start();
+    let receipt = world.ok(&[
+        "send",
+        "--to",
+        "Ada Lovelace",
+        "--line",
+        "Support",
+        "--body",
+        "Is the blue one in stock?",
+    ]);
+    let thread = receipt["sent"][0]["thread_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    world.drain();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        world.ok(&["run", "--once"]);
+        let shown = world.ok(&["thread", &thread]);
+        let messages = shown["messages"].as_array().unwrap().clone();
+        let inbound = messages.iter().any(|m| m["direction"] == "inbound");
+        let delivered = messages.iter().any(|m| m["status"] == "delivered");
+        if inbound && delivered {
+            assert_eq!(shown["thread"]["line"]["label"], "Support");
+            assert!(shown["thread"]["unread"].as_i64().unwrap() >= 1);
+            return;
+        }
+        assert!(Instant::now() < deadline, "no reply or delivery: {shown}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_permanent_failure_fails_one_recipient_and_the_others_go() {
+    let world = World::start();
+    world.ok(&["sandbox", "fail-number", "+14155550302", "21610"]);
+    let mut args = vec![
+        "send",
+        "--line",
+        "Sales",
+        "--body",
+        "Spring sale starts today",
+    ];
+    let numbers: Vec<String> = (0..20).map(|i| format!("+1415555{:04}", 300 + i)).collect();
+    for n in &numbers {
+        args.extend(["--to", n.as_str()]);
+    }
+    world.ok(&args);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let summary = world.ok(&["run", "--once"]);
+        if summary["pending"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{summary}");
+    }
+    assert_eq!(world.carrier_received().len(), 19);
+    let outbox = world.ok(&["outbox"]);
+    let failed: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["state"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["counterpart"], "+14155550302");
+    assert!(
+        failed[0]["last_error"].as_str().unwrap().contains("STOP"),
+        "{}",
+        failed[0]
+    );
+}
+
+#[test]
+fn server_errors_and_rate_limits_delay_a_message_but_it_goes_once_and_in_order() {
+    let world = World::start();
+    world.ok(&["sandbox", "fail", "500", "--count", "2", "--sends-only"]);
+    world.ok(&[
+        "sandbox",
+        "fail",
+        "429",
+        "--retry-after",
+        "1",
+        "--sends-only",
+    ]);
+    let bodies = ["First, the quote", "Second, the invoice", "Third, thanks!"];
+    for body in bodies {
+        send(&world, "+14155550377", body);
+    }
+    let first = world.ok(&["run", "--once"]);
+    assert!(first["retrying"].as_u64().unwrap() >= 1, "{first}");
+    world.drain();
+    assert_eq!(
+        world.carrier_received(),
+        bodies,
+        "each once, in the order written"
+    );
+}

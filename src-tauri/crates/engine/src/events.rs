@@ -1,0 +1,73 @@
+//! What the background work (the outbox runner and the inbound sync) tells its clients, on a
+//! `tokio::sync::broadcast` channel: the app forwards these to the webview and raises
+//! notifications from `InboundMessage`. They carry ids, never message bodies.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::{LineId, MessageId, MessageStatus, ThreadId, E164};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// One of our messages changed status (sending, sent, queued again, failed, delivered…).
+    MessageStatus {
+        message_id: MessageId,
+        thread_id: ThreadId,
+        status: MessageStatus,
+    },
+    /// A new message arrived (never repeated for a message already recorded).
+    InboundMessage {
+        thread_id: ThreadId,
+        message_id: MessageId,
+        from: E164,
+        line: LineId,
+    },
+    /// The carrier became reachable, or stopped being reachable.
+    Connectivity { online: bool },
+    /// How many messages wait to be sent ("Offline — 3 messages will be sent…").
+    OutboxCount { pending: i64 },
+}
+
+/// How many events a slow subscriber may fall behind before it misses some (it then sees
+/// `RecvError::Lagged` and should reload what it shows).
+pub const EVENT_BUFFER: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_a_kind_tag() {
+        let check = |event: EngineEvent, expected: serde_json::Value| {
+            assert_eq!(serde_json::to_value(&event).unwrap(), expected);
+            assert_eq!(
+                serde_json::from_value::<EngineEvent>(expected).unwrap(),
+                event
+            );
+        };
+        check(
+            EngineEvent::MessageStatus {
+                message_id: MessageId(7),
+                thread_id: ThreadId(2),
+                status: MessageStatus::Delivered,
+            },
+            serde_json::json!({"kind": "message_status", "message_id": 7, "thread_id": 2, "status": "delivered"}),
+        );
+        check(
+            EngineEvent::InboundMessage {
+                thread_id: ThreadId(2),
+                message_id: MessageId(8),
+                from: E164::from_normalized("+14155550142").unwrap(),
+                line: LineId(1),
+            },
+            serde_json::json!({"kind": "inbound_message", "thread_id": 2, "message_id": 8, "from": "+14155550142", "line": 1}),
+        );
+        check(
+            EngineEvent::Connectivity { online: false },
+            serde_json::json!({"kind": "connectivity", "online": false}),
+        );
+        check(
+            EngineEvent::OutboxCount { pending: 3 },
+            serde_json::json!({"kind": "outbox_count", "pending": 3}),
+        );
+    }
+}
