@@ -271,3 +271,32 @@ fn server_errors_and_rate_limits_delay_a_message_but_it_goes_once_and_in_order()
         "each once, in the order written"
     );
 }
+
+#[test]
+fn a_running_sender_sends_by_itself_when_the_carrier_returns() {
+    let world = World::start();
+    world.ok(&["sandbox", "offline"]);
+    let mut sender: Child = world
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    send(&world, "+14155550388", "Written while offline");
+    wait_for("a failed attempt", || {
+        world
+            .ok(&["outbox"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["attempts"].as_i64() >= Some(1))
+    });
+    world.ok(&["sandbox", "online"]);
+    // Nobody runs `run --once` or nudges: the running sender notices and sends on its own.
+    wait_for("the message to reach the carrier", || {
+        world.carrier_received().len() == 1
+    });
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+    assert_eq!(world.carrier_received(), ["Written while offline"]);
+}
