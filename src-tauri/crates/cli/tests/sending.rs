@@ -58,6 +58,15 @@ impl World {
         c
     }
 
+    /// `run` as a background process, which a test can kill.
+    fn spawn_sender(&self) -> Child {
+        self.command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> Value {
         let out = self.command(args).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -122,12 +131,7 @@ fn a_sender_killed_mid_request_sends_every_message_exactly_once_after_restart() 
     }
     // The carrier takes the next request but never answers it: the sender is left not knowing.
     world.ok(&["sandbox", "fail", "timeout", "--sends-only"]);
-    let mut sender: Child = world
-        .command(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut sender: Child = world.spawn_sender();
     wait_for("the carrier to receive a message", || {
         world.ok(&["sandbox", "stats"])["received_count"]
             .as_u64()
@@ -276,12 +280,7 @@ fn server_errors_and_rate_limits_delay_a_message_but_it_goes_once_and_in_order()
 fn a_running_sender_sends_by_itself_when_the_carrier_returns() {
     let world = World::start();
     world.ok(&["sandbox", "offline"]);
-    let mut sender: Child = world
-        .command(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut sender: Child = world.spawn_sender();
     send(&world, "+14155550388", "Written while offline");
     wait_for("a failed attempt", || {
         world

@@ -357,7 +357,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What an unanswered call means for a read: try again later.
+pub(crate) fn unanswered() -> CarrierError {
+    CarrierError::Transient {
+        kind: TransientKind::Timeout,
+        retry_after: None,
+        message: "the carrier did not answer in time".into(),
+    }
+}
+
+/// What an unanswered send means: it may have arrived, so it is reconciled, never repeated.
+fn send_unanswered() -> CarrierError {
+    CarrierError::Unknown {
+        message: "the carrier did not answer in time".into(),
+    }
+}
+
 impl Inner {
+    /// Runs one carrier call under the call timeout and records its outcome for connectivity.
+    pub(crate) async fn call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, CarrierError>>,
+        on_timeout: fn() -> CarrierError,
+    ) -> Result<T, CarrierError> {
+        let result = tokio::time::timeout(self.config.call_timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(on_timeout()));
+        self.note_call(result.as_ref().map(|_| ()));
+        result
+    }
+
     pub(crate) fn emit(&self, event: EngineEvent) {
         // No subscriber is not an error: the CLI may not listen.
         let _ = self.events.send(event);
@@ -445,14 +474,9 @@ impl Inner {
 
     /// Hands one job (already marked `sending`) to the carrier and records what happened.
     async fn send(&self, job: OutboxJob, request: SendRequest, started_at: i64) -> Outcome {
-        let result = tokio::time::timeout(self.config.call_timeout, self.carrier.send(&request))
-            .await
-            .unwrap_or_else(|_| {
-                Err(CarrierError::Unknown {
-                    message: "the carrier did not answer in time".into(),
-                })
-            });
-        self.note_call(result.as_ref().map(|_| ()));
+        let result = self
+            .call(self.carrier.send(&request), send_unanswered)
+            .await;
         let attempt = Job {
             attempts: u32::try_from(job.attempts + 1).unwrap_or(u32::MAX),
             state: JobState::Sending { started_at },
@@ -487,19 +511,9 @@ impl Inner {
     /// answer that never came), then adopts it or queues it to be sent again.
     async fn reconcile(&self, job: OutboxJob, request: SendRequest) -> Outcome {
         let since = job.attempt_started_at.unwrap_or(job.created_at);
-        let result = tokio::time::timeout(
-            self.config.call_timeout,
-            self.carrier.find_sent(&request, since),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(CarrierError::Transient {
-                kind: TransientKind::Timeout,
-                retry_after: None,
-                message: "the carrier did not answer in time".into(),
-            })
-        });
-        self.note_call(result.as_ref().map(|_| ()));
+        let result = self
+            .call(self.carrier.find_sent(&request, since), unanswered)
+            .await;
         let found = match result {
             Ok(found) => found,
             Err(e) => {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor, TransientKind};
+use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor};
 use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey};
 use switchboard_core::outbox::Backoff;
 use switchboard_store::{MessageError, SettingKey, StoreError};
@@ -150,17 +150,9 @@ impl Inner {
                     .get_setting(SettingKey::SyncCursor)?
                     .unwrap_or_default(),
             );
-            let result =
-                tokio::time::timeout(self.config.call_timeout, self.carrier.changes(&cursor))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(CarrierError::Transient {
-                            kind: TransientKind::Timeout,
-                            retry_after: None,
-                            message: "the carrier did not answer in time".into(),
-                        })
-                    });
-            self.note_call(result.as_ref().map(|_| ()));
+            let result = self
+                .call(self.carrier.changes(&cursor), crate::runner::unanswered)
+                .await;
             let changes = result.map_err(SyncError::Carrier)?;
             let lines = store.list_lines()?;
             for m in &changes.messages {
