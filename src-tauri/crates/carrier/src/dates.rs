@@ -113,6 +113,13 @@ pub fn start_of_day(ms: i64) -> i64 {
     ms.div_euclid(MS_PER_DAY) * MS_PER_DAY
 }
 
+/// Milliseconds since the Unix epoch, the unit of every date the carriers exchange with us.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::E164;
 
-use crate::dates::{format_day, parse_day, parse_rfc2822, start_of_day};
+use crate::dates::{format_day, now_ms, parse_day, parse_rfc2822, start_of_day};
 use crate::{
     Capabilities, Carrier, CarrierError, CarrierLine, CarrierMessage, CarrierStatus, Changes,
     Media, SendRequest, SyncCursor, TransientKind,
@@ -567,12 +567,6 @@ fn is_final(status: CarrierStatus) -> bool {
             | CarrierStatus::Read
             | CarrierStatus::Canceled
     )
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Twilio's message resource, as much of it as we read.

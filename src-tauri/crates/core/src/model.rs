@@ -63,6 +63,11 @@ impl fmt::Display for E164 {
     }
 }
 
+/// Whether `color` is `#rrggbb`, the one form lines' colours are written and read in.
+pub fn is_hex_color(color: &str) -> bool {
+    color.len() == 7 && color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// One of the account's business numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {

@@ -100,12 +100,7 @@ impl Engine {
     }
 }
 
-/// Milliseconds since the Unix epoch, the store's unit of time.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub(crate) use switchboard_store::now_ms;
 
 #[cfg(test)]
 pub(crate) mod testutil {

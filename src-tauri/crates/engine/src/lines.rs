@@ -96,8 +96,7 @@ fn check_label(label: &str) -> Result<&str> {
 
 fn check_color(color: &str) -> Result<String> {
     let c = color.trim();
-    let ok = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
+    if switchboard_core::model::is_hex_color(c) {
         Ok(c.to_ascii_lowercase())
     } else {
         Err(EngineError::Invalid {

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::CarrierStatus;
@@ -528,11 +528,7 @@ fn local_addr(listener: &TcpListener, port: u16) -> Result<SocketAddr, SandboxEr
     })
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub(crate) use switchboard_carrier::dates::now_ms;
 
 /// A Twilio-shaped sid: a two-letter prefix and 32 hex digits.
 pub(crate) fn new_sid(prefix: &str) -> String {

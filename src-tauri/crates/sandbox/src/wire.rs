@@ -146,17 +146,24 @@ pub fn media_list_json(account_sid: &str, m: &SandboxMessage) -> Value {
             })
         })
         .collect();
-    json!({
-        "media_list": list,
-        "first_page_uri": format!("{uri}/Media.json?PageSize=50&Page=0"),
+    single_page("media_list", list, &format!("{uri}/Media.json"))
+}
+
+/// Twilio's list envelope for a list that always fits one page (media, the account's numbers).
+fn single_page(key: &str, items: Vec<Value>, list_uri: &str) -> Value {
+    let page_uri = format!("{list_uri}?PageSize=50&Page=0");
+    let mut envelope = json!({
+        "first_page_uri": page_uri,
         "next_page_uri": null,
         "previous_page_uri": null,
         "page": 0,
         "page_size": 50,
         "start": 0,
-        "end": m.media.len().saturating_sub(1),
-        "uri": format!("{uri}/Media.json?PageSize=50&Page=0"),
-    })
+        "end": items.len().saturating_sub(1),
+        "uri": page_uri,
+    });
+    envelope[key] = Value::Array(items);
+    envelope
 }
 
 pub fn line_json(account_sid: &str, line: &SandboxLine) -> Value {
@@ -183,17 +190,7 @@ pub fn numbers_json(account_sid: &str, state: &State) -> Value {
         .iter()
         .map(|l| line_json(account_sid, l))
         .collect();
-    json!({
-        "incoming_phone_numbers": lines,
-        "first_page_uri": format!("{uri}?PageSize=50&Page=0"),
-        "next_page_uri": null,
-        "previous_page_uri": null,
-        "page": 0,
-        "page_size": 50,
-        "start": 0,
-        "end": state.lines.len().saturating_sub(1),
-        "uri": format!("{uri}?PageSize=50&Page=0"),
-    })
+    single_page("incoming_phone_numbers", lines, &uri)
 }
 
 /// Percent-encodes a query string the way Twilio's paging URIs do.

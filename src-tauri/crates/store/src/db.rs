@@ -91,7 +91,7 @@ fn wrong_key(path: &Path) -> StoreError {
 }
 
 /// Milliseconds since the Unix epoch: the store's one unit of time.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

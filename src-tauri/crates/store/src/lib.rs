@@ -40,6 +40,7 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
+pub use db::now_ms;
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
 pub use keys::{DbKey, KeySource, KeySourceKind};

@@ -123,10 +123,7 @@ fn check_label(label: &str) -> Result<&str> {
 
 /// Colours are `#rrggbb`, the one form the UI writes and reads.
 fn check_color(color: &str) -> Result<()> {
-    let ok = color.len() == 7
-        && color.starts_with('#')
-        && color[1..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !ok {
+    if !switchboard_core::model::is_hex_color(color) {
         return Err(StoreError::InvalidInput {
             what: "line colour",
             why: "it must look like #1a2b3c",
