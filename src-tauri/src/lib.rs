@@ -1,5 +1,42 @@
-//! The Tauri shell: it opens the window and, as the app grows, translates webview commands into
-//! calls on the engine. It holds no business rules of its own.
+//! The Tauri shell: it opens the window, starts the background work (the embedded sandbox
+//! carrier, the outbox runner and the inbound sync), translates webview commands into engine
+//! calls, and turns engine events into webview events, notifications and the tray's count. It
+//! holds no business rules of its own.
+
+mod background;
+mod bindings;
+mod commands;
+mod error;
+mod events;
+mod notify;
+mod state;
+mod window;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use switchboard_engine::{Engine, KeyChoice};
+use tauri::Manager;
+
+use crate::error::AppError;
+use crate::state::App;
+
+/// Where the app keeps its data: `SWITCHBOARD_DATA_DIR`, else the OS's per-user data folder.
+fn data_dir() -> PathBuf {
+    std::env::var_os("SWITCHBOARD_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::data_dir().map(|d| d.join("switchboard")))
+        .unwrap_or_else(|| PathBuf::from("switchboard-data"))
+}
+
+/// The database key: the OS keychain, or (for headless machines and tests) the owner-only key
+/// file named by `SWITCHBOARD_KEY_FILE`.
+fn key_choice() -> KeyChoice {
+    match std::env::var_os("SWITCHBOARD_KEY_FILE") {
+        Some(path) => KeyChoice::KeyFile(PathBuf::from(path)),
+        None => KeyChoice::Keychain,
+    }
+}
 
 /// Starts the desktop application and blocks until it exits.
 pub fn run() {
@@ -9,10 +46,100 @@ pub fn run() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    tauri::Builder::default()
-        .run(tauri::generate_context!())
+    let app = tauri::Builder::default()
+        // First, so that a second launch only focuses the first window.
+        .plugin(tauri_plugin_single_instance::init(|handle, _, _| {
+            window::show_main(handle);
+        }))
+        .plugin(tauri_plugin_global_shortcut::Builder::new().build())
+        .manage(App::new(data_dir()))
+        .setup(|tauri_app| {
+            let handle = tauri_app.handle().clone();
+            let app = handle.state::<App>();
+            let opened = Engine::open(&app.data_dir, key_choice())
+                .map(Arc::new)
+                .map_err(AppError::from);
+            if let Err(e) = &opened {
+                tracing::error!(code = %e.code, "the store could not be opened");
+            }
+            app.set_engine(opened.clone());
+            let main = handle
+                .get_webview_window(window::MAIN)
+                .ok_or("the main window is missing from tauri.conf.json")?;
+            let pinned = match &opened {
+                Ok(engine) => {
+                    window::restore(&main, engine);
+                    window::remember_geometry(&main, engine.clone());
+                    let settings = engine.settings().ok();
+                    if let Some(s) = &settings {
+                        if let Err(e) = window::register_shortcut(&handle, &s.global_shortcut) {
+                            tracing::warn!(error = %e.message, "the global shortcut is not available");
+                        }
+                    }
+                    background::start(handle.clone(), engine.clone());
+                    settings.is_some_and(|s| s.always_on_top)
+                }
+                Err(_) => {
+                    main.show()?;
+                    false
+                }
+            };
+            if let Err(e) = window::build_tray(&handle, pinned) {
+                // A desktop without a tray still has the window.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Focused(true) = event {
+                // The thread on screen is read now that someone looks at it.
+                let app = window.state::<App>();
+                if let (Some(thread), Ok(engine)) = (app.viewing(), app.engine()) {
+                    let _ = engine.mark_read(thread);
+                }
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::lines,
+            commands::add_line,
+            commands::edit_line,
+            commands::threads,
+            commands::thread,
+            commands::view_thread,
+            commands::search,
+            commands::contacts,
+            commands::find_contacts,
+            commands::add_contact,
+            commands::edit_contact,
+            commands::set_default_line,
+            commands::remove_contact,
+            commands::import_contacts,
+            commands::recipient,
+            commands::prepare_image,
+            commands::preview,
+            commands::send,
+            commands::reply,
+            commands::attachment,
+            commands::outbox,
+            commands::retry_message,
+            commands::delete_message,
+            commands::load_draft,
+            commands::save_draft,
+            commands::discard_draft,
+            commands::settings,
+            commands::set_setting,
+            commands::set_pinned,
+            commands::sandbox_online,
+        ])
+        .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             tracing::error!("the app could not start: {e}");
             std::process::exit(1);
         });
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            background::stop(handle);
+        }
+    });
 }

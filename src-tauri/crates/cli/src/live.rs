@@ -2,7 +2,7 @@
 //! `sandbox` (serve the sandbox carrier, or steer a running one through its control API).
 //! The sandbox's address is kept in DATA_DIR/sandbox/endpoint.json by `sandbox serve`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -10,17 +10,11 @@ use switchboard_carrier::Carrier;
 use switchboard_engine::{
     connect, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner, RunnerConfig,
 };
-use switchboard_sandbox::{serve, Failure as SandboxFailure, SandboxConfig};
+use switchboard_sandbox::Failure as SandboxFailure;
 
 use crate::args::{FailKind, SandboxCmd};
 use crate::output::Out;
 use crate::{exit, Failure};
-
-const ENDPOINT_FILE: &str = "endpoint.json";
-
-fn sandbox_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("sandbox")
-}
 
 fn failure(code: &str, message: String, exit: u8) -> Failure {
     Failure {
@@ -40,24 +34,20 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn read_endpoint(data_dir: &Path) -> Result<CarrierEndpoint, Failure> {
-    let path = sandbox_dir(data_dir).join(ENDPOINT_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|_| {
-        failure(
-            "no_carrier",
+    CarrierEndpoint::load(data_dir).map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "No carrier is set up for {}: start the sandbox with `switchboard-cli sandbox serve` \
                  in another terminal.",
                 data_dir.display()
-            ),
-            exit::NOT_FOUND,
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
-        failure(
-            "no_carrier",
-            format!("{} is damaged: {e}", path.display()),
-            exit::INTERNAL,
-        )
+            )
+        } else {
+            format!(
+                "{} is damaged: {e}",
+                CarrierEndpoint::endpoint_file(data_dir).display()
+            )
+        };
+        failure("no_carrier", message, exit::NOT_FOUND)
     })
 }
 
@@ -111,35 +101,15 @@ async fn serve_until_stopped(
     control_port: u16,
     out: &Out,
 ) -> Result<(), Failure> {
-    let dir = sandbox_dir(data_dir);
-    // Reuse the last API port so that a runner that knows the address finds it after a restart.
-    let previous = read_endpoint(data_dir).ok().and_then(|e| {
-        e.api_base_url
-            .rsplit(':')
-            .next()?
-            .trim_end_matches('/')
-            .parse::<u16>()
-            .ok()
-    });
-    let mut config = SandboxConfig::new(&dir);
-    config.api_port = port.or(previous).unwrap_or(0);
-    config.control_port = control_port;
-    let handle = serve(config).await.map_err(|e| {
-        failure(
-            "sandbox",
-            format!("the sandbox cannot start: {e}"),
-            exit::INTERNAL,
-        )
-    })?;
-    let endpoint = CarrierEndpoint {
-        api_base_url: handle.api_base_url(),
-        account_sid: handle.account_sid().to_owned(),
-        auth_token: handle.auth_token().to_owned(),
-        sandbox_control_url: Some(handle.control_url()),
-    };
-    let text = serde_json::to_string_pretty(&endpoint).unwrap_or_default();
-    let path = dir.join(ENDPOINT_FILE);
-    std::fs::write(&path, text).map_err(|e| crate::file_error(&path, e))?;
+    let (handle, endpoint) = switchboard_engine::serve_sandbox(data_dir, port, control_port)
+        .await
+        .map_err(|e| {
+            failure(
+                "sandbox",
+                format!("the sandbox cannot start: {e}"),
+                exit::INTERNAL,
+            )
+        })?;
     out.done(
         json!({ "api_base_url": endpoint.api_base_url, "control_url": endpoint.sandbox_control_url }),
         &format!(

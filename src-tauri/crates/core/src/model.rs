@@ -6,7 +6,7 @@ use std::fmt;
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -37,7 +37,7 @@ id_type!(
 
 /// A phone number in E.164 form (`+` then up to 15 digits). Only `phone::parse` and
 /// `E164::from_normalized` build one, so holding an `E164` means the number is valid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(transparent)]
 pub struct E164(String);
 
@@ -69,7 +69,7 @@ pub fn is_hex_color(color: &str) -> bool {
 }
 
 /// One of the account's business numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Line {
     pub id: LineId,
     pub number: E164,
@@ -80,7 +80,7 @@ pub struct Line {
 
 /// An address-book entry: a name, one or more numbers, and optionally the line that messages to
 /// this contact are sent from by default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Contact {
     pub id: ContactId,
     pub name: String,
@@ -98,7 +98,7 @@ pub struct ThreadKey {
     pub counterpart: E164,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Outbound,
@@ -107,7 +107,7 @@ pub enum Direction {
 
 /// Where a message is in its life. Outbound: `Queued → Sending → Sent → Delivered | Undelivered`,
 /// or `Failed` on a permanent error. Inbound messages are `Received`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     Queued,
@@ -149,7 +149,7 @@ impl MessageStatus {
 }
 
 /// The image formats a message may carry, recognised by content (see `media::sniff`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageKind {
     Jpeg,

@@ -12,7 +12,7 @@ pub const UCS2_SINGLE: usize = 70;
 /// UTF-16 code units per segment once a UCS-2 message is split.
 pub const UCS2_MULTI: usize = 67;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// The GSM 03.38 alphabet, 7 bits a character: cheaper, so used whenever the body allows.
@@ -21,7 +21,7 @@ pub enum Encoding {
     Ucs2,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub struct SmsCount {
     /// Unicode scalar values, what a person would call characters (the 1,600 limit uses it).
     pub chars: usize,

@@ -27,7 +27,7 @@ pub struct ComposeRequest {
 }
 
 /// A recipient as resolved: the number messages go to, and the contact it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Recipient {
     pub number: E164,
     /// The contact's name, else the number formatted for display.
@@ -37,7 +37,7 @@ pub struct Recipient {
 }
 
 /// Which line the message will go from, or that the user must pick one first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LineDecision {
     /// The send button reads "Send from *line.label*".
@@ -50,7 +50,7 @@ pub enum LineDecision {
 }
 
 /// Everything the composer shows before sending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Preview {
     pub recipients: Vec<Recipient>,
     pub sms: SmsCount,
@@ -60,7 +60,7 @@ pub struct Preview {
     pub offer_default: Option<ContactId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SentTo {
     pub recipient: Recipient,
     pub thread_id: ThreadId,
@@ -68,7 +68,7 @@ pub struct SentTo {
 }
 
 /// What a send did: one queued message per recipient, all from `line`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SendReceipt {
     pub line: Line,
     pub sent: Vec<SentTo>,

@@ -10,7 +10,7 @@ use switchboard_store::StoreError;
 use crate::{Engine, EngineError, Result};
 
 /// A contact as clients show it: with its default line's label resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ContactView {
     #[serde(flatten)]
     pub contact: Contact,
@@ -43,13 +43,13 @@ impl ImportFormat {
 }
 
 /// What an import did: every entry of the file is either added or listed as skipped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ImportSummary {
     pub added: usize,
     pub skipped: Vec<SkippedEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SkippedEntry {
     /// 1-based card or CSV row.
     pub entry: usize,

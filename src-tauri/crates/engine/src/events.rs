@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{LineId, MessageId, MessageStatus, ThreadId, E164};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
     /// One of our messages changed status (sending, sent, queued again, failed, delivered…).

@@ -20,7 +20,7 @@ pub const DEFAULT_MMS_BUDGET: usize = 5 * 1024 * 1024;
 const MAX_PIXELS: u64 = 64_000_000;
 
 /// An image ready to attach: what will actually be sent.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PreparedImage {
     pub kind: ImageKind,
     pub width: u32,

@@ -22,10 +22,10 @@ pub use compose::{ComposeRequest, LineDecision, Preview, Recipient, SendReceipt,
 pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
-pub use images::{PreparedImage, DEFAULT_MMS_BUDGET};
+pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
 pub use runner::{Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME};
-pub use settings::{NotificationPrivacy, Settings};
-pub use setup::{connect, Adopted, CarrierEndpoint, DemoContact};
+pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
+pub use setup::{connect, sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
 pub use sync::SYNC_BACKOFF;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 

@@ -8,7 +8,7 @@ use switchboard_store::SettingKey;
 use crate::{Engine, EngineError, Result};
 
 /// What an OS notification shows of an inbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationPrivacy {
     /// Sender and message text.
@@ -20,7 +20,7 @@ pub enum NotificationPrivacy {
 }
 
 /// Every user-facing setting with its current value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Settings {
     pub default_country: String,
     pub notification_privacy: NotificationPrivacy,
@@ -29,6 +29,15 @@ pub struct Settings {
     pub start_minimized: bool,
     pub global_shortcut: String,
     pub carrier: String,
+}
+
+/// The main window's place on screen, in physical pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowGeometry {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
 }
 
 pub(crate) const DEFAULT_COUNTRY: &str = "US";
@@ -115,6 +124,23 @@ impl Engine {
         let key = SettingKey::parse(name)?;
         self.store.set_setting(key, &json)?;
         self.settings()
+    }
+
+    /// Where the main window was last (position and size), for the next start.
+    pub fn window_geometry(&self) -> Result<Option<WindowGeometry>> {
+        Ok(self.store.get_setting_as(SettingKey::WindowGeometry)?)
+    }
+
+    pub fn save_window_geometry(&self, geometry: WindowGeometry) -> Result<()> {
+        if geometry.width < 100 || geometry.height < 100 {
+            return Err(invalid(
+                "window_geometry",
+                "is smaller than any usable window.",
+            ));
+        }
+        Ok(self
+            .store
+            .set_setting(SettingKey::WindowGeometry, &serde_json::json!(geometry))?)
     }
 
     /// The region used for numbers typed without a country code.

@@ -2,11 +2,13 @@
 //! embedded sandbox today), the account's lines taken from the carrier, and — on the sandbox —
 //! demo contacts, so that a new user can message at once.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{Carrier, CarrierLine, SandboxMediaHost, TwilioClient, TwilioOptions};
 use switchboard_core::model::E164;
+use switchboard_sandbox::{SandboxConfig, SandboxHandle};
 
 use crate::{Engine, EngineError, Result};
 
@@ -29,6 +31,79 @@ impl std::fmt::Debug for CarrierEndpoint {
             .field("sandbox_control_url", &self.sandbox_control_url)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a data directory's sandbox keeps its state, and its address for other processes.
+pub fn sandbox_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("sandbox")
+}
+
+const ENDPOINT_FILE: &str = "endpoint.json";
+
+impl CarrierEndpoint {
+    /// The sandbox address written by whoever serves it (the app, or `switchboard-cli sandbox
+    /// serve`), so that the CLI can steer it and a restart can reuse its port.
+    pub fn endpoint_file(data_dir: &Path) -> PathBuf {
+        sandbox_dir(data_dir).join(ENDPOINT_FILE)
+    }
+
+    pub fn load(data_dir: &Path) -> std::io::Result<CarrierEndpoint> {
+        let text = std::fs::read_to_string(Self::endpoint_file(data_dir))?;
+        serde_json::from_str(&text).map_err(std::io::Error::other)
+    }
+
+    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
+        let path = Self::endpoint_file(data_dir);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text)
+    }
+
+    /// The API's port, to serve the sandbox on the same one after a restart.
+    pub fn api_port(&self) -> Option<u16> {
+        self.api_base_url
+            .rsplit(':')
+            .next()?
+            .trim_end_matches('/')
+            .parse()
+            .ok()
+    }
+}
+
+/// Serves a data directory's sandbox carrier (on its previous API port when `api_port` is
+/// `None`, so that a sender that knows the address finds it again) and records its address.
+pub async fn serve_sandbox(
+    data_dir: &Path,
+    api_port: Option<u16>,
+    control_port: u16,
+) -> std::io::Result<(SandboxHandle, CarrierEndpoint)> {
+    let previous = CarrierEndpoint::load(data_dir)
+        .ok()
+        .and_then(|e| e.api_port());
+    let mut config = SandboxConfig::new(sandbox_dir(data_dir));
+    config.api_port = api_port.or(previous).unwrap_or(0);
+    config.control_port = control_port;
+    let handle = match switchboard_sandbox::serve(config.clone()).await {
+        Ok(handle) => handle,
+        // The old port is taken by now: any free one will do.
+        Err(_) if api_port.is_none() && config.api_port != 0 => {
+            config.api_port = 0;
+            switchboard_sandbox::serve(config)
+                .await
+                .map_err(std::io::Error::other)?
+        }
+        Err(e) => return Err(std::io::Error::other(e)),
+    };
+    let endpoint = CarrierEndpoint {
+        api_base_url: handle.api_base_url(),
+        account_sid: handle.account_sid().to_owned(),
+        auth_token: handle.auth_token().to_owned(),
+        sandbox_control_url: Some(handle.control_url()),
+    };
+    endpoint.save(data_dir)?;
+    Ok((handle, endpoint))
 }
 
 /// A demo contact offered by the sandbox.

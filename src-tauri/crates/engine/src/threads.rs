@@ -15,7 +15,7 @@ use crate::{Engine, EngineError, Result};
 const MAX_DRAFT_BYTES: usize = 64 * 1024;
 
 /// One row of the conversation list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ThreadView {
     pub id: ThreadId,
     pub line: LineBrief,
@@ -28,14 +28,14 @@ pub struct ThreadView {
 }
 
 /// What a row needs of its line: the label and colour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LineBrief {
     pub id: LineId,
     pub label: String,
     pub color: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ThreadDetail {
     pub thread: ThreadView,
     /// Newest first.
@@ -43,7 +43,7 @@ pub struct ThreadDetail {
 }
 
 /// The hits of one thread, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchGroup {
     pub thread: ThreadView,
     /// True when the thread's contact name matched (then `hits` may be empty).
@@ -79,6 +79,11 @@ impl Engine {
         let thread = view(&lines, self.store.get_thread(id)?)?;
         let messages = self.store.thread_messages(id, limit, before)?;
         Ok(ThreadDetail { thread, messages })
+    }
+
+    /// Unread messages in every thread together (the tray's count).
+    pub fn total_unread(&self) -> Result<i64> {
+        Ok(self.store.total_unread()?)
     }
 
     pub fn mark_read(&self, id: ThreadId) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::Store;
 
 /// Whose draft: the new-message composer, or a thread's reply box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub enum DraftKey {
     Composer,
     Thread(ThreadId),

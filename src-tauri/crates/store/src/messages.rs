@@ -16,7 +16,7 @@ use crate::rows;
 use crate::Store;
 
 /// One message as a thread shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct MessageRow {
     pub id: MessageId,
     pub thread_id: ThreadId,
@@ -40,14 +40,14 @@ impl MessageRow {
 }
 
 /// A carrier error: its code when it has one, and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct MessageError {
     pub code: Option<String>,
     pub message: String,
 }
 
 /// Where a page of a thread ends: the next page holds strictly older messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct MessageCursor {
     pub created_at: i64,
     pub id: MessageId,

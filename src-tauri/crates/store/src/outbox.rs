@@ -13,7 +13,9 @@ use crate::messages::{set_message_status, MessageError};
 use crate::rows;
 use crate::Store;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(transparent)]
 pub struct OutboxId(pub i64);
 
@@ -23,7 +25,7 @@ impl std::fmt::Display for OutboxId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     Queued,
@@ -52,7 +54,7 @@ impl OutboxState {
 }
 
 /// A job with what the runner needs to send it (the image, if any, via `get_attachment`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OutboxJob {
     pub id: OutboxId,
     pub message_id: MessageId,

@@ -11,7 +11,7 @@ use crate::threads::contact_name_of_counterpart;
 use crate::Store;
 
 /// One message matching a search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchHit {
     pub message_id: MessageId,
     pub thread_id: ThreadId,

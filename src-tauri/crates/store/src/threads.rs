@@ -41,7 +41,7 @@ impl ThreadSummary {
 }
 
 /// Where a page of the conversation list ends: the next page starts strictly after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ThreadCursor {
     pub last_message_at: i64,
     pub id: ThreadId,

@@ -1,0 +1,431 @@
+//! The webview's commands: each translates its arguments, calls the engine, and translates the
+//! answer. No rule of the product lives here (GitButler's one-line delegations are the model).
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
+use switchboard_engine::{
+    ComposeRequest, ContactView, Engine, ImportFormat, ImportSummary, PreparedImage, Preview,
+    Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, DEFAULT_MMS_BUDGET,
+};
+use tauri::State;
+
+use crate::error::{AppError, AppResult};
+use crate::state::App;
+use crate::window;
+
+/// Most threads or messages one page may ask for.
+const MAX_PAGE: usize = 500;
+/// Most hits a search returns.
+const SEARCH_LIMIT: usize = 50;
+/// Largest image accepted from the page, before scaling (base64 is a third larger).
+const MAX_IMAGE_BASE64: usize = 40 * 1024 * 1024;
+/// Largest contacts file accepted for import.
+const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+
+/// What the composer sends to Rust: recipients as typed (names or numbers), the body, the line
+/// picked (if any), and the prepared image as base64.
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+pub struct ComposeInput {
+    pub recipients: Vec<String>,
+    pub body: String,
+    pub line: Option<LineId>,
+    pub image: Option<String>,
+}
+
+/// An image as it will be sent, with its bytes for display.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct ImageData {
+    pub kind: ImageKind,
+    pub width: u32,
+    pub height: u32,
+    /// True when the original was over the line's budget and this is the scaled version.
+    pub resized: bool,
+    pub bytes: usize,
+    /// The image, base64.
+    pub data: String,
+}
+
+/// What the window shows in its status bar and the offline banner.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AppStatus {
+    pub version: String,
+    pub data_dir: String,
+    pub carrier: String,
+    /// Whether the carrier answered the last call; `null` before the first one.
+    pub online: Option<bool>,
+    /// Messages waiting to be sent.
+    pub pending: i64,
+    pub unread: i64,
+    /// Why messages are not being sent from this window, if they are not.
+    pub problem: Option<AppError>,
+    pub pinned: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ContactInput {
+    pub name: String,
+    pub numbers: Vec<String>,
+    pub default_line: Option<LineId>,
+}
+
+fn engine<'a>(app: &'a State<'_, App>) -> AppResult<&'a Arc<Engine>> {
+    app.engine()
+}
+
+fn page(limit: usize) -> AppResult<usize> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(AppError::invalid(format!(
+            "A page holds 1 to {MAX_PAGE} items."
+        )));
+    }
+    Ok(limit)
+}
+
+fn decode_image(data: &str) -> AppResult<Vec<u8>> {
+    if data.len() > MAX_IMAGE_BASE64 {
+        return Err(AppError::new(
+            "file_too_large",
+            "This image is too large to attach (more than 30 MB).",
+        ));
+    }
+    BASE64.decode(data.trim()).map_err(|_| {
+        AppError::new(
+            "image_data_malformed",
+            "The image did not arrive intact. Attach it again.",
+        )
+    })
+}
+
+fn compose_request(input: ComposeInput) -> AppResult<ComposeRequest> {
+    Ok(ComposeRequest {
+        recipients: input.recipients,
+        body: input.body,
+        image: input.image.as_deref().map(decode_image).transpose()?,
+        line: input.line,
+    })
+}
+
+fn image_data(image: PreparedImage) -> ImageData {
+    ImageData {
+        kind: image.kind,
+        width: image.width,
+        height: image.height,
+        resized: image.resized,
+        bytes: image.bytes.len(),
+        data: BASE64.encode(&image.bytes),
+    }
+}
+
+#[tauri::command]
+pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
+    let engine = app.engine().ok();
+    let runner = app.runner();
+    AppStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: app.data_dir.display().to_string(),
+        carrier: "sandbox".to_owned(),
+        online: runner.and_then(|r| r.online()),
+        pending: engine
+            .and_then(|e| e.store().pending_count().ok())
+            .unwrap_or(0),
+        unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
+        problem: app
+            .store_problem()
+            .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone())),
+        pinned: window.is_always_on_top().unwrap_or(false),
+    }
+}
+
+#[tauri::command]
+pub fn lines(app: State<'_, App>) -> AppResult<Vec<Line>> {
+    Ok(engine(&app)?.lines()?)
+}
+
+#[tauri::command]
+pub fn add_line(
+    app: State<'_, App>,
+    number: String,
+    label: String,
+    color: Option<String>,
+) -> AppResult<Line> {
+    Ok(engine(&app)?.add_line(&number, &label, color.as_deref())?)
+}
+
+#[tauri::command]
+pub fn edit_line(
+    app: State<'_, App>,
+    line: LineId,
+    label: String,
+    color: String,
+) -> AppResult<Line> {
+    let engine = engine(&app)?;
+    engine.rename_line(&line.to_string(), &label)?;
+    Ok(engine.set_line_color(&line.to_string(), &color)?)
+}
+
+#[tauri::command]
+pub fn threads(
+    app: State<'_, App>,
+    line: Option<LineId>,
+    limit: usize,
+    before: Option<ThreadCursor>,
+) -> AppResult<Vec<ThreadView>> {
+    Ok(engine(&app)?.threads(line, page(limit)?, before)?)
+}
+
+#[tauri::command]
+pub fn thread(
+    app: State<'_, App>,
+    id: ThreadId,
+    limit: usize,
+    before: Option<MessageCursor>,
+) -> AppResult<ThreadDetail> {
+    Ok(engine(&app)?.thread(id, page(limit)?, before)?)
+}
+
+/// The window now shows `thread` (or no thread): it is marked read, and its new messages raise
+/// no notification while the window has focus.
+#[tauri::command]
+pub fn view_thread(app: State<'_, App>, thread: Option<ThreadId>) -> AppResult<()> {
+    if let Some(id) = thread {
+        engine(&app)?.mark_read(id)?;
+    }
+    *app.viewing.lock().unwrap_or_else(|e| e.into_inner()) = thread;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn search(app: State<'_, App>, query: String) -> AppResult<Vec<SearchGroup>> {
+    if query.chars().count() > 200 {
+        return Err(AppError::invalid("Search for at most 200 characters."));
+    }
+    Ok(engine(&app)?.search(&query, SEARCH_LIMIT)?)
+}
+
+#[tauri::command]
+pub fn contacts(app: State<'_, App>) -> AppResult<Vec<ContactView>> {
+    Ok(engine(&app)?.contacts()?)
+}
+
+#[tauri::command]
+pub fn find_contacts(app: State<'_, App>, query: String) -> AppResult<Vec<ContactView>> {
+    if query.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(engine(&app)?.find_contacts(&query, 10)?)
+}
+
+#[tauri::command]
+pub fn add_contact(app: State<'_, App>, contact: ContactInput) -> AppResult<ContactView> {
+    let line = contact.default_line.map(|l| l.to_string());
+    Ok(engine(&app)?.add_contact(&contact.name, &contact.numbers, line.as_deref())?)
+}
+
+#[tauri::command]
+pub fn edit_contact(
+    app: State<'_, App>,
+    id: ContactId,
+    contact: ContactInput,
+) -> AppResult<ContactView> {
+    let line = contact.default_line.map(|l| l.to_string());
+    Ok(engine(&app)?.edit_contact(
+        &id.to_string(),
+        Some(&contact.name),
+        Some(&contact.numbers),
+        Some(line.as_deref()),
+    )?)
+}
+
+#[tauri::command]
+pub fn set_default_line(
+    app: State<'_, App>,
+    contact: ContactId,
+    line: Option<LineId>,
+) -> AppResult<ContactView> {
+    let line = line.map(|l| l.to_string());
+    Ok(engine(&app)?.set_default_line(&contact.to_string(), line.as_deref())?)
+}
+
+#[tauri::command]
+pub fn remove_contact(app: State<'_, App>, id: ContactId) -> AppResult<()> {
+    engine(&app)?.remove_contact(&id.to_string())?;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn import_contacts(app: State<'_, App>, text: String) -> AppResult<ImportSummary> {
+    if text.len() > MAX_IMPORT_BYTES {
+        return Err(AppError::new(
+            "file_too_large",
+            "This file is too large for an address book (more than 5 MB).",
+        ));
+    }
+    Ok(engine(&app)?.import_contacts(&text, ImportFormat::detect(&text))?)
+}
+
+/// A recipient typed as a number (or a contact's name), for a chip.
+#[tauri::command]
+pub fn recipient(app: State<'_, App>, input: String) -> AppResult<Recipient> {
+    Ok(engine(&app)?.recipient(&input)?)
+}
+
+/// Checks and, when over the line's budget, scales an image; answers what will be sent.
+#[tauri::command]
+pub fn prepare_image(data: String) -> AppResult<ImageData> {
+    let prepared = switchboard_engine::prepare_image(decode_image(&data)?, DEFAULT_MMS_BUDGET)?;
+    Ok(image_data(prepared))
+}
+
+#[tauri::command]
+pub fn preview(app: State<'_, App>, input: ComposeInput) -> AppResult<Preview> {
+    // The image was prepared when attached; the preview only needs to know there is one.
+    let has_image = input.image.is_some();
+    let mut request = compose_request(ComposeInput {
+        image: None,
+        ..input
+    })?;
+    if has_image {
+        request.image = Some(TINY_GIF.to_vec());
+    }
+    let mut preview = engine(&app)?.preview(&request)?;
+    preview.image = None;
+    Ok(preview)
+}
+
+/// A 1×1 GIF standing in for the attached image while previewing: the composer's rules only
+/// ask whether there is one.
+const TINY_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+#[tauri::command]
+pub fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {
+    let receipt = engine(&app)?.send(&compose_request(input)?, Some(DraftKey::Composer))?;
+    app.nudge();
+    Ok(receipt)
+}
+
+#[tauri::command]
+pub fn reply(
+    app: State<'_, App>,
+    thread: ThreadId,
+    body: String,
+    image: Option<String>,
+) -> AppResult<SendReceipt> {
+    let image = image.as_deref().map(decode_image).transpose()?;
+    let receipt = engine(&app)?.reply(thread, &body, image, Some(DraftKey::Thread(thread)))?;
+    app.nudge();
+    Ok(receipt)
+}
+
+/// A message's image, base64, with its MIME type.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AttachmentData {
+    pub mime: String,
+    pub data: String,
+}
+
+#[tauri::command]
+pub fn attachment(app: State<'_, App>, message: MessageId) -> AppResult<AttachmentData> {
+    let found = engine(&app)?
+        .store()
+        .get_attachment(message)
+        .map_err(|e| AppError::from(switchboard_engine::EngineError::from(e)))?;
+    let found = found.ok_or_else(|| {
+        AppError::new("attachment_missing", "This message has no image any more.")
+    })?;
+    Ok(AttachmentData {
+        mime: found.kind.mime().to_owned(),
+        data: BASE64.encode(&found.bytes),
+    })
+}
+
+#[tauri::command]
+pub fn outbox(app: State<'_, App>) -> AppResult<Vec<OutboxJob>> {
+    Ok(engine(&app)?.outbox()?)
+}
+
+#[tauri::command]
+pub fn retry_message(
+    app: State<'_, App>,
+    message: MessageId,
+    body: Option<String>,
+) -> AppResult<()> {
+    engine(&app)?.retry_failed_message(message, body.as_deref())?;
+    app.nudge();
+    Ok(())
+}
+
+#[tauri::command]
+pub fn delete_message(app: State<'_, App>, message: MessageId) -> AppResult<ThreadId> {
+    Ok(engine(&app)?.delete_failed_message(message)?)
+}
+
+#[tauri::command]
+pub fn load_draft(app: State<'_, App>, key: DraftKey) -> AppResult<Option<String>> {
+    Ok(engine(&app)?.load_draft(key)?)
+}
+
+#[tauri::command]
+pub fn save_draft(app: State<'_, App>, key: DraftKey, json: String) -> AppResult<()> {
+    Ok(engine(&app)?.save_draft(key, &json)?)
+}
+
+#[tauri::command]
+pub fn discard_draft(app: State<'_, App>, key: DraftKey) -> AppResult<()> {
+    engine(&app)?.discard_draft(key)?;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn settings(app: State<'_, App>) -> AppResult<Settings> {
+    Ok(engine(&app)?.settings()?)
+}
+
+#[tauri::command]
+pub fn set_setting(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+    name: String,
+    value: String,
+) -> AppResult<Settings> {
+    let settings = engine(&app)?.set_setting(&name, &value)?;
+    window::apply_setting(&handle, &name, &settings)?;
+    Ok(settings)
+}
+
+/// Pins the window on top of others (receptionist mode), or unpins it; remembered.
+#[tauri::command]
+pub fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
+    window::set_pinned(&handle, pinned)?;
+    Ok(pinned)
+}
+
+/// Takes the sandbox carrier offline or back online, to try how the app behaves without a
+/// network.
+#[tauri::command]
+pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> {
+    let sandbox = app.sandbox.get().ok_or_else(|| {
+        AppError::new(
+            "sandbox_unavailable",
+            "The sandbox carrier is not running in this window.",
+        )
+    })?;
+    sandbox.set_online(online).await.map_err(|e| {
+        AppError::new(
+            "sandbox_unavailable",
+            format!("The sandbox could not change state: {e}"),
+        )
+    })?;
+    if online {
+        app.nudge();
+    }
+    Ok(())
+}
