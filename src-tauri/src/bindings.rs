@@ -7,7 +7,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    use switchboard_engine::store::{DraftKey, OutboxJob};
+    use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
     use switchboard_engine::{
         ContactView, EngineEvent, ImportSummary, Preview, SearchGroup, SendReceipt, Settings,
         ThreadDetail, ThreadView,
@@ -38,6 +38,8 @@ mod tests {
             Settings,
             EngineEvent,
             OutboxJob,
+            ThreadCursor,
+            MessageCursor,
             DraftKey,
             AppError,
             AppEvent,

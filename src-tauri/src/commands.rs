@@ -292,7 +292,7 @@ pub fn preview(app: State<'_, App>, input: ComposeInput) -> AppResult<Preview> {
     if has_image {
         request.image = Some(TINY_GIF.to_vec());
     }
-    let mut preview = engine(&app)?.preview(&request)?;
+    let mut preview = engine(&app)?.live_preview(&request)?;
     preview.image = None;
     Ok(preview)
 }

@@ -1,10 +1,369 @@
-// The application frame. The messaging views arrive with the desktop-app issue; for now the
-// window proves the shell, the UI build and the embedding work end to end.
-export function App() {
+// The application frame: the conversation list (with line filter and search) beside the open
+// conversation, the New message window, contacts and settings, the offline banner, and the
+// receptionist's pin. State comes from Rust through the Backend; Rust's events keep it fresh.
+import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
+import type {
+  AppStatus, Backend, ContactId, Line, LineId, SearchGroup, SendReceipt, ThreadId, ThreadView,
+} from "../backend";
+import { messageOf } from "../backend";
+import { debounce, shortTime } from "./format";
+import { ThreadList } from "../threads/ThreadList";
+import { Conversation } from "../threads/Conversation";
+import { Composer } from "../composer/Composer";
+import { Contacts } from "../contacts/Contacts";
+import { Settings } from "../settings/Settings";
+
+const FIRST_PAGE = 200;
+const PAGE = 500;
+
+type Panel = "none" | "contacts" | "settings";
+type Offer = { contact: ContactId; name: string; line: Line };
+
+export function App(props: { backend: Backend }) {
+  const b = props.backend;
+  const [status, setStatus] = createSignal<AppStatus | null>(null);
+  const [lines, setLines] = createSignal<Line[]>([]);
+  const [threads, setThreads] = createSignal<ThreadView[]>([]);
+  const [complete, setComplete] = createSignal(false);
+  const [filter, setFilter] = createSignal<LineId | null>(null);
+  const [query, setQuery] = createSignal("");
+  const [results, setResults] = createSignal<SearchGroup[] | null>(null);
+  const [selected, setSelected] = createSignal<ThreadId | null>(null);
+  const [version, setVersion] = createSignal(0);
+  const [panel, setPanel] = createSignal<Panel>("none");
+  const [composing, setComposing] = createSignal(false);
+  const [offer, setOffer] = createSignal<Offer | null>(null);
+  const [error, setError] = createSignal("");
+  const [width, setWidth] = createSignal(window.innerWidth);
+
+  const pinned = () => status()?.pinned ?? false;
+  const compact = createMemo(() => width() < 760 || (pinned() && width() < 900));
+
+  const guard = async <T,>(f: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await f();
+    } catch (e) {
+      setError(messageOf(e));
+      return undefined;
+    }
+  };
+
+  const loadStatus = async () => setStatus((await guard(() => b.status())) ?? status());
+  const loadLines = async () => setLines((await guard(() => b.lines())) ?? lines());
+
+  /** The newest page again, keeping older rows already loaded below it. */
+  const reloadThreads = async () => {
+    const first = await guard(() => b.threads(filter(), FIRST_PAGE, null));
+    if (!first) return;
+    const oldest = first[first.length - 1];
+    const ids = new Set(first.map((t) => t.id));
+    const older = oldest
+      ? threads().filter((t) => !ids.has(t.id) && t.last_message_at < oldest.last_message_at)
+      : [];
+    setThreads([...first, ...older]);
+    if (first.length < FIRST_PAGE) setComplete(true);
+  };
+  const reloadSoon = debounce(() => void reloadThreads(), 120);
+
+  let loadingMore = false;
+  const loadMore = async () => {
+    const last = threads()[threads().length - 1];
+    if (complete() || loadingMore || !last) return;
+    loadingMore = true;
+    const more = await guard(() =>
+      b.threads(filter(), PAGE, { last_message_at: last.last_message_at, id: last.id }),
+    );
+    loadingMore = false;
+    if (!more) return;
+    setThreads([...threads(), ...more]);
+    if (more.length < PAGE) setComplete(true);
+  };
+
+  const setLineFilter = (line: LineId | null) => {
+    setFilter(line);
+    setThreads([]);
+    setComplete(false);
+    void reloadThreads();
+  };
+
+  const runSearch = debounce(async (q: string) => {
+    if (!q.trim()) return setResults(null);
+    const found = await guard(() => b.search(q));
+    if (q === query()) setResults(found ?? []);
+  }, 150);
+
+  const open = (id: ThreadId | null) => {
+    setSelected(id);
+    setPanel("none");
+    void guard(() => b.viewThread(id)).then(() => {
+      if (id !== null) setThreads(threads().map((t) => (t.id === id ? { ...t, unread: 0 } : t)));
+    });
+  };
+
+  const afterSend = (receipt: SendReceipt) => {
+    setComposing(false);
+    setQuery("");
+    setResults(null);
+    void reloadThreads();
+    const only = receipt.sent.length === 1 ? receipt.sent[0] : undefined;
+    if (only) open(only.thread_id);
+    if (receipt.offer_default !== null && only) {
+      setOffer({ contact: receipt.offer_default, name: only.recipient.display, line: receipt.line });
+    }
+  };
+
+  const togglePin = async () => {
+    const next = !pinned();
+    const done = await guard(() => b.setPinned(next));
+    if (done !== undefined) setStatus((s) => (s ? { ...s, pinned: next } : s));
+  };
+
+  onMount(async () => {
+    const onResize = () => setWidth(window.innerWidth);
+    window.addEventListener("resize", onResize);
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "n") {
+        e.preventDefault();
+        setComposing(true);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    onCleanup(() => {
+      window.removeEventListener("resize", onResize);
+      window.removeEventListener("keydown", onKey);
+    });
+
+    const unlisten = [
+      await b.onEngineEvent((e) => {
+        switch (e.kind) {
+          case "message_status":
+          case "inbound_message":
+            reloadSoon();
+            if (e.thread_id === selected()) setVersion(version() + 1);
+            if (e.kind === "inbound_message") void loadStatus();
+            break;
+          case "connectivity":
+            setStatus((s) => (s ? { ...s, online: e.online } : s));
+            break;
+          case "outbox_count":
+            setStatus((s) => (s ? { ...s, pending: e.pending } : s));
+            break;
+        }
+      }),
+      await b.onAppEvent((e) => {
+        switch (e.kind) {
+          case "open_thread":
+            open(e.thread_id);
+            break;
+          case "new_message":
+            setComposing(true);
+            break;
+          case "pinned":
+            setStatus((s) => (s ? { ...s, pinned: e.pinned } : s));
+            break;
+          case "carrier_ready":
+            void loadStatus();
+            void loadLines();
+            void reloadThreads();
+            break;
+        }
+      }),
+    ];
+    onCleanup(() => unlisten.forEach((u) => u()));
+
+    await Promise.all([loadStatus(), loadLines(), reloadThreads()]);
+    // An unsent message from last time is put back in front of its writer.
+    if (await guard(() => b.loadDraft("Composer"))) setComposing(true);
+  });
+
+  const banner = () => {
+    const s = status();
+    if (!s) return "";
+    if (s.problem) return s.problem.message;
+    if (s.online === false) {
+      return s.pending > 0
+        ? `Offline — ${s.pending} ${s.pending === 1 ? "message" : "messages"} will be sent when you're back online`
+        : "Offline — messages you write will be sent when you're back online";
+    }
+    return "";
+  };
+
+  const showList = () => !compact() || width() >= 520 || selected() === null;
+  const showPane = () => !compact() || width() >= 520 || selected() !== null || panel() !== "none";
+
   return (
-    <main class="app" aria-label="Switchboard">
-      <h1>Switchboard</h1>
-      <p>Your business lines, one inbox.</p>
-    </main>
+    <div class="app" classList={{ compact: compact(), pinned: pinned() }}>
+      <Show when={showList()}>
+        <aside class="sidebar" aria-label="Conversations">
+          <div class="toolbar">
+            <button class="primary new-message" onClick={() => setComposing(true)} title="New message (Ctrl+N)">
+              New message
+            </button>
+            <button
+              class="icon pin"
+              aria-label="Pin on top"
+              aria-pressed={pinned()}
+              title={pinned() ? "Unpin the window" : "Keep the window on top of others"}
+              onClick={() => void togglePin()}
+            >
+              📌
+            </button>
+          </div>
+          <div class="filters">
+            <input
+              type="search"
+              aria-label="Search messages and contacts"
+              placeholder="Search"
+              value={query()}
+              onInput={(e) => {
+                setQuery(e.currentTarget.value);
+                runSearch(e.currentTarget.value);
+              }}
+            />
+            <Show when={lines().length > 1}>
+              <select
+                aria-label="Show line"
+                value={filter() ?? ""}
+                onChange={(e) => setLineFilter(e.currentTarget.value ? Number(e.currentTarget.value) : null)}
+              >
+                <option value="">All lines</option>
+                <For each={lines()}>{(l) => <option value={l.id}>{l.label}</option>}</For>
+              </select>
+            </Show>
+          </div>
+          <Show when={banner()}>
+            <p class="banner" role="status">
+              {banner()}
+            </p>
+          </Show>
+          <Switch>
+            <Match when={results()}>
+              {(groups) => <SearchResults groups={groups()} onOpen={open} />}
+            </Match>
+            <Match when={true}>
+              <ThreadList
+                threads={threads()}
+                selected={selected()}
+                compact={compact()}
+                onOpen={open}
+                onNearEnd={() => void loadMore()}
+              />
+            </Match>
+          </Switch>
+          <nav class="sidebar-footer" aria-label="Sections">
+            <button onClick={() => setPanel("contacts")}>Contacts</button>
+            <button onClick={() => setPanel("settings")}>Settings</button>
+          </nav>
+        </aside>
+      </Show>
+      <Show when={showPane()}>
+        <main class="pane">
+          <Switch>
+            <Match when={panel() === "contacts"}>
+              <Contacts
+                backend={b}
+                lines={lines()}
+                onClose={() => setPanel("none")}
+                onChanged={() => void reloadThreads()}
+              />
+            </Match>
+            <Match when={panel() === "settings"}>
+              <Settings
+                backend={b}
+                lines={lines()}
+                online={status()?.online ?? null}
+                onClose={() => setPanel("none")}
+                onLinesChanged={() => {
+                  void loadLines();
+                  void reloadThreads();
+                }}
+              />
+            </Match>
+            <Match when={selected()} keyed>
+              {(id) => (
+                <Conversation
+                  backend={b}
+                  thread={id}
+                  version={version()}
+                  compact={compact()}
+                  onBack={() => open(null)}
+                  onChanged={() => void reloadThreads()}
+                />
+              )}
+            </Match>
+            <Match when={true}>
+              <div class="placeholder">
+                <h1>Switchboard</h1>
+                <p class="muted">Pick a conversation, or press New message (Ctrl+N).</p>
+              </div>
+            </Match>
+          </Switch>
+        </main>
+      </Show>
+      <Show when={offer()}>
+        {(o) => (
+          <div class="toast" role="alertdialog" aria-label="Default line">
+            <p>
+              Always send to {o().name} from {o().line.label}?
+            </p>
+            <button
+              class="primary"
+              onClick={() => {
+                void guard(() => b.setDefaultLine(o().contact, o().line.id));
+                setOffer(null);
+              }}
+            >
+              Make {o().line.label} the default
+            </button>
+            <button onClick={() => setOffer(null)}>Not now</button>
+          </div>
+        )}
+      </Show>
+      <Show when={error()}>
+        <div class="toast error-toast" role="alert">
+          <p>{error()}</p>
+          <button aria-label="Dismiss" onClick={() => setError("")}>
+            ✕
+          </button>
+        </div>
+      </Show>
+      <Show when={composing()}>
+        <Composer backend={b} lines={lines()} onClose={() => setComposing(false)} onSent={afterSend} />
+      </Show>
+    </div>
+  );
+}
+
+function SearchResults(props: { groups: SearchGroup[]; onOpen: (id: ThreadId) => void }) {
+  return (
+    <div class="search-results" role="list" aria-label="Search results">
+      <Show when={props.groups.length === 0}>
+        <p class="empty">Nothing found.</p>
+      </Show>
+      <For each={props.groups}>
+        {(g) => (
+          <div role="listitem" class="search-group">
+            <button
+              class="search-thread"
+              aria-label={`${g.thread.display} via ${g.thread.line.label}`}
+              onClick={() => props.onOpen(g.thread.id)}
+            >
+              <span class="option-name">{g.thread.display}</span>
+              <span class="line-chip" style={{ "--line-color": g.thread.line.color }}>
+                {g.thread.line.label}
+              </span>
+            </button>
+            <For each={g.hits}>
+              {(h) => (
+                <button class="search-hit" onClick={() => props.onOpen(g.thread.id)}>
+                  <span>{h.snippet}</span>
+                  <time class="muted">{shortTime(h.created_at)}</time>
+                </button>
+              )}
+            </For>
+          </div>
+        )}
+      </For>
+    </div>
   );
 }

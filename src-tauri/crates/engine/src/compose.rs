@@ -58,6 +58,8 @@ pub struct Preview {
     pub image: Option<PreparedImage>,
     /// A contact to offer "make this line the default" for, after a pick.
     pub offer_default: Option<ContactId>,
+    /// Why Send would be refused as things stand (only from [`Engine::live_preview`]).
+    pub problem: Option<crate::ErrorBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -93,7 +95,37 @@ impl Engine {
             decision: p.decision,
             image: p.image,
             offer_default: p.offer_default,
+            problem: None,
         })
+    }
+
+    /// The composer's view as the user types: like [`Engine::preview`], but a draft that cannot
+    /// be sent yet (no recipient, nothing written, too long) is not an error: `problem` says
+    /// why, and the counter and the sending line are still shown.
+    pub fn live_preview(&self, request: &ComposeRequest) -> Result<Preview> {
+        let recipients = self.recipients(&request.recipients)?;
+        match self.prepare(recipients.clone(), request, None) {
+            Ok(p) => Ok(Preview {
+                recipients: p.recipients,
+                sms: p.message.sms,
+                decision: p.decision,
+                image: p.image,
+                offer_default: p.offer_default,
+                problem: None,
+            }),
+            Err(EngineError::Compose(e)) => {
+                let (decision, offer_default) = self.decide(&recipients, request.line, None)?;
+                Ok(Preview {
+                    recipients,
+                    sms: switchboard_core::sms::count(&request.body),
+                    decision,
+                    image: None,
+                    offer_default,
+                    problem: Some(EngineError::Compose(e).body()),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Enqueues one message per recipient in one transaction. When the user must pick a line
@@ -204,29 +236,21 @@ impl Engine {
         }
     }
 
-    fn prepare(
+    /// The sending line for these recipients (DESIGN.md's table), and whom to offer a new
+    /// default line to.
+    fn decide(
         &self,
-        recipients: Vec<Recipient>,
-        request: &ComposeRequest,
+        recipients: &[Recipient],
+        chosen: Option<LineId>,
         reply_in: Option<LineId>,
-    ) -> Result<Prepared> {
-        let image = request
-            .image
-            .clone()
-            .map(|bytes| images::prepare(bytes, DEFAULT_MMS_BUDGET))
-            .transpose()?;
-        let message = composer::validate(&Draft {
-            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
-            body: request.body.clone(),
-            image: image.as_ref().map(|i| i.kind),
-        })?;
+    ) -> Result<(LineDecision, Option<ContactId>)> {
         let lines = self.store.list_lines()?;
         let account_lines: Vec<LineId> = lines.iter().map(|l| l.id).collect();
         let defaults: Vec<Option<LineId>> = recipients.iter().map(|r| r.default_line).collect();
         let resolution = resolve::resolve_line(&ResolveInput {
             reply_in,
             account_lines: &account_lines,
-            chosen: request.line,
+            chosen,
             recipient_defaults: &defaults,
         })?;
         let contacts: Vec<_> = recipients
@@ -244,6 +268,26 @@ impl Engine {
                 },
                 Resolution::Pick { reason } => LineDecision::Pick { reason, lines },
             };
+        Ok((decision, offer_default))
+    }
+
+    fn prepare(
+        &self,
+        recipients: Vec<Recipient>,
+        request: &ComposeRequest,
+        reply_in: Option<LineId>,
+    ) -> Result<Prepared> {
+        let image = request
+            .image
+            .clone()
+            .map(|bytes| images::prepare(bytes, DEFAULT_MMS_BUDGET))
+            .transpose()?;
+        let message = composer::validate(&Draft {
+            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
+            body: request.body.clone(),
+            image: image.as_ref().map(|i| i.kind),
+        })?;
+        let (decision, offer_default) = self.decide(&recipients, request.line, reply_in)?;
         Ok(Prepared {
             recipients,
             message,
@@ -376,6 +420,33 @@ mod tests {
             &["ada lovelace", "+14155550142"],
             Some(sales.id),
             Ok("Sales"),
+        );
+    }
+
+    #[test]
+    fn the_live_preview_counts_and_resolves_before_the_draft_is_sendable() {
+        let (_d, e, _sales, _support) = office();
+        let check = |recipients: &[&str], body: &str, problem: Option<&str>, label: Option<&str>| {
+            let mut r = request(recipients, None);
+            r.body = body.into();
+            let p = e.live_preview(&r).unwrap();
+            assert_eq!(p.problem.map(|b| b.code).as_deref(), problem, "{recipients:?} {body:?}");
+            let shown = match p.decision {
+                LineDecision::Use { line, .. } => Some(line.label),
+                LineDecision::Pick { .. } => None,
+            };
+            assert_eq!(shown.as_deref(), label);
+            assert_eq!(p.sms.chars, body.chars().count());
+        };
+        check(&[], "Hello", Some("no_recipients"), None);
+        check(&["Ada Lovelace"], "", Some("empty_message"), Some("Sales"));
+        check(&["Ada Lovelace"], &"x".repeat(1601), Some("body_too_long"), Some("Sales"));
+        check(&["Ada Lovelace", "Alan Turing"], "Hi", None, None);
+        check(&["Ada Lovelace"], "Hi", None, Some("Sales"));
+        // A recipient that is not a number nor a contact is still an error: chips are checked.
+        assert_eq!(
+            e.live_preview(&request(&["Nobody Known"], None)).unwrap_err().code(),
+            "unknown_recipient"
         );
     }
 

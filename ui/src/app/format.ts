@@ -1,0 +1,73 @@
+// Small display helpers shared by the views: times and message statuses in words.
+import type { MessageRow } from "../backend";
+
+const sameDay = (a: Date, b: Date) =>
+  a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+
+/** "14:05" today, "Mon" this week, else "12 Mar". */
+export function shortTime(ms: number, now = new Date()): string {
+  const d = new Date(ms);
+  if (sameDay(d, now)) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const days = (now.getTime() - d.getTime()) / 86_400_000;
+  if (days < 6) return d.toLocaleDateString(undefined, { weekday: "short" });
+  return d.toLocaleDateString(undefined, { day: "numeric", month: "short" });
+}
+
+export function fullTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, {
+    dateStyle: "medium",
+    timeStyle: "short",
+  });
+}
+
+/** What a message's status reads as under the bubble. */
+export function statusText(m: MessageRow): string {
+  switch (m.status) {
+    case "queued":
+      return "Waiting to send";
+    case "sending":
+      return "Sending…";
+    case "sent":
+      return "Sent";
+    case "delivered":
+      return "Delivered";
+    case "undelivered":
+      return `Not delivered${m.error ? `: ${m.error.message}` : ""}`;
+    case "failed":
+      return `Failed${m.error ? `: ${m.error.message}` : ""}`;
+    case "received":
+      return "";
+  }
+}
+
+/** Reads a picked file as base64 (without the data: prefix). */
+export function fileToBase64(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      resolve(url.slice(url.indexOf(",") + 1));
+    };
+    reader.onerror = () => reject(new Error("The file could not be read."));
+    reader.readAsDataURL(file);
+  });
+}
+
+export function mimeOf(kind: "jpeg" | "png" | "gif"): string {
+  return kind === "jpeg" ? "image/jpeg" : kind === "png" ? "image/png" : "image/gif";
+}
+
+/** Calls `f` once `ms` have passed without another call. */
+export function debounce<A extends unknown[], R>(f: (...args: A) => R, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const call = (...args: A) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => f(...args), ms);
+  };
+  /** Runs now (cancelling the pending call) and returns what `f` returns. */
+  call.flush = (...args: A): R => {
+    clearTimeout(timer);
+    return f(...args);
+  };
+  return call;
+}

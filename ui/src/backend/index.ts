@@ -1,0 +1,88 @@
+// The one door between the UI and Rust (GitButler's IBackend): every @tauri-apps import lives in
+// this folder. Views receive a Backend; the Tauri implementation talks IPC, and another
+// implementation can stand in for UI tests.
+import type { AppError } from "./generated/AppError";
+import type { AppEvent } from "./generated/AppEvent";
+import type { AppStatus } from "./generated/AppStatus";
+import type { AttachmentData } from "./generated/AttachmentData";
+import type { ComposeInput } from "./generated/ComposeInput";
+import type { ContactId } from "./generated/ContactId";
+import type { ContactInput } from "./generated/ContactInput";
+import type { ContactView } from "./generated/ContactView";
+import type { DraftKey } from "./generated/DraftKey";
+import type { EngineEvent } from "./generated/EngineEvent";
+import type { ImageData } from "./generated/ImageData";
+import type { ImportSummary } from "./generated/ImportSummary";
+import type { Line } from "./generated/Line";
+import type { LineId } from "./generated/LineId";
+import type { MessageId } from "./generated/MessageId";
+import type { MessageRow } from "./generated/MessageRow";
+import type { OutboxJob } from "./generated/OutboxJob";
+import type { Preview } from "./generated/Preview";
+import type { Recipient } from "./generated/Recipient";
+import type { SearchGroup } from "./generated/SearchGroup";
+import type { SendReceipt } from "./generated/SendReceipt";
+import type { Settings } from "./generated/Settings";
+import type { ThreadDetail } from "./generated/ThreadDetail";
+import type { ThreadId } from "./generated/ThreadId";
+import type { ThreadView } from "./generated/ThreadView";
+
+export type {
+  AppError, AppEvent, AppStatus, AttachmentData, ComposeInput, ContactId, ContactInput,
+  ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
+  MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
+  ThreadId, ThreadView,
+};
+export type { ErrorCode } from "./generated/ErrorCode";
+export type { LineDecision } from "./generated/LineDecision";
+export type { SmsCount } from "./generated/SmsCount";
+import type { ThreadCursor } from "./generated/ThreadCursor";
+export type { ThreadCursor };
+
+export interface Backend {
+  status(): Promise<AppStatus>;
+  lines(): Promise<Line[]>;
+  addLine(number: string, label: string, color: string | null): Promise<Line>;
+  editLine(line: LineId, label: string, color: string): Promise<Line>;
+  threads(line: LineId | null, limit: number, before: ThreadCursor | null): Promise<ThreadView[]>;
+  thread(id: ThreadId, limit: number): Promise<ThreadDetail>;
+  viewThread(thread: ThreadId | null): Promise<void>;
+  search(query: string): Promise<SearchGroup[]>;
+  contacts(): Promise<ContactView[]>;
+  findContacts(query: string): Promise<ContactView[]>;
+  addContact(contact: ContactInput): Promise<ContactView>;
+  editContact(id: ContactId, contact: ContactInput): Promise<ContactView>;
+  setDefaultLine(contact: ContactId, line: LineId | null): Promise<ContactView>;
+  removeContact(id: ContactId): Promise<void>;
+  importContacts(text: string): Promise<ImportSummary>;
+  recipient(input: string): Promise<Recipient>;
+  prepareImage(base64: string): Promise<ImageData>;
+  preview(input: ComposeInput): Promise<Preview>;
+  send(input: ComposeInput): Promise<SendReceipt>;
+  reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
+  attachment(message: MessageId): Promise<AttachmentData>;
+  outbox(): Promise<OutboxJob[]>;
+  retryMessage(message: MessageId, body: string | null): Promise<void>;
+  deleteMessage(message: MessageId): Promise<ThreadId>;
+  loadDraft(key: DraftKey): Promise<string | null>;
+  saveDraft(key: DraftKey, json: string): Promise<void>;
+  discardDraft(key: DraftKey): Promise<void>;
+  settings(): Promise<Settings>;
+  setSetting(name: keyof Settings, value: string): Promise<Settings>;
+  setPinned(pinned: boolean): Promise<boolean>;
+  sandboxOnline(online: boolean): Promise<void>;
+  onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
+  onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
+}
+
+/** Whether a thrown value is the backend's `{code, message}`. */
+export function isAppError(e: unknown): e is AppError {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+/** The sentence to show for any failure. */
+export function messageOf(e: unknown): string {
+  if (isAppError(e)) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

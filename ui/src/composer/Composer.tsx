@@ -1,0 +1,422 @@
+// The New message window. Recipients are found by name or number and become chips (1 to 20);
+// the counter shows characters, encoding and segments as Rust counts them; an image is checked
+// and, if too large, scaled by Rust before it is shown. The send button follows DESIGN.md's
+// table, decided in Rust (`preview`): "Send from Sales" for a shared default; otherwise the first
+// Send opens the line list and sends nothing, the chosen line is highlighted and shown on the
+// button, and a second Send sends. The line button changes the line at any time (click or
+// hover). Everything typed is kept as a draft.
+import { createEffect, createSignal, For, on, onCleanup, onMount, Show } from "solid-js";
+import type {
+  Backend, ContactView, ImageData, Line, LineId, Preview, Recipient, SendReceipt,
+} from "../backend";
+import { messageOf } from "../backend";
+import { debounce, fileToBase64, mimeOf } from "../app/format";
+
+export const MAX_RECIPIENTS = 20;
+const COMPOSER = "Composer" as const;
+
+type ComposerDraft = {
+  recipients: Recipient[];
+  body: string;
+  line: LineId | null;
+  image: ImageData | null;
+};
+
+type Option = { contact: ContactView | null; number: string; label: string; detail: string };
+
+export function Composer(props: {
+  backend: Backend;
+  lines: Line[];
+  onClose: () => void;
+  onSent: (receipt: SendReceipt) => void;
+}) {
+  const b = props.backend;
+  const [chips, setChips] = createSignal<Recipient[]>([]);
+  const [query, setQuery] = createSignal("");
+  const [options, setOptions] = createSignal<Option[]>([]);
+  const [active, setActive] = createSignal(0);
+  const [body, setBody] = createSignal("");
+  const [image, setImage] = createSignal<ImageData | null>(null);
+  const [chosen, setChosen] = createSignal<LineId | null>(null);
+  const [preview, setPreview] = createSignal<Preview | null>(null);
+  const [pickerOpen, setPickerOpen] = createSignal(false);
+  const [hint, setHint] = createSignal("");
+  const [error, setError] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  let restored = false;
+  let toField: HTMLInputElement | undefined;
+  let hoverTimer: ReturnType<typeof setTimeout> | undefined;
+
+  onMount(async () => {
+    try {
+      const json = await b.loadDraft(COMPOSER);
+      if (json) {
+        const d = JSON.parse(json) as Partial<ComposerDraft>;
+        setChips(d.recipients ?? []);
+        setBody(d.body ?? "");
+        setChosen(d.line ?? null);
+        setImage(d.image ?? null);
+      }
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    restored = true;
+    toField?.focus();
+  });
+
+  const save = debounce(() => {
+    if (!restored) return;
+    const d: ComposerDraft = { recipients: chips(), body: body(), line: chosen(), image: image() };
+    const empty = d.recipients.length === 0 && !d.body && !d.image;
+    void (empty ? b.discardDraft(COMPOSER) : b.saveDraft(COMPOSER, JSON.stringify(d))).catch((e) =>
+      setError(messageOf(e)),
+    );
+  }, 300);
+  onCleanup(() => save.flush());
+
+  // The counter and the sending line, from Rust, whenever what matters changes.
+  const refresh = debounce(async () => {
+    try {
+      setPreview(
+        await b.preview({
+          recipients: chips().map((c) => c.number),
+          body: body(),
+          line: chosen(),
+          image: image() ? "" : null,
+        }),
+      );
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, 60);
+  createEffect(on([chips, body, chosen, () => image() !== null], () => refresh()));
+
+  // Contacts matching what is typed in the To field.
+  const search = debounce(async (q: string) => {
+    const found: Option[] = [];
+    if (q.trim()) {
+      try {
+        for (const c of await b.findContacts(q)) {
+          for (const n of c.numbers) {
+            found.push({
+              contact: c,
+              number: n,
+              label: c.name,
+              detail: c.default_line_label ? `${n} · ${c.default_line_label}` : n,
+            });
+          }
+        }
+        if (/^[+(\d]/.test(q.trim()) && found.length === 0) {
+          const r = await b.recipient(q).catch(() => null);
+          if (r) found.push({ contact: null, number: r.number, label: r.display, detail: "New number" });
+        }
+      } catch (e) {
+        setError(messageOf(e));
+      }
+    }
+    if (q === query()) {
+      setOptions(found);
+      setActive(0);
+    }
+  }, 80);
+
+  const addChip = async (option: Option | null) => {
+    setError("");
+    const typed = query().trim();
+    if (!option && !typed) return;
+    if (chips().length >= MAX_RECIPIENTS) {
+      setError(`A message can go to at most ${MAX_RECIPIENTS} people.`);
+      return;
+    }
+    try {
+      const r = await b.recipient(option ? option.number : typed);
+      if (chips().some((c) => c.number === r.number)) {
+        setError(`${r.display} is already a recipient.`);
+      } else {
+        setChips([...chips(), r]);
+        save();
+      }
+      setQuery("");
+      setOptions([]);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    toField?.focus();
+  };
+
+  const removeChip = (number: string) => {
+    setChips(chips().filter((c) => c.number !== number));
+    save();
+  };
+
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setError("");
+    try {
+      setImage(await b.prepareImage(await fileToBase64(file)));
+      save();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  const decision = () => preview()?.decision;
+  const sendingLine = (): Line | null => {
+    const d = decision();
+    return d?.kind === "use" ? d.line : null;
+  };
+  const choose = (line: LineId) => {
+    setChosen(line);
+    setHint("");
+    save();
+  };
+
+  const send = async () => {
+    if (busy()) return;
+    setError("");
+    await refresh.flush();
+    const p = preview();
+    if (p?.decision.kind === "pick") {
+      // DESIGN.md: the first Send opens the list of lines and sends nothing.
+      setPickerOpen(true);
+      setHint("Choose the number to send from, then press Send again.");
+      return;
+    }
+    if (p?.problem) {
+      setError(p.problem.message);
+      return;
+    }
+    setBusy(true);
+    try {
+      const receipt = await b.send({
+        recipients: chips().map((c) => c.number),
+        body: body(),
+        line: chosen(),
+        image: image()?.data ?? null,
+      });
+      restored = false; // the draft is gone with the send; nothing more to save
+      props.onSent(receipt);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const discard = async () => {
+    restored = false;
+    await b.discardDraft(COMPOSER).catch(() => undefined);
+    props.onClose();
+  };
+
+  const counter = () => {
+    const s = preview()?.sms;
+    if (!s) return "";
+    const enc = s.encoding === "gsm7" ? "GSM-7" : "UCS-2";
+    const segs = `${s.segments} ${s.segments === 1 ? "segment" : "segments"}`;
+    return `${s.chars}/1600 · ${enc} · ${segs} · ${s.remaining} left`;
+  };
+
+  let file: HTMLInputElement | undefined;
+  return (
+    <div class="dialog-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div
+        class="dialog composer"
+        role="dialog"
+        aria-modal="true"
+        aria-label="New message"
+        onKeyDown={(e) => {
+          if (e.key === "Escape") {
+            e.stopPropagation();
+            if (pickerOpen()) setPickerOpen(false);
+            else props.onClose();
+          } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+            e.preventDefault();
+            void send();
+          }
+        }}
+      >
+        <header class="dialog-header">
+          <h2>New message</h2>
+          <button class="icon" aria-label="Close" onClick={props.onClose}>
+            ✕
+          </button>
+        </header>
+
+        <div class="to-field">
+          <label for="composer-to">To</label>
+          <div class="chips" role="list" aria-label="Recipients">
+            <For each={chips()}>
+              {(c) => (
+                <span class="chip" role="listitem">
+                  {c.display}
+                  <button
+                    class="chip-remove"
+                    aria-label={`Remove ${c.display}`}
+                    onClick={() => removeChip(c.number)}
+                  >
+                    ✕
+                  </button>
+                </span>
+              )}
+            </For>
+            <input
+              id="composer-to"
+              ref={toField}
+              role="combobox"
+              aria-expanded={options().length > 0}
+              aria-controls="composer-results"
+              aria-autocomplete="list"
+              autocomplete="off"
+              placeholder={chips().length ? "" : "Name or phone number"}
+              value={query()}
+              onInput={(e) => {
+                setQuery(e.currentTarget.value);
+                search(e.currentTarget.value);
+              }}
+              onKeyDown={(e) => {
+                if (e.key === "ArrowDown") {
+                  e.preventDefault();
+                  setActive(Math.min(options().length - 1, active() + 1));
+                } else if (e.key === "ArrowUp") {
+                  e.preventDefault();
+                  setActive(Math.max(0, active() - 1));
+                } else if (e.key === "Enter" && !e.ctrlKey && !e.metaKey) {
+                  e.preventDefault();
+                  void addChip(options()[active()] ?? null);
+                } else if (e.key === "Backspace" && !query() && chips().length) {
+                  removeChip(chips()[chips().length - 1]!.number);
+                }
+              }}
+            />
+          </div>
+          <span class="muted chip-count">
+            {chips().length}/{MAX_RECIPIENTS}
+          </span>
+          <Show when={options().length > 0}>
+            <ul id="composer-results" class="results" role="listbox" aria-label="Matching contacts">
+              <For each={options()}>
+                {(o, i) => (
+                  <li
+                    role="option"
+                    aria-selected={i() === active()}
+                    classList={{ active: i() === active() }}
+                    onMouseDown={(e) => {
+                      e.preventDefault();
+                      void addChip(o);
+                    }}
+                  >
+                    <span class="option-name">{o.label}</span>
+                    <span class="muted">{o.detail}</span>
+                  </li>
+                )}
+              </For>
+            </ul>
+          </Show>
+        </div>
+
+        <textarea
+          class="composer-body"
+          aria-label="Message"
+          placeholder="Type your message"
+          rows={6}
+          value={body()}
+          onInput={(e) => {
+            setBody(e.currentTarget.value);
+            save();
+          }}
+        />
+        <p class="counter muted" aria-live="polite" aria-label="Message length">
+          {counter()}
+        </p>
+
+        <Show when={image()}>
+          {(img) => (
+            <div class="attachment">
+              <img src={`data:${mimeOf(img().kind)};base64,${img().data}`} alt="Attached image" />
+              <span class="muted">
+                {img().width}×{img().height} · {Math.round(img().bytes / 1024)} KB
+                {img().resized ? " · scaled down to fit the line's limit" : ""}
+              </span>
+              <button onClick={() => { setImage(null); save(); }}>Remove image</button>
+            </div>
+          )}
+        </Show>
+
+        <Show when={error()}>
+          <p role="alert" class="error">{error()}</p>
+        </Show>
+        <Show when={hint()}>
+          <p role="status" class="hint">{hint()}</p>
+        </Show>
+
+        <footer class="composer-actions">
+          <button class="icon" aria-label="Attach image" onClick={() => file?.click()}>
+            📎
+          </button>
+          <input
+            ref={file}
+            type="file"
+            accept="image/jpeg,image/png,image/gif"
+            hidden
+            aria-label="Image file"
+            onChange={(e) => {
+              void attach(e.currentTarget.files?.[0]);
+              e.currentTarget.value = "";
+            }}
+          />
+          <button class="link" onClick={() => void discard()}>
+            Discard
+          </button>
+          <span class="spacer" />
+          <div
+            class="line-picker"
+            onMouseEnter={() => {
+              clearTimeout(hoverTimer);
+              if (props.lines.length > 1) setPickerOpen(true);
+            }}
+            onMouseLeave={() => {
+              hoverTimer = setTimeout(() => !hint() && setPickerOpen(false), 400);
+            }}
+          >
+            <Show when={props.lines.length > 1}>
+              <button
+                class="line-button"
+                aria-label={sendingLine() ? `Sending line: ${sendingLine()!.label}` : "Choose sending line"}
+                aria-haspopup="listbox"
+                aria-expanded={pickerOpen()}
+                style={{ "--line-color": sendingLine()?.color ?? "#888" }}
+                onClick={() => setPickerOpen(!pickerOpen())}
+              >
+                <span class="line-dot" aria-hidden="true" />
+                {sendingLine()?.label ?? "Line"} ▾
+              </button>
+            </Show>
+            <Show when={pickerOpen()}>
+              <ul class="line-list" role="listbox" aria-label="Send from">
+                <For each={props.lines}>
+                  {(l) => (
+                    <li
+                      role="option"
+                      aria-selected={sendingLine()?.id === l.id}
+                      classList={{ selected: sendingLine()?.id === l.id }}
+                      style={{ "--line-color": l.color }}
+                      onClick={() => choose(l.id)}
+                    >
+                      <span class="line-dot" aria-hidden="true" />
+                      <span class="option-name">{l.label}</span>
+                      <span class="muted">{l.number}</span>
+                    </li>
+                  )}
+                </For>
+              </ul>
+            </Show>
+          </div>
+          <button class="primary send" disabled={busy()} onClick={() => void send()}>
+            {sendingLine() ? `Send from ${sendingLine()!.label}` : "Send"}
+          </button>
+        </footer>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,202 @@
+// The address book: contacts with one or more numbers and an optional default line (the line
+// the composer sends from for them), added, edited, removed, or imported from vCard/CSV with a
+// report of what was skipped and why.
+import { createResource, createSignal, For, Show } from "solid-js";
+import type { Backend, ContactView, ImportSummary, Line, LineId } from "../backend";
+import { messageOf } from "../backend";
+
+export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () => void; onChanged: () => void }) {
+  const b = props.backend;
+  const [contacts, { refetch }] = createResource(() => b.contacts());
+  const [editing, setEditing] = createSignal<ContactView | "new" | null>(null);
+  const [report, setReport] = createSignal<ImportSummary | null>(null);
+  const [error, setError] = createSignal("");
+  let file: HTMLInputElement | undefined;
+
+  const changed = () => {
+    void refetch();
+    props.onChanged();
+  };
+
+  const importFile = async (f: File | undefined) => {
+    if (!f) return;
+    setError("");
+    try {
+      setReport(await b.importContacts(await f.text()));
+      changed();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  return (
+    <section class="panel" aria-label="Contacts">
+      <header class="dialog-header">
+        <h2>Contacts</h2>
+        <button onClick={() => setEditing("new")}>Add contact</button>
+        <button onClick={() => file?.click()}>Import contacts</button>
+        <input
+          ref={file}
+          type="file"
+          accept=".vcf,.csv,text/vcard,text/csv"
+          hidden
+          aria-label="Contacts file"
+          onChange={(e) => {
+            void importFile(e.currentTarget.files?.[0]);
+            e.currentTarget.value = "";
+          }}
+        />
+        <button class="icon" aria-label="Close contacts" onClick={props.onClose}>
+          ✕
+        </button>
+      </header>
+      <Show when={error()}>
+        <p role="alert" class="error">{error()}</p>
+      </Show>
+      <Show when={report()}>
+        {(r) => (
+          <div class="report" role="status" aria-label="Import report">
+            <p>
+              Added {r().added} {r().added === 1 ? "contact" : "contacts"}
+              {r().skipped.length ? `; skipped ${r().skipped.length}:` : "."}
+            </p>
+            <ul>
+              <For each={r().skipped}>
+                {(s) => (
+                  <li>
+                    Entry {s.entry}
+                    {s.label ? ` (${s.label})` : ""}: {s.reason}
+                  </li>
+                )}
+              </For>
+            </ul>
+            <button class="link" onClick={() => setReport(null)}>
+              Dismiss
+            </button>
+          </div>
+        )}
+      </Show>
+      <Show when={editing()}>
+        {(c) => (
+          <ContactForm
+            backend={b}
+            lines={props.lines}
+            contact={c() === "new" ? null : (c() as ContactView)}
+            onDone={() => {
+              setEditing(null);
+              changed();
+            }}
+            onCancel={() => setEditing(null)}
+          />
+        )}
+      </Show>
+      <ul class="contact-list" aria-label="Contact list">
+        <For each={contacts()} fallback={<li class="empty">No contacts yet.</li>}>
+          {(c) => (
+            <li class="contact-row">
+              <span class="option-name">{c.name}</span>
+              <span class="muted">{c.numbers.join(", ")}</span>
+              <span class="muted">
+                {c.default_line_label ? `Sends from ${c.default_line_label}` : "No default line"}
+              </span>
+              <button aria-label={`Edit ${c.name}`} onClick={() => setEditing(c)}>
+                Edit
+              </button>
+            </li>
+          )}
+        </For>
+      </ul>
+    </section>
+  );
+}
+
+function ContactForm(props: {
+  backend: Backend;
+  lines: Line[];
+  contact: ContactView | null;
+  onDone: () => void;
+  onCancel: () => void;
+}) {
+  const [name, setName] = createSignal(props.contact?.name ?? "");
+  const [numbers, setNumbers] = createSignal<string[]>(props.contact?.numbers.length ? [...props.contact.numbers] : [""]);
+  const [line, setLine] = createSignal<LineId | null>(props.contact?.default_line ?? null);
+  const [error, setError] = createSignal("");
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    const input = { name: name(), numbers: numbers().filter((n) => n.trim()), default_line: line() };
+    try {
+      if (props.contact) await props.backend.editContact(props.contact.id, input);
+      else await props.backend.addContact(input);
+      props.onDone();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  const remove = async () => {
+    if (!props.contact) return;
+    try {
+      await props.backend.removeContact(props.contact.id);
+      props.onDone();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  return (
+    <form class="contact-form" aria-label={props.contact ? "Edit contact" : "New contact"} onSubmit={submit}>
+      <label>
+        Name
+        <input value={name()} onInput={(e) => setName(e.currentTarget.value)} required />
+      </label>
+      <For each={numbers()}>
+        {(n, i) => (
+          <label>
+            Phone number {numbers().length > 1 ? i() + 1 : ""}
+            <input
+              value={n}
+              inputmode="tel"
+              onInput={(e) => {
+                const next = [...numbers()];
+                next[i()] = e.currentTarget.value;
+                setNumbers(next);
+              }}
+            />
+          </label>
+        )}
+      </For>
+      <button type="button" class="link" onClick={() => setNumbers([...numbers(), ""])}>
+        Add another number
+      </button>
+      <label>
+        Default line
+        <select
+          value={line() ?? ""}
+          onChange={(e) => setLine(e.currentTarget.value ? Number(e.currentTarget.value) : null)}
+        >
+          <option value="">None (choose when sending)</option>
+          <For each={props.lines}>{(l) => <option value={l.id}>{l.label}</option>}</For>
+        </select>
+      </label>
+      <Show when={error()}>
+        <p role="alert" class="error">{error()}</p>
+      </Show>
+      <div class="form-actions">
+        <Show when={props.contact}>
+          <button type="button" class="danger" onClick={() => void remove()}>
+            Delete contact
+          </button>
+        </Show>
+        <span class="spacer" />
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="primary">
+          Save contact
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,269 @@
+// One conversation: its messages (text rendered as text, never HTML), images, delivery states
+// with retry and delete for failures, and the reply box, which always sends from the thread's
+// own line (no picker) and keeps its draft across restarts.
+import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
+import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
+import { messageOf } from "../backend";
+import { debounce, fileToBase64, fullTime, mimeOf, shortTime, statusText } from "../app/format";
+
+const PAGE = 100;
+
+type ReplyDraft = { body: string; image: ImageData | null };
+
+export function Conversation(props: {
+  backend: Backend;
+  thread: ThreadId;
+  /** Bumped by the parent when an event touched this thread. */
+  version: number;
+  compact: boolean;
+  onBack: () => void;
+  onChanged: () => void;
+}) {
+  const b = props.backend;
+  const [limit, setLimit] = createSignal(PAGE);
+  const [detail, { refetch }] = createResource(
+    () => [props.thread, limit()] as const,
+    ([id, n]) => b.thread(id, n),
+  );
+  createEffect(on(() => props.version, () => void refetch(), { defer: true }));
+
+  // Oldest at the top, as people read.
+  const messages = () => [...(detail.latest?.messages ?? [])].reverse();
+  let log: HTMLDivElement | undefined;
+  let stick = true;
+  createEffect(
+    on(messages, () => {
+      if (log && stick) queueMicrotask(() => log && (log.scrollTop = log.scrollHeight));
+    }),
+  );
+
+  return (
+    <section class="conversation" aria-label="Conversation">
+      <Show when={detail.latest} fallback={<p class="empty">Loading…</p>}>
+        {(d) => <Header detail={d()} compact={props.compact} onBack={props.onBack} />}
+      </Show>
+      <Show when={detail.error}>
+        <p role="alert" class="error">{messageOf(detail.error)}</p>
+      </Show>
+      <div
+        class="messages"
+        role="log"
+        aria-label="Messages"
+        ref={log}
+        onScroll={() => log && (stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 40)}
+      >
+        <Show when={(detail.latest?.messages.length ?? 0) >= limit()}>
+          <button class="link" onClick={() => setLimit(limit() + PAGE)}>
+            Show older messages
+          </button>
+        </Show>
+        <For each={messages()}>
+          {(m) => <Bubble backend={b} message={m} onChanged={() => { void refetch(); props.onChanged(); }} />}
+        </For>
+      </div>
+      <Show when={detail.latest} keyed>
+        {(d) => <ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+      </Show>
+    </section>
+  );
+}
+
+function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => void }) {
+  const t = () => props.detail.thread;
+  return (
+    <header class="conversation-header">
+      <Show when={props.compact}>
+        <button class="icon" aria-label="Back to conversations" onClick={props.onBack}>
+          ←
+        </button>
+      </Show>
+      <div>
+        <h2>{t().display}</h2>
+        <p class="muted">
+          {t().display === t().counterpart ? "" : `${t().counterpart} · `}
+          <span class="line-chip" style={{ "--line-color": t().line.color }}>
+            {t().line.label}
+          </span>
+        </p>
+      </div>
+    </header>
+  );
+}
+
+function Bubble(props: { backend: Backend; message: MessageRow; onChanged: () => void }) {
+  const m = () => props.message;
+  const [error, setError] = createSignal("");
+  const [image] = createResource(
+    () => (m().has_attachment ? m().id : null),
+    async (id) => {
+      const a = await props.backend.attachment(id);
+      return `data:${a.mime};base64,${a.data}`;
+    },
+  );
+  const act = async (f: () => Promise<unknown>) => {
+    setError("");
+    try {
+      await f();
+      props.onChanged();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  return (
+    <article
+      class="bubble"
+      classList={{ mine: m().direction === "outbound", failed: m().status === "failed" }}
+      aria-label={m().direction === "outbound" ? "Sent message" : "Received message"}
+      data-status={m().status}
+    >
+      <Show when={image()}>
+        {(src) => <img class="bubble-image" src={src()} alt="Image in the message" />}
+      </Show>
+      <Show when={m().body}>
+        <p class="bubble-text">{m().body}</p>
+      </Show>
+      <footer class="bubble-meta">
+        <time datetime={new Date(m().created_at).toISOString()} title={fullTime(m().created_at)}>
+          {shortTime(m().created_at)}
+        </time>
+        <Show when={statusText(m())}>
+          <span class="status" data-status={m().status}>
+            {" · "}
+            {statusText(m())}
+          </span>
+        </Show>
+      </footer>
+      <Show when={m().status === "failed"}>
+        <div class="bubble-actions">
+          <button onClick={() => act(() => props.backend.retryMessage(m().id, null))}>Retry</button>
+          <button onClick={() => act(() => props.backend.deleteMessage(m().id))}>Delete</button>
+        </div>
+      </Show>
+      <Show when={error()}>
+        <p role="alert" class="error">{error()}</p>
+      </Show>
+    </article>
+  );
+}
+
+function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () => void }) {
+  const b = props.backend;
+  const thread = props.detail.thread;
+  const key = { Thread: thread.id } as const;
+  const [body, setBody] = createSignal("");
+  const [image, setImage] = createSignal<ImageData | null>(null);
+  const [error, setError] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  let restored = false;
+
+  void b.loadDraft(key).then((json) => {
+    if (json) {
+      const d = JSON.parse(json) as Partial<ReplyDraft>;
+      setBody(d.body ?? "");
+      setImage(d.image ?? null);
+    }
+    restored = true;
+  });
+  const save = debounce(() => {
+    if (!restored) return;
+    const d: ReplyDraft = { body: body(), image: image() };
+    const empty = !d.body && !d.image;
+    void (empty ? b.discardDraft(key) : b.saveDraft(key, JSON.stringify(d))).catch((e) =>
+      setError(messageOf(e)),
+    );
+  }, 300);
+  onCleanup(() => save.flush());
+
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setError("");
+    try {
+      setImage(await b.prepareImage(await fileToBase64(file)));
+      save();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  const send = async () => {
+    if (busy()) return;
+    setBusy(true);
+    setError("");
+    try {
+      await b.reply(thread.id, body(), image()?.data ?? null);
+      setBody("");
+      setImage(null);
+      props.onSent();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  let file: HTMLInputElement | undefined;
+  return (
+    <form
+      class="reply"
+      aria-label="Reply"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      <Show when={image()}>
+        {(img) => (
+          <div class="attachment">
+            <img src={`data:${mimeOf(img().kind)};base64,${img().data}`} alt="Attached image" />
+            <span class="muted">
+              {img().width}×{img().height}
+              {img().resized ? " · resized to fit" : ""}
+            </span>
+            <button type="button" onClick={() => { setImage(null); save(); }}>
+              Remove image
+            </button>
+          </div>
+        )}
+      </Show>
+      <Show when={error()}>
+        <p role="alert" class="error">{error()}</p>
+      </Show>
+      <div class="reply-row">
+        <button type="button" class="icon" aria-label="Attach image" onClick={() => file?.click()}>
+          📎
+        </button>
+        <input
+          ref={file}
+          type="file"
+          accept="image/jpeg,image/png,image/gif"
+          hidden
+          aria-label="Image file"
+          onChange={(e) => {
+            void attach(e.currentTarget.files?.[0]);
+            e.currentTarget.value = "";
+          }}
+        />
+        <textarea
+          aria-label="Reply text"
+          placeholder={`Reply from ${thread.line.label}`}
+          rows={2}
+          maxLength={1600}
+          value={body()}
+          onInput={(e) => {
+            setBody(e.currentTarget.value);
+            save();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey) {
+              e.preventDefault();
+              void send();
+            }
+          }}
+        />
+        <button type="submit" class="primary" disabled={busy() || (!body().trim() && !image())}>
+          Send from {thread.line.label}
+        </button>
+      </div>
+    </form>
+  );
+}
