@@ -12,6 +12,7 @@ import { Conversation } from "../threads/Conversation";
 import { Composer } from "../composer/Composer";
 import { Contacts } from "../contacts/Contacts";
 import { Settings } from "../settings/Settings";
+import { PinIcon } from "./icons";
 
 const FIRST_PAGE = 200;
 const PAGE = 500;
@@ -206,7 +207,7 @@ export function App(props: { backend: Backend }) {
               title={pinned() ? "Unpin the window" : "Keep the window on top of others"}
               onClick={() => void togglePin()}
             >
-              📌
+              <PinIcon />
             </button>
           </div>
           <div class="filters">

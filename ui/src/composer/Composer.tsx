@@ -11,6 +11,7 @@ import type {
 } from "../backend";
 import { messageOf } from "../backend";
 import { debounce, fileToBase64, mimeOf } from "../app/format";
+import { ClipIcon } from "../app/icons";
 
 export const MAX_RECIPIENTS = 20;
 const COMPOSER = "Composer" as const;
@@ -352,7 +353,7 @@ export function Composer(props: {
 
         <footer class="composer-actions">
           <button class="icon" aria-label="Attach image" onClick={() => file?.click()}>
-            📎
+            <ClipIcon />
           </button>
           <input
             ref={file}

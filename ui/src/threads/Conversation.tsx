@@ -5,6 +5,7 @@ import { createEffect, createResource, createSignal, For, on, onCleanup, Show } 
 import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
 import { debounce, fileToBase64, fullTime, mimeOf, shortTime, statusText } from "../app/format";
+import { ClipIcon } from "../app/icons";
 
 const PAGE = 100;
 
@@ -230,7 +231,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
       </Show>
       <div class="reply-row">
         <button type="button" class="icon" aria-label="Attach image" onClick={() => file?.click()}>
-          📎
+          <ClipIcon />
         </button>
         <input
           ref={file}
