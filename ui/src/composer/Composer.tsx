@@ -359,7 +359,7 @@ export function Composer(props: {
             ref={file}
             type="file"
             accept="image/jpeg,image/png,image/gif"
-            hidden
+            class="visually-hidden"
             aria-label="Image file"
             onChange={(e) => {
               void attach(e.currentTarget.files?.[0]);

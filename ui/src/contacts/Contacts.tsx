@@ -39,7 +39,7 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
           ref={file}
           type="file"
           accept=".vcf,.csv,text/vcard,text/csv"
-          hidden
+          class="visually-hidden"
           aria-label="Contacts file"
           onChange={(e) => {
             void importFile(e.currentTarget.files?.[0]);

@@ -237,7 +237,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
           ref={file}
           type="file"
           accept="image/jpeg,image/png,image/gif"
-          hidden
+          class="visually-hidden"
           aria-label="Image file"
           onChange={(e) => {
             void attach(e.currentTarget.files?.[0]);
