@@ -249,7 +249,7 @@ export function Composer(props: {
           <div class="chips" role="list" aria-label="Recipients">
             <For each={chips()}>
               {(c) => (
-                <span class="chip" role="listitem">
+                <span class="chip" role="listitem" aria-label={c.display}>
                   {c.display}
                   <button
                     class="chip-remove"
@@ -300,6 +300,7 @@ export function Composer(props: {
                 {(o, i) => (
                   <li
                     role="option"
+                    aria-label={`${o.label}, ${o.detail}`}
                     aria-selected={i() === active()}
                     classList={{ active: i() === active() }}
                     onMouseDown={(e) => {
@@ -399,6 +400,7 @@ export function Composer(props: {
                   {(l) => (
                     <li
                       role="option"
+                      aria-label={l.label}
                       aria-selected={sendingLine()?.id === l.id}
                       classList={{ selected: sendingLine()?.id === l.id }}
                       style={{ "--line-color": l.color }}
