@@ -426,26 +426,38 @@ mod tests {
     #[test]
     fn the_live_preview_counts_and_resolves_before_the_draft_is_sendable() {
         let (_d, e, _sales, _support) = office();
-        let check = |recipients: &[&str], body: &str, problem: Option<&str>, label: Option<&str>| {
-            let mut r = request(recipients, None);
-            r.body = body.into();
-            let p = e.live_preview(&r).unwrap();
-            assert_eq!(p.problem.map(|b| b.code).as_deref(), problem, "{recipients:?} {body:?}");
-            let shown = match p.decision {
-                LineDecision::Use { line, .. } => Some(line.label),
-                LineDecision::Pick { .. } => None,
+        let check =
+            |recipients: &[&str], body: &str, problem: Option<&str>, label: Option<&str>| {
+                let mut r = request(recipients, None);
+                r.body = body.into();
+                let p = e.live_preview(&r).unwrap();
+                assert_eq!(
+                    p.problem.map(|b| b.code).as_deref(),
+                    problem,
+                    "{recipients:?} {body:?}"
+                );
+                let shown = match p.decision {
+                    LineDecision::Use { line, .. } => Some(line.label),
+                    LineDecision::Pick { .. } => None,
+                };
+                assert_eq!(shown.as_deref(), label);
+                assert_eq!(p.sms.chars, body.chars().count());
             };
-            assert_eq!(shown.as_deref(), label);
-            assert_eq!(p.sms.chars, body.chars().count());
-        };
         check(&[], "Hello", Some("no_recipients"), None);
         check(&["Ada Lovelace"], "", Some("empty_message"), Some("Sales"));
-        check(&["Ada Lovelace"], &"x".repeat(1601), Some("body_too_long"), Some("Sales"));
+        check(
+            &["Ada Lovelace"],
+            &"x".repeat(1601),
+            Some("body_too_long"),
+            Some("Sales"),
+        );
         check(&["Ada Lovelace", "Alan Turing"], "Hi", None, None);
         check(&["Ada Lovelace"], "Hi", None, Some("Sales"));
         // A recipient that is not a number nor a contact is still an error: chips are checked.
         assert_eq!(
-            e.live_preview(&request(&["Nobody Known"], None)).unwrap_err().code(),
+            e.live_preview(&request(&["Nobody Known"], None))
+                .unwrap_err()
+                .code(),
             "unknown_recipient"
         );
     }
