@@ -130,9 +130,7 @@ pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
         data_dir: app.data_dir.display().to_string(),
         carrier: "sandbox".to_owned(),
         online: runner.and_then(|r| r.online()),
-        pending: engine
-            .and_then(|e| e.store().pending_count().ok())
-            .unwrap_or(0),
+        pending: engine.and_then(|e| e.pending_count().ok()).unwrap_or(0),
         unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
         problem: app
             .store_problem()
@@ -334,11 +332,7 @@ pub struct AttachmentData {
 
 #[tauri::command]
 pub fn attachment(app: State<'_, App>, message: MessageId) -> AppResult<AttachmentData> {
-    let found = engine(&app)?
-        .store()
-        .get_attachment(message)
-        .map_err(|e| AppError::from(switchboard_engine::EngineError::from(e)))?;
-    let found = found.ok_or_else(|| {
+    let found = engine(&app)?.attachment(message)?.ok_or_else(|| {
         AppError::new("attachment_missing", "This message has no image any more.")
     })?;
     Ok(AttachmentData {

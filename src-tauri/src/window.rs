@@ -53,12 +53,18 @@ fn toggle_main(handle: &AppHandle) {
 
 /// Pins or unpins the window, remembers it, and tells the tray and the page.
 pub fn set_pinned(handle: &AppHandle, pinned: bool) -> AppResult<()> {
+    let settings = handle
+        .state::<App>()
+        .engine()?
+        .set_setting("always_on_top", if pinned { "on" } else { "off" })?;
+    apply_setting(handle, "always_on_top", &settings)
+}
+
+/// The window on top or not, as the saved setting says, with the tray and the page told.
+fn show_pinned(handle: &AppHandle, pinned: bool) -> AppResult<()> {
     main_window(handle)?
         .set_always_on_top(pinned)
         .map_err(window_error)?;
-    let app = handle.state::<App>();
-    app.engine()?
-        .set_setting("always_on_top", if pinned { "on" } else { "off" })?;
     if let Some(tray) = handle.try_state::<Tray>() {
         let _ = tray.pin.set_checked(pinned);
     }
@@ -66,10 +72,10 @@ pub fn set_pinned(handle: &AppHandle, pinned: bool) -> AppResult<()> {
     Ok(())
 }
 
-/// What a changed setting changes on the desktop at once.
+/// What a setting, once saved, changes on the desktop at once.
 pub fn apply_setting(handle: &AppHandle, name: &str, settings: &Settings) -> AppResult<()> {
     match name {
-        "always_on_top" => set_pinned(handle, settings.always_on_top),
+        "always_on_top" => show_pinned(handle, settings.always_on_top),
         "global_shortcut" => register_shortcut(handle, &settings.global_shortcut),
         _ => Ok(()),
     }

@@ -5,13 +5,14 @@
 // Send opens the line list and sends nothing, the chosen line is highlighted and shown on the
 // button, and a second Send sends. The line button changes the line at any time (click or
 // hover). Everything typed is kept as a draft.
-import { createEffect, createSignal, For, on, onCleanup, onMount, Show } from "solid-js";
+import { createEffect, createSignal, For, on, onMount, Show } from "solid-js";
 import type {
   Backend, ContactView, ImageData, Line, LineId, Preview, Recipient, SendReceipt,
 } from "../backend";
 import { messageOf } from "../backend";
-import { debounce, fileToBase64, mimeOf } from "../app/format";
-import { ClipIcon } from "../app/icons";
+import { debounce } from "../app/format";
+import { createDraft } from "../app/drafts";
+import { AttachButton, AttachedImage } from "../app/attachment";
 
 export const MAX_RECIPIENTS = 20;
 const COMPOSER = "Composer" as const;
@@ -44,36 +45,22 @@ export function Composer(props: {
   const [hint, setHint] = createSignal("");
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
-  let restored = false;
   let toField: HTMLInputElement | undefined;
   let hoverTimer: ReturnType<typeof setTimeout> | undefined;
 
-  onMount(async () => {
-    try {
-      const json = await b.loadDraft(COMPOSER);
-      if (json) {
-        const d = JSON.parse(json) as Partial<ComposerDraft>;
-        setChips(d.recipients ?? []);
-        setBody(d.body ?? "");
-        setChosen(d.line ?? null);
-        setImage(d.image ?? null);
-      }
-    } catch (e) {
-      setError(messageOf(e));
-    }
-    restored = true;
-    toField?.focus();
+  const draft = createDraft<ComposerDraft>(b, COMPOSER, {
+    snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), image: image() }),
+    isEmpty: (d) => d.recipients.length === 0 && !d.body && !d.image,
+    restore: (d) => {
+      setChips(d.recipients ?? []);
+      setBody(d.body ?? "");
+      setChosen(d.line ?? null);
+      setImage(d.image ?? null);
+    },
+    onError: setError,
   });
-
-  const save = debounce(() => {
-    if (!restored) return;
-    const d: ComposerDraft = { recipients: chips(), body: body(), line: chosen(), image: image() };
-    const empty = d.recipients.length === 0 && !d.body && !d.image;
-    void (empty ? b.discardDraft(COMPOSER) : b.saveDraft(COMPOSER, JSON.stringify(d))).catch((e) =>
-      setError(messageOf(e)),
-    );
-  }, 300);
-  onCleanup(() => save.flush());
+  const save = draft.save;
+  onMount(() => void draft.loaded.then(() => toField?.focus()));
 
   // The counter and the sending line, from Rust, whenever what matters changes.
   const refresh = debounce(async () => {
@@ -150,17 +137,6 @@ export function Composer(props: {
     save();
   };
 
-  const attach = async (file: File | undefined) => {
-    if (!file) return;
-    setError("");
-    try {
-      setImage(await b.prepareImage(await fileToBase64(file)));
-      save();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
-
   const decision = () => preview()?.decision;
   const sendingLine = (): Line | null => {
     const d = decision();
@@ -195,7 +171,7 @@ export function Composer(props: {
         line: chosen(),
         image: image()?.data ?? null,
       });
-      restored = false; // the draft is gone with the send; nothing more to save
+      draft.finish(); // the draft is gone with the send
       props.onSent(receipt);
     } catch (e) {
       setError(messageOf(e));
@@ -205,7 +181,7 @@ export function Composer(props: {
   };
 
   const discard = async () => {
-    restored = false;
+    draft.finish();
     await b.discardDraft(COMPOSER).catch(() => undefined);
     props.onClose();
   };
@@ -218,7 +194,6 @@ export function Composer(props: {
     return `${s.chars}/1600 · ${enc} · ${segs} · ${s.remaining} left`;
   };
 
-  let file: HTMLInputElement | undefined;
   return (
     <div class="dialog-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
       <div
@@ -332,18 +307,13 @@ export function Composer(props: {
           {counter()}
         </p>
 
-        <Show when={image()}>
-          {(img) => (
-            <div class="attachment">
-              <img src={`data:${mimeOf(img().kind)};base64,${img().data}`} alt="Attached image" />
-              <span class="muted">
-                {img().width}×{img().height} · {Math.round(img().bytes / 1024)} KB
-                {img().resized ? " · scaled down to fit the line's limit" : ""}
-              </span>
-              <button onClick={() => { setImage(null); save(); }}>Remove image</button>
-            </div>
-          )}
-        </Show>
+        <AttachedImage
+          image={image()}
+          onRemove={() => {
+            setImage(null);
+            save();
+          }}
+        />
 
         <Show when={error()}>
           <p role="alert" class="error">{error()}</p>
@@ -353,19 +323,13 @@ export function Composer(props: {
         </Show>
 
         <footer class="composer-actions">
-          <button class="icon" aria-label="Attach image" onClick={() => file?.click()}>
-            <ClipIcon />
-          </button>
-          <input
-            ref={file}
-            type="file"
-            accept="image/jpeg,image/png,image/gif"
-            class="visually-hidden"
-            aria-label="Image file"
-            onChange={(e) => {
-              void attach(e.currentTarget.files?.[0]);
-              e.currentTarget.value = "";
+          <AttachButton
+            backend={b}
+            onAttached={(img) => {
+              setImage(img);
+              save();
             }}
+            onError={setError}
           />
           <button class="link" onClick={() => void discard()}>
             Discard

@@ -1,11 +1,12 @@
 // One conversation: its messages (text rendered as text, never HTML), images, delivery states
 // with retry and delete for failures, and the reply box, which always sends from the thread's
 // own line (no picker) and keeps its draft across restarts.
-import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
-import { debounce, fileToBase64, fullTime, mimeOf, shortTime, statusText } from "../app/format";
-import { ClipIcon } from "../app/icons";
+import { fullTime, shortTime, statusText } from "../app/format";
+import { createDraft } from "../app/drafts";
+import { AttachButton, AttachedImage } from "../app/attachment";
 
 const PAGE = 100;
 
@@ -155,36 +156,16 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
   const [image, setImage] = createSignal<ImageData | null>(null);
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
-  let restored = false;
-
-  void b.loadDraft(key).then((json) => {
-    if (json) {
-      const d = JSON.parse(json) as Partial<ReplyDraft>;
+  const draft = createDraft<ReplyDraft>(b, key, {
+    snapshot: () => ({ body: body(), image: image() }),
+    isEmpty: (d) => !d.body && !d.image,
+    restore: (d) => {
       setBody(d.body ?? "");
       setImage(d.image ?? null);
-    }
-    restored = true;
+    },
+    onError: setError,
   });
-  const save = debounce(() => {
-    if (!restored) return;
-    const d: ReplyDraft = { body: body(), image: image() };
-    const empty = !d.body && !d.image;
-    void (empty ? b.discardDraft(key) : b.saveDraft(key, JSON.stringify(d))).catch((e) =>
-      setError(messageOf(e)),
-    );
-  }, 300);
-  onCleanup(() => save.flush());
-
-  const attach = async (file: File | undefined) => {
-    if (!file) return;
-    setError("");
-    try {
-      setImage(await b.prepareImage(await fileToBase64(file)));
-      save();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+  const save = draft.save;
 
   const send = async () => {
     if (busy()) return;
@@ -202,7 +183,6 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
     }
   };
 
-  let file: HTMLInputElement | undefined;
   return (
     <form
       class="reply"
@@ -212,37 +192,24 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
         void send();
       }}
     >
-      <Show when={image()}>
-        {(img) => (
-          <div class="attachment">
-            <img src={`data:${mimeOf(img().kind)};base64,${img().data}`} alt="Attached image" />
-            <span class="muted">
-              {img().width}×{img().height}
-              {img().resized ? " · resized to fit" : ""}
-            </span>
-            <button type="button" onClick={() => { setImage(null); save(); }}>
-              Remove image
-            </button>
-          </div>
-        )}
-      </Show>
+      <AttachedImage
+        image={image()}
+        onRemove={() => {
+          setImage(null);
+          save();
+        }}
+      />
       <Show when={error()}>
         <p role="alert" class="error">{error()}</p>
       </Show>
       <div class="reply-row">
-        <button type="button" class="icon" aria-label="Attach image" onClick={() => file?.click()}>
-          <ClipIcon />
-        </button>
-        <input
-          ref={file}
-          type="file"
-          accept="image/jpeg,image/png,image/gif"
-          class="visually-hidden"
-          aria-label="Image file"
-          onChange={(e) => {
-            void attach(e.currentTarget.files?.[0]);
-            e.currentTarget.value = "";
+        <AttachButton
+          backend={b}
+          onAttached={(img) => {
+            setImage(img);
+            save();
           }}
+          onError={setError}
         />
         <textarea
           aria-label="Reply text"

@@ -85,18 +85,24 @@ struct Prepared {
     offer_default: Option<ContactId>,
 }
 
-impl Engine {
-    /// Validates the request and tells which line it would go from; sends nothing.
-    pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
-        Ok(Preview {
+impl From<Prepared> for Preview {
+    fn from(p: Prepared) -> Preview {
+        Preview {
             recipients: p.recipients,
             sms: p.message.sms,
             decision: p.decision,
             image: p.image,
             offer_default: p.offer_default,
             problem: None,
-        })
+        }
+    }
+}
+
+impl Engine {
+    /// Validates the request and tells which line it would go from; sends nothing.
+    pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        Ok(p.into())
     }
 
     /// The composer's view as the user types: like [`Engine::preview`], but a draft that cannot
@@ -105,14 +111,7 @@ impl Engine {
     pub fn live_preview(&self, request: &ComposeRequest) -> Result<Preview> {
         let recipients = self.recipients(&request.recipients)?;
         match self.prepare(recipients.clone(), request, None) {
-            Ok(p) => Ok(Preview {
-                recipients: p.recipients,
-                sms: p.message.sms,
-                decision: p.decision,
-                image: p.image,
-                offer_default: p.offer_default,
-                problem: None,
-            }),
+            Ok(p) => Ok(p.into()),
             Err(EngineError::Compose(e)) => {
                 let (decision, offer_default) = self.decide(&recipients, request.line, None)?;
                 Ok(Preview {

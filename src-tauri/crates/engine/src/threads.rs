@@ -3,10 +3,11 @@
 //! always (line, number)).
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{Line, LineId, ThreadId, E164};
+use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
 use switchboard_core::threads::display_name;
 use switchboard_store::{
-    group_by_thread, DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
+    group_by_thread, Attachment, DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor,
+    ThreadSummary,
 };
 
 use crate::{Engine, EngineError, Result};
@@ -137,6 +138,16 @@ impl Engine {
             }
         }
         Ok(groups)
+    }
+
+    /// Messages waiting to be sent ("Offline — 3 messages will be sent…").
+    pub fn pending_count(&self) -> Result<i64> {
+        Ok(self.store.pending_count()?)
+    }
+
+    /// A message's image, if it has one.
+    pub fn attachment(&self, message: MessageId) -> Result<Option<Attachment>> {
+        Ok(self.store.get_attachment(message)?)
     }
 
     pub fn outbox(&self) -> Result<Vec<OutboxJob>> {
