@@ -1,4 +1,4 @@
-//! The end-to-end harness: it starts the real release binary in a real WebKit window through
+//! The end-to-end harness: it starts the real app binary in a real WebKit window through
 //! `tauri-driver` (which drives Debian's `WebKitWebDriver`), finds elements the way a user or a
 //! screen reader does (role and accessible name, label, text), steers the embedded sandbox
 //! carrier through its control API, and reads the notifications the app raised from a mock
@@ -112,10 +112,10 @@ fn tools() -> Tools {
     let mut missing = Vec::new();
     let app = std::env::var_os("SWITCHBOARD_E2E_APP")
         .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("release/switchboard"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")));
     if !app.is_file() {
         missing.push(format!(
-            "the release binary {} (cargo build --release -p switchboard, after npm run build; \
+            "the app binary {} (cargo builds it with this test, after npm run build; \
              or point SWITCHBOARD_E2E_APP at one)",
             app.display()
         ));
@@ -288,7 +288,7 @@ fn name_is(name: &str) -> String {
         "((@aria-labelledby and normalize-space(id(@aria-labelledby))={n}) \
          or (not(@aria-labelledby) and @aria-label={n}) \
          or (not(@aria-labelledby) and not(@aria-label) and \
-             (@id=//label[normalize-space(.)={n}]/@for or ancestor::label[normalize-space(.)={n}] \
+             (@id=//label[normalize-space(.)={n}]/@for or ancestor::label[normalize-space(.)={n} or normalize-space(text())={n}] \
               or normalize-space(.)={n} or @title={n} or @placeholder={n} or @alt={n})))"
     )
 }
@@ -380,14 +380,15 @@ pub fn labelled(name: &str) -> Target {
 }
 
 /// The form control a label names: `aria-label`, `aria-labelledby`, `<label for>`, or a
-/// `<label>` around it.
+/// `<label>` around it (named by its own leading text, without the control's: a `<select>`'s
+/// options are part of the label's text content).
 pub fn by_label(label: &str) -> Target {
     let n = lit(label);
     Target {
         branches: vec![format!(
             "//*[@aria-label={n} or (@aria-labelledby and normalize-space(id(@aria-labelledby))={n}) \
              or @id=//label[normalize-space(.)={n}]/@for \
-             or ((self::input or self::textarea or self::select) and ancestor::label[normalize-space(.)={n}])]"
+             or ((self::input or self::textarea or self::select) and ancestor::label[normalize-space(.)={n} or normalize-space(text())={n}])]"
         )],
         what: format!("field labelled {label:?}"),
     }
@@ -610,13 +611,18 @@ impl App {
 
     // -- finding and waiting --------------------------------------------------------------
 
-    /// The first element that matches and is on screen, now, if any.
+    /// The first element that matches and is on screen, now, if any. An element removed
+    /// between the lookup and its handle (a dialog closing) is not there.
     pub async fn find(&self, target: &Target) -> Option<Element> {
-        let found = self
+        let found = match self
             .client
             .execute(FIRST_VISIBLE, vec![json!(target.expr())])
             .await
-            .unwrap_or_else(|e| panic!("looking for {target} failed: {e}"));
+        {
+            Ok(found) => found,
+            Err(e) if e.is_stale_element_reference() => return None,
+            Err(e) => panic!("looking for {target} failed: {e}"),
+        };
         let id = found.get(ELEMENT_KEY)?.as_str()?;
         Some(Element::from_element_id(
             self.client.clone(),
