@@ -1,4 +1,4 @@
-//! End-to-end tests: the real release binary in a real WebKit window (under Xvfb in CI), driven
+//! End-to-end tests: the real app binary in a real WebKit window (under Xvfb in CI), driven
 //! through WebDriver the way a person uses it, on its embedded sandbox carrier, with the
 //! notifications it raises read back from the session bus. See tests/README.md to run them.
 
@@ -28,4 +28,377 @@ async fn the_app_opens_on_its_conversations_and_notifies_an_inbound_message() {
     assert_eq!(shown.body, "Is the blue one in stock?");
     assert_eq!(shown.app_name, "Switchboard");
     app.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed article's flows, one by one (../shared/seed: "Messaging Basics in Onoff Business").
+
+/// The New message window.
+fn composer() -> Target {
+    dialog("New message")
+}
+
+/// A row of the conversation list: "Ada Lovelace via Sales".
+/// Its name goes on with ", 2 unread" while it has unread messages.
+fn row(contact: &str, line: &str) -> Target {
+    Target::xpath(
+        &format!(
+            "//*[@aria-label='Conversation list']//button[@aria-label='{contact} via {line}' \
+             or starts-with(@aria-label, '{contact} via {line},')]"
+        ),
+        &format!("the conversation with {contact} on {line}"),
+    )
+}
+
+/// Opens New message (the quick-actions button) and adds each recipient: a contact's name is
+/// picked from the search results, a number is typed and confirmed with Enter.
+async fn compose(app: &App, recipients: &[&str], body: &str) {
+    app.click(&button("New message")).await;
+    app.wait_for(&composer()).await;
+    for (i, r) in recipients.iter().enumerate() {
+        app.type_into(&by_label("To"), r).await;
+        if r.starts_with('+') {
+            app.type_into(&by_label("To"), "\u{E007}").await; // Enter
+        } else {
+            let option = Target::xpath(
+                &format!("//*[@role='option' and starts-with(@aria-label, '{r},')]"),
+                &format!("the search result for {r}"),
+            );
+            app.click(&option).await;
+        }
+        let chip = Target::xpath(
+            &format!(
+                "(//*[@aria-label='Recipients']/*[@role='listitem'])[{}]",
+                i + 1
+            ),
+            &format!("recipient chip {}", i + 1),
+        );
+        app.wait_for(&chip).await;
+    }
+    app.type_into(&textbox("Message"), body).await;
+}
+
+/// How many rows of the conversation list are this (contact, line) thread.
+async fn rows(app: &App, contact: &str, line: &str) -> usize {
+    let found = app
+        .client()
+        .find_all(fantoccini::Locator::XPath(&format!(
+            "//*[@aria-label='Conversation list']//button[starts-with(@aria-label, '{contact} via {line}')]"
+        )))
+        .await
+        .expect("the conversation list");
+    found.len()
+}
+
+/// Waits until the carrier has received `n` messages from the app, and returns them.
+async fn carrier_received(app: &App, n: usize) -> Vec<CarrierMessage> {
+    eventually(
+        &format!("the carrier to receive {n} messages"),
+        Duration::from_secs(20),
+        async || {
+            let sent = app.sandbox().sent().await;
+            (sent.len() >= n).then_some(sent)
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_contact_without_a_default_line_needs_a_pick_then_a_second_send() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    compose(&app, &["Ada Lovelace"], "Your order has shipped").await;
+    // No default: the button says only "Send"; the first click opens the list and sends nothing.
+    app.click(&button("Send").within(&composer())).await;
+    app.wait_for(&by_role("listbox", "Send from")).await;
+    app.wait_for(&containing_text("Choose the number to send from"))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        app.sandbox().sent().await.is_empty(),
+        "nothing leaves before a line is picked"
+    );
+    assert!(app.shows(&composer()).await);
+    // Pick Sales: it is highlighted and shown on the button; the second Send sends.
+    app.click(&line_option("Sales")).await;
+    eventually("Sales to be highlighted", DEFAULT_TIMEOUT, async || {
+        let selected = app
+            .find(&line_option("Sales"))
+            .await?
+            .attr("aria-selected")
+            .await
+            .ok()??;
+        (selected == "true").then_some(())
+    })
+    .await;
+    app.screenshot("line-picked").await;
+    app.click(&button("Send from Sales").within(&composer()))
+        .await;
+    // The window closes and the new thread is at the top of the list.
+    app.wait_gone(&composer()).await;
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    let sent = carrier_received(&app, 1).await;
+    assert_eq!((sent[0].from.as_str(), sent[0].to.as_str()), (SALES, ADA));
+    assert_eq!(sent[0].body, "Your order has shipped");
+    // After a pick for one contact without a default, the app offers to remember it.
+    app.click(&button("Make Sales the default")).await;
+
+    // Now the default is on the button: one click sends, into the same thread.
+    compose(&app, &["Ada Lovelace"], "It will arrive on Monday").await;
+    app.click(&button("Send from Sales").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+    carrier_received(&app, 2).await;
+    assert_eq!(
+        rows(&app, "Ada Lovelace", "Sales").await,
+        1,
+        "the existing thread is reused"
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn changing_the_line_makes_a_second_thread_and_replies_keep_their_line() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    // Grace's default line is Sales (set in Contacts, as a user would).
+    app.click(&button("Contacts")).await;
+    app.click(&button("Edit Grace Hopper")).await;
+    let select = app.wait_for(&by_label("Default line")).await;
+    select
+        .select_by_label("Sales")
+        .await
+        .expect("the Sales option");
+    app.click(&button("Save contact")).await;
+    app.wait_for(&containing_text("Sends from Sales")).await;
+
+    compose(&app, &["Grace Hopper"], "From sales").await;
+    app.click(&button("Send from Sales").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+
+    // The line button changes the line before sending: Support this time.
+    compose(&app, &["Grace Hopper"], "From support").await;
+    app.wait_for(&button("Send from Sales").within(&composer()))
+        .await;
+    app.click(&button("Sending line: Sales")).await;
+    app.click(&line_option("Support")).await;
+    app.click(&button("Send from Support").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+
+    // Two threads for one contact, one per line.
+    app.wait_for(&row("Grace Hopper", "Sales")).await;
+    app.wait_for(&row("Grace Hopper", "Support")).await;
+    let sent = carrier_received(&app, 2).await;
+    let from: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|m| (m.from.as_str(), m.body.as_str()))
+        .collect();
+    assert_eq!(from, [(SALES, "From sales"), (SUPPORT, "From support")]);
+
+    // A reply inside the Support thread goes from Support, with no picker.
+    app.click(&row("Grace Hopper", "Support")).await;
+    app.type_into(&textbox("Reply text"), "Replying in the thread")
+        .await;
+    app.click(&button("Send from Support").within(&by_role("form", "Reply")))
+        .await;
+    let sent = carrier_received(&app, 3).await;
+    assert_eq!(
+        (sent[2].from.as_str(), sent[2].to.as_str()),
+        (SUPPORT, GRACE)
+    );
+    app.screenshot("two-threads").await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn twenty_recipients_are_sent_individually_and_a_21st_is_refused() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let numbers: Vec<String> = (0..21).map(|i| format!("+1415555{:04}", 300 + i)).collect();
+    let twenty: Vec<&str> = numbers[..20].iter().map(String::as_str).collect();
+    compose(&app, &twenty, "Store opens at 9 tomorrow").await;
+    app.type_into(&by_label("To"), &numbers[20]).await;
+    app.type_into(&by_label("To"), "\u{E007}").await;
+    app.wait_for(&containing_text("at most 20 people")).await;
+    app.click(&button("Send").within(&composer())).await;
+    app.click(&line_option("Support")).await;
+    app.click(&button("Send from Support").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+    let sent = carrier_received(&app, 20).await;
+    let mut to: Vec<&str> = sent.iter().map(|m| m.to.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, twenty, "one message per recipient");
+    assert!(sent.iter().all(|m| m.from == SUPPORT));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.sandbox().sent().await.len(), 20, "never the 21st");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn an_image_is_attached_shown_and_sent() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let png = app.data_dir().with_extension("png");
+    let status = std::process::Command::new("convert")
+        .args(["-size", "64x48", "gradient:blue-white"])
+        .arg(&png)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    compose(&app, &["Katherine Johnson"], "The diagram").await;
+    let input = app
+        .wait_for(&by_label("Image file").within(&composer()))
+        .await;
+    input
+        .send_keys(png.to_str().unwrap())
+        .await
+        .expect("the file chosen");
+    app.wait_for(&by_role("img", "Attached image")).await;
+    app.click(&button("Send").within(&composer())).await;
+    app.click(&line_option("Sales")).await;
+    app.click(&button("Send from Sales").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+    let sent = carrier_received(&app, 1).await;
+    assert!(
+        sent[0].sid.starts_with("MM"),
+        "sent as MMS: {}",
+        sent[0].sid
+    );
+    app.wait_for(&by_role("img", "Image in the message")).await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn offline_messages_wait_and_go_once_on_reconnect() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.sandbox().offline().await;
+    compose(&app, &["Alan Turing"], "Sent while offline").await;
+    app.click(&button("Send").within(&composer())).await;
+    app.click(&line_option("Support")).await;
+    app.click(&button("Send from Support").within(&composer()))
+        .await;
+    app.wait_for_within(
+        &containing_text("1 message will be sent when you're back online"),
+        Duration::from_secs(20),
+    )
+    .await;
+    app.screenshot("offline").await;
+    app.sandbox().online().await;
+    let sent = carrier_received(&app, 1).await;
+    assert_eq!(sent[0].body, "Sent while offline");
+    app.wait_gone(&containing_text("back online")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.sandbox().sent().await.len(), 1, "exactly once");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_draft_survives_a_restart() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    compose(&app, &["Ada Lovelace"], "Half-written thought").await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is saved as one types
+    let dir = app.close().await;
+    let app = App::launch_with(dir).await;
+    // The unsent message is put back in front of its writer.
+    app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message")).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Half-written thought")
+    );
+    app.wait_for(&by_role("listitem", "Ada Lovelace").within(&labelled("Recipients")))
+        .await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn the_pin_keeps_the_window_on_top_and_is_remembered() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let pin = button("Pin on top");
+    assert_eq!(
+        app.wait_for(&pin)
+            .await
+            .attr("aria-pressed")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("false")
+    );
+    app.click(&pin).await;
+    eventually("the pin to be pressed", DEFAULT_TIMEOUT, async || {
+        let pressed = app.find(&pin).await?.attr("aria-pressed").await.ok()??;
+        (pressed == "true").then_some(())
+    })
+    .await;
+    app.screenshot("pinned").await;
+    let dir = app.close().await;
+    let app = App::launch_with(dir).await;
+    eventually("the pin to be remembered", DEFAULT_TIMEOUT, async || {
+        let pressed = app.find(&pin).await?.attr("aria-pressed").await.ok()??;
+        (pressed == "true").then_some(())
+    })
+    .await;
+    app.click(&pin).await;
+    eventually("the pin to be released", DEFAULT_TIMEOUT, async || {
+        let pressed = app.find(&pin).await?.attr("aria-pressed").await.ok()??;
+        (pressed == "false").then_some(())
+    })
+    .await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn notifications_follow_the_privacy_setting() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.sandbox().reply(ADA, SUPPORT, "Full text please").await;
+    let shown = app
+        .wait_for_notification("Ada Lovelace → Support", Duration::from_secs(20))
+        .await;
+    assert_eq!(shown.body, "Full text please");
+    // The reply shows up in the list too, unread.
+    app.wait_for(&row("Ada Lovelace", "Support")).await;
+
+    app.click(&button("Settings")).await;
+    let privacy = app.wait_for(&by_label("Notifications show")).await;
+    privacy
+        .select_by_label("Sender only")
+        .await
+        .expect("the option");
+    app.wait_for(&by_text("Saved.")).await;
+    clear_notifications().await;
+    app.sandbox().reply(GRACE, SALES, "A secret").await;
+    let shown = app
+        .wait_for_notification("Grace Hopper → Sales", Duration::from_secs(20))
+        .await;
+    assert_eq!(shown.body, "New message", "the text stays private");
+    app.close().await;
+}
+
+/// A line in the composer's "Send from" list.
+fn line_option(label: &str) -> Target {
+    by_role("option", label).within(&by_role("listbox", "Send from"))
 }

@@ -47,6 +47,18 @@ export function Composer(props: {
   const [busy, setBusy] = createSignal(false);
   let toField: HTMLInputElement | undefined;
   let hoverTimer: ReturnType<typeof setTimeout> | undefined;
+  // The line list opens on hover and on click. Hover opens it for as long as the pointer stays;
+  // a click keeps it open until the next click, so the click that follows a hover never closes
+  // the list the hover just opened.
+  let heldOpen = false;
+  const openPicker = (hold: boolean) => {
+    heldOpen = heldOpen || hold;
+    setPickerOpen(true);
+  };
+  const closePicker = () => {
+    heldOpen = false;
+    setPickerOpen(false);
+  };
 
   const draft = createDraft<ComposerDraft>(b, COMPOSER, {
     snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), image: image() }),
@@ -145,6 +157,7 @@ export function Composer(props: {
   const choose = (line: LineId) => {
     setChosen(line);
     setHint("");
+    heldOpen = false; // the list stays while the pointer is on it, showing the pick highlighted
     save();
   };
 
@@ -155,7 +168,7 @@ export function Composer(props: {
     const p = preview();
     if (p?.decision.kind === "pick") {
       // DESIGN.md: the first Send opens the list of lines and sends nothing.
-      setPickerOpen(true);
+      openPicker(true);
       setHint("Choose the number to send from, then press Send again.");
       return;
     }
@@ -204,7 +217,7 @@ export function Composer(props: {
         onKeyDown={(e) => {
           if (e.key === "Escape") {
             e.stopPropagation();
-            if (pickerOpen()) setPickerOpen(false);
+            if (pickerOpen()) closePicker();
             else props.onClose();
           } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
@@ -339,10 +352,10 @@ export function Composer(props: {
             class="line-picker"
             onMouseEnter={() => {
               clearTimeout(hoverTimer);
-              if (props.lines.length > 1) setPickerOpen(true);
+              if (props.lines.length > 1) openPicker(false);
             }}
             onMouseLeave={() => {
-              hoverTimer = setTimeout(() => !hint() && setPickerOpen(false), 400);
+              hoverTimer = setTimeout(() => !hint() && !heldOpen && closePicker(), 400);
             }}
           >
             <Show when={props.lines.length > 1}>
@@ -352,7 +365,7 @@ export function Composer(props: {
                 aria-haspopup="listbox"
                 aria-expanded={pickerOpen()}
                 style={{ "--line-color": sendingLine()?.color ?? "#888" }}
-                onClick={() => setPickerOpen(!pickerOpen())}
+                onClick={() => (heldOpen ? closePicker() : openPicker(true))}
               >
                 <span class="line-dot" aria-hidden="true" />
                 {sendingLine()?.label ?? "Line"} ▾

@@ -53,15 +53,15 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
       <Show when={error()}>
         <p role="alert" class="error">{error()}</p>
       </Show>
-      <Show when={report()}>
+      <Show when={report()} keyed>
         {(r) => (
           <div class="report" role="status" aria-label="Import report">
             <p>
-              Added {r().added} {r().added === 1 ? "contact" : "contacts"}
-              {r().skipped.length ? `; skipped ${r().skipped.length}:` : "."}
+              Added {r.added} {r.added === 1 ? "contact" : "contacts"}
+              {r.skipped.length ? `; skipped ${r.skipped.length}:` : "."}
             </p>
             <ul>
-              <For each={r().skipped}>
+              <For each={r.skipped}>
                 {(s) => (
                   <li>
                     Entry {s.entry}
@@ -76,12 +76,13 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
           </div>
         )}
       </Show>
-      <Show when={editing()}>
+      {/* Keyed: each contact gets a fresh form, and closing it never reads a stale contact. */}
+      <Show when={editing()} keyed>
         {(c) => (
           <ContactForm
             backend={b}
             lines={props.lines}
-            contact={c() === "new" ? null : (c() as ContactView)}
+            contact={c === "new" ? null : c}
             onDone={() => {
               setEditing(null);
               changed();
