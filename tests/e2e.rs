@@ -402,3 +402,95 @@ async fn notifications_follow_the_privacy_setting() {
 fn line_option(label: &str) -> Target {
     by_role("option", label).within(&by_role("listbox", "Send from"))
 }
+
+/// Lets the window paint what the page just changed: WebKit's screenshot is of the last
+/// composited frame, which may trail the DOM by a frame or two.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+}
+
+/// The page's background colour, as `(r, g, b)`.
+async fn background(app: &App) -> (u8, u8, u8) {
+    let css = app
+        .client()
+        .execute(
+            "return getComputedStyle(document.documentElement).backgroundColor",
+            vec![],
+        )
+        .await
+        .expect("the computed style");
+    let css = css.as_str().unwrap_or_default().to_owned();
+    let parts: Vec<u8> = css
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    assert!(parts.len() >= 3, "a colour: {css}");
+    (parts[0], parts[1], parts[2])
+}
+
+/// Light and dark: the app follows the desktop, and every main view renders in both. The
+/// screenshots it saves (`target/e2e-screenshots/the_main_views_*`) are the README's
+/// (`./dev screenshots` copies them to docs/screenshots).
+#[tokio::test]
+async fn the_main_views_follow_the_desktop_in_light_and_dark() {
+    if skipped() {
+        return;
+    }
+    for look in [Look::Light, Look::Dark] {
+        let name = match look {
+            Look::Light => "light",
+            Look::Dark => "dark",
+        };
+        let app = App::launch_looking(look).await;
+        let (r, g, b) = background(&app).await;
+        let luminance = (0.2126 * r as f64 + 0.7152 * g as f64 + 0.0722 * b as f64) / 255.0;
+        match look {
+            Look::Light => assert!(luminance > 0.7, "a light page: {r},{g},{b}"),
+            Look::Dark => assert!(luminance < 0.3, "a dark page: {r},{g},{b}"),
+        }
+
+        // A morning's traffic: customers wrote to both lines, and we answered one.
+        app.sandbox()
+            .reply(GRACE, SUPPORT, "My order #1042 has not arrived yet.")
+            .await;
+        app.sandbox()
+            .reply(KATHERINE, SALES, "Do you have the blue one in a medium?")
+            .await;
+        app.sandbox()
+            .reply(ADA, SALES, "Hi! Is the shop open on Sunday?")
+            .await;
+        app.wait_for(&row("Ada Lovelace", "Sales")).await;
+        app.click(&row("Ada Lovelace", "Sales")).await;
+        app.type_into(&textbox("Reply text"), "Yes, from 10 to 4. See you then!")
+            .await;
+        app.click(&button("Send from Sales").within(&by_role("form", "Reply")))
+            .await;
+        carrier_received(&app, 1).await;
+        app.wait_for(&containing_text("Delivered")).await;
+        settle().await;
+        app.screenshot(&format!("{name}-conversation")).await;
+
+        // New message to a contact without a default line: the first Send asks for the line.
+        compose(&app, &["Alan Turing"], "Your repair is ready for pick-up.").await;
+        app.click(&button("Send").within(&composer())).await;
+        app.wait_for(&by_role("listbox", "Send from")).await;
+        app.wait_for(&containing_text("Choose the number to send from"))
+            .await;
+        settle().await;
+        app.screenshot(&format!("{name}-composer")).await;
+        app.click(&button("Close").within(&composer())).await;
+
+        app.click(&button("Contacts")).await;
+        app.wait_for(&region("Contacts")).await;
+        settle().await;
+        app.screenshot(&format!("{name}-contacts")).await;
+        app.click(&button("Settings")).await;
+        app.wait_for(&region("Settings")).await;
+        settle().await;
+        app.screenshot(&format!("{name}-settings")).await;
+        app.close().await;
+    }
+}

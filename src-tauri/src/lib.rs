@@ -45,6 +45,8 @@ pub fn run() {
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let app = tauri::Builder::default()
         // First, so that a second launch only focuses the first window.
@@ -131,6 +133,7 @@ pub fn run() {
             commands::set_setting,
             commands::set_pinned,
             commands::sandbox_online,
+            commands::ui_ready,
         ])
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use switchboard_engine::core::model::ThreadId;
 use switchboard_engine::{Engine, Runner};
@@ -13,6 +14,8 @@ use crate::error::{AppError, AppResult};
 /// The one handle registered with `manage()`.
 pub struct App {
     pub data_dir: PathBuf,
+    /// When the process started, for the start-up time the log reports.
+    pub started: Instant,
     /// Set once at start-up: the engine, or why the store could not be opened.
     engine: OnceLock<Result<Arc<Engine>, AppError>>,
     runner: OnceLock<Runner>,
@@ -28,6 +31,7 @@ impl App {
     pub fn new(data_dir: PathBuf) -> App {
         App {
             data_dir,
+            started: Instant::now(),
             engine: OnceLock::new(),
             runner: OnceLock::new(),
             sandbox: OnceLock::new(),

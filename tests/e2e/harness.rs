@@ -465,6 +465,13 @@ impl fmt::Debug for App {
     }
 }
 
+/// The desktop's colour scheme, which the app follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Look {
+    Light,
+    Dark,
+}
+
 impl App {
     /// Starts the app on a fresh data directory and waits until its conversations are on screen.
     pub async fn launch() -> App {
@@ -475,6 +482,16 @@ impl App {
     /// conversations are on screen and its sandbox carrier answers. Notifications raised before
     /// are forgotten.
     pub async fn launch_with(dir: DataDir) -> App {
+        App::start(dir, Look::Light).await
+    }
+
+    /// Starts the app on a fresh data directory on a desktop in `look` (GTK's dark Adwaita for
+    /// `Look::Dark`, which WebKit reports to the page as `prefers-color-scheme: dark`).
+    pub async fn launch_looking(look: Look) -> App {
+        App::start(DataDir::new(), look).await
+    }
+
+    async fn start(dir: DataDir, look: Look) -> App {
         let turn = TURN.lock().await;
         let tools = tools();
         notifications::start_daemon();
@@ -504,6 +521,10 @@ impl App {
                 std::env::var("SWITCHBOARD_LOG").unwrap_or_else(|_| "info".into()),
             )
             .env("NO_COLOR", "1") // the log is a file
+            .envs(match look {
+                Look::Light => None,
+                Look::Dark => Some(("GTK_THEME", "Adwaita:dark")),
+            })
             .env("SWITCHBOARD_E2E_BINARY", &tools.app)
             .env("SWITCHBOARD_E2E_LOG", &log)
             .stdin(Stdio::null())

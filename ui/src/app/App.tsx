@@ -134,8 +134,8 @@ export function App(props: { backend: Backend }) {
       window.removeEventListener("keydown", onKey);
     });
 
-    const unlisten = [
-      await b.onEngineEvent((e) => {
+    const unlisten = await Promise.all([
+      b.onEngineEvent((e) => {
         switch (e.kind) {
           case "message_status":
           case "inbound_message":
@@ -151,7 +151,7 @@ export function App(props: { backend: Backend }) {
             break;
         }
       }),
-      await b.onAppEvent((e) => {
+      b.onAppEvent((e) => {
         switch (e.kind) {
           case "open_thread":
             open(e.thread_id);
@@ -169,10 +169,12 @@ export function App(props: { backend: Backend }) {
             break;
         }
       }),
-    ];
+    ]);
     onCleanup(() => unlisten.forEach((u) => u()));
 
     await Promise.all([loadStatus(), loadLines(), reloadThreads()]);
+    // Once painted, the shell logs how long the start took.
+    requestAnimationFrame(() => requestAnimationFrame(() => void b.uiReady().catch(() => undefined)));
     // An unsent message from last time is put back in front of its writer.
     if (await guard(() => b.loadDraft("Composer"))) setComposing(true);
   });

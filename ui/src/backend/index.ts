@@ -71,6 +71,8 @@ export interface Backend {
   setSetting(name: keyof Settings, value: string): Promise<Settings>;
   setPinned(pinned: boolean): Promise<boolean>;
   sandboxOnline(online: boolean): Promise<void>;
+  /** The first conversation list is painted (the shell logs the start-up time). */
+  uiReady(): Promise<void>;
   onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
   onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
 }

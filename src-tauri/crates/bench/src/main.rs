@@ -10,101 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use switchboard_core::model::{Direction, MessageStatus, ThreadKey, E164};
-use switchboard_store::{DbKey, HistoryMessage, NewOutgoing, Store};
+use switchboard_store::{DbKey, NewOutgoing, Store};
 
-const WORDS: &[&str] = &[
-    "order",
-    "shipped",
-    "delivery",
-    "tomorrow",
-    "invoice",
-    "thanks",
-    "appointment",
-    "confirm",
-    "table",
-    "booking",
-    "refund",
-    "please",
-    "call",
-    "back",
-    "when",
-    "ready",
-    "pickup",
-    "store",
-    "price",
-    "quote",
-    "available",
-    "monday",
-    "friday",
-    "morning",
-    "afternoon",
-    "sorry",
-    "delay",
-    "tracking",
-    "number",
-    "package",
-    "receipt",
-    "payment",
-    "received",
-    "question",
-    "support",
-    "sales",
-    "offer",
-    "discount",
-    "welcome",
-    "reminder",
-    "tonight",
-    "address",
-    "update",
-    "great",
-    "perfect",
-    "see",
-    "you",
-    "soon",
-    "the",
-    "your",
-    "is",
-    "for",
-    "and",
-    "we",
-    "can",
-    "at",
-    "a",
-    "to",
-    "it",
-    "on",
-    "will",
-    "be",
-    "have",
-    "our",
-    "with",
-    "this",
-    "that",
-    "ok",
-    "yes",
-    "no",
-    "kitchen",
-    "plumber",
-    "estimate",
-    "window",
-    "garden",
-    "dentist",
-    "cleaning",
-    "haircut",
-    "lunch",
-    "dinner",
-    "parcel",
-    "courier",
-    "warranty",
-    "repair",
-    "model",
-    "size",
-    "colour",
-];
-
-/// Rare words planted in a known share of messages, so that searches of both kinds are timed.
-const RARE: &[&str] = &["zephyrine", "quokkaroo", "marzipanic"];
+mod history;
 
 struct Args {
     messages: u64,
@@ -177,26 +85,6 @@ fn time_it(n: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<(Duration
     Ok((pick(0.5), pick(0.99)))
 }
 
-fn number(i: u64) -> E164 {
-    // +1 415 2xx xxxx: valid US numbers, one per counterpart.
-    E164::from_normalized(&format!("+1415{:07}", 2_000_000 + i)).expect("valid E.164")
-}
-
-fn body(rng: &mut StdRng) -> String {
-    let n = rng.gen_range(3..=18);
-    let mut words: Vec<&str> = (0..n)
-        .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
-        .collect();
-    if rng.gen_ratio(1, 1000) {
-        words.push(RARE[rng.gen_range(0..RARE.len())]);
-    }
-    let mut s = words.join(" ");
-    if let Some(first) = s.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    s
-}
-
 fn main() -> Result<()> {
     let args = parse_args()?;
     let tmp = tempfile::tempdir()?;
@@ -211,58 +99,12 @@ fn main() -> Result<()> {
     let store = Store::create(&path, key())?;
     let mut rng = StdRng::seed_from_u64(42);
 
-    let lines = [
-        store.add_line(&number(9_000_001), "Sales", "#2563eb")?,
-        store.add_line(&number(9_000_002), "Support", "#16a34a")?,
-        store.add_line(&number(9_000_003), "Billing", "#db2777")?,
-    ];
-    // Half of the counterparts are contacts with names, as in a real address book.
-    for i in (0..args.threads).step_by(2) {
-        store.add_contact(&format!("Customer {i} Example"), &[number(i)], None, false)?;
-    }
-    let keys: Vec<ThreadKey> = (0..args.threads)
-        .map(|i| ThreadKey {
-            line: lines[(i % 3) as usize].id,
-            counterpart: number(i),
-        })
-        .collect();
-
-    println!(
-        "Building an encrypted store: {} messages in {} threads over {} lines…",
-        args.messages,
-        args.threads,
-        lines.len()
-    );
-    let start_ms: i64 = 1_700_000_000_000;
-    let n = args.messages;
+    let history = history::fill(&store, args.messages, args.threads)?;
+    let (lines, keys, n) = (&history.lines, &history.keys, history.imported);
     let thread_count = keys.len() as u64;
-    let mut body_rng = StdRng::seed_from_u64(7);
-    let history = (0..n).map(|i| {
-        let key = keys[(i.wrapping_mul(2_654_435_761) % thread_count) as usize].clone();
-        let inbound = i % 2 == 1;
-        HistoryMessage {
-            key,
-            direction: if inbound {
-                Direction::Inbound
-            } else {
-                Direction::Outbound
-            },
-            status: if inbound {
-                MessageStatus::Received
-            } else {
-                MessageStatus::Delivered
-            },
-            body: body(&mut body_rng),
-            created_at: start_ms + (i as i64) * 1_000,
-            carrier_sid: Some(format!("SM{:032x}", i)),
-        }
-    });
-    let started = Instant::now();
-    let report = store.import_history(history)?;
-    let import_secs = started.elapsed().as_secs_f64();
-    let rate = report.imported as f64 / import_secs;
-    store.checkpoint()?;
-
+    let start_ms = history::START_MS;
+    let rate = n as f64 / history.import_secs;
+    let import_secs = history.import_secs;
     let mut rows = vec![Row {
         name: "import history",
         median: format!("{rate:.0} msg/s"),
