@@ -398,6 +398,29 @@ async fn notifications_follow_the_privacy_setting() {
     app.close().await;
 }
 
+#[tokio::test]
+async fn clicking_a_notification_opens_its_conversation() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.sandbox()
+        .reply(GRACE, SUPPORT, "Is my repair done?")
+        .await;
+    app.wait_for_notification("Grace Hopper → Support", Duration::from_secs(20))
+        .await;
+    assert!(
+        !app.shows(&heading("Grace Hopper")).await,
+        "no conversation is open before the click"
+    );
+    click_newest_notification().await;
+    // The conversation is on screen, with the reply box on its line.
+    app.wait_for(&heading("Grace Hopper")).await;
+    app.wait_for(&button("Send from Support").within(&by_role("form", "Reply")))
+        .await;
+    app.close().await;
+}
+
 /// A line in the composer's "Send from" list.
 fn line_option(label: &str) -> Target {
     by_role("option", label).within(&by_role("listbox", "Send from"))

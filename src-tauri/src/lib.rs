@@ -58,6 +58,7 @@ pub fn run() {
         .setup(|tauri_app| {
             let handle = tauri_app.handle().clone();
             let app = handle.state::<App>();
+            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: setup");
             let opened = Engine::open(&app.data_dir, key_choice())
                 .map(Arc::new)
                 .map_err(AppError::from);
@@ -86,10 +87,12 @@ pub fn run() {
                     false
                 }
             };
+            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: window");
             if let Err(e) = window::build_tray(&handle, pinned) {
                 // A desktop without a tray still has the window.
                 tracing::warn!(error = %e, "no tray icon");
             }
+            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: tray");
             Ok(())
         })
         .on_window_event(|window, event| {

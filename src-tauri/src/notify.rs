@@ -2,6 +2,8 @@
 //! centres elsewhere). What a notification says depends on the privacy setting; whether one is
 //! raised at all on do-not-disturb and on what the window shows.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use switchboard_engine::core::model::{MessageId, ThreadId};
 use switchboard_engine::{Engine, NotificationPrivacy};
 use tauri::{AppHandle, Emitter, Manager};
@@ -18,6 +20,32 @@ pub struct Content {
 
 /// Longest body shown: a notification is a glance, the thread has the rest.
 const MAX_BODY_CHARS: usize = 200;
+
+/// Notifications whose click is being waited for, each on a thread of its own (D-Bus waits
+/// block) until it is clicked or dismissed. Past `MAX_WAITING`, a notification is shown without
+/// the click action, so a flood of messages never piles up threads.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+const MAX_WAITING: usize = 16;
+
+/// A place among the `WAITING`, given back when dropped.
+struct Waiting;
+
+impl Waiting {
+    fn take() -> Option<Waiting> {
+        WAITING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_WAITING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// "Ada Lovelace → Sales" with the text, only the sender, or nothing but that a message came.
 pub fn content(privacy: NotificationPrivacy, sender: &str, line: &str, text: &str) -> Content {
@@ -86,9 +114,12 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
         .summary(&content.title)
         .body(&content.body)
         .icon("app.switchboard.desktop");
+    let waiting = Waiting::take();
     #[cfg(all(unix, not(target_os = "macos")))]
     {
-        n.action("default", "Open");
+        if waiting.is_some() {
+            n.action("default", "Open");
+        }
         n.hint(notify_rust::Hint::Category("im.received".to_owned()));
     }
     match n.show() {
@@ -96,21 +127,37 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
             tracing::debug!(thread = %thread, "notification shown");
             // Clicking the notification opens its thread where the platform reports it.
             #[cfg(all(unix, not(target_os = "macos")))]
-            _shown.wait_for_action(|action| {
-                if action == "default" {
-                    crate::window::show_main(handle);
-                    let _ = handle.emit(APP_EVENT, AppEvent::OpenThread { thread_id: thread });
-                }
-            });
+            if waiting.is_some() {
+                _shown.wait_for_action(|action| {
+                    if action == "default" {
+                        crate::window::show_main(handle);
+                        let _ = handle.emit(APP_EVENT, AppEvent::OpenThread { thread_id: thread });
+                    }
+                });
+            }
         }
         Err(e) => tracing::warn!(error = %e, "the notification could not be shown"),
     }
+    drop(waiting);
     let _ = handle;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_clicks_is_bounded() {
+        let held: Vec<Waiting> = std::iter::from_fn(Waiting::take).take(100).collect();
+        assert_eq!(held.len(), MAX_WAITING);
+        assert!(
+            Waiting::take().is_none(),
+            "the seventeenth waits for nothing"
+        );
+        drop(held);
+        assert_eq!(WAITING.load(Ordering::Acquire), 0);
+        assert!(Waiting::take().is_some(), "places come back");
+    }
 
     #[test]
     fn privacy_decides_what_a_notification_says() {

@@ -1150,6 +1150,11 @@ pub struct Notification {
     pub body: String,
 }
 
+/// Clicks the newest notification (its "default" action), as a person would.
+pub async fn click_newest_notification() {
+    notifications::ask("click").await;
+}
+
 /// Every notification raised since the app was launched (or since `clear_notifications`).
 pub async fn notifications() -> Vec<Notification> {
     let out = notifications::ask("calls").await;
@@ -1184,6 +1189,12 @@ if mode == 'status':
 mock = dbus.Interface(bus.get_object(NAME, PATH), MOCK)
 if mode == 'clear':
     mock.ClearCalls()
+elif mode == 'click':
+    # As a person clicking the newest notification: the daemon says its "default" action was
+    # invoked (the template numbers notifications from 1 and keeps the next id in next_id).
+    mock.AddMethod(NAME, 'NewestId', '', 'u', 'ret = self.next_id - 1')
+    newest = bus.get_object(NAME, PATH).NewestId(dbus_interface=NAME)
+    mock.EmitSignal(NAME, 'ActionInvoked', 'us', [dbus.UInt32(newest), 'default'])
 else:
     print(json.dumps([{'app_name': str(a[0]), 'summary': str(a[3]), 'body': str(a[4])}
                       for _, a in mock.GetMethodCalls('Notify')]))

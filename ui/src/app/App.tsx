@@ -174,7 +174,7 @@ export function App(props: { backend: Backend }) {
 
     await Promise.all([loadStatus(), loadLines(), reloadThreads()]);
     // Once painted, the shell logs how long the start took.
-    requestAnimationFrame(() => requestAnimationFrame(() => void b.uiReady().catch(() => undefined)));
+    requestAnimationFrame(() => requestAnimationFrame(() => void b.uiReady(performance.now()).catch(() => undefined)));
     // An unsent message from last time is put back in front of its writer.
     if (await guard(() => b.loadDraft("Composer"))) setComposing(true);
   });

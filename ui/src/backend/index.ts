@@ -72,7 +72,7 @@ export interface Backend {
   setPinned(pinned: boolean): Promise<boolean>;
   sandboxOnline(online: boolean): Promise<void>;
   /** The first conversation list is painted (the shell logs the start-up time). */
-  uiReady(): Promise<void>;
+  uiReady(pageMs: number): Promise<void>;
   onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
   onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
 }

@@ -35,7 +35,7 @@ export const tauriBackend: Backend = {
   setSetting: (name, value) => invoke("set_setting", { name, value }),
   setPinned: (pinned) => invoke("set_pinned", { pinned }),
   sandboxOnline: (online) => invoke("sandbox_online", { online }),
-  uiReady: () => invoke("ui_ready"),
+  uiReady: (pageMs) => invoke("ui_ready", { pageMs }),
   onEngineEvent: (handler) => listen<EngineEvent>("engine", (e) => handler(e.payload)),
   onAppEvent: (handler) => listen<AppEvent>("app", (e) => handler(e.payload)),
 };
