@@ -421,6 +421,25 @@ async fn clicking_a_notification_opens_its_conversation() {
     app.close().await;
 }
 
+#[tokio::test]
+async fn a_second_launch_hands_over_to_the_first_window() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.sandbox().reply(ADA, SALES, "Still there?").await;
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    // Launched again (from the dock, a desktop file, a terminal): the second process finds the
+    // first, asks it to show its window, and leaves.
+    let second = app.launch_again().await;
+    assert!(second.success(), "the second launch ended with {second}");
+    // The first is still the one on screen, with its conversations.
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&containing_text("Still there?")).await;
+    app.close().await;
+}
+
 /// A line in the composer's "Send from" list.
 fn line_option(label: &str) -> Target {
     by_role("option", label).within(&by_role("listbox", "Send from"))

@@ -115,8 +115,8 @@ fn tools() -> Tools {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")));
     if !app.is_file() {
         missing.push(format!(
-            "the app binary {} (cargo builds it with this test, after npm run build; \
-             or point SWITCHBOARD_E2E_APP at one)",
+            "the app binary {} (SWITCHBOARD_E2E_APP, else the debug binary cargo builds \
+             with this test; ./dev e2e builds the release one and points there)",
             app.display()
         ));
     }
@@ -612,6 +612,30 @@ impl App {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.as_ref().expect("the data directory").path()
+    }
+
+    /// Starts the app binary a second time, on the same data directory, as a person would from
+    /// the launcher, and waits (20 s at most) for that second process to end; its output goes to
+    /// this test's log.
+    pub async fn launch_again(&self) -> std::process::ExitStatus {
+        let dir = self.dir.as_ref().expect("the data directory");
+        let log = File::options()
+            .append(true)
+            .open(&self.log)
+            .expect("the e2e log file");
+        let mut child = tokio::process::Command::new(tools().app)
+            .env("SWITCHBOARD_DATA_DIR", dir.path())
+            .env("SWITCHBOARD_KEY_FILE", dir.key_file())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the e2e log file"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the second launch");
+        tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("the second launch ended within 20 s")
+            .expect("the second launch's status")
     }
 
     /// The WebDriver client, for what the helpers below do not cover.
