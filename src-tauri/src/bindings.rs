@@ -46,6 +46,7 @@ mod tests {
             AppStatus,
             AttachmentData,
             ComposeInput,
+            switchboard_engine::ComposerState,
             ContactInput,
             ImageData,
             switchboard_engine::core::model::Line

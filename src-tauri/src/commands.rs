@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
-    ComposeRequest, ContactView, Engine, ImportFormat, ImportSummary, PreparedImage, Preview,
-    Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, DEFAULT_MMS_BUDGET,
+    ComposeRequest, ComposerState, ContactView, Engine, ImportFormat, ImportSummary, PreparedImage,
+    Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
+    DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
@@ -280,28 +281,9 @@ pub fn prepare_image(data: String) -> AppResult<ImageData> {
 }
 
 #[tauri::command]
-pub fn preview(app: State<'_, App>, input: ComposeInput) -> AppResult<Preview> {
-    // The image was prepared when attached; the preview only needs to know there is one.
-    let has_image = input.image.is_some();
-    let mut request = compose_request(ComposeInput {
-        image: None,
-        ..input
-    })?;
-    if has_image {
-        request.image = Some(TINY_GIF.to_vec());
-    }
-    let mut preview = engine(&app)?.live_preview(&request)?;
-    preview.image = None;
-    Ok(preview)
+pub fn preview(app: State<'_, App>, input: ComposerState) -> AppResult<Preview> {
+    Ok(engine(&app)?.live_preview(&input)?)
 }
-
-/// A 1×1 GIF standing in for the attached image while previewing: the composer's rules only
-/// ask whether there is one.
-const TINY_GIF: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
-];
 
 #[tauri::command]
 pub fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {

@@ -1,7 +1,7 @@
-// The one way a text box keeps its draft: restored once from the store, saved as the user
-// types (debounced), removed when it is empty, flushed when the box goes away, and never
+// The one way a text box keeps its draft: restored once from the store, saved whenever what
+// `snapshot` reads changes (debounced), removed when it is empty, flushed when the box goes away, and never
 // written again once the message it belonged to was sent or discarded.
-import { onCleanup } from "solid-js";
+import { createEffect, on, onCleanup } from "solid-js";
 import type { Backend, DraftKey } from "../backend";
 import { messageOf } from "../backend";
 import { debounce } from "./format";
@@ -34,10 +34,10 @@ export function createDraft<T>(
       (e) => opts.onError(messageOf(e)),
     );
   }, 300);
+  createEffect(on(opts.snapshot, () => save(), { defer: true }));
   onCleanup(() => save.flush());
   return {
     loaded,
-    save,
     /** The draft is gone with its message: nothing more is saved. */
     finish() {
       live = false;

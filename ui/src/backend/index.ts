@@ -6,6 +6,7 @@ import type { AppEvent } from "./generated/AppEvent";
 import type { AppStatus } from "./generated/AppStatus";
 import type { AttachmentData } from "./generated/AttachmentData";
 import type { ComposeInput } from "./generated/ComposeInput";
+import type { ComposerState } from "./generated/ComposerState";
 import type { ContactId } from "./generated/ContactId";
 import type { ContactInput } from "./generated/ContactInput";
 import type { ContactView } from "./generated/ContactView";
@@ -28,7 +29,7 @@ import type { ThreadId } from "./generated/ThreadId";
 import type { ThreadView } from "./generated/ThreadView";
 
 export type {
-  AppError, AppEvent, AppStatus, AttachmentData, ComposeInput, ContactId, ContactInput,
+  AppError, AppEvent, AppStatus, AttachmentData, ComposeInput, ComposerState, ContactId, ContactInput,
   ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
   ThreadId, ThreadView,
@@ -57,7 +58,7 @@ export interface Backend {
   importContacts(text: string): Promise<ImportSummary>;
   recipient(input: string): Promise<Recipient>;
   prepareImage(base64: string): Promise<ImageData>;
-  preview(input: ComposeInput): Promise<Preview>;
+  preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
   reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
   attachment(message: MessageId): Promise<AttachmentData>;

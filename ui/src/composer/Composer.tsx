@@ -71,7 +71,6 @@ export function Composer(props: {
     },
     onError: setError,
   });
-  const save = draft.save;
   onMount(() => void draft.loaded.then(() => toField?.focus()));
 
   // The counter and the sending line, from Rust, whenever what matters changes.
@@ -82,14 +81,14 @@ export function Composer(props: {
           recipients: chips().map((c) => c.number),
           body: body(),
           line: chosen(),
-          image: image() ? "" : null,
+          image: image()?.kind ?? null,
         }),
       );
     } catch (e) {
       setError(messageOf(e));
     }
   }, 60);
-  createEffect(on([chips, body, chosen, () => image() !== null], () => refresh()));
+  createEffect(on([chips, body, chosen, () => image()?.kind], () => refresh()));
 
   // Contacts matching what is typed in the To field.
   const search = debounce(async (q: string) => {
@@ -134,7 +133,6 @@ export function Composer(props: {
         setError(`${r.display} is already a recipient.`);
       } else {
         setChips([...chips(), r]);
-        save();
       }
       setQuery("");
       setOptions([]);
@@ -146,7 +144,6 @@ export function Composer(props: {
 
   const removeChip = (number: string) => {
     setChips(chips().filter((c) => c.number !== number));
-    save();
   };
 
   const decision = () => preview()?.decision;
@@ -158,7 +155,6 @@ export function Composer(props: {
     setChosen(line);
     setHint("");
     heldOpen = false; // the list stays while the pointer is on it, showing the pick highlighted
-    save();
   };
 
   const send = async () => {
@@ -311,10 +307,7 @@ export function Composer(props: {
           placeholder="Type your message"
           rows={6}
           value={body()}
-          onInput={(e) => {
-            setBody(e.currentTarget.value);
-            save();
-          }}
+          onInput={(e) => setBody(e.currentTarget.value)}
         />
         <p class="counter muted" aria-live="polite" aria-label="Message length">
           {counter()}
@@ -322,10 +315,7 @@ export function Composer(props: {
 
         <AttachedImage
           image={image()}
-          onRemove={() => {
-            setImage(null);
-            save();
-          }}
+          onRemove={() => setImage(null)}
         />
 
         <Show when={error()}>
@@ -338,10 +328,7 @@ export function Composer(props: {
         <footer class="composer-actions">
           <AttachButton
             backend={b}
-            onAttached={(img) => {
-              setImage(img);
-              save();
-            }}
+            onAttached={setImage}
             onError={setError}
           />
           <button class="link" onClick={() => void discard()}>

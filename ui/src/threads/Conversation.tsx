@@ -156,7 +156,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
   const [image, setImage] = createSignal<ImageData | null>(null);
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
-  const draft = createDraft<ReplyDraft>(b, key, {
+  createDraft<ReplyDraft>(b, key, {
     snapshot: () => ({ body: body(), image: image() }),
     isEmpty: (d) => !d.body && !d.image,
     restore: (d) => {
@@ -165,7 +165,6 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
     },
     onError: setError,
   });
-  const save = draft.save;
 
   const send = async () => {
     if (busy()) return;
@@ -194,10 +193,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
     >
       <AttachedImage
         image={image()}
-        onRemove={() => {
-          setImage(null);
-          save();
-        }}
+        onRemove={() => setImage(null)}
       />
       <Show when={error()}>
         <p role="alert" class="error">{error()}</p>
@@ -205,10 +201,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
       <div class="reply-row">
         <AttachButton
           backend={b}
-          onAttached={(img) => {
-            setImage(img);
-            save();
-          }}
+          onAttached={setImage}
           onError={setError}
         />
         <textarea
@@ -217,10 +210,7 @@ function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () =>
           rows={2}
           maxLength={1600}
           value={body()}
-          onInput={(e) => {
-            setBody(e.currentTarget.value);
-            save();
-          }}
+          onInput={(e) => setBody(e.currentTarget.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey) {
               e.preventDefault();

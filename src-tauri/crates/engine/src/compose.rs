@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::composer::{self, Draft, ValidMessage};
-use switchboard_core::model::{ContactId, Line, LineId, ThreadId, E164};
+use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, E164};
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
 use switchboard_core::sms::SmsCount;
@@ -24,6 +24,16 @@ pub struct ComposeRequest {
     pub image: Option<Vec<u8>>,
     /// The line the user picked, if any.
     pub line: Option<LineId>,
+}
+
+/// The composer as the user is filling it in, for [`Engine::live_preview`]. Its image was
+/// checked and prepared when attached; the rules only need its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ComposerState {
+    pub recipients: Vec<String>,
+    pub body: String,
+    pub line: Option<LineId>,
+    pub image: Option<ImageKind>,
 }
 
 /// A recipient as resolved: the number messages go to, and the contact it belongs to.
@@ -108,23 +118,29 @@ impl Engine {
     /// The composer's view as the user types: like [`Engine::preview`], but a draft that cannot
     /// be sent yet (no recipient, nothing written, too long) is not an error: `problem` says
     /// why, and the counter and the sending line are still shown.
-    pub fn live_preview(&self, request: &ComposeRequest) -> Result<Preview> {
-        let recipients = self.recipients(&request.recipients)?;
-        match self.prepare(recipients.clone(), request, None) {
-            Ok(p) => Ok(p.into()),
-            Err(EngineError::Compose(e)) => {
-                let (decision, offer_default) = self.decide(&recipients, request.line, None)?;
-                Ok(Preview {
-                    recipients,
-                    sms: switchboard_core::sms::count(&request.body),
-                    decision,
-                    image: None,
-                    offer_default,
-                    problem: Some(EngineError::Compose(e).body()),
-                })
-            }
-            Err(e) => Err(e),
-        }
+    pub fn live_preview(&self, state: &ComposerState) -> Result<Preview> {
+        let recipients = self.recipients(&state.recipients)?;
+        let checked = composer::validate(&Draft {
+            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
+            body: state.body.clone(),
+            image: state.image,
+        });
+        let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
+        let (sms, problem) = match checked {
+            Ok(message) => (message.sms, None),
+            Err(e) => (
+                switchboard_core::sms::count(&state.body),
+                Some(EngineError::Compose(e).body()),
+            ),
+        };
+        Ok(Preview {
+            recipients,
+            sms,
+            decision,
+            image: None,
+            offer_default,
+            problem,
+        })
     }
 
     /// Enqueues one message per recipient in one transaction. When the user must pick a line
@@ -382,6 +398,15 @@ mod tests {
         }
     }
 
+    fn state(recipients: &[&str], body: &str) -> ComposerState {
+        ComposerState {
+            recipients: recipients.iter().map(|s| s.to_string()).collect(),
+            body: body.into(),
+            line: None,
+            image: None,
+        }
+    }
+
     /// What the send button would show: `Ok(label)` or `Err(reason)` when a pick is needed.
     fn decision(e: &Engine, recipients: &[&str], line: Option<LineId>) -> Result<String, String> {
         match e.preview(&request(recipients, line)).unwrap().decision {
@@ -427,9 +452,7 @@ mod tests {
         let (_d, e, _sales, _support) = office();
         let check =
             |recipients: &[&str], body: &str, problem: Option<&str>, label: Option<&str>| {
-                let mut r = request(recipients, None);
-                r.body = body.into();
-                let p = e.live_preview(&r).unwrap();
+                let p = e.live_preview(&state(recipients, body)).unwrap();
                 assert_eq!(
                     p.problem.map(|b| b.code).as_deref(),
                     problem,
@@ -454,7 +477,7 @@ mod tests {
         check(&["Ada Lovelace"], "Hi", None, Some("Sales"));
         // A recipient that is not a number nor a contact is still an error: chips are checked.
         assert_eq!(
-            e.live_preview(&request(&["Nobody Known"], None))
+            e.live_preview(&state(&["Nobody Known"], "Hi"))
                 .unwrap_err()
                 .code(),
             "unknown_recipient"

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use switchboard_store::{KeySource, Store};
 
-pub use compose::{ComposeRequest, LineDecision, Preview, Recipient, SendReceipt, SentTo};
+pub use compose::{
+    ComposeRequest, ComposerState, LineDecision, Preview, Recipient, SendReceipt, SentTo,
+};
 pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
