@@ -23,11 +23,22 @@ pub struct Capabilities {
 /// One of the account's numbers as the carrier lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarrierLine {
+    /// The carrier's id for the number (Twilio's `PN…` sid), to write its label back.
+    pub sid: String,
     pub number: E164,
     /// Twilio's FriendlyName.
     pub label: String,
     pub sms: bool,
     pub mms: bool,
+}
+
+/// The account a carrier's credentials open, as the credentials check reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierAccount {
+    /// Twilio's Account SID (`AC…`).
+    pub sid: String,
+    /// The account's own name at the carrier.
+    pub name: String,
 }
 
 /// An image to send with a message.
@@ -138,8 +149,15 @@ impl CarrierError {
 pub trait Carrier: Send + Sync {
     fn capabilities(&self) -> Capabilities;
 
+    /// Checks the credentials: the account they open, which must be usable (not suspended or
+    /// closed).
+    async fn account(&self) -> Result<CarrierAccount, CarrierError>;
+
     /// The account's numbers.
     async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError>;
+
+    /// Writes a line's label back to the carrier (Twilio's FriendlyName), by the line's sid.
+    async fn rename_line(&self, sid: &str, label: &str) -> Result<(), CarrierError>;
 
     /// Hands one message to the carrier.
     async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError>;

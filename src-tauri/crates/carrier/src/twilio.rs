@@ -3,7 +3,7 @@
 //! sandbox. It classifies every failure the way the outbox needs: retry later, failed for good,
 //! or unknown outcome (reconcile with [`Carrier::find_sent`] before resending).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +15,8 @@ use switchboard_core::model::E164;
 
 use crate::dates::{format_day, now_ms, parse_day, parse_rfc2822, start_of_day};
 use crate::{
-    Capabilities, Carrier, CarrierError, CarrierLine, CarrierMessage, CarrierStatus, Changes,
-    Media, SendRequest, SyncCursor, TransientKind,
+    Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage,
+    CarrierStatus, Changes, Media, SendRequest, SyncCursor, TransientKind,
 };
 
 /// Twilio accepts up to 5 MB of media per message.
@@ -32,6 +32,23 @@ const PENDING_WATCH_MS: i64 = 24 * 60 * 60 * 1000;
 const PENDING_MAX: usize = 100;
 /// `find_sent` accepts a message created this long before the attempt began (clock skew).
 const FIND_SENT_SLACK_MS: i64 = 60 * 1000;
+
+/// Every request this client makes, as (method, path below the account): the contract tests
+/// send each one to a mock serving Twilio's own OpenAPI document. Add a request here when the
+/// client learns one.
+pub const REQUESTS: &[(&str, &str)] = &[
+    ("GET", ".json"),
+    ("GET", "/IncomingPhoneNumbers.json"),
+    ("POST", "/IncomingPhoneNumbers/{Sid}.json"),
+    ("POST", "/Messages.json"),
+    ("GET", "/Messages.json"),
+    ("GET", "/Messages/{Sid}.json"),
+    ("GET", "/Messages/{MessageSid}/Media.json"),
+];
+
+/// A listing stops after this many pages, whatever `next_page_uri` says: a carrier that pages
+/// forever must not hold a sync round forever.
+const MAX_PAGES: usize = 200;
 
 /// Twilio fetches MMS media from a public URL, so bytes must be put somewhere first.
 #[async_trait]
@@ -137,9 +154,10 @@ impl TwilioClient {
         })
     }
 
+    /// `rest` follows the account's own path: `.json` for the account, `/Messages.json`…
     fn account_url(&self, rest: &str) -> String {
         format!(
-            "{}/2010-04-01/Accounts/{}/{rest}",
+            "{}/2010-04-01/Accounts/{}{rest}",
             self.base_url, self.account_sid
         )
     }
@@ -170,7 +188,7 @@ impl TwilioClient {
 
     /// `GET Messages/{Sid}.json`: one message as the carrier has it now.
     pub async fn fetch_message(&self, sid: &str) -> Result<CarrierMessage, CarrierError> {
-        let url = self.account_url(&format!("Messages/{sid}.json"));
+        let url = self.account_url(&format!("/Messages/{}.json", path_segment(sid)?));
         let api: ApiMessage = self
             .call("fetch message", self.request(Method::GET, &url), false)
             .await?;
@@ -204,9 +222,10 @@ impl TwilioClient {
         }
         query.push(("PageSize", self.options.page_size.to_string()));
         let mut builder = self
-            .request(Method::GET, &self.account_url("Messages.json"))
+            .request(Method::GET, &self.account_url("/Messages.json"))
             .query(&query);
         let mut out = Vec::new();
+        let mut pages = Pages::default();
         loop {
             let page: MessagePage = self.call("list messages", builder, false).await?;
             for api in page.messages {
@@ -222,7 +241,7 @@ impl TwilioClient {
                     Err(e) => return Err(e),
                 }
             }
-            match page.next_page_uri {
+            match pages.next(page.next_page_uri) {
                 Some(next) if !filter.first_page_only => {
                     builder = self.request(Method::GET, &self.join(&next));
                 }
@@ -241,24 +260,23 @@ impl TwilioClient {
     }
 
     async fn message_from_api(&self, api: ApiMessage) -> Result<CarrierMessage, CarrierError> {
-        let media_urls = match (&api.subresource_uris, num_media(&api)) {
-            (Some(sub), n) if n > 0 => match &sub.media {
-                Some(uri) => self.media_urls(uri).await?,
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
+        let media_urls = if num_media(&api) > 0 {
+            self.media_urls(&api.sid).await?
+        } else {
+            Vec::new()
         };
         convert_message(api, media_urls)
     }
 
-    /// The content URLs of a message's media (`Media/{Sid}` without `.json`).
-    async fn media_urls(&self, list_uri: &str) -> Result<Vec<String>, CarrierError> {
+    /// `GET Messages/{Sid}/Media.json`: the content URLs of a message's media (each media
+    /// resource's URI without `.json`).
+    pub async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
+        let url = self.account_url(&format!(
+            "/Messages/{}/Media.json",
+            path_segment(message_sid)?
+        ));
         let page: MediaPage = self
-            .call(
-                "list media",
-                self.request(Method::GET, &self.join(list_uri)),
-                false,
-            )
+            .call("list media", self.request(Method::GET, &url), false)
             .await?;
         Ok(page
             .media_list
@@ -297,9 +315,10 @@ impl Carrier for TwilioClient {
 
     async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError> {
         let mut builder = self
-            .request(Method::GET, &self.account_url("IncomingPhoneNumbers.json"))
+            .request(Method::GET, &self.account_url("/IncomingPhoneNumbers.json"))
             .query(&[("PageSize", self.options.page_size.to_string())]);
         let mut lines = Vec::new();
+        let mut pages = Pages::default();
         loop {
             let page: NumberPage = self.call("list numbers", builder, false).await?;
             for n in page.incoming_phone_numbers {
@@ -312,17 +331,56 @@ impl Carrier for TwilioClient {
                 };
                 let caps = n.capabilities.unwrap_or_default();
                 lines.push(CarrierLine {
+                    sid: n.sid,
                     label: n.friendly_name.unwrap_or_else(|| number.to_string()),
                     number,
                     sms: caps.sms,
                     mms: caps.mms,
                 });
             }
-            match page.next_page_uri {
+            match pages.next(page.next_page_uri) {
                 Some(next) => builder = self.request(Method::GET, &self.join(&next)),
                 None => return Ok(lines),
             }
         }
+    }
+
+    async fn account(&self) -> Result<CarrierAccount, CarrierError> {
+        let api: ApiAccount = self
+            .call(
+                "check the account",
+                self.request(Method::GET, &self.account_url(".json")),
+                false,
+            )
+            .await?;
+        let name = api.friendly_name.unwrap_or_else(|| api.sid.clone());
+        match api.status.as_deref() {
+            Some("suspended") => Err(CarrierError::Permanent {
+                code: None,
+                message: format!(
+                    "The Twilio account \"{name}\" is suspended: it can't send messages until \
+                     Twilio reactivates it."
+                ),
+            }),
+            Some("closed") => Err(CarrierError::Permanent {
+                code: None,
+                message: format!("The Twilio account \"{name}\" is closed."),
+            }),
+            _ => Ok(CarrierAccount { sid: api.sid, name }),
+        }
+    }
+
+    async fn rename_line(&self, sid: &str, label: &str) -> Result<(), CarrierError> {
+        let url = self.account_url(&format!(
+            "/IncomingPhoneNumbers/{}.json",
+            path_segment(sid)?
+        ));
+        let builder = self
+            .request(Method::POST, &url)
+            .form(&[("FriendlyName", label)]);
+        // Renaming twice does no harm: a lost answer is only worth a retry.
+        let _: serde_json::Value = self.call("rename the line", builder, false).await?;
+        Ok(())
     }
 
     async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError> {
@@ -337,7 +395,7 @@ impl Carrier for TwilioClient {
         }
         tracing::debug!(client_id = request.client_id, "sending a message");
         let builder = self
-            .request(Method::POST, &self.account_url("Messages.json"))
+            .request(Method::POST, &self.account_url("/Messages.json"))
             .form(&form);
         let api: ApiMessage = self.call("send message", builder, true).await?;
         // The carrier has the message now: whatever goes wrong from here must not read as "not
@@ -545,6 +603,39 @@ impl TwilioCursor {
     }
 }
 
+/// Follows `next_page_uri` at most [`MAX_PAGES`] times and never to a page already read.
+#[derive(Default)]
+struct Pages {
+    read: HashSet<String>,
+}
+
+impl Pages {
+    fn next(&mut self, next_page_uri: Option<String>) -> Option<String> {
+        let next = next_page_uri.filter(|uri| !uri.is_empty())?;
+        if self.read.len() + 1 >= MAX_PAGES || !self.read.insert(next.clone()) {
+            tracing::warn!(
+                pages = self.read.len() + 1,
+                "the carrier's paging stopped early"
+            );
+            return None;
+        }
+        Some(next)
+    }
+}
+
+/// A carrier id used in a URL path: Twilio's are letters and digits only, so anything else
+/// (a slash, a dot) is refused rather than sent somewhere unintended.
+fn path_segment(sid: &str) -> Result<&str, CarrierError> {
+    if !sid.is_empty() && sid.len() <= 64 && sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(sid)
+    } else {
+        Err(CarrierError::Permanent {
+            code: None,
+            message: "The carrier's id for this item isn't valid.".into(),
+        })
+    }
+}
+
 fn is_loopback(base_url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else {
         return false;
@@ -583,12 +674,14 @@ struct ApiMessage {
     error_code: Option<i64>,
     error_message: Option<String>,
     num_media: Option<String>,
-    subresource_uris: Option<SubresourceUris>,
 }
 
+/// Twilio's account resource, as much of it as we read.
 #[derive(Debug, Deserialize)]
-struct SubresourceUris {
-    media: Option<String>,
+struct ApiAccount {
+    sid: String,
+    friendly_name: Option<String>,
+    status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -618,6 +711,7 @@ struct NumberPage {
 
 #[derive(Debug, Deserialize)]
 struct ApiNumber {
+    sid: String,
     phone_number: String,
     friendly_name: Option<String>,
     capabilities: Option<ApiCapabilities>,

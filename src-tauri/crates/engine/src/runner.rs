@@ -987,8 +987,8 @@ pub(crate) mod testkit {
 
     use async_trait::async_trait;
     use switchboard_carrier::{
-        Capabilities, Carrier, CarrierError, CarrierLine, CarrierMessage, CarrierStatus, Changes,
-        SendRequest, SyncCursor, TransientKind,
+        Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage,
+        CarrierStatus, Changes, SendRequest, SyncCursor, TransientKind,
     };
     use switchboard_core::model::{Line, E164};
 
@@ -1127,8 +1127,19 @@ pub(crate) mod testkit {
             }
         }
 
+        async fn account(&self) -> Result<CarrierAccount, CarrierError> {
+            Ok(CarrierAccount {
+                sid: "AC-fake".into(),
+                name: "Fake".into(),
+            })
+        }
+
         async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError> {
             Ok(Vec::new())
+        }
+
+        async fn rename_line(&self, _sid: &str, _label: &str) -> Result<(), CarrierError> {
+            Ok(())
         }
 
         async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError> {

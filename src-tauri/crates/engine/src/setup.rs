@@ -193,6 +193,7 @@ mod tests {
 
     fn line(number: &str, label: &str) -> CarrierLine {
         CarrierLine {
+            sid: format!("PN{}", &number[1..]),
             number: E164::from_normalized(number).unwrap(),
             label: label.into(),
             sms: true,

@@ -32,9 +32,14 @@ const HANG: Duration = Duration::from_secs(600);
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let twilio = Router::new()
+        .route("/2010-04-01/Accounts/{account}", get(fetch_account))
         .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
             get(list_numbers),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
+            axum::routing::post(update_number),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
@@ -117,6 +122,47 @@ fn check_account(shared: &Shared, account: &str, uri: &str) -> Result<(), Twilio
     } else {
         Err(TwilioError::not_found(uri))
     }
+}
+
+async fn fetch_account(State(shared): Shd, Path(account): Path<String>) -> ApiResult {
+    let Some(account) = account.strip_suffix(".json") else {
+        return Err(TwilioError::not_found(&account));
+    };
+    check_account(&shared, account, "Accounts")?;
+    Ok(Json(wire::account_json(&shared.account_sid)).into_response())
+}
+
+/// `POST IncomingPhoneNumbers/{Sid}.json`: only `FriendlyName` is read; Twilio keeps it to 64
+/// characters.
+async fn update_number(
+    State(shared): Shd,
+    Path((account, sid)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> ApiResult {
+    check_account(&shared, &account, "IncomingPhoneNumbers")?;
+    let uri = format!("{}/IncomingPhoneNumbers/{sid}", wire::account_uri(&account));
+    let Some(sid) = sid.strip_suffix(".json") else {
+        return Err(TwilioError::not_found(&uri));
+    };
+    let name = form
+        .iter()
+        .find(|(k, _)| k == "FriendlyName")
+        .map(|(_, v)| v.chars().take(64).collect::<String>());
+    let line = shared
+        .store
+        .update(|s| {
+            let line = s.lines.iter_mut().find(|l| l.sid == sid)?;
+            if let Some(name) = name {
+                line.friendly_name = name;
+            }
+            Some(line.clone())
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "sandbox state not saved");
+            TwilioError::internal()
+        })?
+        .ok_or_else(|| TwilioError::not_found(&uri))?;
+    Ok(Json(wire::line_json(&shared.account_sid, &line)).into_response())
 }
 
 async fn list_numbers(State(shared): Shd, Path(account): Path<String>) -> ApiResult {
@@ -344,7 +390,7 @@ async fn send_message(
         )
     })?;
     let from_line = E164::from_normalized(&from)
-        .filter(|n| shared.store.read(|s| s.line(n).is_some()))
+        .filter(|n| shared.store.read(|s| s.line(n).is_some_and(|l| l.sms)))
         .ok_or_else(|| {
             TwilioError::bad_request(
                 21606,

@@ -446,6 +446,20 @@ impl SandboxHandle {
         self.shared.store.read(|s| s.lines.clone())
     }
 
+    /// What `number` can send, as IncomingPhoneNumbers reports it; false when it is no line.
+    pub fn set_line_capabilities(&self, number: &E164, sms: bool, mms: bool) -> bool {
+        self.shared
+            .store
+            .update(|s| {
+                s.lines
+                    .iter_mut()
+                    .find(|l| &l.number == number)
+                    .map(|l| (l.sms, l.mms) = (sms, mms))
+                    .is_some()
+            })
+            .unwrap_or(false)
+    }
+
     pub fn demo_contacts(&self) -> Vec<DemoContact> {
         state::demo_contacts()
     }

@@ -166,6 +166,17 @@ fn single_page(key: &str, items: Vec<Value>, list_uri: &str) -> Value {
     envelope
 }
 
+/// The demo account (Twilio's Account resource).
+pub fn account_json(account_sid: &str) -> Value {
+    json!({
+        "sid": account_sid,
+        "friendly_name": "Switchboard sandbox",
+        "status": "active",
+        "type": "Full",
+        "uri": format!("{}.json", account_uri(account_sid)),
+    })
+}
+
 pub fn line_json(account_sid: &str, line: &SandboxLine) -> Value {
     json!({
         "account_sid": account_sid,

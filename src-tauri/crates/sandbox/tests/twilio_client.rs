@@ -145,6 +145,67 @@ async fn lists_the_demo_lines_with_their_labels() {
 }
 
 #[tokio::test]
+async fn the_credentials_check_names_the_account_and_refuses_a_wrong_token() {
+    let w = start().await;
+    let account = w.client.account().await.unwrap();
+    assert_eq!(account.sid, w.sandbox.account_sid());
+    assert_eq!(account.name, "Switchboard sandbox");
+
+    let wrong = TwilioClient::new(
+        &w.sandbox.api_base_url(),
+        w.sandbox.account_sid(),
+        "not-the-token",
+        options(),
+    )
+    .unwrap();
+    let (code, message) = permanent(wrong.account().await);
+    assert_eq!(code.as_deref(), Some("20003"));
+    assert!(message.contains("auth token"), "{message}");
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_renamed_line_keeps_its_new_label_at_the_carrier() {
+    let w = start().await;
+    let sales = w.client.lines().await.unwrap().remove(0);
+    assert!(sales.sid.starts_with("PN"), "{}", sales.sid);
+    w.client
+        .rename_line(&sales.sid, "Front desk")
+        .await
+        .unwrap();
+    let labels: Vec<String> = w
+        .client
+        .lines()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.label)
+        .collect();
+    assert_eq!(labels, ["Front desk", "Support"]);
+
+    let (code, _) = permanent(w.client.rename_line("PN0000", "x").await);
+    assert_eq!(
+        code.as_deref(),
+        Some("20404"),
+        "an unknown number is not found"
+    );
+    let (_, message) = permanent(w.client.rename_line("../Messages", "x").await);
+    assert!(message.contains("isn't valid"), "{message}");
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_line_without_sms_is_listed_so_and_cannot_send() {
+    let w = start().await;
+    assert!(w.sandbox.set_line_capabilities(&n(SUPPORT), false, false));
+    let support = w.client.lines().await.unwrap().remove(1);
+    assert_eq!((support.sms, support.mms), (false, false));
+    let (code, _) = permanent(w.client.send(&request(SUPPORT, ADA, "hi")).await);
+    assert_eq!(code.as_deref(), Some("21606"));
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn demo_contacts_have_valid_numbers_apart_from_the_lines() {
     let w = start().await;
     let us = switchboard_core::phone::Country::parse("US").unwrap();
@@ -423,6 +484,12 @@ async fn permanent_refusals_carry_twilios_code_and_a_sentence() {
     let (code, message) = permanent(w.client.send(&request(STRANGER, ADA, "hi")).await);
     assert_eq!(code.as_deref(), Some("21606"));
     assert!(message.contains("line"), "{message}");
+
+    w.sandbox.fail_number(n(STRANGER), 21211);
+    let (code, message) = permanent(w.client.send(&request(SALES, STRANGER, "hi")).await);
+    assert_eq!(code.as_deref(), Some("21211"));
+    assert!(message.contains("isn't a valid phone number"), "{message}");
+    w.sandbox.clear_failing_number(n(STRANGER));
 
     let long = "x".repeat(1601);
     let (code, _) = permanent(w.client.send(&request(SALES, STRANGER, &long)).await);
