@@ -175,6 +175,8 @@ pub trait Carrier: Send + Sync {
 }
 
 pub mod dates;
+pub mod s3;
 pub mod twilio;
 
+pub use s3::{S3Config, S3MediaHost};
 pub use twilio::{MediaHost, MessageFilter, SandboxMediaHost, TwilioClient, TwilioOptions};

@@ -332,7 +332,10 @@ impl Carrier for TwilioClient {
                 let caps = n.capabilities.unwrap_or_default();
                 lines.push(CarrierLine {
                     sid: n.sid,
-                    label: n.friendly_name.unwrap_or_else(|| number.to_string()),
+                    label: n
+                        .friendly_name
+                        .filter(|name| !name.trim().is_empty())
+                        .unwrap_or_else(|| number.to_string()),
                     number,
                     sms: caps.sms,
                     mms: caps.mms,
@@ -636,7 +639,8 @@ fn path_segment(sid: &str) -> Result<&str, CarrierError> {
     }
 }
 
-fn is_loopback(base_url: &str) -> bool {
+/// Whether `base_url` is on this machine (loopback), where no proxy belongs.
+pub fn is_loopback(base_url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else {
         return false;
     };
@@ -798,7 +802,7 @@ struct ApiError {
 
 /// A failure before any answer arrived. `body_sent` is true when the request may have reached the
 /// carrier and changed something (a POST): then the outcome is unknown rather than transient.
-fn classify_transport(what: &str, e: &reqwest::Error, body_sent: bool) -> CarrierError {
+pub(crate) fn classify_transport(what: &str, e: &reqwest::Error, body_sent: bool) -> CarrierError {
     // A refused, unresolvable or unanswered connection never carried the request: whatever
     // the cause, the carrier is unreachable from here, which the user knows as "offline".
     if e.is_connect() {

@@ -76,6 +76,19 @@ pub struct Line {
     pub label: String,
     /// `#rrggbb`, used for the line's chip in lists.
     pub color: String,
+    /// What the carrier says the number can do.
+    pub sms: bool,
+    pub mms: bool,
+    /// False once the number is no longer among the connected account's: its conversations
+    /// stay, but nothing is sent from it.
+    pub in_account: bool,
+}
+
+impl Line {
+    /// Whether messages can go from this line now.
+    pub fn can_send(&self) -> bool {
+        self.in_account && self.sms
+    }
 }
 
 /// An address-book entry: a name, one or more numbers, and optionally the line that messages to
@@ -163,6 +176,15 @@ impl ImageKind {
             ImageKind::Jpeg => "image/jpeg",
             ImageKind::Png => "image/png",
             ImageKind::Gif => "image/gif",
+        }
+    }
+
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "jpg",
+            ImageKind::Png => "png",
+            ImageKind::Gif => "gif",
         }
     }
 }

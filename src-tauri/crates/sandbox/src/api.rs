@@ -419,7 +419,7 @@ async fn send_message(
         media.push(MessageMedia {
             sid: new_sid("ME"),
             url: (*url).to_owned(),
-            content_type: media_type(&shared, url).ok_or_else(|| {
+            content_type: media_type(&shared, url).await.ok_or_else(|| {
                 TwilioError::bad_request(
                     21620,
                     format!(
@@ -466,8 +466,11 @@ async fn send_message(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The content type of a `MediaUrl`, or `None` if the sandbox would fail to fetch it.
-fn media_type(shared: &Shared, url: &str) -> Option<String> {
+/// The content type of a `MediaUrl`, or `None` if the sandbox would fail to fetch it. Its own
+/// media and images on this machine (a media host on loopback) are fetched and judged by
+/// content, as Twilio does; other addresses cannot be reached from a sandbox and are judged by
+/// their extension.
+async fn media_type(shared: &Shared, url: &str) -> Option<String> {
     if let Some(id) = local_media_id(shared, url) {
         return shared.store.read(|s| {
             s.media
@@ -476,14 +479,28 @@ fn media_type(shared: &Shared, url: &str) -> Option<String> {
                 .map(|m| m.content_type.clone())
         });
     }
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
         return None;
     }
-    let lower = url.to_ascii_lowercase();
+    if switchboard_carrier::twilio::is_loopback(url) {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .ok()?;
+        let response = http.get(url).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let bytes = response.bytes().await.ok()?;
+        return sniff(&bytes).map(str::to_owned);
+    }
+    let path = parsed.path().to_ascii_lowercase();
     Some(
-        if lower.ends_with(".png") {
+        if path.ends_with(".png") {
             "image/png"
-        } else if lower.ends_with(".gif") {
+        } else if path.ends_with(".gif") {
             "image/gif"
         } else {
             "image/jpeg"

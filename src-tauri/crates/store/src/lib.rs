@@ -31,6 +31,7 @@ mod outbox;
 mod rows;
 mod runner_queries;
 mod search;
+pub mod secrets;
 mod settings;
 mod store;
 mod threads;
@@ -44,6 +45,7 @@ pub use db::now_ms;
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
 pub use keys::{DbKey, KeySource, KeySourceKind};
+pub use lines::{AccountLine, LinesAdopted};
 pub use messages::{
     Attachment, Enqueued, HistoryMessage, ImportReport, Inbound, MessageCursor, MessageError,
     MessageRow, NewImage, NewOutgoing, IMPORT_BATCH,
@@ -52,6 +54,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use outbox::{OutboxId, OutboxJob, OutboxState};
 pub use runner_queries::{PendingOutbox, SidMatch};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
+pub use secrets::{KeychainSecrets, MemorySecrets, Secrets};
 pub use settings::SettingKey;
 pub use store::{Store, DB_FILE_NAME, STORE_CONFIG_FILE_NAME};
 pub use threads::{ThreadCursor, ThreadSummary};

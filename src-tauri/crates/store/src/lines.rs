@@ -23,12 +23,7 @@ impl Store {
                     number: number.clone(),
                 }),
                 Err(e) => Err(e.into()),
-                Ok(_) => Ok(Line {
-                    id: LineId(tx.last_insert_rowid()),
-                    number: number.clone(),
-                    label: label.to_owned(),
-                    color: color.to_owned(),
-                }),
+                Ok(_) => get_line(tx, LineId(tx.last_insert_rowid())),
             }
         })
     }
@@ -37,7 +32,7 @@ impl Store {
     pub fn list_lines(&self) -> Result<Vec<Line>> {
         self.read(|conn| {
             let mut stmt =
-                conn.prepare_cached("SELECT id, number, label, color FROM lines ORDER BY id")?;
+                conn.prepare_cached(&format!("SELECT {LINE_COLUMNS} FROM lines ORDER BY id"))?;
             let lines = stmt
                 .query_map([], line_from_row)?
                 .collect::<rusqlite::Result<_>>()?;
@@ -52,6 +47,64 @@ impl Store {
     pub fn rename_line(&self, id: LineId, label: &str) -> Result<()> {
         let label = check_label(label)?;
         self.update_line(id, "UPDATE lines SET label = ?2 WHERE id = ?1", label)
+    }
+
+    /// The carrier's id for a line's number (Twilio's `PN…`), if the carrier gave one.
+    pub fn line_carrier_sid(&self, id: LineId) -> Result<Option<String>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT carrier_sid FROM lines WHERE id = ?1")?
+                .query_row([id.0], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::LineNotFound(id))
+        })
+    }
+
+    /// Makes the lines match the connected account's numbers, in one transaction: a number
+    /// already a line takes the carrier's label, id and capabilities; a new one becomes a line
+    /// coloured `color(index)`; a line whose number is not listed leaves the account (it keeps
+    /// its conversations). Returns how many lines were added and how many left.
+    pub fn adopt_lines(
+        &self,
+        listed: &[AccountLine],
+        color: &dyn Fn(usize) -> String,
+    ) -> Result<LinesAdopted> {
+        for line in listed {
+            check_label(&line.label)?;
+        }
+        self.write(|tx| {
+            let mut adopted = LinesAdopted::default();
+            let count: i64 = tx.query_row("SELECT count(*) FROM lines", [], |r| r.get(0))?;
+            for line in listed {
+                let label = check_label(&line.label)?;
+                let updated = tx.execute(
+                    "UPDATE lines SET label = ?2, carrier_sid = ?3, sms = ?4, mms = ?5, in_account = 1 \
+                     WHERE number = ?1",
+                    params![line.number.as_str(), label, line.carrier_sid, line.sms, line.mms],
+                )?;
+                if updated == 0 {
+                    let color = color(count as usize + adopted.added);
+                    check_color(&color)?;
+                    tx.execute(
+                        "INSERT INTO lines (number, label, color, created_at, carrier_sid, sms, mms, in_account) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+                        params![line.number.as_str(), label, color, now_ms(), line.carrier_sid, line.sms, line.mms],
+                    )?;
+                    adopted.added += 1;
+                }
+            }
+            let numbers: Vec<&str> = listed.iter().map(|l| l.number.as_str()).collect();
+            let mut stmt = tx.prepare_cached("SELECT id, number FROM lines WHERE in_account = 1")?;
+            let current: Vec<(i64, String)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (id, number) in current {
+                if !numbers.contains(&number.as_str()) {
+                    tx.execute("UPDATE lines SET in_account = 0 WHERE id = ?1", [id])?;
+                    adopted.left += 1;
+                }
+            }
+            Ok(adopted)
+        })
     }
 
     pub fn set_line_color(&self, id: LineId, color: &str) -> Result<()> {
@@ -88,8 +141,25 @@ impl Store {
     }
 }
 
+/// One of the connected account's numbers, for [`Store::adopt_lines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLine {
+    pub number: E164,
+    pub label: String,
+    pub carrier_sid: Option<String>,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+/// What [`Store::adopt_lines`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinesAdopted {
+    pub added: usize,
+    pub left: usize,
+}
+
 pub(crate) fn get_line(conn: &Connection, id: LineId) -> Result<Line> {
-    conn.prepare_cached("SELECT id, number, label, color FROM lines WHERE id = ?1")?
+    conn.prepare_cached(&format!("SELECT {LINE_COLUMNS} FROM lines WHERE id = ?1"))?
         .query_row([id.0], line_from_row)
         .optional()?
         .ok_or(StoreError::LineNotFound(id))
@@ -101,12 +171,17 @@ pub(crate) fn line_exists(conn: &Connection, id: LineId) -> Result<bool> {
         .exists([id.0])?)
 }
 
+const LINE_COLUMNS: &str = "id, number, label, color, sms, mms, in_account";
+
 fn line_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Line> {
     Ok(Line {
         id: LineId(r.get(0)?),
         number: rows::e164(r, 1)?,
         label: r.get(2)?,
         color: r.get(3)?,
+        sms: r.get(4)?,
+        mms: r.get(5)?,
+        in_account: r.get(6)?,
     })
 }
 

@@ -29,10 +29,16 @@ pub enum SettingKey {
     Carrier,
     /// Where the inbound sync left off, per line (opaque to the store).
     SyncCursor,
+    /// The connected Twilio account as shown in Settings (its name, the end of its SID); the
+    /// credentials themselves are in the keychain.
+    CarrierAccount,
+    /// The media host as shown in Settings (endpoint and bucket); its full configuration, keys
+    /// included, is in the keychain.
+    MediaHost,
 }
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 9] = [
+    pub const ALL: [SettingKey; 11] = [
         SettingKey::DefaultCountry,
         SettingKey::NotificationPrivacy,
         SettingKey::DoNotDisturb,
@@ -42,6 +48,8 @@ impl SettingKey {
         SettingKey::GlobalShortcut,
         SettingKey::Carrier,
         SettingKey::SyncCursor,
+        SettingKey::CarrierAccount,
+        SettingKey::MediaHost,
     ];
 
     /// The stored name (also the name the UI and the CLI use).
@@ -56,6 +64,8 @@ impl SettingKey {
             SettingKey::GlobalShortcut => "global_shortcut",
             SettingKey::Carrier => "carrier",
             SettingKey::SyncCursor => "sync_cursor",
+            SettingKey::CarrierAccount => "carrier_account",
+            SettingKey::MediaHost => "media_host",
         }
     }
 

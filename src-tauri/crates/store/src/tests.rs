@@ -1172,3 +1172,58 @@ fn history_import() {
         "line_not_found"
     );
 }
+
+#[test]
+fn adopting_an_accounts_lines_updates_adds_and_retires_in_one_go() {
+    let (_d, store) = new_store();
+    let demo = line(&store, "+14155550100", "Sales");
+    let account_line = |number: &str, label: &str, sms, mms| AccountLine {
+        number: num(number),
+        label: label.into(),
+        carrier_sid: Some(format!("PN{}", &number[1..])),
+        sms,
+        mms,
+    };
+    let palette = |i: usize| format!("#00000{i}");
+    let listed = [
+        account_line("+14155550199", "Front desk", true, false),
+        account_line("+14155550198", "Landline", false, false),
+    ];
+    let adopted = store.adopt_lines(&listed, &palette).unwrap();
+    assert_eq!(adopted, LinesAdopted { added: 2, left: 1 });
+    let lines = store.list_lines().unwrap();
+    let sales = lines.iter().find(|l| l.id == demo).unwrap();
+    assert!(
+        !sales.in_account && !sales.can_send(),
+        "the demo line left the account"
+    );
+    let desk = lines.iter().find(|l| l.label == "Front desk").unwrap();
+    assert!((desk.sms, desk.mms, desk.in_account) == (true, false, true));
+    assert_eq!(desk.color, "#000001");
+    assert!(!lines
+        .iter()
+        .find(|l| l.label == "Landline")
+        .unwrap()
+        .can_send());
+    assert_eq!(
+        store.line_carrier_sid(desk.id).unwrap().as_deref(),
+        Some("PN14155550199")
+    );
+
+    // Listed again, renamed at the carrier, with the demo number back: nothing is duplicated.
+    let again = [
+        account_line("+14155550199", "Reception", true, true),
+        account_line("+14155550100", "Sales", true, true),
+    ];
+    let adopted = store.adopt_lines(&again, &palette).unwrap();
+    assert_eq!(adopted, LinesAdopted { added: 0, left: 1 });
+    let lines = store.list_lines().unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().any(|l| l.label == "Reception" && l.mms));
+    assert!(lines.iter().find(|l| l.id == demo).unwrap().in_account);
+
+    // A label the store would refuse changes nothing at all.
+    let bad = [account_line("+14155550197", "", true, true)];
+    assert!(store.adopt_lines(&bad, &palette).is_err());
+    assert_eq!(store.list_lines().unwrap().len(), 3);
+}

@@ -103,3 +103,27 @@ fn a_store_keyed_from_the_keychain() {
     assert_eq!(std::fs::read(&db).unwrap(), before);
     assert_eq!(keys::load_key(&source).unwrap_err().code(), "key_missing");
 }
+
+#[test]
+fn secrets_are_kept_per_data_directory_and_deleted() {
+    use switchboard_store::{KeychainSecrets, Secrets};
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    let a = KeychainSecrets::for_dir(SERVICE, &one).unwrap();
+    let b = KeychainSecrets::for_dir(SERVICE, &two).unwrap();
+    assert!(a.get("twilio").unwrap().is_none());
+    a.set("twilio", "{\"token\":\"t0k3n\"}").unwrap();
+    assert_eq!(
+        a.get("twilio").unwrap().as_deref().map(String::as_str),
+        Some("{\"token\":\"t0k3n\"}")
+    );
+    assert!(
+        b.get("twilio").unwrap().is_none(),
+        "another data directory sees nothing"
+    );
+    assert!(a.delete("twilio").unwrap());
+    assert!(!a.delete("twilio").unwrap());
+    assert!(a.get("twilio").unwrap().is_none());
+}

@@ -9,4 +9,13 @@ export type Line = { id: LineId, number: E164, label: string,
 /**
  * `#rrggbb`, used for the line's chip in lists.
  */
-color: string, };
+color: string, 
+/**
+ * What the carrier says the number can do.
+ */
+sms: boolean, mms: boolean, 
+/**
+ * False once the number is no longer among the connected account's: its conversations
+ * stay, but nothing is sent from it.
+ */
+in_account: boolean, };

@@ -31,7 +31,7 @@ INSERT INTO message_id_high_water (only, last_id)
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::{migrate, migrate_to, user_version};
+    use crate::migrations::{migrate_to, user_version};
     use crate::testutil::empty_db;
 
     fn mark(conn: &rusqlite::Connection) -> i64 {
@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn starts_at_zero_on_an_empty_database() {
         let (_dir, mut conn) = empty_db();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![1, 2]);
+        assert_eq!(migrate_to(&mut conn, 2).unwrap(), vec![1, 2]);
         assert_eq!(user_version(&conn).unwrap(), 2);
         assert_eq!(mark(&conn), 0);
     }
@@ -60,7 +60,7 @@ mod tests {
                  VALUES (1, 1, 7, 1, 6, 'a'), (1, 2, 41, 0, 0, 'b');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![2]);
+        assert_eq!(migrate_to(&mut conn, 2).unwrap(), vec![2]);
         assert_eq!(mark(&conn), 41);
         // One row only, and never below zero.
         assert!(conn
@@ -69,7 +69,7 @@ mod tests {
         assert!(conn
             .execute("UPDATE message_id_high_water SET last_id = -1", [])
             .is_err());
-        assert!(migrate(&mut conn).unwrap().is_empty());
+        assert!(migrate_to(&mut conn, 2).unwrap().is_empty());
         assert_eq!(mark(&conn), 41);
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 
 mod m0001_initial;
 mod m0002_message_id_high_water;
+mod m0003_line_capabilities;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -21,6 +22,7 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     m0001_initial::MIGRATION,
     m0002_message_id_high_water::MIGRATION,
+    m0003_line_capabilities::MIGRATION,
 ];
 
 /// The newest schema this code knows.
