@@ -476,6 +476,97 @@ async fn background(app: &App) -> (u8, u8, u8) {
 /// Light and dark: the app follows the desktop, and every main view renders in both. The
 /// screenshots it saves (`target/e2e-screenshots/the_main_views_*`) are the README's
 /// (`./dev screenshots` copies them to docs/screenshots).
+/// A customer connects their Twilio account in Settings (a sandbox plays Twilio on loopback, with
+/// a number of its own), then texts through it; an image can't go before a media host is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twilio_account_is_connected_in_settings_and_sends() {
+    if skipped() {
+        return;
+    }
+    const SID: &str = "AC5ea1f00d5ea1f00d5ea1f00d5ea1f00d";
+    const TOKEN: &str = "0badc0de0badc0de0badc0de0badc0de";
+    let twilio_dir = tempfile::tempdir().unwrap();
+    let mut config = switchboard_sandbox::SandboxConfig::new(twilio_dir.path());
+    config.account_sid = SID.into();
+    config.auth_token = TOKEN.into();
+    let twilio = switchboard_sandbox::serve(config).await.unwrap();
+    for line in twilio.lines() {
+        twilio.remove_line(&line.number).unwrap();
+    }
+    let desk = switchboard_engine::core::model::E164::from_normalized("+14155550150").unwrap();
+    twilio.add_line(desk, "Front desk", true, true).unwrap();
+    let api = twilio.api_base_url();
+    let app = App::launch_with_env(&[("SWITCHBOARD_TWILIO_API_URL", &api)]).await;
+
+    app.click(&button("Settings")).await;
+    let form = region("Carrier");
+    app.wait_for(&form).await;
+    app.type_into(&by_label("Account SID").within(&form), SID)
+        .await;
+    app.type_into(
+        &by_label("Auth Token").within(&form),
+        "ffffffffffffffffffffffffffffffff",
+    )
+    .await;
+    app.click(&button("Connect").within(&form)).await;
+    let alert = app
+        .wait_for(&Target::xpath(
+            "//*[@aria-label='Carrier']//*[@role='alert']",
+            "the carrier's error",
+        ))
+        .await;
+    let refused = alert.text().await.unwrap();
+    assert!(refused.contains("auth token"), "{refused}");
+
+    let token = by_label("Auth Token").within(&form);
+    app.wait_for(&token).await.clear().await.unwrap();
+    app.type_into(&token, TOKEN).await;
+    app.click(&button("Connect").within(&form)).await;
+    app.wait_for(&containing_text("Your lines: Front desk."))
+        .await;
+    app.wait_for(&containing_text("Twilio account “Switchboard sandbox”"))
+        .await;
+    app.screenshot("settings-twilio-connected").await;
+    app.click(&button("Close settings")).await;
+
+    // The only line that can send is the account's: one click sends through Twilio.
+    compose(&app, &["+1 415 555 0123"], "Your table is ready").await;
+    app.click(&button("Send from Front desk").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+    let sent = eventually(
+        "Twilio to receive the message",
+        Duration::from_secs(20),
+        async || {
+            twilio
+                .messages()
+                .into_iter()
+                .find(|m| m.body == "Your table is ready")
+        },
+    )
+    .await;
+    assert_eq!(sent.from.as_str(), "+14155550150");
+
+    // An image, with no media host yet: the composer says so before anything is sent.
+    let png = app.data_dir().with_extension("png");
+    let status = std::process::Command::new("convert")
+        .args(["-size", "32x32", "xc:orange"])
+        .arg(&png)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    compose(&app, &["+1 415 555 0123"], "And the menu").await;
+    app.wait_for(&by_label("Image file").within(&composer()))
+        .await
+        .send_keys(png.to_str().unwrap())
+        .await
+        .expect("the file chosen");
+    app.wait_for(&containing_text("Images can't be sent from Front desk yet"))
+        .await;
+    app.close().await;
+    twilio.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_main_views_follow_the_desktop_in_light_and_dark() {
     if skipped() {

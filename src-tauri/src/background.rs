@@ -1,12 +1,14 @@
-//! The app's background work: it serves the embedded sandbox carrier, adopts its lines (and, in
-//! an empty address book, its demo contacts), runs the outbox runner and the inbound sync, and
-//! forwards their events to the webview, to notifications and to the tray.
+//! The app's background work: it connects to the account's carrier (the embedded sandbox, which
+//! it serves, or Twilio), adopts its lines (and, from the sandbox into an empty address book,
+//! its demo contacts), runs the outbox runner and the inbound sync, and forwards their events to
+//! the webview, to notifications and to the tray. When the account changes, it starts again on
+//! the new one.
 
 use std::sync::Arc;
 
 use switchboard_engine::carrier::Carrier;
 use switchboard_engine::{
-    connect, serve_sandbox, DemoContact, Engine, EngineEvent, Runner, RunnerConfig,
+    serve_sandbox, twilio_api_url, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner,
 };
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::watch;
@@ -19,17 +21,49 @@ use crate::{notify, window};
 /// Tells the runner to stop; kept in managed state.
 struct Stop(watch::Sender<bool>);
 
+/// Tells the runner to start again on the account now configured; kept in managed state.
+struct Reconnect(watch::Sender<u64>);
+
+/// How a runner's run ended.
+enum Ended {
+    Stopped,
+    Reconnect,
+}
+
 pub fn start(handle: AppHandle, engine: Arc<Engine>) {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (reconnect_tx, mut reconnect_rx) = watch::channel(0);
     handle.manage(Stop(stop_tx));
+    handle.manage(Reconnect(reconnect_tx));
     tauri::async_runtime::spawn(async move {
-        if let Err(e) = run(&handle, engine, stop_rx).await {
-            tracing::warn!(code = %e.code, "background sending is not running");
-            if let Ok(mut problem) = handle.state::<App>().runner_problem.lock() {
-                *problem = Some(e);
+        loop {
+            reconnect_rx.mark_unchanged();
+            let ended = run(
+                &handle,
+                engine.clone(),
+                stop_rx.clone(),
+                reconnect_rx.clone(),
+            )
+            .await;
+            handle.state::<App>().set_runner(None);
+            match ended {
+                Ok(Ended::Stopped) => return,
+                Ok(Ended::Reconnect) => {}
+                Err(e) => {
+                    tracing::warn!(code = %e.code, "background sending is not running");
+                    if let Ok(mut problem) = handle.state::<App>().runner_problem.lock() {
+                        *problem = Some(e);
+                    }
+                    let _ = handle.emit(APP_EVENT, AppEvent::CarrierReady);
+                    // Wait for another account (or the end); there is nothing to retry alone.
+                    let mut stop = stop_rx.clone();
+                    tokio::select! {
+                        _ = stop.wait_for(|stopped| *stopped) => return,
+                        changed = reconnect_rx.changed() => if changed.is_err() { return },
+                    }
+                }
             }
         }
-        let _ = handle.emit(APP_EVENT, AppEvent::CarrierReady);
     });
 }
 
@@ -41,19 +75,38 @@ pub fn stop(handle: &AppHandle) {
     }
 }
 
-async fn run(
-    handle: &AppHandle,
-    engine: Arc<Engine>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), AppError> {
+/// The account changed (connected, disconnected, a media host, the poll interval): the runner
+/// stops and starts again on what is configured now.
+pub fn reconnect(handle: &AppHandle) {
+    if let Some(reconnect) = handle.try_state::<Reconnect>() {
+        reconnect.0.send_modify(|n| *n += 1);
+    }
+}
+
+/// The embedded sandbox, started at the first need and kept for the app's life (a person who
+/// disconnects Twilio finds the demo where they left it).
+async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact>), AppError> {
     let app = handle.state::<App>();
-    let (sandbox, endpoint) = serve_sandbox(&app.data_dir, None, 0).await.map_err(|e| {
-        AppError::new(
-            "sandbox_unavailable",
-            format!("The sandbox carrier could not start: {e}"),
-        )
-    })?;
-    let demo: Vec<DemoContact> = sandbox
+    if app.sandbox.get().is_none() {
+        let (sandbox, _) = serve_sandbox(&app.data_dir, None, 0).await.map_err(|e| {
+            AppError::new(
+                "sandbox_unavailable",
+                format!("The sandbox carrier could not start: {e}"),
+            )
+        })?;
+        let _ = app.sandbox.set(sandbox);
+    }
+    let sandbox = app
+        .sandbox
+        .get()
+        .ok_or_else(|| AppError::new("sandbox_unavailable", "The sandbox carrier is missing."))?;
+    let endpoint = CarrierEndpoint {
+        api_base_url: sandbox.api_base_url(),
+        account_sid: sandbox.account_sid().to_owned(),
+        auth_token: sandbox.auth_token().to_owned(),
+        sandbox_control_url: Some(sandbox.control_url()),
+    };
+    let demo = sandbox
         .demo_contacts()
         .into_iter()
         .map(|c| DemoContact {
@@ -61,19 +114,61 @@ async fn run(
             number: c.number,
         })
         .collect();
-    let _ = app.sandbox.set(sandbox);
-    let carrier = connect(&endpoint)?;
+    Ok((endpoint, demo))
+}
+
+async fn run(
+    handle: &AppHandle,
+    engine: Arc<Engine>,
+    mut stop: watch::Receiver<bool>,
+    mut reconnect: watch::Receiver<u64>,
+) -> Result<Ended, AppError> {
+    let app = handle.state::<App>();
+    let (endpoint, demo) = if engine.uses_twilio()? {
+        (None, Vec::new())
+    } else {
+        let (endpoint, demo) = sandbox(handle).await?;
+        (Some(endpoint), demo)
+    };
+    let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
     adopt(&engine, carrier.as_ref(), &demo).await;
-    let runner = Runner::start(engine.clone(), carrier, RunnerConfig::default())?;
-    app.set_runner(runner.clone());
+    let runner = start_runner(engine.clone(), carrier).await?;
+    if let Ok(mut problem) = app.runner_problem.lock() {
+        *problem = None;
+    }
+    app.set_runner(Some(runner.clone()));
     let _ = handle.emit(APP_EVENT, AppEvent::CarrierReady);
     forward_events(handle.clone(), engine, &runner);
     runner
-        .run_until_stopped(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
+        .run_until_stopped(async {
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => {}
+                _ = reconnect.changed() => {}
+            }
         })
         .await;
-    Ok(())
+    Ok(if *stop.borrow() {
+        Ended::Stopped
+    } else {
+        Ended::Reconnect
+    })
+}
+
+/// Starts the runner; the one it replaces may still hold the outbox lock for a moment (its last
+/// sends finishing), so the lock is tried again for a few seconds.
+async fn start_runner(engine: Arc<Engine>, carrier: Arc<dyn Carrier>) -> Result<Runner, AppError> {
+    let config = engine.runner_config()?;
+    let mut attempts = 0;
+    loop {
+        match Runner::start(engine.clone(), carrier.clone(), config.clone()) {
+            Ok(runner) => return Ok(runner),
+            Err(e) if attempts < 50 && e.code() == "runner_already_running" => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The carrier's numbers become lines. Unreachable now is no reason not to start: the runner

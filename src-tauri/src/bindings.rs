@@ -49,7 +49,11 @@ mod tests {
             switchboard_engine::ComposerState,
             ContactInput,
             ImageData,
-            switchboard_engine::core::model::Line
+            switchboard_engine::core::model::Line,
+            switchboard_engine::AccountStatus,
+            switchboard_engine::AccountConnected,
+            switchboard_engine::MediaHostSummary,
+            crate::commands::MediaHostInput
         );
         let mut codes: Vec<&str> = CODES.iter().chain(SHELL_CODES).copied().collect();
         codes.sort_unstable();

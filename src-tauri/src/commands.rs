@@ -6,18 +6,20 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use switchboard_engine::carrier::S3Config;
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
-    ComposeRequest, ComposerState, ContactView, Engine, ImportFormat, ImportSummary, PreparedImage,
-    Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
+    twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactView,
+    Engine, ImportFormat, ImportSummary, MediaHostSummary, PreparedImage, Preview, Recipient,
+    SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, TwilioCredentials,
     DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
 use crate::state::App;
-use crate::window;
+use crate::{background, window};
 
 /// Most threads or messages one page may ask for.
 const MAX_PAGE: usize = 500;
@@ -129,7 +131,9 @@ pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
     AppStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         data_dir: app.data_dir.display().to_string(),
-        carrier: "sandbox".to_owned(),
+        carrier: engine
+            .and_then(|e| e.account_status().ok())
+            .map_or_else(|| "sandbox".to_owned(), |s| s.carrier),
         online: runner.and_then(|r| r.online()),
         pending: engine.and_then(|e| e.pending_count().ok()).unwrap_or(0),
         unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
@@ -155,16 +159,115 @@ pub fn add_line(
     Ok(engine(&app)?.add_line(&number, &label, color.as_deref())?)
 }
 
+/// Renames and recolours a line; a new label of a line in the account is written back to the
+/// carrier first (without a carrier running, it is refused rather than undone at the next
+/// start).
 #[tauri::command]
-pub fn edit_line(
+pub async fn edit_line(
     app: State<'_, App>,
     line: LineId,
     label: String,
     color: String,
 ) -> AppResult<Line> {
     let engine = engine(&app)?;
-    engine.rename_line(&line.to_string(), &label)?;
-    Ok(engine.set_line_color(&line.to_string(), &color)?)
+    let id = line.to_string();
+    let current = engine.find_line(&id)?;
+    if current.label != label.trim() {
+        match app.runner() {
+            Some(runner) => {
+                engine
+                    .rename_line_at_carrier(runner.carrier().as_ref(), &id, &label)
+                    .await?;
+            }
+            None if !current.in_account => {
+                engine.rename_line(&id, &label)?;
+            }
+            None => {
+                return Err(AppError::new(
+                    "carrier_unreachable",
+                    "The line can't be renamed until the carrier is connected: its name is kept \
+                     at the carrier too.",
+                ))
+            }
+        }
+    }
+    Ok(engine.set_line_color(&id, &color)?)
+}
+
+#[tauri::command]
+pub fn account(app: State<'_, App>) -> AppResult<AccountStatus> {
+    Ok(engine(&app)?.account_status()?)
+}
+
+/// Checks the credentials with Twilio, keeps them in the keychain, adopts the account's numbers
+/// as lines, and starts sending through Twilio.
+#[tauri::command]
+pub async fn connect_twilio(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+    account_sid: String,
+    auth_token: String,
+) -> AppResult<AccountConnected> {
+    let engine = engine(&app)?;
+    let credentials = TwilioCredentials::checked(&account_sid, &auth_token)?;
+    let connected = engine
+        .connect_twilio(&credentials, &twilio_api_url())
+        .await?;
+    background::reconnect(&handle);
+    Ok(connected)
+}
+
+#[tauri::command]
+pub fn disconnect_twilio(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+) -> AppResult<AccountStatus> {
+    let engine = engine(&app)?;
+    engine.disconnect_twilio()?;
+    background::reconnect(&handle);
+    Ok(engine.account_status()?)
+}
+
+/// The S3-compatible bucket Twilio fetches images from; checked, then kept in the keychain.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct MediaHostInput {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub path_style: bool,
+}
+
+#[tauri::command]
+pub async fn set_media_host(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+    host: MediaHostInput,
+) -> AppResult<MediaHostSummary> {
+    let engine = engine(&app)?;
+    let config = S3Config {
+        endpoint: host.endpoint,
+        region: host.region,
+        bucket: host.bucket,
+        access_key_id: host.access_key_id,
+        secret_access_key: host.secret_access_key,
+        path_style: host.path_style,
+    };
+    let summary = engine.set_media_host(&config).await?;
+    background::reconnect(&handle);
+    Ok(summary)
+}
+
+#[tauri::command]
+pub fn remove_media_host(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+) -> AppResult<AccountStatus> {
+    let engine = engine(&app)?;
+    engine.remove_media_host()?;
+    background::reconnect(&handle);
+    Ok(engine.account_status()?)
 }
 
 #[tauri::command]
@@ -374,6 +477,9 @@ pub fn set_setting(
 ) -> AppResult<Settings> {
     let settings = engine(&app)?.set_setting(&name, &value)?;
     window::apply_setting(&handle, &name, &settings)?;
+    if name == "poll_interval" {
+        background::reconnect(&handle);
+    }
     Ok(settings)
 }
 

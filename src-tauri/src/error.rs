@@ -77,6 +77,8 @@ pub const CODES: &[&str] = &[
     "too_many_recipients",
     "body_too_long",
     "empty_message",
+    "line_has_no_mms",
+    "no_media_host",
     "no_lines",
     "file_empty",
     "not_an_image",
@@ -90,6 +92,10 @@ pub const CODES: &[&str] = &[
     "image_unreadable",
     "image_too_large_to_send",
     "invalid_input",
+    "carrier_unreachable",
+    "carrier_credentials_refused",
+    "carrier_refused",
+    "carrier_outcome_unknown",
     "unknown_setting",
     "runner_already_running",
     "runner_lock",
@@ -166,10 +172,13 @@ mod tests {
                 }
                 Some(i) if indent == i && line.trim() == "}" => inside = None,
                 Some(_) => {
-                    if let Some((_, rest)) = line.split_once("=> \"") {
-                        if let Some((code, _)) = rest.split_once('"') {
-                            found.insert(code.to_owned());
-                        }
+                    // `… => "code",` or, where rustfmt wraps a long arm, `"code"` on its own line.
+                    let rest = line
+                        .split_once("=> \"")
+                        .map(|(_, rest)| rest)
+                        .or_else(|| line.trim().strip_prefix('"'));
+                    if let Some((code, _)) = rest.and_then(|r| r.split_once('"')) {
+                        found.insert(code.to_owned());
                     }
                 }
                 None => {}

@@ -135,6 +135,11 @@ pub fn run() {
             commands::settings,
             commands::set_setting,
             commands::set_pinned,
+            commands::account,
+            commands::connect_twilio,
+            commands::disconnect_twilio,
+            commands::set_media_host,
+            commands::remove_media_host,
             commands::sandbox_online,
             commands::ui_ready,
         ])

@@ -18,7 +18,8 @@ pub struct App {
     pub started: Instant,
     /// Set once at start-up: the engine, or why the store could not be opened.
     engine: OnceLock<Result<Arc<Engine>, AppError>>,
-    runner: OnceLock<Runner>,
+    /// The runner of the carrier in use; replaced when the account changes.
+    runner: Mutex<Option<Runner>>,
     pub sandbox: OnceLock<SandboxHandle>,
     /// Why background sending is not running, when it is not (another process holds the lock).
     pub runner_problem: Mutex<Option<AppError>>,
@@ -33,7 +34,7 @@ impl App {
             data_dir,
             started: Instant::now(),
             engine: OnceLock::new(),
-            runner: OnceLock::new(),
+            runner: Mutex::new(None),
             sandbox: OnceLock::new(),
             runner_problem: Mutex::new(None),
             viewing: Mutex::new(None),
@@ -63,17 +64,20 @@ impl App {
         }
     }
 
-    pub fn set_runner(&self, runner: Runner) {
-        let _ = self.runner.set(runner);
+    pub fn set_runner(&self, runner: Option<Runner>) {
+        *self.runner.lock().unwrap_or_else(|e| e.into_inner()) = runner;
     }
 
-    pub fn runner(&self) -> Option<&Runner> {
-        self.runner.get()
+    pub fn runner(&self) -> Option<Runner> {
+        self.runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// "Try now" after a message was queued or retried; without a runner it waits for one.
     pub fn nudge(&self) {
-        if let Some(runner) = self.runner.get() {
+        if let Some(runner) = self.runner() {
             runner.nudge();
         }
     }

@@ -482,16 +482,22 @@ impl App {
     /// conversations are on screen and its sandbox carrier answers. Notifications raised before
     /// are forgotten.
     pub async fn launch_with(dir: DataDir) -> App {
-        App::start(dir, Look::Light).await
+        App::start(dir, Look::Light, &[]).await
+    }
+
+    /// Starts the app on a fresh data directory with more environment variables (for example
+    /// `SWITCHBOARD_TWILIO_API_URL`, to point its Twilio client at a sandbox playing Twilio).
+    pub async fn launch_with_env(env: &[(&str, &str)]) -> App {
+        App::start(DataDir::new(), Look::Light, env).await
     }
 
     /// Starts the app on a fresh data directory on a desktop in `look` (GTK's dark Adwaita for
     /// `Look::Dark`, which WebKit reports to the page as `prefers-color-scheme: dark`).
     pub async fn launch_looking(look: Look) -> App {
-        App::start(DataDir::new(), look).await
+        App::start(DataDir::new(), look, &[]).await
     }
 
-    async fn start(dir: DataDir, look: Look) -> App {
+    async fn start(dir: DataDir, look: Look, env: &[(&str, &str)]) -> App {
         let turn = TURN.lock().await;
         let tools = tools();
         notifications::start_daemon();
@@ -525,6 +531,7 @@ impl App {
                 Look::Light => None,
                 Look::Dark => Some(("GTK_THEME", "Adwaita:dark")),
             })
+            .envs(env.iter().copied())
             .env("SWITCHBOARD_E2E_BINARY", &tools.app)
             .env("SWITCHBOARD_E2E_LOG", &log)
             .stdin(Stdio::null())

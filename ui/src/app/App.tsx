@@ -265,7 +265,7 @@ export function App(props: { backend: Backend }) {
             <Match when={panel() === "contacts"}>
               <Contacts
                 backend={b}
-                lines={lines()}
+                lines={lines().filter((l) => l.in_account && l.sms)}
                 onClose={() => setPanel("none")}
                 onChanged={() => void reloadThreads()}
               />
@@ -331,7 +331,7 @@ export function App(props: { backend: Backend }) {
         </div>
       </Show>
       <Show when={composing()}>
-        <Composer backend={b} lines={lines()} onClose={() => setComposing(false)} onSent={afterSend} />
+        <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={() => setComposing(false)} onSent={afterSend} />
       </Show>
     </div>
   );

@@ -1,6 +1,8 @@
 // The one door between the UI and Rust (GitButler's IBackend): every @tauri-apps import lives in
 // this folder. Views receive a Backend; the Tauri implementation talks IPC, and another
 // implementation can stand in for UI tests.
+import type { AccountConnected } from "./generated/AccountConnected";
+import type { AccountStatus } from "./generated/AccountStatus";
 import type { AppError } from "./generated/AppError";
 import type { AppEvent } from "./generated/AppEvent";
 import type { AppStatus } from "./generated/AppStatus";
@@ -15,6 +17,8 @@ import type { EngineEvent } from "./generated/EngineEvent";
 import type { ImageData } from "./generated/ImageData";
 import type { ImportSummary } from "./generated/ImportSummary";
 import type { Line } from "./generated/Line";
+import type { MediaHostInput } from "./generated/MediaHostInput";
+import type { MediaHostSummary } from "./generated/MediaHostSummary";
 import type { LineId } from "./generated/LineId";
 import type { MessageId } from "./generated/MessageId";
 import type { MessageRow } from "./generated/MessageRow";
@@ -29,6 +33,7 @@ import type { ThreadId } from "./generated/ThreadId";
 import type { ThreadView } from "./generated/ThreadView";
 
 export type {
+  AccountConnected, AccountStatus, MediaHostInput, MediaHostSummary,
   AppError, AppEvent, AppStatus, AttachmentData, ComposeInput, ComposerState, ContactId, ContactInput,
   ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
@@ -71,6 +76,12 @@ export interface Backend {
   settings(): Promise<Settings>;
   setSetting(name: keyof Settings, value: string): Promise<Settings>;
   setPinned(pinned: boolean): Promise<boolean>;
+  account(): Promise<AccountStatus>;
+  /** Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers. */
+  connectTwilio(accountSid: string, authToken: string): Promise<AccountConnected>;
+  disconnectTwilio(): Promise<AccountStatus>;
+  setMediaHost(host: MediaHostInput): Promise<MediaHostSummary>;
+  removeMediaHost(): Promise<AccountStatus>;
   sandboxOnline(online: boolean): Promise<void>;
   /** The first conversation list is painted (the shell logs the start-up time). */
   uiReady(pageMs: number): Promise<void>;

@@ -1,9 +1,10 @@
 // Settings: default country for typed numbers, notification privacy, do-not-disturb, start in
-// the tray, the global show/hide shortcut, the carrier (the built-in sandbox for now, which can
-// be taken offline to try offline sending), and the lines' labels and colours.
+// the tray, the global show/hide shortcut, how often replies are fetched, the carrier (see
+// Carrier.tsx), and the lines' labels and colours.
 import { createResource, createSignal, For, Show } from "solid-js";
 import type { Backend, Line, Settings as SettingsData } from "../backend";
 import { messageOf } from "../backend";
+import { Carrier } from "./Carrier";
 
 export function Settings(props: {
   backend: Backend;
@@ -87,22 +88,20 @@ export function Settings(props: {
                 onChange={(e) => void set("global_shortcut", e.currentTarget.value)}
               />
             </label>
-            <div>
-              <p>Carrier: built-in sandbox (no account needed)</p>
-              <label class="check">
-                <input
-                  type="checkbox"
-                  checked={props.online === false}
-                  onChange={(e) =>
-                    void b.sandboxOnline(!e.currentTarget.checked).catch((err) => setError(messageOf(err)))
-                  }
-                />
-                Take the sandbox offline (to try offline sending)
-              </label>
-            </div>
+            <label>
+              Check for replies every (seconds)
+              <input
+                type="number"
+                min={2}
+                max={600}
+                value={s().poll_interval}
+                onChange={(e) => void set("poll_interval", e.currentTarget.value)}
+              />
+            </label>
           </div>
         )}
       </Show>
+      <Carrier backend={b} online={props.online} onAccountChanged={props.onLinesChanged} />
       <h3>Lines</h3>
       <ul class="line-settings" aria-label="Lines">
         <For each={props.lines}>
@@ -111,6 +110,13 @@ export function Settings(props: {
       </ul>
     </section>
   );
+}
+
+/** What a line can do, in words: its carrier's capabilities, or that it left the account. */
+function capabilities(line: Line): string {
+  if (!line.in_account) return "no longer in your account";
+  if (!line.sms) return "can't send texts";
+  return line.mms ? "SMS and images" : "SMS only, no images";
 }
 
 function LineRow(props: { backend: Backend; line: Line; onSaved: () => void; onError: (m: string) => void }) {
@@ -135,7 +141,9 @@ function LineRow(props: { backend: Backend; line: Line; onSaved: () => void; onE
           onInput={(e) => setColor(e.currentTarget.value)}
         />
         <input aria-label={`Label of ${props.line.number}`} value={label()} onInput={(e) => setLabel(e.currentTarget.value)} />
-        <span class="muted">{props.line.number}</span>
+        <span class="muted">
+          {props.line.number} · {capabilities(props.line)}
+        </span>
         <button type="submit">Save line</button>
       </form>
     </li>

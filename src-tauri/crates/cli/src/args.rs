@@ -15,6 +15,7 @@ Exit codes:
   5  not found: no such line, contact or conversation
   6  the store cannot be opened: wrong or missing key, keychain unavailable, damaged file,
      or a database from a newer Switchboard
+  7  the carrier or the media host can't be reached now: try again later
 
 Keys: by default the database key is kept in the OS keychain. Set SWITCHBOARD_PASSPHRASE to
 use a passphrase instead, or pass --key-file (or SWITCHBOARD_KEY_FILE) for a key file that only
@@ -125,6 +126,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: SandboxCmd,
     },
+    /// The carrier account: the embedded sandbox (the default) or your Twilio account, and the
+    /// media host Twilio needs for images. Without a subcommand: show it.
+    Account {
+        #[command(subcommand)]
+        cmd: Option<AccountCmd>,
+    },
     /// Show or change settings.
     Settings {
         #[command(subcommand)]
@@ -143,6 +150,8 @@ pub enum LinesCmd {
         #[arg(long)]
         color: Option<String>,
     },
+    /// Rename a line; a line of the connected account is renamed at the carrier too (Twilio's
+    /// FriendlyName).
     Rename {
         line: String,
         label: String,
@@ -225,6 +234,42 @@ pub enum SettingsCmd {
         name: String,
         value: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    Show,
+    /// Connect your Twilio account: `echo "$TOKEN" | switchboard-cli account connect-twilio
+    /// --sid AC…`. The Account SID and Auth Token (Twilio Console → Account Info) are checked
+    /// with Twilio, then kept in the OS keychain; the account's numbers become your lines. The
+    /// token is read from standard input, never from the command line (where other users of
+    /// this computer could see it).
+    ConnectTwilio {
+        #[arg(long, value_name = "ACCOUNT_SID")]
+        sid: String,
+    },
+    /// Forget the Twilio account (its credentials leave the keychain) and use the sandbox
+    /// again. Its lines and conversations stay.
+    Disconnect,
+    /// Images on Twilio: an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO…) Twilio fetches
+    /// them from, through links that expire after a day. The secret access key is read from
+    /// standard input; everything is checked with the bucket, then kept in the OS keychain.
+    MediaHost {
+        /// e.g. https://s3.eu-west-1.amazonaws.com
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[arg(long)]
+        access_key_id: String,
+        /// Address the bucket as https://BUCKET.ENDPOINT/ rather than https://ENDPOINT/BUCKET/.
+        #[arg(long)]
+        virtual_host: bool,
+    },
+    /// Stop sending images through the media host (its keys leave the keychain).
+    RemoveMediaHost,
 }
 
 #[derive(Debug, Subcommand)]

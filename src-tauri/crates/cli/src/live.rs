@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchboard_carrier::Carrier;
+use switchboard_engine::carrier::S3Config;
 use switchboard_engine::{
-    connect, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner, RunnerConfig,
+    twilio_api_url, AccountStatus, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner,
+    TwilioCredentials,
 };
 use switchboard_sandbox::Failure as SandboxFailure;
 
-use crate::args::{FailKind, SandboxCmd};
+use crate::args::{AccountCmd, FailKind, SandboxCmd};
 use crate::output::Out;
 use crate::{exit, Failure};
 
@@ -166,15 +168,25 @@ fn control(
     )
 }
 
+/// The sandbox's address, unless a Twilio account is connected (which needs none).
+fn sandbox_endpoint(engine: &Engine, data_dir: &Path) -> Result<Option<CarrierEndpoint>, Failure> {
+    if engine.uses_twilio()? {
+        Ok(None)
+    } else {
+        read_endpoint(data_dir).map(Some)
+    }
+}
+
 /// `run` and `run --once`.
 pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(), Failure> {
-    let endpoint = read_endpoint(data_dir)?;
+    let endpoint = sandbox_endpoint(&engine, data_dir)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let carrier = connect(&endpoint)?;
+        let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
         let engine = Arc::new(engine);
-        adopt(&engine, carrier.as_ref(), &endpoint).await;
-        let runner = Runner::start(engine, carrier, RunnerConfig::default()).map_err(|e| {
+        adopt(&engine, carrier.as_ref(), endpoint.as_ref()).await;
+        let config = engine.runner_config()?;
+        let runner = Runner::start(engine, carrier, config).map_err(|e| {
             let body = e.body();
             failure(&body.code, body.message, exit::STORE)
         })?;
@@ -219,12 +231,12 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
 
 /// Lines from the carrier, and demo contacts from the sandbox, into a store that lacks them.
 /// Unreachable now is no reason not to send later: the runner waits for the carrier.
-async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: &CarrierEndpoint) {
+async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: Option<&CarrierEndpoint>) {
     let Ok(lines) = carrier.lines().await else {
         return;
     };
     let mut demo: Vec<DemoContact> = Vec::new();
-    if let Some(control) = &endpoint.sandbox_control_url {
+    if let Some(control) = endpoint.and_then(|e| e.sandbox_control_url.as_ref()) {
         let url = format!("{control}/_sandbox/demo-contacts");
         if let Ok(http) = reqwest::Client::builder().no_proxy().build() {
             if let Ok(answer) = http.get(url).send().await {
@@ -243,6 +255,123 @@ async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: &CarrierEndpoin
     if let Err(e) = engine.adopt_carrier(&lines, &demo) {
         tracing::warn!(error = %e, "the carrier's lines could not be recorded");
     }
+}
+
+/// `lines rename`: a line of the connected account is renamed at the carrier first. With the
+/// sandbox not running, its lines are renamed here only.
+pub fn rename_line(
+    engine: &Engine,
+    data_dir: &Path,
+    line: &str,
+    label: &str,
+    out: &Out,
+) -> Result<(), Failure> {
+    let endpoint = if engine.uses_twilio()? {
+        None
+    } else {
+        match CarrierEndpoint::load(data_dir) {
+            Ok(endpoint) => Some(endpoint),
+            Err(_) => return out.line(&engine.rename_line(line, label)?, "Renamed"),
+        }
+    };
+    let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
+    let rt = runtime()?;
+    let renamed = rt.block_on(engine.rename_line_at_carrier(carrier.as_ref(), line, label))?;
+    out.line(&renamed, "Renamed")
+}
+
+/// `account`: show, connect Twilio, disconnect, and the media host.
+pub fn account(engine: &Engine, cmd: Option<&AccountCmd>, out: &Out) -> Result<(), Failure> {
+    let rt = runtime()?;
+    match cmd {
+        None | Some(AccountCmd::Show) => {}
+        Some(AccountCmd::ConnectTwilio { sid }) => {
+            let token = read_secret("Auth Token")?;
+            let credentials = TwilioCredentials::checked(sid, &token)?;
+            let connected = rt.block_on(engine.connect_twilio(&credentials, &twilio_api_url()))?;
+            let names: Vec<String> = connected
+                .lines
+                .iter()
+                .map(|l| format!("{} ({})", l.label, l.number))
+                .collect();
+            return out.done(
+                serde_json::to_value(&connected).unwrap_or_default(),
+                &format!(
+                    "Connected to the Twilio account \"{}\". Your lines: {}.",
+                    connected.account_name,
+                    names.join(", ")
+                ),
+            );
+        }
+        Some(AccountCmd::Disconnect) => engine.disconnect_twilio()?,
+        Some(AccountCmd::MediaHost {
+            endpoint,
+            bucket,
+            region,
+            access_key_id,
+            virtual_host,
+        }) => {
+            let config = S3Config {
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+                bucket: bucket.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: read_secret("Secret access key")?,
+                path_style: !virtual_host,
+            };
+            rt.block_on(engine.set_media_host(&config))?;
+        }
+        Some(AccountCmd::RemoveMediaHost) => engine.remove_media_host()?,
+    }
+    let status = engine.account_status()?;
+    out.done(
+        serde_json::to_value(&status).unwrap_or_default(),
+        &account_text(&status),
+    )
+}
+
+fn account_text(s: &AccountStatus) -> String {
+    let carrier = match (&s.account_name, &s.account_hint) {
+        (Some(name), Some(hint)) if s.carrier == "twilio" => {
+            format!("Carrier: the Twilio account \"{name}\" ({hint}).")
+        }
+        _ => "Carrier: the sandbox (demo numbers on this computer).".to_owned(),
+    };
+    let media = match &s.media_host {
+        Some(m) => format!("Media host: the bucket \"{}\" at {}.", m.bucket, m.endpoint),
+        None if s.images => "Images: hosted by the sandbox.".to_owned(),
+        None => "Media host: none, so images can't be sent (see `account media-host --help`)."
+            .to_owned(),
+    };
+    format!("{carrier}\n{media}")
+}
+
+/// A secret from standard input: the first line, trimmed.
+fn read_secret(what: &str) -> Result<String, Failure> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("{what}: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        failure(
+            "stdin_unreadable",
+            format!("{what} could not be read: {e}"),
+            exit::INVALID_INPUT,
+        )
+    })?;
+    let secret = line.trim().to_owned();
+    if secret.is_empty() {
+        return Err(failure(
+            "secret_missing",
+            format!(
+                "Give the {what} on standard input, e.g. `echo \"$SECRET\" | switchboard-cli …`."
+            ),
+            exit::INVALID_INPUT,
+        ));
+    }
+    Ok(secret)
 }
 
 fn print_event(event: &EngineEvent, json: bool) {

@@ -22,6 +22,7 @@ use output::Out;
 /// Exit codes, documented in `--help`.
 mod exit {
     pub const INVALID_INPUT: u8 = 3;
+    pub const UNAVAILABLE: u8 = 7;
     pub const LINE_PICK_REQUIRED: u8 = 4;
     pub const NOT_FOUND: u8 = 5;
     pub const STORE: u8 = 6;
@@ -77,6 +78,7 @@ impl From<EngineError> for Failure {
             ErrorKind::InvalidInput => exit::INVALID_INPUT,
             ErrorKind::NeedsChoice => exit::LINE_PICK_REQUIRED,
             ErrorKind::NotFound => exit::NOT_FOUND,
+            ErrorKind::Unavailable => exit::UNAVAILABLE,
             ErrorKind::Store => exit::STORE,
             ErrorKind::Internal => exit::INTERNAL,
         };
@@ -163,6 +165,10 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
     match &cli.command {
         Command::Sandbox { cmd } => return live::sandbox(&data_dir(cli)?, cmd, out),
         Command::Run { once } => return live::run(open(cli)?, &data_dir(cli)?, *once, out),
+        Command::Account { cmd } => return live::account(&open(cli)?, cmd.as_ref(), out),
+        Command::Lines {
+            cmd: Some(LinesCmd::Rename { line, label }),
+        } => return live::rename_line(&open(cli)?, &data_dir(cli)?, line, label, out),
         _ => {}
     }
     let engine = open(cli)?;
@@ -175,13 +181,11 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 label,
                 color,
             }) => out.line(&e.add_line(number, label, color.as_deref())?, "Added"),
-            Some(LinesCmd::Rename { line, label }) => {
-                out.line(&e.rename_line(line, label)?, "Renamed")
-            }
             Some(LinesCmd::Color { line, color }) => {
                 out.line(&e.set_line_color(line, color)?, "Updated")
             }
             Some(LinesCmd::Remove { line }) => out.line(&e.remove_line(line)?, "Removed"),
+            Some(LinesCmd::Rename { .. }) => unreachable!("handled above"),
         },
         Command::Contacts { cmd } => match cmd {
             None | Some(ContactsCmd::List { search: None }) => out.contacts(&e.contacts()?),
@@ -309,7 +313,9 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 )
             }
         },
-        Command::Run { .. } | Command::Sandbox { .. } => unreachable!("handled above"),
+        Command::Run { .. } | Command::Sandbox { .. } | Command::Account { .. } => {
+            unreachable!("handled above")
+        }
         Command::Settings { cmd } => match cmd {
             None | Some(SettingsCmd::Show) => out.settings(&e.settings()?),
             Some(SettingsCmd::Set { name, value }) => out.settings(&e.set_setting(name, value)?),

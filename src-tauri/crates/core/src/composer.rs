@@ -40,6 +40,13 @@ pub enum ComposeError {
     BodyTooLong { chars: usize, limit: usize },
     #[error("Write a message or attach an image.")]
     EmptyMessage,
+    #[error("{line} can't send images: its number has no MMS. Send the text alone, or pick another line.")]
+    LineHasNoMms { line: String },
+    #[error(
+        "Images can't be sent from {line} yet: the carrier fetches them from a media host, and \
+         none is set up. Add one in Settings → Carrier, or send the text alone."
+    )]
+    NoMediaHost { line: String },
 }
 
 impl ComposeError {
@@ -49,6 +56,8 @@ impl ComposeError {
             ComposeError::TooManyRecipients { .. } => "too_many_recipients",
             ComposeError::BodyTooLong { .. } => "body_too_long",
             ComposeError::EmptyMessage => "empty_message",
+            ComposeError::LineHasNoMms { .. } => "line_has_no_mms",
+            ComposeError::NoMediaHost { .. } => "no_media_host",
         }
     }
 }
@@ -115,6 +124,30 @@ pub fn validate(draft: &Draft) -> Result<ValidMessage, ComposeError> {
     })
 }
 
+/// Whether the sending line can carry the message's image: its number must have MMS, and the
+/// carrier must have somewhere to fetch the image from (`media_host`).
+pub fn check_image_line(
+    has_image: bool,
+    line_label: &str,
+    line_mms: bool,
+    media_host: bool,
+) -> Result<(), ComposeError> {
+    if !has_image {
+        return Ok(());
+    }
+    if !line_mms {
+        return Err(ComposeError::LineHasNoMms {
+            line: line_label.to_owned(),
+        });
+    }
+    if !media_host {
+        return Err(ComposeError::NoMediaHost {
+            line: line_label.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn distinct(numbers: &[E164]) -> Vec<E164> {
     let mut out: Vec<E164> = Vec::with_capacity(numbers.len());
     for n in numbers {
@@ -128,6 +161,27 @@ fn distinct(numbers: &[E164]) -> Vec<E164> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_needs_a_line_with_mms_and_a_media_host() {
+        let check = |image, mms, host| check_image_line(image, "Sales", mms, host);
+        assert_eq!(
+            check(false, false, false),
+            Ok(()),
+            "text goes from any line"
+        );
+        assert_eq!(check(true, true, true), Ok(()));
+        let no_mms = check(true, false, true).unwrap_err();
+        assert_eq!(no_mms.code(), "line_has_no_mms");
+        assert!(no_mms.to_string().starts_with("Sales can't send images"));
+        let no_host = check(true, true, false).unwrap_err();
+        assert_eq!(no_host.code(), "no_media_host");
+        assert!(no_host.to_string().contains("media host"), "{no_host}");
+        assert_eq!(
+            check(true, false, false).unwrap_err().code(),
+            "line_has_no_mms"
+        );
+    }
 
     /// `+1415555` followed by a 4-digit suffix: distinct valid-shaped numbers.
     fn n(i: usize) -> E164 {

@@ -126,6 +126,10 @@ impl Engine {
             image: state.image,
         });
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
+        let checked = checked.and_then(|m| {
+            self.check_line(&decision, state.image.is_some())
+                .map(|()| m)
+        });
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
             Err(e) => (
@@ -259,7 +263,13 @@ impl Engine {
         chosen: Option<LineId>,
         reply_in: Option<LineId>,
     ) -> Result<(LineDecision, Option<ContactId>)> {
-        let lines = self.store.list_lines()?;
+        // Only lines that can send now: in the connected account, with SMS.
+        let lines: Vec<Line> = self
+            .store
+            .list_lines()?
+            .into_iter()
+            .filter(Line::can_send)
+            .collect();
         let account_lines: Vec<LineId> = lines.iter().map(|l| l.id).collect();
         let defaults: Vec<Option<LineId>> = recipients.iter().map(|r| r.default_line).collect();
         let resolution = resolve::resolve_line(&ResolveInput {
@@ -286,6 +296,24 @@ impl Engine {
         Ok((decision, offer_default))
     }
 
+    /// Whether the decided line can carry an image (MMS, and a media host for the carrier).
+    /// Decided by the engine, so that the composer and the CLI say the same thing.
+    fn check_line(
+        &self,
+        decision: &LineDecision,
+        has_image: bool,
+    ) -> std::result::Result<(), composer::ComposeError> {
+        let LineDecision::Use { line, .. } = decision else {
+            return Ok(());
+        };
+        if !has_image {
+            return Ok(());
+        }
+        // A store that can't be read here fails the send a moment later with its own error.
+        let hosted = self.images_hosted().unwrap_or(true);
+        composer::check_image_line(true, &line.label, line.mms, hosted)
+    }
+
     fn prepare(
         &self,
         recipients: Vec<Recipient>,
@@ -303,6 +331,7 @@ impl Engine {
             image: image.as_ref().map(|i| i.kind),
         })?;
         let (decision, offer_default) = self.decide(&recipients, request.line, reply_in)?;
+        self.check_line(&decision, image.is_some())?;
         Ok(Prepared {
             recipients,
             message,

@@ -2,6 +2,7 @@
 //! `{code, message}`) and a sentence a person understands. Never a message body or a key.
 
 use serde::{Deserialize, Serialize};
+use switchboard_carrier::CarrierError;
 use switchboard_core::composer::ComposeError;
 use switchboard_core::media::MediaError;
 use switchboard_core::model::Line;
@@ -48,6 +49,9 @@ pub enum EngineError {
     ImageTooLargeToSend { bytes: usize, budget: usize },
     #[error("{what} {why}")]
     Invalid { what: &'static str, why: String },
+    /// The carrier (or the media host) refused, could not be reached, or left an outcome open.
+    #[error("{0}")]
+    Carrier(switchboard_carrier::CarrierError),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -91,6 +95,14 @@ impl EngineError {
             EngineError::ImageUnreadable => "image_unreadable",
             EngineError::ImageTooLargeToSend { .. } => "image_too_large_to_send",
             EngineError::Invalid { .. } => "invalid_input",
+            EngineError::Carrier(e) => match e {
+                CarrierError::Transient { .. } => "carrier_unreachable",
+                CarrierError::Permanent { code: Some(c), .. } if c == "20003" => {
+                    "carrier_credentials_refused"
+                }
+                CarrierError::Permanent { .. } => "carrier_refused",
+                CarrierError::Unknown { .. } => "carrier_outcome_unknown",
+            },
             EngineError::Store(e) => e.code(),
         }
     }
@@ -99,6 +111,8 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::LinePickRequired { .. } => ErrorKind::NeedsChoice,
+            EngineError::Carrier(CarrierError::Permanent { .. }) => ErrorKind::InvalidInput,
+            EngineError::Carrier(_) => ErrorKind::Unavailable,
             EngineError::UnknownContact { .. }
             | EngineError::UnknownLine { .. }
             | EngineError::UnknownRecipient { .. } => ErrorKind::NotFound,
@@ -149,6 +163,8 @@ pub enum ErrorKind {
     /// A choice is needed first (the sending line).
     NeedsChoice,
     NotFound,
+    /// The carrier or the media host can't be reached now; try again later.
+    Unavailable,
     /// The store cannot be opened (key, keychain, version, damaged file).
     Store,
     Internal,

@@ -2,6 +2,7 @@
 //! model): lines, contacts and their import, compose-and-enqueue, replies, threads, search, the
 //! outbox, drafts and settings. The Tauri commands and the CLI only translate to and from it.
 
+mod account;
 mod compose;
 mod contacts;
 mod error;
@@ -16,8 +17,14 @@ mod threads;
 
 use std::path::{Path, PathBuf};
 
-use switchboard_store::{KeySource, Store};
+use std::sync::Arc;
 
+use switchboard_store::{KeySource, KeychainSecrets, MemorySecrets, Secrets, Store};
+
+pub use account::{
+    twilio_api_url, AccountConnected, AccountStatus, MediaHostSummary, TwilioCredentials,
+    TWILIO_API_URL, TWILIO_API_URL_ENV,
+};
 pub use compose::{
     ComposeRequest, ComposerState, LineDecision, Preview, Recipient, SendReceipt, SentTo,
 };
@@ -63,6 +70,8 @@ impl std::fmt::Debug for KeyChoice {
 /// One open data directory.
 pub struct Engine {
     store: Store,
+    /// Carrier credentials and media host keys (the OS keychain, for the app and the CLI).
+    secrets: Arc<dyn Secrets>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -89,12 +98,16 @@ impl Engine {
             KeyChoice::KeyFile(path) => KeySource::KeyFile(path),
         };
         let store = Store::open_in_dir(data_dir, &source)?;
-        Ok(Engine { store })
+        let secrets = Arc::new(KeychainSecrets::for_dir(KEYCHAIN_SERVICE, data_dir)?);
+        Ok(Engine { store, secrets })
     }
 
-    /// Wraps an already open store (benchmarks, tests).
+    /// Wraps an already open store (benchmarks, tests); secrets are kept in memory only.
     pub fn with_store(store: Store) -> Engine {
-        Engine { store }
+        Engine {
+            store,
+            secrets: Arc::new(MemorySecrets::default()),
+        }
     }
 
     pub fn store(&self) -> &Store {

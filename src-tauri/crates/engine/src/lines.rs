@@ -1,6 +1,7 @@
 //! The account's business numbers: adding, naming, colouring, and finding one by what a person
 //! types (its label, its number or its id).
 
+use switchboard_carrier::Carrier;
 use switchboard_core::model::{Line, LineId};
 use switchboard_core::phone;
 
@@ -34,10 +35,35 @@ impl Engine {
         Ok(self.store.add_line(&number, label, &color)?)
     }
 
+    /// Renames a line here only. A line of the connected account is renamed with
+    /// [`Engine::rename_line_at_carrier`], so that the carrier's label follows.
     pub fn rename_line(&self, line: &str, label: &str) -> Result<Line> {
         let id = self.find_line(line)?.id;
         self.store.rename_line(id, check_label(label)?)?;
         Ok(self.store.get_line(id)?)
+    }
+
+    /// Renames a line and writes the new label back to the carrier (Twilio's FriendlyName)
+    /// first: the carrier's label is what every start adopts, so a rename the carrier did not
+    /// take would come undone. A line no longer in the account is renamed here only.
+    pub async fn rename_line_at_carrier(
+        &self,
+        carrier: &dyn Carrier,
+        line: &str,
+        label: &str,
+    ) -> Result<Line> {
+        let found = self.find_line(line)?;
+        let label = check_label(label)?;
+        if found.in_account {
+            if let Some(sid) = self.store.line_carrier_sid(found.id)? {
+                carrier
+                    .rename_line(&sid, label)
+                    .await
+                    .map_err(crate::account::carrier_error)?;
+            }
+        }
+        self.store.rename_line(found.id, label)?;
+        Ok(self.store.get_line(found.id)?)
     }
 
     pub fn set_line_color(&self, line: &str, color: &str) -> Result<Line> {
@@ -75,6 +101,11 @@ impl Engine {
                 known: lines.iter().map(|l| l.label.clone()).collect(),
             })
     }
+}
+
+/// A carrier's label as a line's: trimmed and cut to the length a line's name may have.
+pub(crate) fn fit_label(label: &str) -> String {
+    label.trim().chars().take(MAX_LABEL_CHARS).collect()
 }
 
 fn check_label(label: &str) -> Result<&str> {

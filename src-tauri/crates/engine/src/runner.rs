@@ -258,6 +258,11 @@ impl Runner {
         self.inner.nudge();
     }
 
+    /// The carrier this runner sends through.
+    pub fn carrier(&self) -> Arc<dyn Carrier> {
+        self.inner.carrier.clone()
+    }
+
     /// Whether the last carrier call got through (`None` before the first one).
     pub fn online(&self) -> Option<bool> {
         *lock(&self.inner.online)

@@ -29,6 +29,9 @@ pub struct Settings {
     pub start_minimized: bool,
     pub global_shortcut: String,
     pub carrier: String,
+    /// Seconds between two polls of the carrier for replies and delivery reports (a desktop
+    /// has no public webhook); offline, the polls back off up to a minute.
+    pub poll_interval: u32,
 }
 
 /// The main window's place on screen, in physical pixels.
@@ -43,9 +46,13 @@ pub struct WindowGeometry {
 pub(crate) const DEFAULT_COUNTRY: &str = "US";
 const DEFAULT_SHORTCUT: &str = "CmdOrCtrl+Shift+Space";
 const SANDBOX: &str = "sandbox";
+const DEFAULT_POLL_SECONDS: u32 = 5;
+/// The shortest and longest poll intervals: Twilio's API is rate-limited per account, and a
+/// reply that waits more than ten minutes is no longer a conversation.
+const POLL_SECONDS: std::ops::RangeInclusive<u32> = 2..=600;
 
 /// The names `set_setting` accepts, in the order `settings` lists them.
-pub const SETTABLE: [&str; 7] = [
+pub const SETTABLE: [&str; 8] = [
     "default_country",
     "notification_privacy",
     "do_not_disturb",
@@ -53,6 +60,7 @@ pub const SETTABLE: [&str; 7] = [
     "start_minimized",
     "global_shortcut",
     "carrier",
+    "poll_interval",
 ];
 
 impl Engine {
@@ -74,56 +82,87 @@ impl Engine {
             carrier: s
                 .get_setting_as(SettingKey::Carrier)?
                 .unwrap_or_else(|| SANDBOX.to_owned()),
+            poll_interval: s
+                .get_setting_as(SettingKey::PollInterval)?
+                .filter(|n| POLL_SECONDS.contains(n))
+                .unwrap_or(DEFAULT_POLL_SECONDS),
         })
     }
 
     /// Sets one setting from text (as typed in the CLI or sent by the UI), validated.
     pub fn set_setting(&self, name: &str, value: &str) -> Result<Settings> {
         let value = value.trim();
-        let json = match name {
-            "default_country" => serde_json::json!(Country::parse(value)?.code()),
-            "notification_privacy" => {
-                let p = match value {
-                    "full" => NotificationPrivacy::Full,
-                    "sender" => NotificationPrivacy::Sender,
-                    "nothing" => NotificationPrivacy::Nothing,
-                    _ => return Err(invalid(name, "must be full, sender or nothing.")),
-                };
-                serde_json::json!(p)
-            }
-            "do_not_disturb" | "always_on_top" | "start_minimized" => {
-                serde_json::json!(
-                    parse_bool(value).ok_or_else(|| invalid(name, "must be on or off."))?
-                )
-            }
-            "global_shortcut" => {
-                if value.is_empty() || value.len() > 64 {
-                    return Err(invalid(
-                        name,
-                        "must be a shortcut such as CmdOrCtrl+Shift+Space.",
-                    ));
+        let json =
+            match name {
+                "default_country" => serde_json::json!(Country::parse(value)?.code()),
+                "notification_privacy" => {
+                    let p = match value {
+                        "full" => NotificationPrivacy::Full,
+                        "sender" => NotificationPrivacy::Sender,
+                        "nothing" => NotificationPrivacy::Nothing,
+                        _ => return Err(invalid(name, "must be full, sender or nothing.")),
+                    };
+                    serde_json::json!(p)
                 }
-                serde_json::json!(value)
-            }
-            "carrier" => {
-                if value != SANDBOX {
-                    return Err(invalid(name, "can only be sandbox in this version."));
+                "do_not_disturb" | "always_on_top" | "start_minimized" => {
+                    serde_json::json!(
+                        parse_bool(value).ok_or_else(|| invalid(name, "must be on or off."))?
+                    )
                 }
-                serde_json::json!(value)
-            }
-            _ => {
-                return Err(EngineError::Invalid {
-                    what: "setting",
-                    why: format!(
-                        "{name:?} does not exist. Settings: {}.",
-                        SETTABLE.join(", ")
-                    ),
-                })
-            }
-        };
+                "global_shortcut" => {
+                    if value.is_empty() || value.len() > 64 {
+                        return Err(invalid(
+                            name,
+                            "must be a shortcut such as CmdOrCtrl+Shift+Space.",
+                        ));
+                    }
+                    serde_json::json!(value)
+                }
+                "carrier" => return Err(invalid(
+                    name,
+                    "changes by connecting an account: `account connect-twilio` in the CLI, or \
+                     Settings → Carrier in the app.",
+                )),
+                "poll_interval" => {
+                    let seconds = value
+                        .trim_end_matches('s')
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| POLL_SECONDS.contains(n))
+                        .ok_or_else(|| {
+                            invalid(
+                                name,
+                                &format!(
+                                    "must be a number of seconds from {} to {}.",
+                                    POLL_SECONDS.start(),
+                                    POLL_SECONDS.end()
+                                ),
+                            )
+                        })?;
+                    serde_json::json!(seconds)
+                }
+                _ => {
+                    return Err(EngineError::Invalid {
+                        what: "setting",
+                        why: format!(
+                            "{name:?} does not exist. Settings: {}.",
+                            SETTABLE.join(", ")
+                        ),
+                    })
+                }
+            };
         let key = SettingKey::parse(name)?;
         self.store.set_setting(key, &json)?;
         self.settings()
+    }
+
+    /// The runner's configuration with the person's poll interval.
+    pub fn runner_config(&self) -> Result<crate::RunnerConfig> {
+        Ok(crate::RunnerConfig {
+            sync_interval: std::time::Duration::from_secs(self.settings()?.poll_interval.into()),
+            ..crate::RunnerConfig::default()
+        })
     }
 
     /// Where the main window was last (position and size), for the next start.
@@ -185,10 +224,14 @@ mod tests {
         check("do_not_disturb", "on", true);
         check("do_not_disturb", "maybe", false);
         check("carrier", "twilio", false);
+        check("poll_interval", "30", true);
+        check("poll_interval", "1", false);
+        check("poll_interval", "often", false);
         check("api_token", "x", false);
         let s = e.settings().unwrap();
         assert_eq!(s.default_country, "GB");
         assert!(s.do_not_disturb);
         assert_eq!(s.notification_privacy, super::NotificationPrivacy::Sender);
+        assert_eq!(s.poll_interval, 30);
     }
 }

@@ -151,19 +151,14 @@ fn carrier_error(e: switchboard_carrier::CarrierError) -> EngineError {
 }
 
 impl Engine {
-    /// Takes the carrier's numbers as lines (those not known yet, labelled by the carrier) and,
-    /// into an empty address book, the demo contacts — marked as demo.
+    /// Takes the carrier's numbers as lines (see [`Engine::adopt_account_lines`]: labels and
+    /// capabilities from the carrier, numbers it no longer lists leave the account) and, into
+    /// an empty address book, the demo contacts — marked as demo.
     pub fn adopt_carrier(&self, lines: &[CarrierLine], demo: &[DemoContact]) -> Result<Adopted> {
-        let mut adopted = Adopted::default();
-        let known = self.store.list_lines()?;
-        for line in lines {
-            if known.iter().any(|l| l.number == line.number) {
-                continue;
-            }
-            let color = crate::lines::palette_color(known.len() + adopted.lines);
-            self.store.add_line(&line.number, &line.label, color)?;
-            adopted.lines += 1;
-        }
+        let mut adopted = Adopted {
+            lines: self.adopt_account_lines(lines)?.added,
+            demo_contacts: 0,
+        };
         if self.store.list_contacts()?.is_empty() {
             for contact in demo {
                 self.store.add_contact(

@@ -33,7 +33,9 @@ use state::Store;
 
 /// The account the sandbox answers to unless told otherwise.
 pub const DEFAULT_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
-pub const DEFAULT_AUTH_TOKEN: &str = "sandbox-auth-token";
+/// Shaped like a Twilio Auth Token (32 hexadecimal digits), so that the sandbox can also play a
+/// customer's Twilio account when Switchboard is pointed at it (`SWITCHBOARD_TWILIO_API_URL`).
+pub const DEFAULT_AUTH_TOKEN: &str = "5a4db0c5a4db0c5a4db0c5a4db0c5a4d";
 
 /// How fast the simulated world moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,6 +446,38 @@ impl SandboxHandle {
 
     pub fn lines(&self) -> Vec<SandboxLine> {
         self.shared.store.read(|s| s.lines.clone())
+    }
+
+    /// The account buys `number`: a new line (IncomingPhoneNumber) with these capabilities.
+    pub fn add_line(
+        &self,
+        number: E164,
+        friendly_name: &str,
+        sms: bool,
+        mms: bool,
+    ) -> Result<SandboxLine, SandboxError> {
+        let line = SandboxLine {
+            sid: new_sid("PN"),
+            number,
+            friendly_name: friendly_name.to_owned(),
+            sms,
+            mms,
+            created_at: now_ms(),
+        };
+        self.shared.store.update(|s| {
+            s.lines.retain(|l| l.number != line.number);
+            s.lines.push(line.clone());
+        })?;
+        Ok(line)
+    }
+
+    /// The account releases `number`; false when it was no line.
+    pub fn remove_line(&self, number: &E164) -> Result<bool, SandboxError> {
+        self.shared.store.update(|s| {
+            let before = s.lines.len();
+            s.lines.retain(|l| &l.number != number);
+            s.lines.len() != before
+        })
     }
 
     /// What `number` can send, as IncomingPhoneNumbers reports it; false when it is no line.

@@ -32,13 +32,15 @@ pub enum SettingKey {
     /// The connected Twilio account as shown in Settings (its name, the end of its SID); the
     /// credentials themselves are in the keychain.
     CarrierAccount,
+    /// Seconds between two polls of the carrier for replies and delivery reports.
+    PollInterval,
     /// The media host as shown in Settings (endpoint and bucket); its full configuration, keys
     /// included, is in the keychain.
     MediaHost,
 }
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 11] = [
+    pub const ALL: [SettingKey; 12] = [
         SettingKey::DefaultCountry,
         SettingKey::NotificationPrivacy,
         SettingKey::DoNotDisturb,
@@ -50,6 +52,7 @@ impl SettingKey {
         SettingKey::SyncCursor,
         SettingKey::CarrierAccount,
         SettingKey::MediaHost,
+        SettingKey::PollInterval,
     ];
 
     /// The stored name (also the name the UI and the CLI use).
@@ -66,6 +69,7 @@ impl SettingKey {
             SettingKey::SyncCursor => "sync_cursor",
             SettingKey::CarrierAccount => "carrier_account",
             SettingKey::MediaHost => "media_host",
+            SettingKey::PollInterval => "poll_interval",
         }
     }
 

@@ -4,4 +4,9 @@ import type { NotificationPrivacy } from "./NotificationPrivacy";
 /**
  * Every user-facing setting with its current value.
  */
-export type Settings = { default_country: string, notification_privacy: NotificationPrivacy, do_not_disturb: boolean, always_on_top: boolean, start_minimized: boolean, global_shortcut: string, carrier: string, };
+export type Settings = { default_country: string, notification_privacy: NotificationPrivacy, do_not_disturb: boolean, always_on_top: boolean, start_minimized: boolean, global_shortcut: string, carrier: string, 
+/**
+ * Seconds between two polls of the carrier for replies and delivery reports (a desktop
+ * has no public webhook); offline, the polls back off up to a minute.
+ */
+poll_interval: number, };
