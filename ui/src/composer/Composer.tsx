@@ -157,6 +157,13 @@ export function Composer(props: {
     heldOpen = false; // the list stays while the pointer is on it, showing the pick highlighted
   };
 
+  // Whether the sending line can take the attached image is said as soon as it is attached (the
+  // engine decides: a line without MMS, or a carrier without a media host), not only at Send.
+  const imageProblem = () => {
+    const p = preview()?.problem;
+    return p && (p.code === "line_has_no_mms" || p.code === "no_media_host") ? p.message : "";
+  };
+
   const send = async () => {
     if (busy()) return;
     setError("");
@@ -317,6 +324,9 @@ export function Composer(props: {
           image={image()}
           onRemove={() => setImage(null)}
         />
+        <Show when={imageProblem()}>
+          <p role="status" class="error">{imageProblem()}</p>
+        </Show>
 
         <Show when={error()}>
           <p role="alert" class="error">{error()}</p>

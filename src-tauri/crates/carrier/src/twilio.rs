@@ -931,6 +931,10 @@ pub fn human_sentence(code: i64) -> Option<&'static str> {
              account's numbers."
         }
         21408 => "The account isn't allowed to send messages to this country.",
+        21608 => {
+            "A Twilio trial account can only text numbers verified in the Twilio Console: \
+             verify this one, or upgrade the account."
+        }
         21602 | 21619 => "A message needs some text or an image.",
         21610 => {
             "This person has replied STOP to this line, so it can't text them until they \
@@ -940,7 +944,15 @@ pub fn human_sentence(code: i64) -> Option<&'static str> {
         21620 | 21623 | 11200 | 12300 | 30019 => {
             "The carrier couldn't use the attached image: try a smaller JPEG, PNG or GIF."
         }
+        30001 => {
+            "Twilio's queue for this line was full (too many messages at once), so this one was \
+             dropped: press Retry to send it again."
+        }
+        30003 => "The phone is switched off or out of reach; try again later.",
+        30005 => "This number doesn't exist, or no longer does.",
+        30006 => "This number is a landline or can't receive text messages.",
         30007 => "The carrier filtered this message as spam.",
+        30008 => "The message couldn't be delivered, for a reason the carrier didn't give.",
         _ => return None,
     })
 }
@@ -1143,6 +1155,8 @@ mod tests {
     fn known_codes_get_a_sentence_and_others_none() {
         assert!(human_sentence(21610).unwrap().contains("STOP"));
         assert!(human_sentence(21211).is_some());
+        assert!(human_sentence(21608).unwrap().contains("trial"));
+        assert!(human_sentence(30001).unwrap().contains("Retry"));
         assert!(human_sentence(99999).is_none());
     }
 }

@@ -8,11 +8,11 @@
 //! `./dev test` sets `SWITCHBOARD_TWILIO_SPEC` when `../shared` is beside the checkout. In CI
 //! (`CI` set) a missing document fails the test; elsewhere it says loudly that it did not run.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::{Body, Bytes};
@@ -20,6 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use support::Server;
 use switchboard_carrier::twilio::REQUESTS;
 use switchboard_carrier::{
     Carrier, CarrierError, Media, MediaHost, MessageFilter, SendRequest, SyncCursor, TwilioClient,
@@ -62,57 +63,27 @@ fn spec() -> Option<PathBuf> {
     }
 }
 
-/// Prism from npm (`node_modules/.bin/prism`, or `SWITCHBOARD_PRISM`), killed on drop.
-struct Prism {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Prism {
-    fn start(spec: &PathBuf) -> Prism {
-        let bin = std::env::var_os("SWITCHBOARD_PRISM")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../node_modules/.bin/prism")
-            });
-        assert!(
-            bin.exists(),
-            "{bin:?} is missing: run `npm ci` (./dev test does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&bin)
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(spec)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin:?} did not start: {e}"));
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut prism = Prism { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while std::net::TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = prism.child.try_wait() {
-                panic!("Prism exited before listening: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Prism did not listen within 90 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        prism
-    }
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Prism from npm (`node_modules/.bin/prism`, or `SWITCHBOARD_PRISM`), stopped on drop.
+fn prism(spec: &Path) -> Server {
+    let bin = std::env::var_os("SWITCHBOARD_PRISM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../node_modules/.bin/prism")
+        });
+    assert!(
+        bin.exists(),
+        "{bin:?} is missing: run `npm ci` (./dev test does)"
+    );
+    let spec = spec.display().to_string();
+    Server::start(
+        &bin,
+        |port| {
+            ["mock", "-h", "127.0.0.1", "-p", &port.to_string(), &spec]
+                .map(str::to_owned)
+                .to_vec()
+        },
+        Duration::from_secs(90),
+    )
 }
 
 /// One request as the proxy passed it to Prism, and what Prism thought of it.
@@ -186,14 +157,14 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
 }
 
 struct World {
-    _prism: Prism,
+    _prism: Server,
     base_url: String,
     log: Arc<Mutex<Vec<Exchange>>>,
 }
 
 impl World {
-    async fn start(spec: &PathBuf) -> World {
-        let prism = Prism::start(spec);
+    async fn start(spec: &Path) -> World {
+        let prism = prism(spec);
         let log = Arc::new(Mutex::new(Vec::new()));
         let proxy = Proxy {
             prism: format!("http://{}", prism.addr),

@@ -3,12 +3,14 @@
 //! names another `moto_server`). In CI (`CI` set) a missing server fails the tests; elsewhere
 //! they say loudly that they did not run.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use support::Server;
 use switchboard_carrier::{
     Carrier, CarrierError, Media, MediaHost, S3Config, S3MediaHost, SendRequest, TwilioClient,
     TwilioOptions,
@@ -20,16 +22,10 @@ const PNG: &[u8] = &[
     1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
 ];
 
+/// moto's S3 on loopback, stopped on drop.
 struct Moto {
-    child: Child,
+    server: Server,
     endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn moto() -> Option<Moto> {
@@ -50,33 +46,19 @@ fn moto() -> Option<Moto> {
         );
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{bin:?} did not start: {e}"));
-    let mut moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!("moto_server exited before listening: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not listen within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
+    let server = Server::start(
+        &bin,
+        |port| {
+            ["-H", "127.0.0.1", "-p", &port.to_string()]
+                .map(str::to_owned)
+                .to_vec()
+        },
+        Duration::from_secs(60),
+    );
+    Some(Moto {
+        endpoint: format!("http://{}", server.addr),
+        server,
+    })
 }
 
 fn config(moto: &Moto, bucket: &str) -> S3Config {
@@ -180,7 +162,7 @@ async fn a_missing_bucket_is_said_in_words_and_is_permanent() {
 async fn an_unreachable_media_host_is_transient() {
     let Some(moto) = moto() else { return };
     let mut config = config(&moto, "acme-mms");
-    drop(moto);
+    drop(moto.server);
     config.endpoint = "http://127.0.0.1:9".into();
     let host = S3MediaHost::new(&config, &TwilioOptions::default()).unwrap();
     let result = host.upload(&png()).await;

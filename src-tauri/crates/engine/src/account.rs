@@ -236,14 +236,28 @@ impl Engine {
 
     /// The connected Twilio account's credentials, from the keychain.
     pub fn twilio_credentials(&self) -> Result<Option<TwilioCredentials>> {
-        let Some(text) = self.secrets.get(TWILIO_SECRET)? else {
+        self.read_secret(
+            TWILIO_SECRET,
+            "Twilio credentials",
+            "in the keychain can't be read: connect the account again in Settings.",
+        )
+    }
+
+    /// A JSON secret from the keychain; an unreadable one is an error saying what to redo.
+    fn read_secret<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        what: &'static str,
+        redo: &str,
+    ) -> Result<Option<T>> {
+        let Some(text) = self.secrets.get(name)? else {
             return Ok(None);
         };
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|_| EngineError::Invalid {
-                what: "Twilio credentials",
-                why: "in the keychain can't be read: connect the account again in Settings.".into(),
+                what,
+                why: redo.to_owned(),
             })
     }
 
@@ -333,15 +347,11 @@ impl Engine {
     }
 
     fn media_host_config(&self) -> Result<Option<S3Config>> {
-        let Some(text) = self.secrets.get(MEDIA_HOST_SECRET)? else {
-            return Ok(None);
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|_| EngineError::Invalid {
-                what: "media host",
-                why: "in the keychain can't be read: set it up again in Settings.".into(),
-            })
+        self.read_secret(
+            MEDIA_HOST_SECRET,
+            "media host",
+            "in the keychain can't be read: set it up again in Settings.",
+        )
     }
 
     /// Whether images can leave now: the sandbox hosts them; Twilio needs a media host.

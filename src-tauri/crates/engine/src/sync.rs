@@ -82,17 +82,24 @@ pub(crate) fn delivery_status(status: CarrierStatus) -> Option<MessageStatus> {
     }
 }
 
-/// The carrier's error for a message that failed or was not delivered.
+/// The carrier's error for a message that failed or was not delivered: a sentence of ours for
+/// the codes a sender meets, else the carrier's own words.
 pub(crate) fn carrier_error(m: &CarrierMessage) -> Option<MessageError> {
     if m.error_code.is_none() && m.error_message.is_none() {
         return None;
     }
+    let ours = m
+        .error_code
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .and_then(switchboard_carrier::twilio::human_sentence);
     Some(MessageError {
         code: m.error_code.clone(),
-        message: m
-            .error_message
-            .clone()
-            .unwrap_or_else(|| "The carrier could not deliver the message.".into()),
+        message: ours.map(str::to_owned).unwrap_or_else(|| {
+            m.error_message
+                .clone()
+                .unwrap_or_else(|| "The carrier could not deliver the message.".into())
+        }),
     })
 }
 
@@ -421,7 +428,12 @@ mod tests {
         );
         let undelivered = o.engine.store().get_message(ids[1]).unwrap();
         assert_eq!(undelivered.status, MessageStatus::Undelivered);
-        assert_eq!(undelivered.error.unwrap().code.as_deref(), Some("30005"));
+        let error = undelivered.error.unwrap();
+        assert_eq!(error.code.as_deref(), Some("30005"));
+        assert_eq!(
+            error.message, "This number doesn't exist, or no longer does.",
+            "our sentence, not the carrier's jargon"
+        );
         let statuses: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
             .filter_map(|e| match e {
                 EngineEvent::MessageStatus {

@@ -332,6 +332,45 @@ async fn listing_follows_next_page_uri_across_pages() {
 }
 
 #[tokio::test]
+async fn inbound_messages_over_many_pages_arrive_once_each_oldest_first() {
+    let w = start_with(
+        quick(),
+        TwilioOptions {
+            page_size: 2,
+            ..options()
+        },
+    )
+    .await;
+    let (ada, sales) = (n(ADA), n(SALES));
+    let now = now_ms();
+    for i in 0..7 {
+        w.sandbox
+            .reply(
+                &ada,
+                &sales,
+                &format!("question {i}"),
+                Some(now - 60_000 + i * 1000),
+            )
+            .unwrap();
+    }
+    let first = w.client.changes(&SyncCursor::default()).await.unwrap();
+    let bodies: Vec<&str> = first.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        (0..7).map(|i| format!("question {i}")).collect::<Vec<_>>(),
+        "four pages of two, each message once, oldest first"
+    );
+
+    let again = w.client.changes(&first.cursor).await.unwrap();
+    assert!(again.messages.is_empty(), "nothing is reported twice");
+    w.sandbox.reply(&ada, &sales, "one more", None).unwrap();
+    let third = w.client.changes(&again.cursor).await.unwrap();
+    let bodies: Vec<&str> = third.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["one more"]);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_demo_contact_replies_and_the_reply_arrives_once() {
     let w = start_with(
         Delays {
