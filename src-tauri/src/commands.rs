@@ -159,9 +159,7 @@ pub fn add_line(
     Ok(engine(&app)?.add_line(&number, &label, color.as_deref())?)
 }
 
-/// Renames and recolours a line; a new label of a line in the account is written back to the
-/// carrier first (without a carrier running, it is refused rather than undone at the next
-/// start).
+/// Renames (at the carrier too, see `Engine::rename_line`) and recolours a line.
 #[tauri::command]
 pub async fn edit_line(
     app: State<'_, App>,
@@ -171,25 +169,11 @@ pub async fn edit_line(
 ) -> AppResult<Line> {
     let engine = engine(&app)?;
     let id = line.to_string();
-    let current = engine.find_line(&id)?;
-    if current.label != label.trim() {
-        match app.runner() {
-            Some(runner) => {
-                engine
-                    .rename_line_at_carrier(runner.carrier().as_ref(), &id, &label)
-                    .await?;
-            }
-            None if !current.in_account => {
-                engine.rename_line(&id, &label)?;
-            }
-            None => {
-                return Err(AppError::new(
-                    "carrier_unreachable",
-                    "The line can't be renamed until the carrier is connected: its name is kept \
-                     at the carrier too.",
-                ))
-            }
-        }
+    if engine.find_line(&id)?.label != label.trim() {
+        // Only the carrier is kept: a runner (which holds the outbox lock) is not held across the
+        // request.
+        let carrier = app.runner().map(|r| r.carrier());
+        engine.rename_line(carrier.as_deref(), &id, &label).await?;
     }
     Ok(engine.set_line_color(&id, &color)?)
 }
@@ -229,7 +213,8 @@ pub fn disconnect_twilio(
 }
 
 /// The S3-compatible bucket Twilio fetches images from; checked, then kept in the keychain.
-#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+/// `Debug` never shows the secret key.
+#[derive(Clone, Deserialize, ts_rs::TS)]
 pub struct MediaHostInput {
     pub endpoint: String,
     pub region: String,
@@ -237,6 +222,15 @@ pub struct MediaHostInput {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub path_style: bool,
+}
+
+impl std::fmt::Debug for MediaHostInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaHostInput")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
 }
 
 #[tauri::command]

@@ -178,5 +178,5 @@ pub mod dates;
 pub mod s3;
 pub mod twilio;
 
-pub use s3::{S3Config, S3MediaHost};
+pub use s3::{S3Config, S3ConfigError, S3MediaHost};
 pub use twilio::{MediaHost, MessageFilter, SandboxMediaHost, TwilioClient, TwilioOptions};

@@ -11,7 +11,7 @@ use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::twilio::{classify_transport, is_loopback, TwilioOptions};
+use crate::twilio::{is_loopback, TwilioOptions};
 use crate::{CarrierError, Media, MediaHost, TransientKind};
 
 /// How long the carrier may fetch an image after it was sent: Twilio fetches at once, but an
@@ -57,17 +57,13 @@ impl fmt::Debug for S3Config {
 
 impl S3Config {
     /// Checks the configuration's form (not whether the bucket answers: [`S3MediaHost::check`]).
-    /// The error is a sentence for the person who typed it.
-    pub fn validate(&self) -> Result<(), String> {
-        let url = Url::parse(self.endpoint.trim())
-            .map_err(|_| "The endpoint must be a web address such as https://s3.amazonaws.com.")?;
+    pub fn validate(&self) -> Result<(), S3ConfigError> {
+        let url = Url::parse(self.endpoint.trim()).map_err(|_| S3ConfigError::Endpoint)?;
         if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(
-                "The endpoint must be a web address such as https://s3.amazonaws.com.".into(),
-            );
+            return Err(S3ConfigError::Endpoint);
         }
         if url.scheme() == "http" && !is_loopback(self.endpoint.trim()) {
-            return Err("The endpoint must use https (http is only for this computer).".into());
+            return Err(S3ConfigError::NotHttps);
         }
         let bucket = self.bucket.trim();
         let bucket_ok = (3..=63).contains(&bucket.len())
@@ -75,19 +71,31 @@ impl S3Config {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !bucket_ok {
-            return Err(
-                "The bucket name must be 3 to 63 lower-case letters, digits, dots or hyphens."
-                    .into(),
-            );
+            return Err(S3ConfigError::Bucket);
         }
         if self.region.trim().is_empty() || self.region.len() > 64 {
-            return Err("Give the bucket's region (us-east-1 if the provider has none).".into());
+            return Err(S3ConfigError::Region);
         }
         if self.access_key_id.trim().is_empty() || self.secret_access_key.is_empty() {
-            return Err("Give the access key ID and its secret.".into());
+            return Err(S3ConfigError::Keys);
         }
         Ok(())
     }
+}
+
+/// What is wrong with a media host's configuration, as said to the person who typed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum S3ConfigError {
+    #[error("The endpoint must be a web address such as https://s3.amazonaws.com.")]
+    Endpoint,
+    #[error("The endpoint must use https (http is only for this computer).")]
+    NotHttps,
+    #[error("The bucket name must be 3 to 63 lower-case letters, digits, dots or hyphens.")]
+    Bucket,
+    #[error("Give the bucket's region (us-east-1 if the provider has none).")]
+    Region,
+    #[error("Give the access key ID and its secret.")]
+    Keys,
 }
 
 /// Uploads images to an S3-compatible bucket and hands out presigned GET URLs.
@@ -107,7 +115,7 @@ impl fmt::Debug for S3MediaHost {
 
 impl S3MediaHost {
     pub fn new(config: &S3Config, options: &TwilioOptions) -> Result<S3MediaHost, CarrierError> {
-        config.validate().map_err(permanent)?;
+        config.validate().map_err(|e| permanent(e.to_string()))?;
         let endpoint = Url::parse(config.endpoint.trim()).map_err(|_| permanent("bad endpoint"))?;
         let style = if config.path_style {
             UrlStyle::Path
@@ -142,17 +150,11 @@ impl S3MediaHost {
 
     /// Whether the bucket exists and the keys may use it (`HEAD` on the bucket).
     pub async fn check(&self) -> Result<(), CarrierError> {
-        let what = "reach the media host";
         let url = self
             .bucket
             .head_bucket(Some(&self.credentials))
             .sign(PUT_URL_LIFETIME);
-        let response = self
-            .http
-            .head(url)
-            .send()
-            .await
-            .map_err(|e| classify_transport(what, &e, false))?;
+        let response = self.http.head(url).send().await.map_err(transport)?;
         self.check_status(response).await.map(|_| ())
     }
 
@@ -181,6 +183,10 @@ impl S3MediaHost {
             (_, Some("InvalidAccessKeyId")) => {
                 "The media host doesn't know this access key ID: check it in Settings.".into()
             }
+            (_, Some("PermanentRedirect" | "AuthorizationHeaderMalformed"))
+            | (StatusCode::MOVED_PERMANENTLY, _) => format!(
+                "The bucket \"{bucket}\" is in another region or at another endpoint: check both."
+            ),
             (_, Some("SignatureDoesNotMatch")) => {
                 "The media host refused the secret access key: check it in Settings.".into()
             }
@@ -200,7 +206,6 @@ impl S3MediaHost {
 #[async_trait]
 impl MediaHost for S3MediaHost {
     async fn upload(&self, media: &Media) -> Result<String, CarrierError> {
-        let what = "upload an image";
         // Named by content: sending the same image twice stores it once.
         let digest = Sha256::digest(&media.bytes);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -217,13 +222,36 @@ impl MediaHost for S3MediaHost {
             .send()
             .await
             // Uploading twice only writes the same object again: never an unknown outcome.
-            .map_err(|e| classify_transport(what, &e, false))?;
+            .map_err(transport)?;
         self.check_status(response).await?;
         let get = self
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(GET_URL_LIFETIME);
         Ok(get.to_string())
+    }
+}
+
+/// A failure before the media host answered: it can be tried again (an upload only ever writes
+/// the same object again).
+fn transport(e: reqwest::Error) -> CarrierError {
+    let (kind, message) = if e.is_connect() {
+        (TransientKind::Offline, "Couldn't reach the media host.")
+    } else if e.is_timeout() {
+        (
+            TransientKind::Timeout,
+            "The media host took too long to answer.",
+        )
+    } else {
+        (
+            TransientKind::Server,
+            "The connection to the media host broke.",
+        )
+    };
+    CarrierError::Transient {
+        kind,
+        retry_after: None,
+        message: message.into(),
     }
 }
 
@@ -262,7 +290,7 @@ mod tests {
         let check = |f: fn(&mut S3Config), needle: &str| {
             let mut c = config();
             f(&mut c);
-            let why = c.validate().unwrap_err();
+            let why = c.validate().unwrap_err().to_string();
             assert!(why.contains(needle), "{why}");
         };
         check(|c| c.endpoint = "s3.amazonaws.com".into(), "web address");

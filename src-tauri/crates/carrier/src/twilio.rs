@@ -802,7 +802,7 @@ struct ApiError {
 
 /// A failure before any answer arrived. `body_sent` is true when the request may have reached the
 /// carrier and changed something (a POST): then the outcome is unknown rather than transient.
-pub(crate) fn classify_transport(what: &str, e: &reqwest::Error, body_sent: bool) -> CarrierError {
+fn classify_transport(what: &str, e: &reqwest::Error, body_sent: bool) -> CarrierError {
     // A refused, unresolvable or unanswered connection never carried the request: whatever
     // the cause, the carrier is unreachable from here, which the user knows as "offline".
     if e.is_connect() {

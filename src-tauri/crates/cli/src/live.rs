@@ -257,8 +257,8 @@ async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: Option<&Carrier
     }
 }
 
-/// `lines rename`: a line of the connected account is renamed at the carrier first. With the
-/// sandbox not running, its lines are renamed here only.
+/// `lines rename`: a line of the connected account is renamed at the carrier first (with the
+/// sandbox, the one `sandbox serve` runs).
 pub fn rename_line(
     engine: &Engine,
     data_dir: &Path,
@@ -269,14 +269,14 @@ pub fn rename_line(
     let endpoint = if engine.uses_twilio()? {
         None
     } else {
-        match CarrierEndpoint::load(data_dir) {
-            Ok(endpoint) => Some(endpoint),
-            Err(_) => return out.line(&engine.rename_line(line, label)?, "Renamed"),
-        }
+        CarrierEndpoint::load(data_dir).ok()
     };
-    let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
+    let carrier = match (engine.uses_twilio()?, &endpoint) {
+        (false, None) => None,
+        _ => Some(engine.carrier(endpoint.as_ref(), &twilio_api_url())?),
+    };
     let rt = runtime()?;
-    let renamed = rt.block_on(engine.rename_line_at_carrier(carrier.as_ref(), line, label))?;
+    let renamed = rt.block_on(engine.rename_line(carrier.as_deref(), line, label))?;
     out.line(&renamed, "Renamed")
 }
 
@@ -346,22 +346,28 @@ fn account_text(s: &AccountStatus) -> String {
     format!("{carrier}\n{media}")
 }
 
-/// A secret from standard input: the first line, trimmed.
+/// A secret from standard input: the first line, trimmed. Typed at a terminal, it is asked for
+/// without echo.
 fn read_secret(what: &str) -> Result<String, Failure> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if std::io::stdin().is_terminal() {
-        eprint!("{what}: ");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+    use std::io::{BufRead, IsTerminal};
+    let unreadable = |e: std::io::Error| {
         failure(
             "stdin_unreadable",
             format!("{what} could not be read: {e}"),
             exit::INVALID_INPUT,
         )
-    })?;
-    let secret = line.trim().to_owned();
+    };
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{what}: ")).map_err(unreadable)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(unreadable)?;
+        line
+    };
+    let secret = secret.trim().to_owned();
     if secret.is_empty() {
         return Err(failure(
             "secret_missing",

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{
-    Carrier, CarrierError, CarrierLine, S3Config, S3MediaHost, TwilioClient, TwilioOptions,
+    Carrier, CarrierError, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient,
+    TwilioOptions,
 };
 use switchboard_store::{AccountLine, LinesAdopted, SettingKey};
 
@@ -28,12 +29,23 @@ const MEDIA_HOST_SECRET: &str = "media host";
 const SANDBOX: &str = "sandbox";
 const TWILIO: &str = "twilio";
 
-/// Twilio's API address: [`TWILIO_API_URL`] unless `SWITCHBOARD_TWILIO_API_URL` says otherwise.
+/// Twilio's API address: [`TWILIO_API_URL`] unless `SWITCHBOARD_TWILIO_API_URL` names another
+/// one, which must use https or be on this machine: the Auth Token travels with every request.
 pub fn twilio_api_url() -> String {
-    std::env::var(TWILIO_API_URL_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| TWILIO_API_URL.to_owned())
+    match std::env::var(TWILIO_API_URL_ENV) {
+        Ok(url)
+            if url.starts_with("https://") || switchboard_carrier::twilio::is_loopback(&url) =>
+        {
+            url
+        }
+        Ok(url) if !url.trim().is_empty() => {
+            tracing::warn!(
+                "{TWILIO_API_URL_ENV} is neither https nor on this computer; using Twilio's own"
+            );
+            TWILIO_API_URL.to_owned()
+        }
+        _ => TWILIO_API_URL.to_owned(),
+    }
 }
 
 /// A Twilio account's credentials. `Debug` never shows the token.
@@ -148,6 +160,16 @@ impl Engine {
             .unwrap_or_else(|| SANDBOX.to_owned()))
     }
 
+    /// Which account the carrier in use is, for what is kept per account (the sync cursor):
+    /// `sandbox`, or `twilio:AC…1a2b`.
+    pub fn account_key(&self) -> Result<String> {
+        let status = self.account_status()?;
+        Ok(match status.account_hint {
+            Some(hint) if status.carrier == TWILIO => format!("twilio:{hint}"),
+            _ => status.carrier,
+        })
+    }
+
     /// Whether a Twilio account is connected (else the sandbox is used).
     pub fn uses_twilio(&self) -> Result<bool> {
         Ok(self.carrier_kind()? == TWILIO)
@@ -186,7 +208,6 @@ impl Engine {
             what: "credentials",
             why: e.to_string(),
         })?;
-        self.secrets.set(TWILIO_SECRET, &secret)?;
         let shown = AccountShown {
             hint: format!(
                 "AC…{}",
@@ -194,10 +215,38 @@ impl Engine {
             ),
             name: account.name.clone(),
         };
-        self.store
-            .set_setting(SettingKey::CarrierAccount, &serde_json::json!(shown))?;
-        self.switch_carrier(TWILIO)?;
-        let adopted = self.adopt_account_lines(&lines)?;
+        // What was kept before, to put back if a step below fails: nothing is half-connected.
+        let before = (
+            self.secrets.get(TWILIO_SECRET)?,
+            self.store.get_setting(SettingKey::CarrierAccount)?,
+            self.carrier_kind()?,
+        );
+        self.secrets.set(TWILIO_SECRET, &secret)?;
+        let kept = self
+            .store
+            .set_setting(SettingKey::CarrierAccount, &serde_json::json!(shown))
+            .map_err(EngineError::from)
+            .and_then(|()| self.switch_carrier(TWILIO))
+            .and_then(|()| self.adopt_account_lines(&lines));
+        let adopted = match kept {
+            Ok(adopted) => adopted,
+            Err(e) => {
+                let (secret, shown, carrier) = before;
+                let _ = match secret {
+                    Some(s) => self.secrets.set(TWILIO_SECRET, &s),
+                    None => self.secrets.delete(TWILIO_SECRET).map(|_| ()),
+                };
+                let _ = match shown {
+                    Some(v) => self.store.set_setting(SettingKey::CarrierAccount, &v),
+                    None => self
+                        .store
+                        .remove_setting(SettingKey::CarrierAccount)
+                        .map(|_| ()),
+                };
+                let _ = self.switch_carrier(&carrier);
+                return Err(e);
+            }
+        };
         tracing::info!(
             lines = lines.len(),
             left = adopted.left,
@@ -285,9 +334,13 @@ impl Engine {
                     .into(),
             })?;
         let mut options = TwilioOptions::default();
-        if let Some(config) = self.media_host_config()? {
-            let host = S3MediaHost::new(&config, &options).map_err(carrier_error)?;
-            options.media_host = Some(Arc::new(host));
+        // A media host that can't be used stops images, never text.
+        match self.media_host_config().and_then(|c| {
+            c.map(|c| S3MediaHost::new(&c, &options).map_err(carrier_error))
+                .transpose()
+        }) {
+            Ok(host) => options.media_host = host.map(|h| Arc::new(h) as Arc<dyn MediaHost>),
+            Err(e) => tracing::warn!(code = e.code(), "the media host can't be used; images wait"),
         }
         let client = TwilioClient::new(
             twilio_api,
@@ -319,9 +372,9 @@ impl Engine {
     /// Checks that the bucket answers to the keys, then keeps the whole configuration in the
     /// keychain. Images can be sent from Twilio lines with MMS from then on.
     pub async fn set_media_host(&self, config: &S3Config) -> Result<MediaHostSummary> {
-        config.validate().map_err(|why| EngineError::Invalid {
+        config.validate().map_err(|e| EngineError::Invalid {
             what: "media host:",
-            why,
+            why: e.to_string(),
         })?;
         let host = S3MediaHost::new(config, &TwilioOptions::default()).map_err(carrier_error)?;
         host.check().await.map_err(carrier_error)?;

@@ -1,7 +1,7 @@
 //! The account's business numbers: adding, naming, colouring, and finding one by what a person
 //! types (its label, its number or its id).
 
-use switchboard_carrier::Carrier;
+use switchboard_carrier::{Carrier, CarrierError, TransientKind};
 use switchboard_core::model::{Line, LineId};
 use switchboard_core::phone;
 
@@ -35,32 +35,38 @@ impl Engine {
         Ok(self.store.add_line(&number, label, &color)?)
     }
 
-    /// Renames a line here only. A line of the connected account is renamed with
-    /// [`Engine::rename_line_at_carrier`], so that the carrier's label follows.
-    pub fn rename_line(&self, line: &str, label: &str) -> Result<Line> {
-        let id = self.find_line(line)?.id;
-        self.store.rename_line(id, check_label(label)?)?;
-        Ok(self.store.get_line(id)?)
-    }
-
-    /// Renames a line and writes the new label back to the carrier (Twilio's FriendlyName)
-    /// first: the carrier's label is what every start adopts, so a rename the carrier did not
-    /// take would come undone. A line no longer in the account is renamed here only.
-    pub async fn rename_line_at_carrier(
+    /// Renames a line. A line of the connected account is renamed at the carrier first
+    /// (Twilio's FriendlyName): every start adopts the carrier's labels, so a rename the
+    /// carrier did not take would come undone. Without a `carrier` to reach, such a rename is
+    /// refused, in words; a line no longer in the account is renamed here only.
+    pub async fn rename_line(
         &self,
-        carrier: &dyn Carrier,
+        carrier: Option<&dyn Carrier>,
         line: &str,
         label: &str,
     ) -> Result<Line> {
         let found = self.find_line(line)?;
         let label = check_label(label)?;
-        if found.in_account {
-            if let Some(sid) = self.store.line_carrier_sid(found.id)? {
-                carrier
-                    .rename_line(&sid, label)
-                    .await
-                    .map_err(crate::account::carrier_error)?;
-            }
+        let sid = match found.in_account {
+            true => self.store.line_carrier_sid(found.id)?,
+            false => None,
+        };
+        if let Some(sid) = sid {
+            let carrier = carrier.ok_or_else(|| {
+                EngineError::Carrier(CarrierError::Transient {
+                    kind: TransientKind::Offline,
+                    retry_after: None,
+                    message: format!(
+                        "{} can't be renamed while the carrier can't be reached: its name is \
+                         kept at the carrier too.",
+                        found.label
+                    ),
+                })
+            })?;
+            carrier
+                .rename_line(&sid, label)
+                .await
+                .map_err(crate::account::carrier_error)?;
         }
         self.store.rename_line(found.id, label)?;
         Ok(self.store.get_line(found.id)?)

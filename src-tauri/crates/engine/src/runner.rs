@@ -196,6 +196,9 @@ impl std::fmt::Debug for Runner {
 pub(crate) struct Inner {
     pub(crate) engine: Arc<Engine>,
     pub(crate) carrier: Arc<dyn Carrier>,
+    /// The account `carrier` is (see [`Engine::account_key`]), which the sync cursor is saved
+    /// with.
+    pub(crate) account: String,
     pub(crate) config: RunnerConfig,
     events: broadcast::Sender<EngineEvent>,
     outbox_wake: Notify,
@@ -224,6 +227,7 @@ impl Runner {
     ) -> Result<Runner, RunnerError> {
         let dir = data_dir(&engine);
         let lock = RunnerLock::acquire(&dir)?;
+        let account = engine.account_key().unwrap_or_default();
         let config = RunnerConfig {
             // Without a slot nothing would ever leave.
             max_in_flight: config.max_in_flight.max(1),
@@ -234,6 +238,7 @@ impl Runner {
             inner: Arc::new(Inner {
                 engine,
                 carrier,
+                account,
                 config,
                 events,
                 outbox_wake: Notify::new(),

@@ -146,17 +146,29 @@ impl Inner {
         }
     }
 
+    /// Where this account's sync left off. The cursor is saved with the account it belongs to:
+    /// after a switch, the previous runner's last save must not send the new carrier off from
+    /// the old one's place (a fresh cursor only lists recent days again, deduplicated by sid).
+    fn saved_cursor(&self) -> Result<SyncCursor, SyncError> {
+        let saved = self
+            .engine
+            .store()
+            .get_setting(SettingKey::SyncCursor)?
+            .unwrap_or_default();
+        Ok(SyncCursor(if saved["account"] == self.account.as_str() {
+            saved["cursor"].clone()
+        } else {
+            serde_json::Value::Null
+        }))
+    }
+
     /// One round: fetches pages of changes until the carrier has no more, records them, and
     /// saves the cursor after each page.
     pub(crate) async fn sync_round(&self, state: &mut SyncState) -> Result<SyncTally, SyncError> {
         let store = self.engine.store();
         let mut tally = SyncTally::default();
         for _ in 0..MAX_PAGES {
-            let cursor = SyncCursor(
-                store
-                    .get_setting(SettingKey::SyncCursor)?
-                    .unwrap_or_default(),
-            );
+            let cursor = self.saved_cursor()?;
             let result = self
                 .call(self.carrier.changes(&cursor), crate::runner::unanswered)
                 .await;
@@ -169,7 +181,10 @@ impl Inner {
                     self.record_status(m, state, &mut tally)?;
                 }
             }
-            store.set_setting(SettingKey::SyncCursor, &changes.cursor.0)?;
+            store.set_setting(
+                SettingKey::SyncCursor,
+                &serde_json::json!({ "account": self.account, "cursor": changes.cursor.0 }),
+            )?;
             if changes.messages.is_empty() || changes.cursor == cursor {
                 break;
             }
@@ -380,8 +395,8 @@ mod tests {
         );
         assert_eq!(
             store.get_setting(SettingKey::SyncCursor).unwrap(),
-            Some(serde_json::json!(4)),
-            "the cursor is saved"
+            Some(serde_json::json!({ "account": "sandbox", "cursor": 4 })),
+            "the cursor is saved, with the account it belongs to"
         );
 
         // The cursor moves on; and were it lost, the carrier ids keep messages from doubling.

@@ -153,7 +153,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     // Renaming a line writes the label back to Twilio's FriendlyName.
     let carrier = engine.carrier(None, &api).unwrap();
     let renamed = engine
-        .rename_line_at_carrier(carrier.as_ref(), "Front desk", "Reception")
+        .rename_line(Some(carrier.as_ref()), "Front desk", "Reception")
         .await
         .unwrap();
     assert_eq!(renamed.label, "Reception");
@@ -164,11 +164,24 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     // A refused rename changes nothing here either.
     twilio.set_online(false).await.unwrap();
     let refused = engine
-        .rename_line_at_carrier(carrier.as_ref(), "Reception", "Front")
+        .rename_line(Some(carrier.as_ref()), "Reception", "Front")
         .await
         .unwrap_err();
     assert_eq!(refused.code(), "carrier_unreachable");
     assert!(engine.find_line("Reception").is_ok());
+    let no_carrier = engine
+        .rename_line(None, "Reception", "Front")
+        .await
+        .unwrap_err();
+    assert!(
+        no_carrier.to_string().contains("can't be renamed"),
+        "{no_carrier}"
+    );
+    // A line no longer in the account is renamed here only.
+    engine
+        .rename_line(None, "Sales", "Old sales")
+        .await
+        .unwrap();
     twilio.set_online(true).await.unwrap();
 
     // Disconnecting forgets the credentials; the lines and their history stay.
@@ -176,6 +189,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     assert!(engine.twilio_credentials().unwrap().is_none());
     assert_eq!(engine.account_status().unwrap().carrier, "sandbox");
     assert_eq!(engine.lines().unwrap().len(), 4);
+    assert!(engine.find_line("Old sales").is_ok());
     twilio.shutdown().await;
     demo.shutdown().await;
 }

@@ -33,19 +33,23 @@ pub struct SidMatch {
     pub status: MessageStatus,
 }
 
+/// Jobs of lines no longer in the connected account are held where they are, queued or
+/// `sending`: another carrier would refuse them, or could not tell whether a send cut off by a
+/// crash went through. They go on when their account is connected again.
 pub(crate) const PENDING_SQL: &str =
     "SELECT o.id, m.thread_id, t.line_id, o.state, o.next_attempt_at
     FROM outbox o
     JOIN messages m ON m.id = o.message_id
     JOIN threads t ON t.id = m.thread_id
-    WHERE o.state IN ('queued', 'sending')
+    JOIN lines l ON l.id = t.line_id
+    WHERE o.state IN ('queued', 'sending') AND l.in_account = 1
     ORDER BY o.id";
 
 pub(crate) const BY_SID_SQL: &str =
     "SELECT id, thread_id, direction, status FROM messages WHERE carrier_sid = ?1";
 
 impl Store {
-    /// Every queued or sending job, oldest first. The outbox holds what has not gone yet (a few
+    /// Every queued or sending job of the account's lines, oldest first. The outbox holds what has not gone yet (a few
     /// messages, a few thousand after a long time offline), so the whole list is cheap.
     pub fn pending_outbox(&self) -> Result<Vec<PendingOutbox>> {
         self.read(|conn| {

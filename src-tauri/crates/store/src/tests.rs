@@ -1227,3 +1227,42 @@ fn adopting_an_accounts_lines_updates_adds_and_retires_in_one_go() {
     assert!(store.adopt_lines(&bad, &palette).is_err());
     assert_eq!(store.list_lines().unwrap().len(), 3);
 }
+
+#[test]
+fn jobs_of_a_line_that_left_the_account_are_held_until_it_returns() {
+    let (_d, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    let key = ThreadKey {
+        line: sales,
+        counterpart: num("+14155550123"),
+    };
+    store
+        .enqueue_outgoing(&[outgoing(key, "held", "c-held")], 1)
+        .unwrap();
+    assert_eq!(store.pending_outbox().unwrap().len(), 1);
+    let other = |n: &str| AccountLine {
+        number: num(n),
+        label: "Twilio".into(),
+        carrier_sid: None,
+        sms: true,
+        mms: true,
+    };
+    let palette = |_: usize| "#123456".to_owned();
+    store
+        .adopt_lines(&[other("+14155550199")], &palette)
+        .unwrap();
+    assert!(
+        store.pending_outbox().unwrap().is_empty(),
+        "another carrier must not send it, nor reconcile it"
+    );
+    let back = AccountLine {
+        label: "Sales".into(),
+        ..other("+14155550100")
+    };
+    store.adopt_lines(&[back], &palette).unwrap();
+    assert_eq!(
+        store.pending_outbox().unwrap().len(),
+        1,
+        "back with its account"
+    );
+}

@@ -2,5 +2,6 @@
 
 /**
  * The S3-compatible bucket Twilio fetches images from; checked, then kept in the keychain.
+ * `Debug` never shows the secret key.
  */
 export type MediaHostInput = { endpoint: string, region: string, bucket: string, access_key_id: string, secret_access_key: string, path_style: boolean, };
