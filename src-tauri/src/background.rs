@@ -100,12 +100,7 @@ async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact
         .sandbox
         .get()
         .ok_or_else(|| AppError::new("sandbox_unavailable", "The sandbox carrier is missing."))?;
-    let endpoint = CarrierEndpoint {
-        api_base_url: sandbox.api_base_url(),
-        account_sid: sandbox.account_sid().to_owned(),
-        auth_token: sandbox.auth_token().to_owned(),
-        sandbox_control_url: Some(sandbox.control_url()),
-    };
+    let endpoint = CarrierEndpoint::of_sandbox(sandbox);
     let demo = sandbox
         .demo_contacts()
         .into_iter()

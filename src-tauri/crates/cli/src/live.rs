@@ -266,14 +266,17 @@ pub fn rename_line(
     label: &str,
     out: &Out,
 ) -> Result<(), Failure> {
-    let endpoint = if engine.uses_twilio()? {
+    // Twilio needs no endpoint; the sandbox is reachable only while `sandbox serve` runs.
+    let twilio = engine.uses_twilio()?;
+    let endpoint = if twilio {
         None
     } else {
         CarrierEndpoint::load(data_dir).ok()
     };
-    let carrier = match (engine.uses_twilio()?, &endpoint) {
-        (false, None) => None,
-        _ => Some(engine.carrier(endpoint.as_ref(), &twilio_api_url())?),
+    let carrier = if twilio || endpoint.is_some() {
+        Some(engine.carrier(endpoint.as_ref(), &twilio_api_url())?)
+    } else {
+        None
     };
     let rt = runtime()?;
     let renamed = rt.block_on(engine.rename_line(carrier.as_deref(), line, label))?;

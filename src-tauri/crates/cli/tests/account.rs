@@ -4,47 +4,30 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard-cli");
+mod support;
+
+use support::{SandboxProcess, BIN};
 
 /// The customer's data directory, and "Twilio": a sandbox serving from a directory of its own.
 struct World {
     dir: tempfile::TempDir,
-    twilio: Child,
+    _twilio: SandboxProcess,
     api: String,
     sid: String,
     token: String,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.twilio.kill();
-        let _ = self.twilio.wait();
-    }
 }
 
 impl World {
     fn start() -> World {
         let dir = tempfile::tempdir().unwrap();
         let twilio_dir = dir.path().join("twilio");
-        let twilio = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&twilio_dir)
-            .args(["sandbox", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let twilio = SandboxProcess::serve(&twilio_dir);
         let endpoint = twilio_dir.join("sandbox/endpoint.json");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !endpoint.exists() {
-            assert!(Instant::now() < deadline, "the sandbox did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
         std::thread::sleep(Duration::from_millis(100));
         let e: Value = serde_json::from_str(&std::fs::read_to_string(&endpoint).unwrap()).unwrap();
         World {
@@ -52,7 +35,7 @@ impl World {
             sid: e["account_sid"].as_str().unwrap().to_owned(),
             token: e["auth_token"].as_str().unwrap().to_owned(),
             dir,
-            twilio,
+            _twilio: twilio,
         }
     }
 

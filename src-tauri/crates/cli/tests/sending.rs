@@ -8,35 +8,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard-cli");
+mod support;
+
+use support::{wait_for, SandboxProcess, BIN};
 
 /// A data directory with its sandbox carrier running beside it.
 struct World {
     dir: tempfile::TempDir,
-    sandbox: Child,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.sandbox.kill();
-        let _ = self.sandbox.wait();
-    }
+    _sandbox: SandboxProcess,
 }
 
 impl World {
     fn start() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let sandbox = Command::new(BIN)
-            .args(["--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["sandbox", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let world = World { dir, sandbox };
-        let endpoint = world.data().join("sandbox/endpoint.json");
-        wait_for("the sandbox to start", || endpoint.exists());
+        let world = World {
+            _sandbox: SandboxProcess::serve(&dir.path().join("data")),
+            dir,
+        };
         // The first run adopts the sandbox's lines (Sales, Support) and demo contacts.
         world.ok(&["run", "--once"]);
         world
@@ -107,14 +95,6 @@ impl World {
             );
             std::thread::sleep(Duration::from_millis(300));
         }
-    }
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{
-    Carrier, CarrierError, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient,
-    TwilioOptions,
+    Carrier, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient, TwilioOptions,
 };
 use switchboard_store::{AccountLine, LinesAdopted, SettingKey};
 
@@ -130,11 +129,6 @@ struct AccountShown {
     hint: String,
 }
 
-/// A carrier's refusal or absence, in the engine's terms.
-pub(crate) fn carrier_error(e: CarrierError) -> EngineError {
-    EngineError::Carrier(e)
-}
-
 impl Engine {
     /// The carrier in use and what Settings shows of it.
     pub fn account_status(&self) -> Result<AccountStatus> {
@@ -152,7 +146,8 @@ impl Engine {
         })
     }
 
-    fn carrier_kind(&self) -> Result<String> {
+    /// `sandbox` or `twilio`: the one reading of the `carrier` setting.
+    pub(crate) fn carrier_kind(&self) -> Result<String> {
         Ok(self
             .store
             .get_setting_as::<String>(SettingKey::Carrier)?
@@ -191,9 +186,9 @@ impl Engine {
             &credentials.auth_token,
             TwilioOptions::default(),
         )
-        .map_err(carrier_error)?;
-        let account = client.account().await.map_err(carrier_error)?;
-        let lines = client.lines().await.map_err(carrier_error)?;
+        .map_err(EngineError::Carrier)?;
+        let account = client.account().await.map_err(EngineError::Carrier)?;
+        let lines = client.lines().await.map_err(EngineError::Carrier)?;
         if lines.is_empty() {
             return Err(EngineError::Invalid {
                 what: "Twilio account",
@@ -336,7 +331,7 @@ impl Engine {
         let mut options = TwilioOptions::default();
         // A media host that can't be used stops images, never text.
         match self.media_host_config().and_then(|c| {
-            c.map(|c| S3MediaHost::new(&c, &options).map_err(carrier_error))
+            c.map(|c| S3MediaHost::new(&c, &options).map_err(EngineError::Carrier))
                 .transpose()
         }) {
             Ok(host) => options.media_host = host.map(|h| Arc::new(h) as Arc<dyn MediaHost>),
@@ -348,7 +343,7 @@ impl Engine {
             &credentials.auth_token,
             options,
         )
-        .map_err(carrier_error)?;
+        .map_err(EngineError::Carrier)?;
         Ok(Arc::new(client))
     }
 
@@ -376,8 +371,9 @@ impl Engine {
             what: "media host:",
             why: e.to_string(),
         })?;
-        let host = S3MediaHost::new(config, &TwilioOptions::default()).map_err(carrier_error)?;
-        host.check().await.map_err(carrier_error)?;
+        let host =
+            S3MediaHost::new(config, &TwilioOptions::default()).map_err(EngineError::Carrier)?;
+        host.check().await.map_err(EngineError::Carrier)?;
         let secret = serde_json::to_string(config).map_err(|e| EngineError::Invalid {
             what: "media host",
             why: e.to_string(),

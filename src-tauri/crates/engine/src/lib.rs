@@ -34,7 +34,7 @@ pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
 pub use runner::{Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME};
 pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
-pub use setup::{connect, sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
+pub use setup::{sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
 pub use sync::SYNC_BACKOFF;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 

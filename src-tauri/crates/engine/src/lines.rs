@@ -47,9 +47,10 @@ impl Engine {
     ) -> Result<Line> {
         let found = self.find_line(line)?;
         let label = check_label(label)?;
-        let sid = match found.in_account {
-            true => self.store.line_carrier_sid(found.id)?,
-            false => None,
+        let sid = if found.in_account {
+            self.store.line_carrier_sid(found.id)?
+        } else {
+            None
         };
         if let Some(sid) = sid {
             let carrier = carrier.ok_or_else(|| {
@@ -66,7 +67,7 @@ impl Engine {
             carrier
                 .rename_line(&sid, label)
                 .await
-                .map_err(crate::account::carrier_error)?;
+                .map_err(EngineError::Carrier)?;
         }
         self.store.rename_line(found.id, label)?;
         Ok(self.store.get_line(found.id)?)

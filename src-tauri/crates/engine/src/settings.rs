@@ -45,7 +45,6 @@ pub struct WindowGeometry {
 
 pub(crate) const DEFAULT_COUNTRY: &str = "US";
 const DEFAULT_SHORTCUT: &str = "CmdOrCtrl+Shift+Space";
-const SANDBOX: &str = "sandbox";
 const DEFAULT_POLL_SECONDS: u32 = 5;
 /// The shortest and longest poll intervals: Twilio's API is rate-limited per account, and a
 /// reply that waits more than ten minutes is no longer a conversation.
@@ -79,9 +78,7 @@ impl Engine {
             global_shortcut: s
                 .get_setting_as(SettingKey::GlobalShortcut)?
                 .unwrap_or_else(|| DEFAULT_SHORTCUT.to_owned()),
-            carrier: s
-                .get_setting_as(SettingKey::Carrier)?
-                .unwrap_or_else(|| SANDBOX.to_owned()),
+            carrier: self.carrier_kind()?,
             poll_interval: s
                 .get_setting_as(SettingKey::PollInterval)?
                 .filter(|n| POLL_SECONDS.contains(n))

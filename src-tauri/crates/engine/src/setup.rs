@@ -61,6 +61,16 @@ impl CarrierEndpoint {
         std::fs::write(path, text)
     }
 
+    /// Where a running sandbox answers.
+    pub fn of_sandbox(sandbox: &SandboxHandle) -> CarrierEndpoint {
+        CarrierEndpoint {
+            api_base_url: sandbox.api_base_url(),
+            account_sid: sandbox.account_sid().to_owned(),
+            auth_token: sandbox.auth_token().to_owned(),
+            sandbox_control_url: Some(sandbox.control_url()),
+        }
+    }
+
     /// The API's port, to serve the sandbox on the same one after a restart.
     pub fn api_port(&self) -> Option<u16> {
         self.api_base_url
@@ -96,12 +106,7 @@ pub async fn serve_sandbox(
         }
         Err(e) => return Err(std::io::Error::other(e)),
     };
-    let endpoint = CarrierEndpoint {
-        api_base_url: handle.api_base_url(),
-        account_sid: handle.account_sid().to_owned(),
-        auth_token: handle.auth_token().to_owned(),
-        sandbox_control_url: Some(handle.control_url()),
-    };
+    let endpoint = CarrierEndpoint::of_sandbox(&handle);
     endpoint.save(data_dir)?;
     Ok((handle, endpoint))
 }
@@ -121,7 +126,7 @@ pub struct Adopted {
 }
 
 /// The Twilio-protocol client for `endpoint`; on the sandbox, images go to its media store.
-pub fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
+pub(crate) fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
     let mut options = TwilioOptions::default();
     if endpoint.sandbox_control_url.is_some() {
         let host = SandboxMediaHost::new(
@@ -130,7 +135,7 @@ pub fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
             &endpoint.auth_token,
             &options,
         )
-        .map_err(carrier_error)?;
+        .map_err(EngineError::Carrier)?;
         options.media_host = Some(Arc::new(host));
     }
     let client = TwilioClient::new(
@@ -139,15 +144,8 @@ pub fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
         &endpoint.auth_token,
         options,
     )
-    .map_err(carrier_error)?;
+    .map_err(EngineError::Carrier)?;
     Ok(Arc::new(client))
-}
-
-fn carrier_error(e: switchboard_carrier::CarrierError) -> EngineError {
-    EngineError::Invalid {
-        what: "carrier",
-        why: format!("cannot be reached: {e}"),
-    }
 }
 
 impl Engine {

@@ -484,11 +484,13 @@ async fn media_type(shared: &Shared, url: &str) -> Option<String> {
         return None;
     }
     if switchboard_carrier::twilio::is_loopback(url) {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .ok()?;
+        let http = shared.media_fetcher.get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default()
+        });
         let response = http.get(url).send().await.ok()?;
         if !response.status().is_success() {
             return None;

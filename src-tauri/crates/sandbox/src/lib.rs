@@ -198,6 +198,8 @@ pub(crate) struct Shared {
     /// Bumped when the API goes away, so requests held by [`Failure::Timeout`] end.
     release: watch::Sender<u64>,
     tasks: Mutex<JoinSet<()>>,
+    /// Fetches `MediaUrl`s on this machine, made at the first one (most runs never need it).
+    pub(crate) media_fetcher: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Shared {
@@ -531,6 +533,7 @@ pub async fn serve(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         api_server: tokio::sync::Mutex::new(None),
         release: watch::Sender::new(0),
         tasks: Mutex::new(JoinSet::new()),
+        media_fetcher: std::sync::OnceLock::new(),
     });
     *shared.api_server.lock().await = Some(RunningServer::start(
         api_listener,

@@ -175,10 +175,21 @@ impl fmt::Display for KeySourceKind {
 
 /// The keychain account name for the store in `data_dir`, from its canonical path.
 pub fn keychain_account(data_dir: &Path) -> Result<String> {
+    scoped_account("database key", data_dir)
+}
+
+/// A keychain account name for `what` of one data directory: `<what> for <canonical path>`, so
+/// that two data directories never share an entry. The directory must exist.
+fn scoped_account(what: &str, data_dir: &Path) -> Result<String> {
     let canonical = data_dir
         .canonicalize()
         .map_err(|e| StoreError::io(data_dir, e))?;
-    Ok(format!("database key for {}", canonical.display()))
+    Ok(scoped_name(what, &canonical))
+}
+
+/// [`scoped_account`] for a path already canonical.
+pub(crate) fn scoped_name(what: &str, canonical: &Path) -> String {
+    format!("{what} for {}", canonical.display())
 }
 
 /// The key of an existing store. Never makes a new key: a missing one is an error.
@@ -281,11 +292,11 @@ pub fn delete_keychain_key(service: &str, account: &str) -> Result<bool> {
     }
 }
 
-fn keychain_entry(service: &str, account: &str) -> Result<keyring::Entry> {
+pub(crate) fn keychain_entry(service: &str, account: &str) -> Result<keyring::Entry> {
     keyring::Entry::new(service, account).map_err(keychain_error)
 }
 
-fn keychain_error(e: keyring::Error) -> StoreError {
+pub(crate) fn keychain_error(e: keyring::Error) -> StoreError {
     StoreError::KeychainUnavailable {
         message: e.to_string(),
     }

@@ -3,12 +3,13 @@
 //! an account's token.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
+use crate::keys::{keychain_entry, keychain_error, scoped_name};
 
 /// Where secrets are kept. The app and the CLI use [`KeychainSecrets`]; tests of code that only
 /// needs somewhere to put them use [`MemorySecrets`].
@@ -19,34 +20,27 @@ pub trait Secrets: Send + Sync {
     fn delete(&self, name: &str) -> Result<bool>;
 }
 
-/// The OS keychain: entry `<name> for <canonical data dir>` of `service`.
+/// The OS keychain: entry `<name> for <canonical data dir>` of `service`, named as the
+/// database key's is ([`crate::keys::keychain_account`]).
 #[derive(Debug, Clone)]
 pub struct KeychainSecrets {
     service: String,
-    scope: String,
+    data_dir: PathBuf,
 }
 
 impl KeychainSecrets {
-    /// The data directory must exist (its canonical path names the entries).
+    /// The data directory must exist (its canonical path, taken once, names the entries).
     pub fn for_dir(service: &str, data_dir: &Path) -> Result<KeychainSecrets> {
-        let canonical = data_dir
-            .canonicalize()
-            .map_err(|e| StoreError::io(data_dir, e))?;
         Ok(KeychainSecrets {
             service: service.to_owned(),
-            scope: canonical.display().to_string(),
+            data_dir: data_dir
+                .canonicalize()
+                .map_err(|e| StoreError::io(data_dir, e))?,
         })
     }
 
     fn entry(&self, name: &str) -> Result<keyring::Entry> {
-        keyring::Entry::new(&self.service, &format!("{name} for {}", self.scope))
-            .map_err(unavailable)
-    }
-}
-
-fn unavailable(e: keyring::Error) -> StoreError {
-    StoreError::KeychainUnavailable {
-        message: e.to_string(),
+        keychain_entry(&self.service, &scoped_name(name, &self.data_dir))
     }
 }
 
@@ -55,19 +49,21 @@ impl Secrets for KeychainSecrets {
         match self.entry(name)?.get_password() {
             Ok(value) => Ok(Some(Zeroizing::new(value))),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(keychain_error(e)),
         }
     }
 
     fn set(&self, name: &str, value: &str) -> Result<()> {
-        self.entry(name)?.set_password(value).map_err(unavailable)
+        self.entry(name)?
+            .set_password(value)
+            .map_err(keychain_error)
     }
 
     fn delete(&self, name: &str) -> Result<bool> {
         match self.entry(name)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(keychain_error(e)),
         }
     }
 }
