@@ -1,15 +1,13 @@
-//! The app's background work: it connects to the account's carrier (the embedded sandbox, which
-//! it serves, or Twilio), adopts its lines (and, from the sandbox into an empty address book,
-//! its demo contacts), runs the outbox runner and the inbound sync, and forwards their events to
-//! the webview, to notifications and to the tray. When the account changes, it starts again on
-//! the new one.
+//! The app's background work: the engine connects to the account's carrier, adopts its lines
+//! and starts the runner (`Engine::start_background`); this file serves the embedded sandbox
+//! when the engine asks for it, runs the runner, and forwards its events to the webview, to
+//! notifications and to the tray. When the account changes, it starts again on the new one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use switchboard_engine::carrier::Carrier;
-use switchboard_engine::{
-    serve_sandbox, twilio_api_url, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner,
-};
+use switchboard_engine::{DemoContact, Engine, EngineEvent, Runner, SandboxAccess};
+use switchboard_sandbox::serve_sandbox;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::watch;
 
@@ -17,6 +15,10 @@ use crate::error::AppError;
 use crate::events::{AppEvent, APP_EVENT, ENGINE_EVENT};
 use crate::state::App;
 use crate::{notify, window};
+
+/// How long a new runner waits for the outbox lock of the one it replaces (finishing its last
+/// sends).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Tells the runner to stop; kept in managed state.
 struct Stop(watch::Sender<bool>);
@@ -85,7 +87,7 @@ pub fn reconnect(handle: &AppHandle) {
 
 /// The embedded sandbox, started at the first need and kept for the app's life (a person who
 /// disconnects Twilio finds the demo where they left it).
-async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact>), AppError> {
+async fn sandbox(handle: &AppHandle) -> Result<SandboxAccess, AppError> {
     let app = handle.state::<App>();
     if app.sandbox.get().is_none() {
         let (sandbox, _) = serve_sandbox(&app.data_dir, None, 0).await.map_err(|e| {
@@ -100,8 +102,7 @@ async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact
         .sandbox
         .get()
         .ok_or_else(|| AppError::new("sandbox_unavailable", "The sandbox carrier is missing."))?;
-    let endpoint = CarrierEndpoint::of_sandbox(sandbox);
-    let demo = sandbox
+    let demo_contacts = sandbox
         .demo_contacts()
         .into_iter()
         .map(|c| DemoContact {
@@ -109,7 +110,10 @@ async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact
             number: c.number,
         })
         .collect();
-    Ok((endpoint, demo))
+    Ok(SandboxAccess {
+        endpoint: sandbox.endpoint(),
+        demo_contacts,
+    })
 }
 
 async fn run(
@@ -119,15 +123,9 @@ async fn run(
     mut reconnect: watch::Receiver<u64>,
 ) -> Result<Ended, AppError> {
     let app = handle.state::<App>();
-    let (endpoint, demo) = if engine.uses_twilio()? {
-        (None, Vec::new())
-    } else {
-        let (endpoint, demo) = sandbox(handle).await?;
-        (Some(endpoint), demo)
-    };
-    let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
-    adopt(&engine, carrier.as_ref(), &demo).await;
-    let runner = start_runner(engine.clone(), carrier).await?;
+    let runner = engine
+        .start_background(|| sandbox(handle), LOCK_WAIT)
+        .await?;
     if let Ok(mut problem) = app.runner_problem.lock() {
         *problem = None;
     }
@@ -147,36 +145,6 @@ async fn run(
     } else {
         Ended::Reconnect
     })
-}
-
-/// Starts the runner; the one it replaces may still hold the outbox lock for a moment (its last
-/// sends finishing), so the lock is tried again for a few seconds.
-async fn start_runner(engine: Arc<Engine>, carrier: Arc<dyn Carrier>) -> Result<Runner, AppError> {
-    let config = engine.runner_config()?;
-    let mut attempts = 0;
-    loop {
-        match Runner::start(engine.clone(), carrier.clone(), config.clone()) {
-            Ok(runner) => return Ok(runner),
-            Err(e) if attempts < 50 && e.code() == "runner_already_running" => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// The carrier's numbers become lines. Unreachable now is no reason not to start: the runner
-/// waits for the carrier, and the lines are adopted at the next start.
-async fn adopt(engine: &Engine, carrier: &dyn Carrier, demo: &[DemoContact]) {
-    match carrier.lines().await {
-        Ok(lines) => {
-            if let Err(e) = engine.adopt_carrier(&lines, demo) {
-                tracing::warn!(error = %e, "the carrier's lines could not be recorded");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "the carrier's lines could not be fetched"),
-    }
 }
 
 fn forward_events(handle: AppHandle, engine: Arc<Engine>, runner: &Runner) {

@@ -175,8 +175,10 @@ pub trait Carrier: Send + Sync {
 }
 
 pub mod dates;
+mod endpoint;
 pub mod s3;
 pub mod twilio;
 
+pub use endpoint::CarrierEndpoint;
 pub use s3::{S3Config, S3ConfigError, S3MediaHost};
 pub use twilio::{MediaHost, MessageFilter, SandboxMediaHost, TwilioClient, TwilioOptions};

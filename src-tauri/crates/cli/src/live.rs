@@ -4,15 +4,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
-use switchboard_carrier::Carrier;
 use switchboard_engine::carrier::S3Config;
 use switchboard_engine::{
-    twilio_api_url, AccountStatus, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner,
-    TwilioCredentials,
+    twilio_api_url, AccountStatus, CarrierEndpoint, DemoContact, Engine, EngineEvent,
+    SandboxAccess, TwilioCredentials,
 };
-use switchboard_sandbox::Failure as SandboxFailure;
+use switchboard_sandbox::{endpoint_file, load_endpoint, Failure as SandboxFailure};
 
 use crate::args::{AccountCmd, FailKind, SandboxCmd};
 use crate::output::Out;
@@ -36,7 +36,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn read_endpoint(data_dir: &Path) -> Result<CarrierEndpoint, Failure> {
-    CarrierEndpoint::load(data_dir).map_err(|e| {
+    load_endpoint(data_dir).map_err(|e| {
         let message = if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "No carrier is set up for {}: start the sandbox with `switchboard-cli sandbox serve` \
@@ -46,7 +46,7 @@ fn read_endpoint(data_dir: &Path) -> Result<CarrierEndpoint, Failure> {
         } else {
             format!(
                 "{} is damaged: {e}",
-                CarrierEndpoint::endpoint_file(data_dir).display()
+                endpoint_file(data_dir).display()
             )
         };
         failure("no_carrier", message, exit::NOT_FOUND)
@@ -103,7 +103,7 @@ async fn serve_until_stopped(
     control_port: u16,
     out: &Out,
 ) -> Result<(), Failure> {
-    let (handle, endpoint) = switchboard_engine::serve_sandbox(data_dir, port, control_port)
+    let (handle, endpoint) = switchboard_sandbox::serve_sandbox(data_dir, port, control_port)
         .await
         .map_err(|e| {
             failure(
@@ -168,28 +168,15 @@ fn control(
     )
 }
 
-/// The sandbox's address, unless a Twilio account is connected (which needs none).
-fn sandbox_endpoint(engine: &Engine, data_dir: &Path) -> Result<Option<CarrierEndpoint>, Failure> {
-    if engine.uses_twilio()? {
-        Ok(None)
-    } else {
-        read_endpoint(data_dir).map(Some)
-    }
-}
-
 /// `run` and `run --once`.
 pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(), Failure> {
-    let endpoint = sandbox_endpoint(&engine, data_dir)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let carrier = engine.carrier(endpoint.as_ref(), &twilio_api_url())?;
         let engine = Arc::new(engine);
-        adopt(&engine, carrier.as_ref(), endpoint.as_ref()).await;
-        let config = engine.runner_config()?;
-        let runner = Runner::start(engine, carrier, config).map_err(|e| {
-            let body = e.body();
-            failure(&body.code, body.message, exit::STORE)
-        })?;
+        // The CLI sends only when no other process does: it does not wait for the outbox lock.
+        let runner = engine
+            .start_background(|| reach_sandbox(data_dir), Duration::ZERO)
+            .await?;
         if once {
             let summary = runner.run_once().await;
             return out.done(
@@ -229,14 +216,12 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
     })
 }
 
-/// Lines from the carrier, and demo contacts from the sandbox, into a store that lacks them.
-/// Unreachable now is no reason not to send later: the runner waits for the carrier.
-async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: Option<&CarrierEndpoint>) {
-    let Ok(lines) = carrier.lines().await else {
-        return;
-    };
-    let mut demo: Vec<DemoContact> = Vec::new();
-    if let Some(control) = endpoint.and_then(|e| e.sandbox_control_url.as_ref()) {
+/// The sandbox `sandbox serve` runs for this data directory, and the demo contacts it offers
+/// (none when it can't be asked now: they are offered again at the next start).
+async fn reach_sandbox(data_dir: &Path) -> Result<SandboxAccess, Failure> {
+    let endpoint = read_endpoint(data_dir)?;
+    let mut demo_contacts: Vec<DemoContact> = Vec::new();
+    if let Some(control) = endpoint.sandbox_control_url.as_ref() {
         let url = format!("{control}/_sandbox/demo-contacts");
         if let Ok(http) = reqwest::Client::builder().no_proxy().build() {
             if let Ok(answer) = http.get(url).send().await {
@@ -244,7 +229,7 @@ async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: Option<&Carrier
                 struct Demo {
                     contacts: Vec<DemoContact>,
                 }
-                demo = answer
+                demo_contacts = answer
                     .json::<Demo>()
                     .await
                     .map(|d| d.contacts)
@@ -252,9 +237,10 @@ async fn adopt(engine: &Engine, carrier: &dyn Carrier, endpoint: Option<&Carrier
             }
         }
     }
-    if let Err(e) = engine.adopt_carrier(&lines, &demo) {
-        tracing::warn!(error = %e, "the carrier's lines could not be recorded");
-    }
+    Ok(SandboxAccess {
+        endpoint,
+        demo_contacts,
+    })
 }
 
 /// `lines rename`: a line of the connected account is renamed at the carrier first (with the
@@ -271,7 +257,7 @@ pub fn rename_line(
     let endpoint = if twilio {
         None
     } else {
-        CarrierEndpoint::load(data_dir).ok()
+        load_endpoint(data_dir).ok()
     };
     let carrier = if twilio || endpoint.is_some() {
         Some(engine.carrier(endpoint.as_ref(), &twilio_api_url())?)

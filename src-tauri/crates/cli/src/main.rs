@@ -14,6 +14,7 @@ use serde_json::json;
 use switchboard_engine::core::model::{MessageId, ThreadId};
 use switchboard_engine::{
     ComposeRequest, Engine, EngineError, ErrorKind, ImportFormat, KeyChoice, LineDecision,
+    RunnerError,
 };
 
 use args::{Cli, Command, ContactsCmd, LinesCmd, OutboxCmd, SettingsCmd};
@@ -66,6 +67,24 @@ struct Failure {
     message: String,
     details: Option<serde_json::Value>,
     exit: u8,
+}
+
+impl From<RunnerError> for Failure {
+    fn from(e: RunnerError) -> Failure {
+        match e {
+            RunnerError::Engine(e) => e.into(),
+            // Another process sends from this data directory, or its lock can't be taken.
+            other => {
+                let body = other.body();
+                Failure {
+                    code: body.code,
+                    message: body.message,
+                    details: None,
+                    exit: exit::STORE,
+                }
+            }
+        }
+    }
 }
 
 impl From<EngineError> for Failure {

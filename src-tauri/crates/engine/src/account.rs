@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{
-    Carrier, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient, TwilioOptions,
+    Carrier, CarrierEndpoint, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient,
+    TwilioOptions,
 };
 use switchboard_store::{AccountLine, LinesAdopted, SettingKey};
 
 use crate::lines::palette_color;
-use crate::setup::{connect, CarrierEndpoint};
+use crate::setup::connect;
 use crate::{Engine, EngineError, Result};
 
 /// Twilio's REST API.

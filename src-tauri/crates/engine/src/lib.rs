@@ -35,7 +35,8 @@ pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };
 pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
-pub use setup::{sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
+pub use setup::{Adopted, DemoContact, SandboxAccess};
+pub use switchboard_carrier::CarrierEndpoint;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 
 /// The crates the engine speaks in, for clients that need their types.

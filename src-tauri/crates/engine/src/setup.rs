@@ -1,115 +1,20 @@
-//! Connecting a data directory to its carrier: the Twilio-protocol client for an endpoint (the
-//! embedded sandbox today), the account's lines taken from the carrier, and — on the sandbox —
-//! demo contacts, so that a new user can message at once.
+//! Connecting a data directory to its carrier and starting its background work, the one use
+//! case the app and the CLI share: the carrier of the account in use (the connected Twilio
+//! account, else the sandbox the client serves or reaches), its numbers adopted as lines (and,
+//! from the sandbox into an empty address book, demo contacts, so that a new user can message at
+//! once), and the outbox runner started on it. The clients only say how to reach the sandbox.
 
-use std::path::{Path, PathBuf};
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_carrier::{Carrier, CarrierLine, SandboxMediaHost, TwilioClient, TwilioOptions};
+use switchboard_carrier::{
+    Carrier, CarrierEndpoint, CarrierLine, SandboxMediaHost, TwilioClient, TwilioOptions,
+};
 use switchboard_core::model::E164;
-use switchboard_sandbox::{SandboxConfig, SandboxHandle};
 
-use crate::{Engine, EngineError, Result};
-
-/// Where a Twilio-protocol carrier answers, and with which account. The token is a secret:
-/// `Debug` hides it and nothing logs it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CarrierEndpoint {
-    pub api_base_url: String,
-    pub account_sid: String,
-    pub auth_token: String,
-    /// Set for the sandbox: its control API (offline/online, failures, replies).
-    pub sandbox_control_url: Option<String>,
-}
-
-impl std::fmt::Debug for CarrierEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CarrierEndpoint")
-            .field("api_base_url", &self.api_base_url)
-            .field("account_sid", &self.account_sid)
-            .field("sandbox_control_url", &self.sandbox_control_url)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where a data directory's sandbox keeps its state, and its address for other processes.
-pub fn sandbox_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("sandbox")
-}
-
-const ENDPOINT_FILE: &str = "endpoint.json";
-
-impl CarrierEndpoint {
-    /// The sandbox address written by whoever serves it (the app, or `switchboard-cli sandbox
-    /// serve`), so that the CLI can steer it and a restart can reuse its port.
-    pub fn endpoint_file(data_dir: &Path) -> PathBuf {
-        sandbox_dir(data_dir).join(ENDPOINT_FILE)
-    }
-
-    pub fn load(data_dir: &Path) -> std::io::Result<CarrierEndpoint> {
-        let text = std::fs::read_to_string(Self::endpoint_file(data_dir))?;
-        serde_json::from_str(&text).map_err(std::io::Error::other)
-    }
-
-    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
-        let path = Self::endpoint_file(data_dir);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, text)
-    }
-
-    /// Where a running sandbox answers.
-    pub fn of_sandbox(sandbox: &SandboxHandle) -> CarrierEndpoint {
-        CarrierEndpoint {
-            api_base_url: sandbox.api_base_url(),
-            account_sid: sandbox.account_sid().to_owned(),
-            auth_token: sandbox.auth_token().to_owned(),
-            sandbox_control_url: Some(sandbox.control_url()),
-        }
-    }
-
-    /// The API's port, to serve the sandbox on the same one after a restart.
-    pub fn api_port(&self) -> Option<u16> {
-        self.api_base_url
-            .rsplit(':')
-            .next()?
-            .trim_end_matches('/')
-            .parse()
-            .ok()
-    }
-}
-
-/// Serves a data directory's sandbox carrier (on its previous API port when `api_port` is
-/// `None`, so that a sender that knows the address finds it again) and records its address.
-pub async fn serve_sandbox(
-    data_dir: &Path,
-    api_port: Option<u16>,
-    control_port: u16,
-) -> std::io::Result<(SandboxHandle, CarrierEndpoint)> {
-    let previous = CarrierEndpoint::load(data_dir)
-        .ok()
-        .and_then(|e| e.api_port());
-    let mut config = SandboxConfig::new(sandbox_dir(data_dir));
-    config.api_port = api_port.or(previous).unwrap_or(0);
-    config.control_port = control_port;
-    let handle = match switchboard_sandbox::serve(config.clone()).await {
-        Ok(handle) => handle,
-        // The old port is taken by now: any free one will do.
-        Err(_) if api_port.is_none() && config.api_port != 0 => {
-            config.api_port = 0;
-            switchboard_sandbox::serve(config)
-                .await
-                .map_err(std::io::Error::other)?
-        }
-        Err(e) => return Err(std::io::Error::other(e)),
-    };
-    let endpoint = CarrierEndpoint::of_sandbox(&handle);
-    endpoint.save(data_dir)?;
-    Ok((handle, endpoint))
-}
+use crate::{twilio_api_url, Engine, EngineError, Result, Runner, RunnerError};
 
 /// A demo contact offered by the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +22,17 @@ pub struct DemoContact {
     pub name: String,
     pub number: E164,
 }
+
+/// The sandbox a client serves (the app) or reaches (the CLI), for a data directory with no
+/// Twilio account.
+#[derive(Debug, Clone)]
+pub struct SandboxAccess {
+    pub endpoint: CarrierEndpoint,
+    pub demo_contacts: Vec<DemoContact>,
+}
+
+/// How often the outbox lock is tried again while [`Engine::start_background`] waits for it.
+const LOCK_RETRY: Duration = Duration::from_millis(100);
 
 /// What [`Engine::adopt_carrier`] added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +65,52 @@ pub(crate) fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
 }
 
 impl Engine {
+    /// Connects to the account's carrier, adopts its lines and starts the outbox runner (not yet
+    /// running: call [`Runner::run_until_stopped`] or [`Runner::run_once`]). `sandbox` is asked
+    /// only when no Twilio account is connected. A carrier unreachable now is no reason not to
+    /// start: the runner waits for it, and the lines are adopted at the next start. While
+    /// another runner holds the outbox lock (the one this replaces, finishing its last sends),
+    /// the lock is tried again for up to `lock_wait`.
+    pub async fn start_background<E, F, Fut>(
+        self: &Arc<Engine>,
+        sandbox: F,
+        lock_wait: Duration,
+    ) -> std::result::Result<Runner, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
+        E: From<EngineError> + From<RunnerError>,
+    {
+        let sandbox = if self.uses_twilio()? {
+            None
+        } else {
+            Some(sandbox().await?)
+        };
+        let carrier = self.carrier(sandbox.as_ref().map(|s| &s.endpoint), &twilio_api_url())?;
+        let demo = sandbox.map(|s| s.demo_contacts).unwrap_or_default();
+        match carrier.lines().await {
+            Ok(lines) => {
+                if let Err(e) = self.adopt_carrier(&lines, &demo) {
+                    tracing::warn!(error = %e, "the carrier's lines could not be recorded");
+                }
+            }
+            Err(e) => tracing::info!(error = %e, "the carrier's lines could not be fetched"),
+        }
+        let config = self.runner_config()?;
+        let deadline = tokio::time::Instant::now() + lock_wait;
+        loop {
+            match Runner::start(self.clone(), carrier.clone(), config.clone()) {
+                Ok(runner) => return Ok(runner),
+                Err(RunnerError::AlreadyRunning { .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Takes the carrier's numbers as lines (see [`Engine::adopt_account_lines`]: labels and
     /// capabilities from the carrier, numbers it no longer lists leave the account) and, into
     /// an empty address book, the demo contacts — marked as demo.
@@ -218,16 +180,5 @@ mod tests {
         let labels: Vec<String> = e.lines().unwrap().into_iter().map(|l| l.label).collect();
         assert_eq!(labels, ["Sales", "Support"]);
         assert!(e.contacts().unwrap()[0].contact.demo);
-    }
-
-    #[test]
-    fn the_token_never_shows_in_debug_output() {
-        let endpoint = CarrierEndpoint {
-            api_base_url: "http://127.0.0.1:1".into(),
-            account_sid: "AC1".into(),
-            auth_token: "s3cret-token".into(),
-            sandbox_control_url: None,
-        };
-        assert!(!format!("{endpoint:?}").contains("s3cret"));
     }
 }

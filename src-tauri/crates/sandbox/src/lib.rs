@@ -10,6 +10,7 @@
 
 mod api;
 mod control;
+mod endpoint;
 mod state;
 mod wire;
 
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use endpoint::{endpoint_file, load_endpoint, sandbox_dir, serve_sandbox};
 pub use state::{DemoContact, MessageMedia, SandboxLine, SandboxMessage};
 
 use state::Store;
