@@ -218,6 +218,9 @@ fn bad_input_is_refused_with_a_reason_and_nothing_stored_is_lost() {
         3,
     );
     cli.fails(&["thread", "999"], "thread_not_found", 5);
+    // The app's limits are the engine's, so a script meets them too.
+    cli.fails(&["threads", "--limit", "0"], "invalid_input", 3);
+    cli.fails(&["search", &"a".repeat(201)], "invalid_input", 3);
     cli.fails(
         &["settings", "set", "default_country", "Narnia"],
         "unknown_country",

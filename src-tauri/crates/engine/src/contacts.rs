@@ -9,6 +9,9 @@ use switchboard_store::StoreError;
 
 use crate::{Engine, EngineError, Result};
 
+/// Largest address book accepted for import.
+pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+
 /// A contact as clients show it: with its default line's label resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ContactView {
@@ -68,6 +71,9 @@ impl Engine {
 
     /// Contacts matching what was typed in a recipient field: name words, then number digits.
     pub fn find_contacts(&self, query: &str, limit: usize) -> Result<Vec<ContactView>> {
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         let contacts = self.store.search_contacts(query, limit)?;
         self.views(contacts)
     }
@@ -161,6 +167,11 @@ impl Engine {
     /// Imports contacts from a vCard or CSV text. Numbers that already belong to a contact
     /// are not imported again, and are reported, as is every other entry left out.
     pub fn import_contacts(&self, text: &str, format: ImportFormat) -> Result<ImportSummary> {
+        if text.len() > MAX_IMPORT_BYTES {
+            return Err(EngineError::ImportTooLarge {
+                max_bytes: MAX_IMPORT_BYTES,
+            });
+        }
         let country = self.default_country()?;
         let ImportParse { contacts, skipped } = match format {
             ImportFormat::Vcard => import::parse_vcard(text, country),

@@ -49,6 +49,13 @@ pub enum EngineError {
     ImageTooLargeToSend { bytes: usize, budget: usize },
     #[error("{what} {why}")]
     Invalid { what: &'static str, why: String },
+    /// A page of threads, messages or hits asked for more (or fewer) than [`crate::MAX_PAGE`].
+    #[error("A page holds 1 to {max} items.")]
+    PageSize { max: usize },
+    #[error("Search for at most {max} characters.")]
+    QueryTooLong { max: usize },
+    #[error("This file is too large for an address book (more than {} MB).", max_bytes / (1024 * 1024))]
+    ImportTooLarge { max_bytes: usize },
     /// The carrier (or the media host) refused, could not be reached, or left an outcome open.
     #[error("{0}")]
     Carrier(switchboard_carrier::CarrierError),
@@ -94,7 +101,10 @@ impl EngineError {
             EngineError::UnknownContact { .. } => "unknown_contact",
             EngineError::ImageUnreadable => "image_unreadable",
             EngineError::ImageTooLargeToSend { .. } => "image_too_large_to_send",
-            EngineError::Invalid { .. } => "invalid_input",
+            EngineError::Invalid { .. }
+            | EngineError::PageSize { .. }
+            | EngineError::QueryTooLong { .. } => "invalid_input",
+            EngineError::ImportTooLarge { .. } => "file_too_large",
             EngineError::Carrier(e) => match e {
                 CarrierError::Transient { .. } => "carrier_unreachable",
                 CarrierError::Permanent { code: Some(c), .. } if c == "20003" => {

@@ -27,7 +27,7 @@ pub use account::{
 pub use compose::{
     ComposeRequest, ComposerState, LineDecision, Preview, Recipient, SendReceipt, SentTo,
 };
-pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
+pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry, MAX_IMPORT_BYTES};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
@@ -37,7 +37,7 @@ pub use runner::{
 pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
 pub use setup::{Adopted, DemoContact, SandboxAccess};
 pub use switchboard_carrier::CarrierEndpoint;
-pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
+pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView, MAX_PAGE, MAX_QUERY_CHARS};
 
 /// The crates the engine speaks in, for clients that need their types.
 pub use switchboard_carrier as carrier;

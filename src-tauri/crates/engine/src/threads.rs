@@ -55,6 +55,18 @@ pub struct SearchGroup {
 /// How many contacts a name search looks at: a search box, not an export.
 const NAME_MATCHES: usize = 20;
 
+/// Most threads, messages or search hits one call may ask for.
+pub const MAX_PAGE: usize = 500;
+/// Longest search query.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+fn page(limit: usize) -> Result<usize> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(EngineError::PageSize { max: MAX_PAGE });
+    }
+    Ok(limit)
+}
+
 impl Engine {
     pub fn threads(
         &self,
@@ -62,6 +74,7 @@ impl Engine {
         limit: usize,
         before: Option<ThreadCursor>,
     ) -> Result<Vec<ThreadView>> {
+        let limit = page(limit)?;
         let lines = self.store.list_lines()?;
         self.store
             .list_threads(line, limit, before)?
@@ -76,6 +89,7 @@ impl Engine {
         limit: usize,
         before: Option<MessageCursor>,
     ) -> Result<ThreadDetail> {
+        let limit = page(limit)?;
         let lines = self.store.list_lines()?;
         let thread = view(&lines, self.store.get_thread(id)?)?;
         let messages = self.store.thread_messages(id, limit, before)?;
@@ -95,6 +109,12 @@ impl Engine {
     /// contacts whose name matches (most recent first), then the messages that match, newest
     /// first, grouped by thread.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchGroup>> {
+        let limit = page(limit)?;
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(EngineError::QueryTooLong {
+                max: MAX_QUERY_CHARS,
+            });
+        }
         let lines = self.store.list_lines()?;
         let mut named: Vec<ThreadView> = Vec::new();
         for contact in self.store.search_contacts(query, NAME_MATCHES)? {
@@ -242,5 +262,34 @@ mod tests {
             e.search("\u{0}\"*", 50).is_ok(),
             "any text is a safe search"
         );
+    }
+
+    /// The input limits every client meets, the app and the CLI alike.
+    #[test]
+    fn pages_queries_and_imports_have_limits() {
+        #[track_caller]
+        fn check<T: std::fmt::Debug>(result: crate::Result<T>, code: &str, sentence: &str) {
+            let e = result.unwrap_err();
+            assert_eq!((e.code(), e.to_string().as_str()), (code, sentence));
+        }
+        let (_d, e) = engine();
+        let page = "A page holds 1 to 500 items.";
+        check(e.threads(None, 0, None), "invalid_input", page);
+        check(e.threads(None, 501, None), "invalid_input", page);
+        check(e.search("ada", 0), "invalid_input", page);
+        check(
+            e.search(&"a".repeat(201), 50),
+            "invalid_input",
+            "Search for at most 200 characters.",
+        );
+        let huge = "x".repeat(crate::MAX_IMPORT_BYTES + 1);
+        check(
+            e.import_contacts(&huge, crate::ImportFormat::Csv),
+            "file_too_large",
+            "This file is too large for an address book (more than 5 MB).",
+        );
+        assert!(e.threads(None, 500, None).unwrap().is_empty());
+        assert!(e.search(&"a".repeat(200), 50).is_ok());
+        assert!(e.find_contacts("  ", 10).unwrap().is_empty());
     }
 }
