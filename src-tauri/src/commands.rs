@@ -10,10 +10,10 @@ use switchboard_engine::carrier::S3Config;
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
-    twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactView,
-    Engine, ImportFormat, ImportSummary, MediaHostSummary, PreparedImage, Preview, Recipient,
-    SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, TwilioCredentials,
-    DEFAULT_MMS_BUDGET,
+    twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
+    ContactView, DefaultLineEdit, Engine, ImportFormat, ImportSummary, MediaHostSummary,
+    PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange, Settings,
+    ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
@@ -156,14 +156,13 @@ pub async fn edit_line(
     color: String,
 ) -> AppResult<Line> {
     let engine = engine(&app)?;
-    let id = line.to_string();
-    if engine.find_line(&id)?.label != label.trim() {
+    if engine.line(line)?.label != label.trim() {
         // Only the carrier is kept: a runner (which holds the outbox lock) is not held across the
         // request.
         let carrier = app.runner().map(|r| r.carrier());
-        engine.rename_line(carrier.as_deref(), &id, &label).await?;
+        engine.rename_line(carrier.as_deref(), line, &label).await?;
     }
-    Ok(engine.set_line_color(&id, &color)?)
+    Ok(engine.set_line_color(line, &color)?)
 }
 
 #[tauri::command]
@@ -300,8 +299,7 @@ pub fn find_contacts(app: State<'_, App>, query: String) -> AppResult<Vec<Contac
 
 #[tauri::command]
 pub fn add_contact(app: State<'_, App>, contact: ContactInput) -> AppResult<ContactView> {
-    let line = contact.default_line.map(|l| l.to_string());
-    Ok(engine(&app)?.add_contact(&contact.name, &contact.numbers, line.as_deref())?)
+    Ok(engine(&app)?.add_contact(&contact.name, &contact.numbers, contact.default_line)?)
 }
 
 #[tauri::command]
@@ -310,13 +308,14 @@ pub fn edit_contact(
     id: ContactId,
     contact: ContactInput,
 ) -> AppResult<ContactView> {
-    let line = contact.default_line.map(|l| l.to_string());
-    Ok(engine(&app)?.edit_contact(
-        &id.to_string(),
-        Some(&contact.name),
-        Some(&contact.numbers),
-        Some(line.as_deref()),
-    )?)
+    let edit = ContactEdit {
+        name: Some(contact.name),
+        numbers: Some(contact.numbers),
+        default_line: contact
+            .default_line
+            .map_or(DefaultLineEdit::Clear, DefaultLineEdit::Set),
+    };
+    Ok(engine(&app)?.edit_contact(id, &edit)?)
 }
 
 #[tauri::command]
@@ -325,13 +324,12 @@ pub fn set_default_line(
     contact: ContactId,
     line: Option<LineId>,
 ) -> AppResult<ContactView> {
-    let line = line.map(|l| l.to_string());
-    Ok(engine(&app)?.set_default_line(&contact.to_string(), line.as_deref())?)
+    Ok(engine(&app)?.set_default_line(contact, line)?)
 }
 
 #[tauri::command]
 pub fn remove_contact(app: State<'_, App>, id: ContactId) -> AppResult<()> {
-    engine(&app)?.remove_contact(&id.to_string())?;
+    engine(&app)?.remove_contact(id)?;
     Ok(())
 }
 
@@ -445,9 +443,10 @@ pub fn set_setting(
     name: String,
     value: String,
 ) -> AppResult<Settings> {
-    let settings = engine(&app)?.set_setting(&name, &value)?;
-    window::apply_setting(&handle, &name, &settings)?;
-    if name == "poll_interval" {
+    let change = SettingChange::parse(&name, &value)?;
+    let settings = engine(&app)?.set_setting(&change)?;
+    window::apply_setting(&handle, &change, &settings)?;
+    if matches!(change, SettingChange::PollInterval(_)) {
         background::reconnect(&handle);
     }
     Ok(settings)

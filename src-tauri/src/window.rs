@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_engine::{Engine, Settings, WindowGeometry};
+use switchboard_engine::{Engine, SettingChange, Settings, WindowGeometry};
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager, PhysicalPosition, PhysicalSize, WebviewWindow, Wry};
@@ -53,11 +53,9 @@ fn toggle_main(handle: &AppHandle) {
 
 /// Pins or unpins the window, remembers it, and tells the tray and the page.
 pub fn set_pinned(handle: &AppHandle, pinned: bool) -> AppResult<()> {
-    let settings = handle
-        .state::<App>()
-        .engine()?
-        .set_setting("always_on_top", if pinned { "on" } else { "off" })?;
-    apply_setting(handle, "always_on_top", &settings)
+    let change = SettingChange::AlwaysOnTop(pinned);
+    let settings = handle.state::<App>().engine()?.set_setting(&change)?;
+    apply_setting(handle, &change, &settings)
 }
 
 /// The window on top or not, as the saved setting says, with the tray and the page told.
@@ -73,10 +71,14 @@ fn show_pinned(handle: &AppHandle, pinned: bool) -> AppResult<()> {
 }
 
 /// What a setting, once saved, changes on the desktop at once.
-pub fn apply_setting(handle: &AppHandle, name: &str, settings: &Settings) -> AppResult<()> {
-    match name {
-        "always_on_top" => show_pinned(handle, settings.always_on_top),
-        "global_shortcut" => register_shortcut(handle, &settings.global_shortcut),
+pub fn apply_setting(
+    handle: &AppHandle,
+    change: &SettingChange,
+    settings: &Settings,
+) -> AppResult<()> {
+    match change {
+        SettingChange::AlwaysOnTop(_) => show_pinned(handle, settings.always_on_top),
+        SettingChange::GlobalShortcut(_) => register_shortcut(handle, &settings.global_shortcut),
         _ => Ok(()),
     }
 }

@@ -252,6 +252,7 @@ pub fn rename_line(
     label: &str,
     out: &Out,
 ) -> Result<(), Failure> {
+    let line = crate::names::line_id(engine, line)?;
     // Twilio needs no endpoint; the sandbox is reachable only while `sandbox serve` runs.
     let twilio = engine.uses_twilio()?;
     let endpoint = if twilio {

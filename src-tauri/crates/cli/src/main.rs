@@ -4,6 +4,7 @@
 
 mod args;
 mod live;
+mod names;
 mod output;
 
 use std::io::Read;
@@ -13,8 +14,8 @@ use clap::Parser;
 use serde_json::json;
 use switchboard_engine::core::model::{MessageId, ThreadId};
 use switchboard_engine::{
-    ComposeRequest, Engine, EngineError, ErrorKind, ImportFormat, KeyChoice, LineDecision,
-    RunnerError,
+    ComposeRequest, ContactEdit, DefaultLineEdit, Engine, EngineError, ErrorKind, ImportFormat,
+    KeyChoice, LineDecision, RunnerError, SettingChange,
 };
 
 use args::{Cli, Command, ContactsCmd, LinesCmd, OutboxCmd, SettingsCmd};
@@ -200,10 +201,13 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 label,
                 color,
             }) => out.line(&e.add_line(number, label, color.as_deref())?, "Added"),
-            Some(LinesCmd::Color { line, color }) => {
-                out.line(&e.set_line_color(line, color)?, "Updated")
+            Some(LinesCmd::Color { line, color }) => out.line(
+                &e.set_line_color(names::line_id(e, line)?, color)?,
+                "Updated",
+            ),
+            Some(LinesCmd::Remove { line }) => {
+                out.line(&e.remove_line(names::line_id(e, line)?)?, "Removed")
             }
-            Some(LinesCmd::Remove { line }) => out.line(&e.remove_line(line)?, "Removed"),
             Some(LinesCmd::Rename { .. }) => unreachable!("handled above"),
         },
         Command::Contacts { cmd } => match cmd {
@@ -213,10 +217,13 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 name,
                 numbers,
                 default_line,
-            }) => out.contact(
-                &e.add_contact(name, numbers, default_line.as_deref())?,
-                "Added",
-            ),
+            }) => {
+                let line = default_line
+                    .as_deref()
+                    .map(|l| names::line_id(e, l))
+                    .transpose()?;
+                out.contact(&e.add_contact(name, numbers, line)?, "Added")
+            }
             Some(ContactsCmd::Edit {
                 contact,
                 name,
@@ -224,23 +231,29 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 default_line,
                 no_default_line,
             }) => {
-                let default = match (default_line, no_default_line) {
-                    (_, true) => Some(None),
-                    (Some(l), false) => Some(Some(l.as_str())),
-                    (None, false) => None,
+                let id = names::contact_id(e, contact)?;
+                let edit = ContactEdit {
+                    name: name.clone(),
+                    numbers: (!numbers.is_empty()).then(|| numbers.clone()),
+                    default_line: match (default_line, no_default_line) {
+                        (_, true) => DefaultLineEdit::Clear,
+                        (Some(l), false) => DefaultLineEdit::Set(names::line_id(e, l)?),
+                        (None, false) => DefaultLineEdit::Keep,
+                    },
                 };
-                let numbers = (!numbers.is_empty()).then_some(numbers.as_slice());
-                out.contact(
-                    &e.edit_contact(contact, name.as_deref(), numbers, default)?,
-                    "Updated",
-                )
+                out.contact(&e.edit_contact(id, &edit)?, "Updated")
             }
             Some(ContactsCmd::Default { contact, line }) => {
-                let line = (!line.eq_ignore_ascii_case("none")).then_some(line.as_str());
-                out.contact(&e.set_default_line(contact, line)?, "Updated")
+                let id = names::contact_id(e, contact)?;
+                let line = if line.eq_ignore_ascii_case("none") {
+                    None
+                } else {
+                    Some(names::line_id(e, line)?)
+                };
+                out.contact(&e.set_default_line(id, line)?, "Updated")
             }
             Some(ContactsCmd::Remove { contact }) => {
-                let removed = e.remove_contact(contact)?;
+                let removed = e.remove_contact(names::contact_id(e, contact)?)?;
                 out.done(
                     json!({ "removed": removed }),
                     &format!("Removed {}", removed.name),
@@ -276,11 +289,7 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 recipients: to.clone(),
                 body,
                 image: image.as_deref().map(read_file).transpose()?,
-                line: line
-                    .as_deref()
-                    .map(|l| e.find_line(l))
-                    .transpose()?
-                    .map(|l| l.id),
+                line: line.as_deref().map(|l| names::line_id(e, l)).transpose()?,
             };
             if *dry_run {
                 let preview = e.preview(&request)?;
@@ -306,11 +315,7 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             )?)
         }
         Command::Threads { line, limit } => {
-            let line = line
-                .as_deref()
-                .map(|l| e.find_line(l))
-                .transpose()?
-                .map(|l| l.id);
+            let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
             out.threads(&e.threads(line, *limit, None)?)
         }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
@@ -337,7 +342,9 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Settings { cmd } => match cmd {
             None | Some(SettingsCmd::Show) => out.settings(&e.settings()?),
-            Some(SettingsCmd::Set { name, value }) => out.settings(&e.set_setting(name, value)?),
+            Some(SettingsCmd::Set { name, value }) => {
+                out.settings(&e.set_setting(&SettingChange::parse(name, value)?)?)
+            }
         },
     }
 }

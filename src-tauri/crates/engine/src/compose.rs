@@ -407,11 +407,11 @@ mod tests {
         let (dir, e) = engine();
         let sales = e.add_line("+14155550100", "Sales", None).unwrap();
         let support = e.add_line("+14155550101", "Support", None).unwrap();
-        e.add_contact("Ada Lovelace", &["+14155550142".into()], Some("Sales"))
+        e.add_contact("Ada Lovelace", &["+14155550142".into()], Some(sales.id))
             .unwrap();
-        e.add_contact("Grace Hopper", &["+14155550143".into()], Some("Sales"))
+        e.add_contact("Grace Hopper", &["+14155550143".into()], Some(sales.id))
             .unwrap();
-        e.add_contact("Alan Turing", &["+14155550144".into()], Some("Support"))
+        e.add_contact("Alan Turing", &["+14155550144".into()], Some(support.id))
             .unwrap();
         e.add_contact("Edsger Dijkstra", &["+14155550145".into()], None)
             .unwrap();

@@ -63,6 +63,23 @@ pub struct SkippedEntry {
 
 const MAX_NAME_CHARS: usize = 200;
 
+/// What [`Engine::edit_contact`] changes: what is `None` (or [`DefaultLineEdit::Keep`]) stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactEdit {
+    pub name: Option<String>,
+    pub numbers: Option<Vec<String>>,
+    pub default_line: DefaultLineEdit,
+}
+
+/// What becomes of a contact's default line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DefaultLineEdit {
+    #[default]
+    Keep,
+    Clear,
+    Set(LineId),
+}
+
 impl Engine {
     pub fn contacts(&self) -> Result<Vec<ContactView>> {
         let contacts = self.store.list_contacts()?;
@@ -82,37 +99,32 @@ impl Engine {
         &self,
         name: &str,
         numbers: &[String],
-        default_line: Option<&str>,
+        default_line: Option<LineId>,
     ) -> Result<ContactView> {
         let name = check_name(name)?;
         let numbers = self.parse_numbers(numbers)?;
-        let default_line = self.line_id(default_line)?;
+        let default_line = self.existing_line(default_line)?;
         let contact = self
             .store
             .add_contact(name, &numbers, default_line, false)?;
         self.view(contact)
     }
 
-    /// Changes what is given; `default_line: Some(None)` clears the default.
-    pub fn edit_contact(
-        &self,
-        contact: &str,
-        name: Option<&str>,
-        numbers: Option<&[String]>,
-        default_line: Option<Option<&str>>,
-    ) -> Result<ContactView> {
-        let current = self.find_contact(contact)?;
-        let name = match name {
+    /// Changes what `edit` gives and keeps the rest.
+    pub fn edit_contact(&self, contact: ContactId, edit: &ContactEdit) -> Result<ContactView> {
+        let current = self.store.get_contact(contact)?;
+        let name = match &edit.name {
             Some(n) => check_name(n)?.to_owned(),
             None => current.name.clone(),
         };
-        let numbers = match numbers {
+        let numbers = match &edit.numbers {
             Some(n) => self.parse_numbers(n)?,
             None => current.numbers.clone(),
         };
-        let default_line = match default_line {
-            Some(line) => self.line_id(line)?,
-            None => current.default_line,
+        let default_line = match edit.default_line {
+            DefaultLineEdit::Keep => current.default_line,
+            DefaultLineEdit::Clear => None,
+            DefaultLineEdit::Set(line) => self.existing_line(Some(line))?,
         };
         let updated = self
             .store
@@ -120,48 +132,26 @@ impl Engine {
         self.view(updated)
     }
 
-    pub fn set_default_line(&self, contact: &str, line: Option<&str>) -> Result<ContactView> {
-        self.edit_contact(contact, None, None, Some(line))
+    /// Makes `line` the contact's default line, or clears it.
+    pub fn set_default_line(
+        &self,
+        contact: ContactId,
+        line: Option<LineId>,
+    ) -> Result<ContactView> {
+        let default_line = line.map_or(DefaultLineEdit::Clear, DefaultLineEdit::Set);
+        self.edit_contact(
+            contact,
+            &ContactEdit {
+                default_line,
+                ..ContactEdit::default()
+            },
+        )
     }
 
-    pub fn remove_contact(&self, contact: &str) -> Result<Contact> {
-        let found = self.find_contact(contact)?;
+    pub fn remove_contact(&self, contact: ContactId) -> Result<Contact> {
+        let found = self.store.get_contact(contact)?;
         self.store.remove_contact(found.id)?;
         Ok(found)
-    }
-
-    /// A contact by id, by exact name (case-insensitive), or by one of its numbers.
-    pub fn find_contact(&self, input: &str) -> Result<Contact> {
-        let input = input.trim();
-        if let Ok(id) = input.parse::<i64>() {
-            if let Ok(c) = self.store.get_contact(ContactId(id)) {
-                return Ok(c);
-            }
-        }
-        if let Ok(number) = phone::parse(input, self.default_country()?) {
-            if let Some(c) = self.store.contact_by_number(&number)? {
-                return Ok(c);
-            }
-        }
-        let mut named: Vec<Contact> = self
-            .store
-            .search_contacts(input, 50)?
-            .into_iter()
-            .filter(|c| c.name.eq_ignore_ascii_case(input))
-            .collect();
-        match named.len() {
-            1 => Ok(named.remove(0)),
-            0 => Err(EngineError::UnknownContact {
-                input: input.to_owned(),
-            }),
-            _ => Err(EngineError::AmbiguousRecipient {
-                input: input.to_owned(),
-                candidates: named
-                    .iter()
-                    .map(|c| format!("{} (id {})", c.name, c.id))
-                    .collect(),
-            }),
-        }
     }
 
     /// Imports contacts from a vCard or CSV text. Numbers that already belong to a contact
@@ -252,8 +242,11 @@ impl Engine {
             .collect()
     }
 
-    fn line_id(&self, line: Option<&str>) -> Result<Option<LineId>> {
-        line.map(|l| self.find_line(l).map(|l| l.id)).transpose()
+    /// `line`, refused when it is not one of the account's lines.
+    fn existing_line(&self, line: Option<LineId>) -> Result<Option<LineId>> {
+        line.map(|id| self.store.get_line(id).map(|l| l.id))
+            .transpose()
+            .map_err(Into::into)
     }
 
     fn view(&self, contact: Contact) -> Result<ContactView> {
@@ -294,19 +287,28 @@ mod tests {
     #[test]
     fn contacts_keep_numbers_and_default_lines() {
         let (_d, e) = engine();
-        e.add_line("+14155550100", "Sales", None).unwrap();
+        let sales = e.add_line("+14155550100", "Sales", None).unwrap();
         let ada = e
             .add_contact(
                 "Ada Lovelace",
                 &["+44 7400 123456".into(), "(415) 555-0142".into()],
-                Some("sales"),
+                Some(sales.id),
             )
             .unwrap();
         assert_eq!(ada.default_line_label.as_deref(), Some("Sales"));
         assert_eq!(ada.contact.numbers.len(), 2);
-        let found = e.find_contact("415 555 0142").unwrap();
-        assert_eq!(found.id, ada.contact.id);
-        let cleared = e.set_default_line("ada lovelace", None).unwrap();
+        let renamed = e
+            .edit_contact(
+                ada.contact.id,
+                &ContactEdit {
+                    name: Some("Ada King".into()),
+                    ..ContactEdit::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(renamed.contact.name, "Ada King");
+        assert_eq!(renamed.contact.default_line, Some(sales.id), "kept");
+        let cleared = e.set_default_line(ada.contact.id, None).unwrap();
         assert_eq!(cleared.contact.default_line, None);
     }
 
@@ -315,7 +317,7 @@ mod tests {
         let (_d, e) = engine();
         e.add_contact("Ada", &["+447400123456".into()], None)
             .unwrap();
-        let check = |name: &str, numbers: &[&str], line: Option<&str>, code: &str| {
+        let check = |name: &str, numbers: &[&str], line: Option<LineId>, code: &str| {
             let numbers: Vec<String> = numbers.iter().map(|s| s.to_string()).collect();
             let err = e.add_contact(name, &numbers, line).unwrap_err();
             assert_eq!(err.code(), code, "{name}");
@@ -324,7 +326,7 @@ mod tests {
         check("Bob", &[], None, "invalid_input");
         check("Bob", &["12"], None, "number_too_short");
         check("Bob", &["+447400123456"], None, "number_taken");
-        check("Bob", &["+14155550100"], Some("Sales"), "unknown_line");
+        check("Bob", &["+14155550100"], Some(LineId(99)), "line_not_found");
         assert_eq!(e.contacts().unwrap().len(), 1);
     }
 

@@ -27,14 +27,17 @@ pub use account::{
 pub use compose::{
     ComposeRequest, ComposerState, LineDecision, Preview, Recipient, SendReceipt, SentTo,
 };
-pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry, MAX_IMPORT_BYTES};
+pub use contacts::{
+    ContactEdit, ContactView, DefaultLineEdit, ImportFormat, ImportSummary, SkippedEntry,
+    MAX_IMPORT_BYTES,
+};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
 pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };
-pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
+pub use settings::{NotificationPrivacy, SettingChange, Settings, WindowGeometry, SETTABLE};
 pub use setup::{Adopted, DemoContact, SandboxAccess};
 pub use switchboard_carrier::CarrierEndpoint;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView, MAX_PAGE, MAX_QUERY_CHARS};

@@ -1,5 +1,6 @@
-//! The account's business numbers: adding, naming, colouring, and finding one by what a person
-//! types (its label, its number or its id).
+//! The account's business numbers: adding, naming, colouring and removing them. Lines are
+//! named by their id here; finding one by what a person types is the client's business (the
+//! CLI's `names`), so that an edit meant for one line can never reach another.
 
 use switchboard_carrier::{Carrier, CarrierError, TransientKind};
 use switchboard_core::model::{Line, LineId};
@@ -23,6 +24,10 @@ impl Engine {
         Ok(self.store.list_lines()?)
     }
 
+    pub fn line(&self, id: LineId) -> Result<Line> {
+        Ok(self.store.get_line(id)?)
+    }
+
     /// Adds a line from a typed number; without a colour it takes the next one of the palette.
     pub fn add_line(&self, number: &str, label: &str, color: Option<&str>) -> Result<Line> {
         let label = check_label(label)?;
@@ -42,10 +47,10 @@ impl Engine {
     pub async fn rename_line(
         &self,
         carrier: Option<&dyn Carrier>,
-        line: &str,
+        line: LineId,
         label: &str,
     ) -> Result<Line> {
-        let found = self.find_line(line)?;
+        let found = self.line(line)?;
         let label = check_label(label)?;
         let sid = if found.in_account {
             self.store.line_carrier_sid(found.id)?
@@ -73,40 +78,17 @@ impl Engine {
         Ok(self.store.get_line(found.id)?)
     }
 
-    pub fn set_line_color(&self, line: &str, color: &str) -> Result<Line> {
-        let id = self.find_line(line)?.id;
-        self.store.set_line_color(id, &check_color(color)?)?;
-        Ok(self.store.get_line(id)?)
+    pub fn set_line_color(&self, line: LineId, color: &str) -> Result<Line> {
+        let color = check_color(color)?;
+        self.store.set_line_color(line, &color)?;
+        Ok(self.store.get_line(line)?)
     }
 
     /// Removes a line that has no conversations (the store refuses otherwise: history is kept).
-    pub fn remove_line(&self, line: &str) -> Result<Line> {
-        let found = self.find_line(line)?;
+    pub fn remove_line(&self, line: LineId) -> Result<Line> {
+        let found = self.line(line)?;
         self.store.remove_line(found.id)?;
         Ok(found)
-    }
-
-    /// A line by label (case-insensitive), number (as typed) or id.
-    pub fn find_line(&self, input: &str) -> Result<Line> {
-        let input = input.trim();
-        let lines = self.store.list_lines()?;
-        let by_label = lines.iter().find(|l| l.label.eq_ignore_ascii_case(input));
-        let by_number = || {
-            let n = phone::parse(input, self.default_country().ok()?).ok()?;
-            lines.iter().find(|l| l.number == n)
-        };
-        let by_id = || {
-            let id: i64 = input.parse().ok()?;
-            lines.iter().find(|l| l.id == LineId(id))
-        };
-        by_label
-            .or_else(by_number)
-            .or_else(by_id)
-            .cloned()
-            .ok_or_else(|| EngineError::UnknownLine {
-                input: input.to_owned(),
-                known: lines.iter().map(|l| l.label.clone()).collect(),
-            })
     }
 }
 
@@ -149,7 +131,7 @@ mod tests {
     use crate::testutil::engine;
 
     #[test]
-    fn lines_are_found_by_label_number_or_id() {
+    fn lines_are_edited_by_id_whatever_their_labels_say() {
         let (_d, e) = engine();
         let sales = e.add_line("(415) 555-0100", "Sales", None).unwrap();
         let support = e
@@ -157,15 +139,22 @@ mod tests {
             .unwrap();
         assert_eq!(sales.number.as_str(), "+14155550100");
         assert_eq!(support.color, "#16a34a");
-        let check = |input: &str, expected: Option<&str>| {
-            let found = e.find_line(input).ok().map(|l| l.label);
-            assert_eq!(found.as_deref(), expected, "{input}");
-        };
-        check("sales", Some("Sales"));
-        check("SUPPORT", Some("Support"));
-        check("415-555-0101", Some("Support"));
-        check(&sales.id.to_string(), Some("Sales"));
-        check("Billing", None);
+        // A line labelled like another's id is not the other line.
+        let tricky = e
+            .add_line("+1 415 555 0102", &sales.id.to_string(), None)
+            .unwrap();
+        let recoloured = e.set_line_color(sales.id, "#7C3AED").unwrap();
+        assert_eq!(
+            (recoloured.id, recoloured.color.as_str()),
+            (sales.id, "#7c3aed")
+        );
+        assert_ne!(e.line(tricky.id).unwrap().color, "#7c3aed");
+        assert_eq!(
+            e.set_line_color(switchboard_core::model::LineId(999), "#db2777")
+                .unwrap_err()
+                .code(),
+            "line_not_found"
+        );
     }
 
     #[test]

@@ -50,7 +50,92 @@ const DEFAULT_POLL_SECONDS: u32 = 5;
 /// reply that waits more than ten minutes is no longer a conversation.
 const POLL_SECONDS: std::ops::RangeInclusive<u32> = 2..=600;
 
-/// The names `set_setting` accepts, in the order `settings` lists them.
+/// One change of a setting a person can make. The carrier is not among them: it changes by
+/// connecting an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "setting", content = "value", rename_all = "snake_case")]
+pub enum SettingChange {
+    /// An ISO 3166 region code, for numbers typed without a country code.
+    DefaultCountry(String),
+    NotificationPrivacy(NotificationPrivacy),
+    DoNotDisturb(bool),
+    AlwaysOnTop(bool),
+    StartMinimized(bool),
+    GlobalShortcut(String),
+    /// Seconds, from 2 to 600.
+    PollInterval(u32),
+}
+
+impl SettingChange {
+    /// The setting's name, as `Settings` has it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SettingChange::DefaultCountry(_) => "default_country",
+            SettingChange::NotificationPrivacy(_) => "notification_privacy",
+            SettingChange::DoNotDisturb(_) => "do_not_disturb",
+            SettingChange::AlwaysOnTop(_) => "always_on_top",
+            SettingChange::StartMinimized(_) => "start_minimized",
+            SettingChange::GlobalShortcut(_) => "global_shortcut",
+            SettingChange::PollInterval(_) => "poll_interval",
+        }
+    }
+
+    /// A change as a person types it (`switchboard-cli settings set NAME VALUE`): a name of
+    /// [`SETTABLE`] and its value as text ("on"/"off", "30s", "gb", …).
+    pub fn parse(name: &str, value: &str) -> Result<SettingChange> {
+        let value = value.trim();
+        let on_off = || parse_bool(value).ok_or_else(|| invalid(name, "must be on or off."));
+        Ok(match name {
+            "default_country" => SettingChange::DefaultCountry(value.to_owned()),
+            "notification_privacy" => SettingChange::NotificationPrivacy(match value {
+                "full" => NotificationPrivacy::Full,
+                "sender" => NotificationPrivacy::Sender,
+                "nothing" => NotificationPrivacy::Nothing,
+                _ => return Err(invalid(name, "must be full, sender or nothing.")),
+            }),
+            "do_not_disturb" => SettingChange::DoNotDisturb(on_off()?),
+            "always_on_top" => SettingChange::AlwaysOnTop(on_off()?),
+            "start_minimized" => SettingChange::StartMinimized(on_off()?),
+            "global_shortcut" => SettingChange::GlobalShortcut(value.to_owned()),
+            "carrier" => {
+                return Err(invalid(
+                    name,
+                    "changes by connecting an account: `account connect-twilio` in the CLI, or \
+                     Settings → Carrier in the app.",
+                ))
+            }
+            "poll_interval" => SettingChange::PollInterval(
+                value
+                    .trim_end_matches('s')
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| poll_interval_invalid())?,
+            ),
+            _ => {
+                return Err(EngineError::Invalid {
+                    what: "setting",
+                    why: format!(
+                        "{name:?} does not exist. Settings: {}.",
+                        SETTABLE.join(", ")
+                    ),
+                })
+            }
+        })
+    }
+}
+
+fn poll_interval_invalid() -> EngineError {
+    invalid(
+        "poll_interval",
+        &format!(
+            "must be a number of seconds from {} to {}.",
+            POLL_SECONDS.start(),
+            POLL_SECONDS.end()
+        ),
+    )
+}
+
+/// The names [`SettingChange::parse`] knows, in the order `settings` lists them.
 pub const SETTABLE: [&str; 8] = [
     "default_country",
     "notification_privacy",
@@ -86,70 +171,39 @@ impl Engine {
         })
     }
 
-    /// Sets one setting from text (as typed in the CLI or sent by the UI), validated.
-    pub fn set_setting(&self, name: &str, value: &str) -> Result<Settings> {
-        let value = value.trim();
-        let json =
-            match name {
-                "default_country" => serde_json::json!(Country::parse(value)?.code()),
-                "notification_privacy" => {
-                    let p = match value {
-                        "full" => NotificationPrivacy::Full,
-                        "sender" => NotificationPrivacy::Sender,
-                        "nothing" => NotificationPrivacy::Nothing,
-                        _ => return Err(invalid(name, "must be full, sender or nothing.")),
-                    };
-                    serde_json::json!(p)
+    /// Saves one setting, validated, and answers them all.
+    pub fn set_setting(&self, change: &SettingChange) -> Result<Settings> {
+        let name = change.name();
+        let (key, json) = match change {
+            SettingChange::DefaultCountry(code) => (
+                SettingKey::DefaultCountry,
+                serde_json::json!(Country::parse(code.trim())?.code()),
+            ),
+            SettingChange::NotificationPrivacy(p) => {
+                (SettingKey::NotificationPrivacy, serde_json::json!(p))
+            }
+            SettingChange::DoNotDisturb(on) => (SettingKey::DoNotDisturb, serde_json::json!(on)),
+            SettingChange::AlwaysOnTop(on) => (SettingKey::AlwaysOnTop, serde_json::json!(on)),
+            SettingChange::StartMinimized(on) => {
+                (SettingKey::StartMinimized, serde_json::json!(on))
+            }
+            SettingChange::GlobalShortcut(shortcut) => {
+                let shortcut = shortcut.trim();
+                if shortcut.is_empty() || shortcut.len() > 64 {
+                    return Err(invalid(
+                        name,
+                        "must be a shortcut such as CmdOrCtrl+Shift+Space.",
+                    ));
                 }
-                "do_not_disturb" | "always_on_top" | "start_minimized" => {
-                    serde_json::json!(
-                        parse_bool(value).ok_or_else(|| invalid(name, "must be on or off."))?
-                    )
+                (SettingKey::GlobalShortcut, serde_json::json!(shortcut))
+            }
+            SettingChange::PollInterval(seconds) => {
+                if !POLL_SECONDS.contains(seconds) {
+                    return Err(poll_interval_invalid());
                 }
-                "global_shortcut" => {
-                    if value.is_empty() || value.len() > 64 {
-                        return Err(invalid(
-                            name,
-                            "must be a shortcut such as CmdOrCtrl+Shift+Space.",
-                        ));
-                    }
-                    serde_json::json!(value)
-                }
-                "carrier" => return Err(invalid(
-                    name,
-                    "changes by connecting an account: `account connect-twilio` in the CLI, or \
-                     Settings → Carrier in the app.",
-                )),
-                "poll_interval" => {
-                    let seconds = value
-                        .trim_end_matches('s')
-                        .trim()
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| POLL_SECONDS.contains(n))
-                        .ok_or_else(|| {
-                            invalid(
-                                name,
-                                &format!(
-                                    "must be a number of seconds from {} to {}.",
-                                    POLL_SECONDS.start(),
-                                    POLL_SECONDS.end()
-                                ),
-                            )
-                        })?;
-                    serde_json::json!(seconds)
-                }
-                _ => {
-                    return Err(EngineError::Invalid {
-                        what: "setting",
-                        why: format!(
-                            "{name:?} does not exist. Settings: {}.",
-                            SETTABLE.join(", ")
-                        ),
-                    })
-                }
-            };
-        let key = SettingKey::parse(name)?;
+                (SettingKey::PollInterval, serde_json::json!(seconds))
+            }
+        };
         self.store.set_setting(key, &json)?;
         self.settings()
     }
@@ -203,6 +257,7 @@ fn invalid(name: &str, why: &str) -> EngineError {
 
 #[cfg(test)]
 mod tests {
+    use super::SettingChange;
     use crate::testutil::engine;
 
     #[test]
@@ -212,7 +267,8 @@ mod tests {
         assert_eq!(s.default_country, "US");
         assert!(!s.do_not_disturb);
         let check = |name: &str, value: &str, ok: bool| {
-            assert_eq!(e.set_setting(name, value).is_ok(), ok, "{name}={value}");
+            let set = SettingChange::parse(name, value).and_then(|c| e.set_setting(&c));
+            assert_eq!(set.is_ok(), ok, "{name}={value}");
         };
         check("default_country", "gb", true);
         check("default_country", "XX", false);
@@ -230,5 +286,20 @@ mod tests {
         assert!(s.do_not_disturb);
         assert_eq!(s.notification_privacy, super::NotificationPrivacy::Sender);
         assert_eq!(s.poll_interval, 30);
+    }
+
+    #[test]
+    fn the_webview_sends_changes_as_tagged_values() {
+        let change: SettingChange =
+            serde_json::from_value(serde_json::json!({"setting": "poll_interval", "value": 30}))
+                .unwrap();
+        assert_eq!(change, SettingChange::PollInterval(30));
+        let (_d, e) = engine();
+        assert!(e.set_setting(&SettingChange::PollInterval(1)).is_err());
+        assert!(
+            !e.set_setting(&SettingChange::DoNotDisturb(false))
+                .unwrap()
+                .do_not_disturb
+        );
     }
 }
