@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{
-    Carrier, CarrierEndpoint, CarrierLine, MediaHost, S3Config, S3MediaHost, TwilioClient,
-    TwilioOptions,
+    Carrier, CarrierEndpoint, CarrierLine, MediaHost, S3Config, S3MediaHost, SandboxMediaHost,
+    TwilioClient, TwilioOptions,
 };
 use switchboard_store::{AccountLine, LinesAdopted, SettingKey};
 
 use crate::lines::palette_color;
-use crate::setup::connect;
 use crate::{Engine, EngineError, Result};
 
 /// Twilio's REST API.
@@ -408,6 +407,29 @@ impl Engine {
     pub(crate) fn images_hosted(&self) -> Result<bool> {
         Ok(self.account_status()?.images)
     }
+}
+
+/// The Twilio-protocol client for `endpoint`; on the sandbox, images go to its media store.
+fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
+    let mut options = TwilioOptions::default();
+    if endpoint.sandbox_control_url.is_some() {
+        let host = SandboxMediaHost::new(
+            &endpoint.api_base_url,
+            &endpoint.account_sid,
+            &endpoint.auth_token,
+            &options,
+        )
+        .map_err(EngineError::Carrier)?;
+        options.media_host = Some(Arc::new(host));
+    }
+    let client = TwilioClient::new(
+        &endpoint.api_base_url,
+        &endpoint.account_sid,
+        &endpoint.auth_token,
+        options,
+    )
+    .map_err(EngineError::Carrier)?;
+    Ok(Arc::new(client))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub enum EngineError {
     ImageTooLargeToSend { bytes: usize, budget: usize },
     #[error("{what} {why}")]
     Invalid { what: &'static str, why: String },
-    /// A page of threads, messages or hits asked for more (or fewer) than [`crate::MAX_PAGE`].
+    /// A page of threads, messages or hits asked for none, or for more than a page holds.
     #[error("A page holds 1 to {max} items.")]
     PageSize { max: usize },
     #[error("Search for at most {max} characters.")]

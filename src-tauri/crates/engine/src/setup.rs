@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_carrier::{
-    Carrier, CarrierEndpoint, CarrierLine, SandboxMediaHost, TwilioClient, TwilioOptions,
-};
+use switchboard_carrier::{CarrierEndpoint, CarrierLine};
 use switchboard_core::model::E164;
 
 use crate::{twilio_api_url, Engine, EngineError, Result, Runner, RunnerError};
@@ -39,29 +37,6 @@ const LOCK_RETRY: Duration = Duration::from_millis(100);
 pub struct Adopted {
     pub lines: usize,
     pub demo_contacts: usize,
-}
-
-/// The Twilio-protocol client for `endpoint`; on the sandbox, images go to its media store.
-pub(crate) fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
-    let mut options = TwilioOptions::default();
-    if endpoint.sandbox_control_url.is_some() {
-        let host = SandboxMediaHost::new(
-            &endpoint.api_base_url,
-            &endpoint.account_sid,
-            &endpoint.auth_token,
-            &options,
-        )
-        .map_err(EngineError::Carrier)?;
-        options.media_host = Some(Arc::new(host));
-    }
-    let client = TwilioClient::new(
-        &endpoint.api_base_url,
-        &endpoint.account_sid,
-        &endpoint.auth_token,
-        options,
-    )
-    .map_err(EngineError::Carrier)?;
-    Ok(Arc::new(client))
 }
 
 impl Engine {
