@@ -81,9 +81,6 @@ const JOB_SELECT: &str = "SELECT o.id, o.message_id, m.thread_id, t.line_id, t.c
     JOIN messages m ON m.id = o.message_id
     JOIN threads t ON t.id = m.thread_id";
 
-pub(crate) const DUE_SQL: &str = "WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
-    ORDER BY o.next_attempt_at, o.id LIMIT ?2";
-
 impl Store {
     /// Every job, oldest first: what the UI shows as "waiting to be sent" and "failed".
     pub fn list_outbox(&self) -> Result<Vec<OutboxJob>> {
@@ -99,30 +96,6 @@ impl Store {
 
     pub fn outbox_job(&self, id: OutboxId) -> Result<OutboxJob> {
         self.read(|conn| get_job(conn, id))
-    }
-
-    /// Queued jobs whose time has come, earliest first. Keeping order within a thread is the
-    /// runner's business (it sends the oldest job of a thread first).
-    pub fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxJob>> {
-        self.read(|conn| {
-            let sql = format!("{JOB_SELECT} {DUE_SQL}");
-            let jobs = conn
-                .prepare_cached(&sql)?
-                .query_map(params![now_ms, limit.min(10_000) as i64], job_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(jobs)
-        })
-    }
-
-    /// When the next queued job is due, for the runner's sleep.
-    pub fn next_due_at(&self) -> Result<Option<i64>> {
-        self.read(|conn| {
-            Ok(conn.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'queued'",
-                [],
-                |r| r.get(0),
-            )?)
-        })
     }
 
     /// How many jobs wait to be sent (queued or in flight), for "3 messages will be sent".

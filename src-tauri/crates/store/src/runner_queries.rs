@@ -45,6 +45,10 @@ pub(crate) const PENDING_SQL: &str =
     WHERE o.state IN ('queued', 'sending') AND l.in_account = 1
     ORDER BY o.id";
 
+/// Brings every queued job waiting out a backoff forward to `?1`.
+pub(crate) const REQUEUE_ALL_SQL: &str = "UPDATE outbox SET next_attempt_at = ?1
+    WHERE state = 'queued' AND next_attempt_at > ?1";
+
 pub(crate) const BY_SID_SQL: &str =
     "SELECT id, thread_id, direction, status FROM messages WHERE carrier_sid = ?1";
 
@@ -79,14 +83,7 @@ impl Store {
     /// Connectivity is back: every queued job waiting out a backoff becomes due at `now_ms`.
     /// Returns how many were brought forward.
     pub fn requeue_all_now(&self, now_ms: i64) -> Result<usize> {
-        self.write(|tx| {
-            Ok(tx
-                .prepare_cached(
-                    "UPDATE outbox SET next_attempt_at = ?1
-                     WHERE state = 'queued' AND next_attempt_at > ?1",
-                )?
-                .execute([now_ms])?)
-        })
+        self.write(|tx| Ok(tx.prepare_cached(REQUEUE_ALL_SQL)?.execute([now_ms])?))
     }
 
     /// The message the carrier knows as `carrier_sid`, if any.
