@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use switchboard_core::model::{ContactId, LineId, MessageId, ThreadId, E164};
 
-use crate::keys::KeySourceKind;
+use crate::key_kind::KeySourceKind;
 
 /// Everything that can go wrong in the store. Messages never include message bodies, keys or
 /// passphrases: they end up in logs and dialogs.

@@ -6,10 +6,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Result, StoreError};
+// Still public here too: `keys::KeySourceKind` is where dependants have always found it.
+pub use crate::key_kind::KeySourceKind;
 
 /// The secret that unlocks the database. Wiped from memory when dropped; `Debug` never shows it.
 pub struct DbKey(Secret);
@@ -151,25 +152,6 @@ impl fmt::Debug for KeySource {
             KeySource::Passphrase(_) => f.write_str("Passphrase(redacted)"),
             KeySource::KeyFile(path) => f.debug_tuple("KeyFile").field(path).finish(),
         }
-    }
-}
-
-/// The kind of a [`KeySource`], without its secret: what `store.json` records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySourceKind {
-    Keychain,
-    Passphrase,
-    KeyFile,
-}
-
-impl fmt::Display for KeySourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeySourceKind::Keychain => "keychain",
-            KeySourceKind::Passphrase => "passphrase",
-            KeySourceKind::KeyFile => "key file",
-        })
     }
 }
 

@@ -23,6 +23,7 @@ mod contacts;
 mod db;
 mod drafts;
 mod error;
+mod key_kind;
 pub mod keys;
 mod lines;
 mod messages;
