@@ -1,11 +1,11 @@
-//! The kinds of database key, apart from [`crate::keys`]: errors name them too, and the error
-//! type must not depend on the module that handles secrets (which itself returns errors).
+//! The kinds of database key, apart from `keys.rs`: errors name them too, and the error type
+//! must not depend on the module that handles the keys (which itself returns errors).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of a [`KeySource`](crate::KeySource), without its secret: what `store.json` records.
+/// The kind of a `KeySource`, without its secret: what `store.json` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeySourceKind {
