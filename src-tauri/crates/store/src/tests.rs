@@ -454,7 +454,7 @@ fn plan_search() {
 #[test]
 fn plan_outbox_and_lookups() {
     let (_dir, store) = store_with_history();
-    let requeue = plan(&store, runner_queries::REQUEUE_ALL_SQL, [T0]);
+    let requeue = plan(&store, outbox::REQUEUE_ALL_SQL, [T0]);
     check_plan(&requeue, &["outbox_due (next_attempt_at>?)"], &[]);
     let by_sid = plan(
         &store,
@@ -462,7 +462,7 @@ fn plan_outbox_and_lookups() {
         ["SM1"],
     );
     check_plan(&by_sid, &["messages_by_carrier_sid (carrier_sid=?)"], &[]);
-    let status = plan(&store, messages::DELIVERY_STATUS_SQL, params!["SM1", 0]);
+    let status = plan(&store, carrier_sync::DELIVERY_STATUS_SQL, params!["SM1", 0]);
     check_plan(&status, &["messages_by_carrier_sid (carrier_sid=?)"], &[]);
     let allocate = plan(&store, messages::ALLOCATE_IDS_SQL, [1]);
     check_plan(
@@ -478,7 +478,7 @@ fn plan_outbox_and_lookups() {
 #[test]
 fn plan_the_runners_pending_jobs() {
     let (_dir, store) = store_with_history();
-    let pending = plan(&store, runner_queries::PENDING_SQL, []);
+    let pending = plan(&store, outbox::PENDING_SQL, []);
     // The outbox is read whole, in id order (which is the ORDER BY, so nothing is sorted): no
     // index covers both `queued` and `sending`, and the table only holds what has not gone yet.
     // Everything joined to it must be one lookup per job.
@@ -508,7 +508,7 @@ fn a_lost_index_fails_the_pending_plan() {
         .writer_for_tests()
         .execute_batch("DROP INDEX messages_by_id")
         .unwrap();
-    let pending = plan(&store, runner_queries::PENDING_SQL, []);
+    let pending = plan(&store, outbox::PENDING_SQL, []);
     check_plan(
         &pending,
         &["SEARCH m USING COVERING INDEX messages_by_id (id=?)"],
