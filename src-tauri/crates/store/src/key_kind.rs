@@ -1,12 +1,11 @@
-//! The kind of a data directory's key source (keychain, passphrase or key file), without its
-//! secret: what `store.json` records and what an error names. Its own room so that the errors
-//! can name it without depending on the key handling that returns them.
+//! The kinds of database key, apart from `keys.rs`: errors name them too, and the error type
+//! must not depend on the module that handles the keys (which itself returns errors).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of a key source, without its secret: what `store.json` records.
+/// The kind of a `KeySource`, without its secret: what `store.json` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeySourceKind {

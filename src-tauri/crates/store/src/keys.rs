@@ -9,6 +9,7 @@ use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Result, StoreError};
+// Still public here too: `keys::KeySourceKind` is where dependants have always found it.
 pub use crate::key_kind::KeySourceKind;
 
 /// The secret that unlocks the database. Wiped from memory when dropped; `Debug` never shows it.

@@ -16,13 +16,17 @@
 //!
 //! Code map: `keys` (where the key comes from), `db` (keying and pragmas of one connection),
 //! `store` (the handle, readers/writer, data directories), `migrations/` (one file per schema
-//! version), then one file per noun: `lines`, `contacts`, `threads`, `messages`, `outbox`,
-//! `drafts`, `settings`, `search`.
+//! version), then one file per noun: `lines`, `contacts`, `threads`, `messages`, `outbox/`,
+//! `drafts`, `settings`, `search`; and per way messages arrive besides a send: `carrier_sync`
+//! (what the carrier reports) and `history` (the bulk import). No two modules import each
+//! other: `outbox`, `carrier_sync` and `history` build on `messages`, which builds on `threads`.
 
+mod carrier_sync;
 mod contacts;
 mod db;
 mod drafts;
 mod error;
+mod history;
 mod key_kind;
 pub mod keys;
 mod lines;
@@ -30,7 +34,6 @@ mod messages;
 mod migrations;
 mod outbox;
 mod rows;
-mod runner_queries;
 mod search;
 pub mod secrets;
 mod settings;
@@ -42,18 +45,16 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
+pub use carrier_sync::{Inbound, SidMatch};
 pub use db::now_ms;
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
+pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};
 pub use keys::{DbKey, KeySource, KeySourceKind};
 pub use lines::{AccountLine, LinesAdopted};
-pub use messages::{
-    Attachment, Enqueued, HistoryMessage, ImportReport, Inbound, MessageCursor, MessageError,
-    MessageRow, NewImage, NewOutgoing, IMPORT_BATCH,
-};
+pub use messages::{Attachment, MessageCursor, MessageError, MessageRow, NewImage};
 pub use migrations::SCHEMA_VERSION;
-pub use outbox::{OutboxId, OutboxJob, OutboxState};
-pub use runner_queries::{PendingOutbox, SidMatch};
+pub use outbox::{Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
 pub use secrets::{KeychainSecrets, MemorySecrets, Secrets};
 pub use settings::SettingKey;

@@ -1,9 +1,11 @@
-//! Conversations: the list (newest activity first), lookups by id or key, and read state.
+//! Conversations: the list (newest activity first), lookups by id or key, read state, and the
+//! thread rows that adding or deleting a message moves.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{LineId, MessageId, ThreadId, ThreadKey, E164};
 
+use crate::drafts::DraftKey;
 use crate::error::{Result, StoreError};
 use crate::rows;
 use crate::Store;
@@ -164,4 +166,78 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadSummary> {
         preview: r.get(6)?,
         unread: r.get(7)?,
     })
+}
+
+/// Finds or creates the thread of `key` and makes `message` its last one when it is the
+/// newest; returns the thread's id.
+pub(crate) fn upsert_thread(
+    tx: &Transaction<'_>,
+    key: &ThreadKey,
+    at: i64,
+    message: MessageId,
+    preview: &str,
+    unread: i64,
+) -> Result<ThreadId> {
+    // Every SET expression reads the row as it was, so the CASEs compare with the old time.
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO threads
+                 (line_id, counterpart, created_at, last_message_at, last_message_id, preview, unread)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
+             ON CONFLICT (line_id, counterpart) DO UPDATE SET
+                 last_message_id = CASE WHEN excluded.last_message_at >= threads.last_message_at
+                     THEN excluded.last_message_id ELSE threads.last_message_id END,
+                 preview = CASE WHEN excluded.last_message_at >= threads.last_message_at
+                     THEN excluded.preview ELSE threads.preview END,
+                 last_message_at = max(threads.last_message_at, excluded.last_message_at),
+                 unread = threads.unread + excluded.unread
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                key.line.0,
+                key.counterpart.as_str(),
+                at,
+                message.0,
+                preview,
+                unread
+            ],
+            |r| r.get(0),
+        )?;
+    Ok(ThreadId(id))
+}
+
+/// Points a thread at its newest remaining message, or deletes it when none is left.
+pub(crate) fn refresh_thread_last_message(tx: &Transaction<'_>, thread: ThreadId) -> Result<()> {
+    let last = tx
+        .prepare_cached(
+            "SELECT id, created_at, body, has_attachment FROM messages WHERE thread_id = ?1
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )?
+        .query_row([thread.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
+        .optional()?;
+    match last {
+        Some((id, at, body, image)) => {
+            tx.execute(
+                "UPDATE threads SET last_message_id = ?2, last_message_at = ?3, preview = ?4
+                 WHERE id = ?1",
+                params![thread.0, id, at, rows::preview(&body, image)],
+            )?;
+        }
+        None => {
+            tx.execute("DELETE FROM threads WHERE id = ?1", [thread.0])?;
+            tx.execute(
+                "DELETE FROM drafts WHERE key = ?1",
+                [DraftKey::Thread(thread).to_string()],
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,9 @@
 //! Imports of files as real exporters write them.
 
+use super::csv::Columns;
 use super::*;
+use crate::model::E164;
+use crate::phone::Country;
 
 fn country(code: &str) -> Country {
     Country::parse(code).unwrap()

@@ -1,16 +1,23 @@
 //! The durable outbox: one job per outgoing message, written with the message by
-//! `enqueue_outgoing`, and the state changes the outbox runner makes. A job is `queued` (due at
-//! `next_attempt_at`), `sending` (an attempt is in flight: after a crash its outcome is unknown
-//! and must be reconciled with the carrier), or `failed` (a permanent error: it waits for the
-//! user and blocks nothing). A job leaves the table once the carrier has accepted the message.
+//! `enqueue_outgoing`, what the outbox runner reads, and the state changes it makes. A job is
+//! `queued` (due at `next_attempt_at`), `sending` (an attempt is in flight: after a crash its
+//! outcome is unknown and must be reconciled with the carrier), or `failed` (a permanent error:
+//! it waits for the user and blocks nothing). A job leaves the table once the carrier has
+//! accepted the message.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{LineId, MessageId, MessageStatus, ThreadId, E164};
+use switchboard_core::model::{
+    Direction, LineId, MessageId, MessageStatus, ThreadId, ThreadKey, E164,
+};
 
 use crate::error::{is_unique_violation, Result, StoreError};
-use crate::messages::{set_message_status, MessageError};
+use crate::messages::{
+    allocate_message_ids, check_lines, get_message, index_bodies, insert_attachment,
+    insert_message, set_message_status, MessageError, NewImage, NewRow,
+};
 use crate::rows;
+use crate::threads::{refresh_thread_last_message, upsert_thread};
 use crate::Store;
 
 #[derive(
@@ -74,6 +81,35 @@ pub struct OutboxJob {
     pub has_attachment: bool,
 }
 
+/// One recipient's message of a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutgoing {
+    pub key: ThreadKey,
+    pub body: String,
+    pub image: Option<NewImage>,
+    /// The idempotency key of this message, kept across retries and unique in the store.
+    pub client_id: String,
+}
+
+/// What [`Store::enqueue_outgoing`] made for one [`NewOutgoing`], in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enqueued {
+    pub thread_id: ThreadId,
+    pub message_id: MessageId,
+    pub outbox_id: OutboxId,
+}
+
+/// A job that still has to go (queued) or is in flight (sending), without its body: what the
+/// runner needs to choose what leaves next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOutbox {
+    pub id: OutboxId,
+    pub thread_id: ThreadId,
+    pub line_id: LineId,
+    pub state: OutboxState,
+    pub next_attempt_at: i64,
+}
+
 const JOB_SELECT: &str = "SELECT o.id, o.message_id, m.thread_id, t.line_id, t.counterpart,
         o.client_id, o.state, o.attempts, o.next_attempt_at, o.attempt_started_at, o.last_error,
         o.created_at, m.body, m.has_attachment
@@ -81,10 +117,106 @@ const JOB_SELECT: &str = "SELECT o.id, o.message_id, m.thread_id, t.line_id, t.c
     JOIN messages m ON m.id = o.message_id
     JOIN threads t ON t.id = m.thread_id";
 
-pub(crate) const DUE_SQL: &str = "WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
-    ORDER BY o.next_attempt_at, o.id LIMIT ?2";
+/// Jobs of lines no longer in the connected account are held where they are, queued or
+/// `sending`: another carrier would refuse them, or could not tell whether a send cut off by a
+/// crash went through. They go on when their account is connected again.
+pub(crate) const PENDING_SQL: &str =
+    "SELECT o.id, m.thread_id, t.line_id, o.state, o.next_attempt_at
+    FROM outbox o
+    JOIN messages m ON m.id = o.message_id
+    JOIN threads t ON t.id = m.thread_id
+    JOIN lines l ON l.id = t.line_id
+    WHERE o.state IN ('queued', 'sending') AND l.in_account = 1
+    ORDER BY o.id";
+
+/// Brings every queued job waiting out a backoff forward to `?1`.
+pub(crate) const REQUEUE_ALL_SQL: &str = "UPDATE outbox SET next_attempt_at = ?1
+    WHERE state = 'queued' AND next_attempt_at > ?1";
 
 impl Store {
+    /// Writes a send durably, in ONE transaction: for each item its message (`queued`), its
+    /// image and its outbox job, creating threads as needed and moving them to the top of the
+    /// list. Any failure (an unknown line, a client id already used) writes nothing at all.
+    pub fn enqueue_outgoing(&self, items: &[NewOutgoing], now_ms: i64) -> Result<Vec<Enqueued>> {
+        for item in items {
+            if item.body.is_empty() && item.image.is_none() {
+                return Err(StoreError::InvalidInput {
+                    what: "message",
+                    why: "it has neither text nor an image",
+                });
+            }
+            if item.client_id.is_empty() {
+                return Err(StoreError::InvalidInput {
+                    what: "client id",
+                    why: "it is empty",
+                });
+            }
+        }
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            check_lines(tx, items.iter().map(|i| i.key.line))?;
+            let first_id = allocate_message_ids(tx, items.len())?;
+            let mut out = Vec::with_capacity(items.len());
+            for (id, item) in (first_id..).map(MessageId).zip(items) {
+                let image = item.image.as_ref();
+                let thread_id = upsert_thread(
+                    tx,
+                    &item.key,
+                    now_ms,
+                    id,
+                    &rows::preview(&item.body, image.is_some()),
+                    0,
+                )?;
+                insert_message(
+                    tx,
+                    &NewRow {
+                        thread_id,
+                        id,
+                        created_at: now_ms,
+                        direction: Direction::Outbound,
+                        status: MessageStatus::Queued,
+                        body: &item.body,
+                        has_attachment: image.is_some(),
+                        carrier_sid: None,
+                    },
+                )?;
+                if let Some(image) = image {
+                    insert_attachment(tx, id, image)?;
+                }
+                let outbox_id = tx
+                    .prepare_cached(
+                        "INSERT INTO outbox (message_id, client_id, state, attempts, next_attempt_at, created_at)
+                         VALUES (?1, ?2, 'queued', 0, ?3, ?3) RETURNING id",
+                    )?
+                    .query_row(params![id.0, item.client_id, now_ms], |r| r.get(0))
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::DuplicateClientId {
+                                client_id: item.client_id.clone(),
+                            }
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                out.push(Enqueued {
+                    thread_id,
+                    message_id: id,
+                    outbox_id: OutboxId(outbox_id),
+                });
+            }
+            index_bodies(
+                tx,
+                out.iter()
+                    .zip(items)
+                    .map(|(e, item)| (e.message_id, item.body.as_str())),
+            )?;
+            tracing::debug!(messages = out.len(), "enqueued outgoing messages");
+            Ok(out)
+        })
+    }
+
     /// Every job, oldest first: what the UI shows as "waiting to be sent" and "failed".
     pub fn list_outbox(&self) -> Result<Vec<OutboxJob>> {
         self.read(|conn| {
@@ -101,28 +233,38 @@ impl Store {
         self.read(|conn| get_job(conn, id))
     }
 
-    /// Queued jobs whose time has come, earliest first. Keeping order within a thread is the
-    /// runner's business (it sends the oldest job of a thread first).
-    pub fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxJob>> {
+    /// Every queued or sending job of the account's lines, oldest first. The outbox holds what
+    /// has not gone yet (a few messages, a few thousand after a long time offline), so the whole
+    /// list is cheap.
+    pub fn pending_outbox(&self) -> Result<Vec<PendingOutbox>> {
         self.read(|conn| {
-            let sql = format!("{JOB_SELECT} {DUE_SQL}");
             let jobs = conn
-                .prepare_cached(&sql)?
-                .query_map(params![now_ms, limit.min(10_000) as i64], job_from_row)?
+                .prepare_cached(PENDING_SQL)?
+                .query_map([], |r| {
+                    let state: String = r.get(3)?;
+                    Ok(PendingOutbox {
+                        id: OutboxId(r.get(0)?),
+                        thread_id: ThreadId(r.get(1)?),
+                        line_id: LineId(r.get(2)?),
+                        state: OutboxState::parse(&state).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                3,
+                                rusqlite::types::Type::Text,
+                                format!("not an outbox state: {state:?}").into(),
+                            )
+                        })?,
+                        next_attempt_at: r.get(4)?,
+                    })
+                })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(jobs)
         })
     }
 
-    /// When the next queued job is due, for the runner's sleep.
-    pub fn next_due_at(&self) -> Result<Option<i64>> {
-        self.read(|conn| {
-            Ok(conn.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'queued'",
-                [],
-                |r| r.get(0),
-            )?)
-        })
+    /// Connectivity is back: every queued job waiting out a backoff becomes due at `now_ms`.
+    /// Returns how many were brought forward.
+    pub fn requeue_all_now(&self, now_ms: i64) -> Result<usize> {
+        self.write(|tx| Ok(tx.prepare_cached(REQUEUE_ALL_SQL)?.execute([now_ms])?))
     }
 
     /// How many jobs wait to be sent (queued or in flight), for "3 messages will be sent".
@@ -133,6 +275,52 @@ impl Store {
                 [],
                 |r| r.get(0),
             )?)
+        })
+    }
+
+    /// The outbox job of a message, if it still has one (a sent message has none).
+    pub fn outbox_job_for_message(&self, message: MessageId) -> Result<Option<OutboxJob>> {
+        let id: Option<i64> = self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT id FROM outbox WHERE message_id = ?1")?
+                .query_row([message.0], |r| r.get(0))
+                .optional()?)
+        })?;
+        id.map(|id| self.outbox_job(OutboxId(id))).transpose()
+    }
+
+    /// Deletes a message whose job has failed, with its job and image, in one transaction that
+    /// first checks the job is still `failed`: a queued or in-flight message is the runner's and
+    /// may already be at the carrier. Returns the message's thread (which disappears when it has
+    /// nothing left).
+    pub fn delete_failed_message(&self, message: MessageId) -> Result<ThreadId> {
+        self.write(|tx| {
+            let job: Option<(i64, String)> = tx
+                .prepare_cached("SELECT id, state FROM outbox WHERE message_id = ?1")?
+                .query_row([message.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((job, state)) = job else {
+                // A sent or received message, or none at all.
+                get_message(tx, message)?;
+                return Err(StoreError::InvalidInput {
+                    what: "message",
+                    why: "only a message that failed to send can be cancelled",
+                });
+            };
+            if state != OutboxState::Failed.as_str() {
+                return Err(StoreError::OutboxJobState {
+                    job,
+                    state: OutboxState::parse(&state).map_or("unknown", OutboxState::as_str),
+                    action: "delete",
+                });
+            }
+            let thread: i64 = tx.query_row(
+                "DELETE FROM messages WHERE id = ?1 RETURNING thread_id",
+                [message.0],
+                |r| r.get(0),
+            )?;
+            refresh_thread_last_message(tx, ThreadId(thread))?;
+            Ok(ThreadId(thread))
         })
     }
 
@@ -325,3 +513,6 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxJob> {
         has_attachment: r.get(13)?,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,408 @@
+//! [`TwilioClient`]: the requests Switchboard makes of Twilio's API, and the [`Carrier`] they
+//! implement (numbers, the account check, renames, sending, reconciliation, inbound sync).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use reqwest::{Method, RequestBuilder};
+use switchboard_core::model::E164;
+
+use super::cursor::TwilioCursor;
+use super::errors::{check_status, classify_read, classify_transport};
+use super::options::{is_loopback, MessageFilter, TwilioOptions};
+use super::wire::{
+    convert_message, num_media, path_segment, ApiAccount, ApiMessage, MediaPage, MessagePage,
+    NumberPage, Pages,
+};
+use crate::dates::{format_day, now_ms, parse_rfc2822};
+use crate::{
+    Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage, Changes,
+    SendRequest, SyncCursor,
+};
+
+/// Twilio accepts up to 5 MB of media per message.
+pub const MMS_BUDGET: usize = 5 * 1024 * 1024;
+
+/// `find_sent` accepts a message created this long before the attempt began (clock skew).
+const FIND_SENT_SLACK_MS: i64 = 60 * 1000;
+
+/// Every request this client makes, as (method, path below the account): the contract tests
+/// send each one to a mock serving Twilio's own OpenAPI document. Add a request here when the
+/// client learns one.
+pub const REQUESTS: &[(&str, &str)] = &[
+    ("GET", ".json"),
+    ("GET", "/IncomingPhoneNumbers.json"),
+    ("POST", "/IncomingPhoneNumbers/{Sid}.json"),
+    ("POST", "/Messages.json"),
+    ("GET", "/Messages.json"),
+    ("GET", "/Messages/{Sid}.json"),
+    ("GET", "/Messages/{MessageSid}/Media.json"),
+];
+
+/// A carrier speaking Twilio's protocol at `base_url` (`https://api.twilio.com` or a sandbox).
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base_url: String,
+    account_sid: String,
+    auth_token: String,
+    options: TwilioOptions,
+}
+
+impl fmt::Debug for TwilioClient {
+    // By hand, so that the auth token can never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioClient {
+    pub fn new(
+        base_url: &str,
+        account_sid: &str,
+        auth_token: &str,
+        options: TwilioOptions,
+    ) -> Result<TwilioClient, CarrierError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(base_url) {
+            // The embedded sandbox is on this machine: a system proxy could only get in the way.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| CarrierError::Permanent {
+            code: None,
+            message: format!("The HTTP client could not start: {e}"),
+        })?;
+        Ok(TwilioClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            options,
+        })
+    }
+
+    /// `rest` follows the account's own path: `.json` for the account, `/Messages.json`…
+    fn account_url(&self, rest: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}{rest}",
+            self.base_url, self.account_sid
+        )
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+    }
+
+    /// Sends a request and reads a JSON answer, classifying every failure.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        builder: RequestBuilder,
+        body_matters: bool,
+    ) -> Result<T, CarrierError> {
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| classify_transport(what, &e, body_matters))?;
+        let response = check_status(what, response).await?;
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| classify_read(what, &e, body_matters))
+    }
+
+    /// `GET Messages/{Sid}.json`: one message as the carrier has it now.
+    pub async fn fetch_message(&self, sid: &str) -> Result<CarrierMessage, CarrierError> {
+        let url = self.account_url(&format!("/Messages/{}.json", path_segment(sid)?));
+        let api: ApiMessage = self
+            .call("fetch message", self.request(Method::GET, &url), false)
+            .await?;
+        self.message_from_api(api).await
+    }
+
+    /// `GET Messages.json` with filters, following `next_page_uri`; newest first, as listed.
+    pub async fn list_messages(
+        &self,
+        filter: &MessageFilter,
+    ) -> Result<Vec<CarrierMessage>, CarrierError> {
+        let listed = self.list_dated(filter).await?;
+        Ok(listed.into_iter().map(|(m, _)| m).collect())
+    }
+
+    /// Like `list_messages`, with each message's `date_sent` (ms), which `DateSent` filters on.
+    async fn list_dated(
+        &self,
+        filter: &MessageFilter,
+    ) -> Result<Vec<(CarrierMessage, Option<i64>)>, CarrierError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(to) = &filter.to {
+            query.push(("To", to.to_string()));
+        }
+        if let Some(from) = &filter.from {
+            query.push(("From", from.to_string()));
+        }
+        if let Some(ms) = filter.date_sent_from_ms {
+            // `DateSent>=2024-05-01` on the wire is the key `DateSent>` with the value `2024-05-01`.
+            query.push(("DateSent>", format_day(ms)));
+        }
+        query.push(("PageSize", self.options.page_size.to_string()));
+        let mut builder = self
+            .request(Method::GET, &self.account_url("/Messages.json"))
+            .query(&query);
+        let mut out = Vec::new();
+        let mut pages = Pages::default();
+        loop {
+            let page: MessagePage = self.call("list messages", builder, false).await?;
+            for api in page.messages {
+                let sid = api.sid.clone();
+                let sent_at = api.date_sent.as_deref().and_then(parse_rfc2822);
+                match self.message_from_api(api).await {
+                    Ok(m) => out.push((m, sent_at)),
+                    // A message we cannot represent (an alphanumeric sender, a status from a
+                    // newer API) must not stop the sync of all the others.
+                    Err(CarrierError::Permanent { message, .. }) => {
+                        tracing::warn!(sid, reason = %message, "skipping a message the carrier listed");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match pages.next(page.next_page_uri) {
+                Some(next) if !filter.first_page_only => {
+                    builder = self.request(Method::GET, &self.join(&next));
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Twilio's paging URIs are relative to the API's host.
+    fn join(&self, uri: &str) -> String {
+        if uri.starts_with("http://") || uri.starts_with("https://") {
+            uri.to_owned()
+        } else {
+            format!("{}{uri}", self.base_url)
+        }
+    }
+
+    async fn message_from_api(&self, api: ApiMessage) -> Result<CarrierMessage, CarrierError> {
+        let media_urls = if num_media(&api) > 0 {
+            self.media_urls(&api.sid).await?
+        } else {
+            Vec::new()
+        };
+        convert_message(api, media_urls)
+    }
+
+    /// `GET Messages/{Sid}/Media.json`: the content URLs of a message's media (each media
+    /// resource's URI without `.json`).
+    pub async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
+        let url = self.account_url(&format!(
+            "/Messages/{}/Media.json",
+            path_segment(message_sid)?
+        ));
+        let page: MediaPage = self
+            .call("list media", self.request(Method::GET, &url), false)
+            .await?;
+        Ok(page
+            .media_list
+            .into_iter()
+            .map(|m| self.join(m.uri.trim_end_matches(".json")))
+            .collect())
+    }
+
+    async fn media_url(&self, request: &SendRequest) -> Result<Option<String>, CarrierError> {
+        let Some(media) = &request.media else {
+            return Ok(None);
+        };
+        let host = self
+            .options
+            .media_host
+            .as_ref()
+            .ok_or_else(|| CarrierError::Permanent {
+                code: None,
+                message: "Images can't be sent from this account: no media host is configured."
+                    .into(),
+            })?;
+        host.upload(media).await.map(Some)
+    }
+}
+
+#[async_trait]
+impl Carrier for TwilioClient {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            mms: self.options.media_host.is_some(),
+            idempotency_keys: false,
+            per_line_rate: self.options.per_line_rate,
+            mms_budget: MMS_BUDGET,
+        }
+    }
+
+    async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError> {
+        let mut builder = self
+            .request(Method::GET, &self.account_url("/IncomingPhoneNumbers.json"))
+            .query(&[("PageSize", self.options.page_size.to_string())]);
+        let mut lines = Vec::new();
+        let mut pages = Pages::default();
+        loop {
+            let page: NumberPage = self.call("list numbers", builder, false).await?;
+            for n in page.incoming_phone_numbers {
+                let Some(number) = E164::from_normalized(&n.phone_number) else {
+                    tracing::warn!(
+                        number = n.phone_number,
+                        "skipping a number that is not E.164"
+                    );
+                    continue;
+                };
+                let caps = n.capabilities.unwrap_or_default();
+                lines.push(CarrierLine {
+                    sid: n.sid,
+                    label: n
+                        .friendly_name
+                        .filter(|name| !name.trim().is_empty())
+                        .unwrap_or_else(|| number.to_string()),
+                    number,
+                    sms: caps.sms,
+                    mms: caps.mms,
+                });
+            }
+            match pages.next(page.next_page_uri) {
+                Some(next) => builder = self.request(Method::GET, &self.join(&next)),
+                None => return Ok(lines),
+            }
+        }
+    }
+
+    async fn account(&self) -> Result<CarrierAccount, CarrierError> {
+        let api: ApiAccount = self
+            .call(
+                "check the account",
+                self.request(Method::GET, &self.account_url(".json")),
+                false,
+            )
+            .await?;
+        let name = api.friendly_name.unwrap_or_else(|| api.sid.clone());
+        match api.status.as_deref() {
+            Some("suspended") => Err(CarrierError::Permanent {
+                code: None,
+                message: format!(
+                    "The Twilio account \"{name}\" is suspended: it can't send messages until \
+                     Twilio reactivates it."
+                ),
+            }),
+            Some("closed") => Err(CarrierError::Permanent {
+                code: None,
+                message: format!("The Twilio account \"{name}\" is closed."),
+            }),
+            _ => Ok(CarrierAccount { sid: api.sid, name }),
+        }
+    }
+
+    async fn rename_line(&self, sid: &str, label: &str) -> Result<(), CarrierError> {
+        let url = self.account_url(&format!(
+            "/IncomingPhoneNumbers/{}.json",
+            path_segment(sid)?
+        ));
+        let builder = self
+            .request(Method::POST, &url)
+            .form(&[("FriendlyName", label)]);
+        // Renaming twice does no harm: a lost answer is only worth a retry.
+        let _: serde_json::Value = self.call("rename the line", builder, false).await?;
+        Ok(())
+    }
+
+    async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError> {
+        let media_url = self.media_url(request).await?;
+        let mut form: Vec<(&str, &str)> =
+            vec![("From", request.from.as_str()), ("To", request.to.as_str())];
+        if !request.body.is_empty() {
+            form.push(("Body", &request.body));
+        }
+        if let Some(url) = &media_url {
+            form.push(("MediaUrl", url));
+        }
+        tracing::debug!(client_id = request.client_id, "sending a message");
+        let builder = self
+            .request(Method::POST, &self.account_url("/Messages.json"))
+            .form(&form);
+        let api: ApiMessage = self.call("send message", builder, true).await?;
+        // The carrier has the message now: whatever goes wrong from here must not read as "not
+        // sent", or the outbox would send it again. The media URLs are the ones just sent, which
+        // spares a request that could fail.
+        convert_message(api, media_url.into_iter().collect()).map_err(|e| CarrierError::Unknown {
+            message: format!("The carrier took the message but its answer was unusable: {e}"),
+        })
+    }
+
+    async fn find_sent(
+        &self,
+        request: &SendRequest,
+        since_ms: i64,
+    ) -> Result<Option<CarrierMessage>, CarrierError> {
+        let matches = |m: &CarrierMessage| {
+            !m.inbound
+                && m.from == request.from
+                && m.to == request.to
+                && m.body == request.body
+                && m.media_urls.is_empty() == request.media.is_none()
+                && m.created_at >= since_ms - FIND_SENT_SLACK_MS
+        };
+        let newest = |found: Vec<CarrierMessage>| {
+            found
+                .into_iter()
+                .filter(|m| matches(m))
+                .max_by_key(|m| m.created_at)
+        };
+        // A message still queued has no `date_sent` yet, and Twilio's DateSent filter skips it:
+        // look at the newest page of this pair first, then at everything sent since that day.
+        let mut filter = MessageFilter {
+            from: Some(request.from.clone()),
+            to: Some(request.to.clone()),
+            date_sent_from_ms: None,
+            first_page_only: true,
+        };
+        if let Some(found) = newest(self.list_messages(&filter).await?) {
+            return Ok(Some(found));
+        }
+        filter.first_page_only = false;
+        filter.date_sent_from_ms = Some(since_ms - FIND_SENT_SLACK_MS);
+        Ok(newest(self.list_messages(&filter).await?))
+    }
+
+    async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError> {
+        let mut state = TwilioCursor::read(cursor, now_ms());
+        let listed = self
+            .list_dated(&MessageFilter {
+                date_sent_from_ms: Some(state.day_ms),
+                ..MessageFilter::default()
+            })
+            .await?;
+        let mut fetched = Vec::new();
+        for sid in state.pending.keys().cloned().collect::<Vec<_>>() {
+            if listed.iter().any(|(m, _)| m.sid == sid) {
+                continue;
+            }
+            match self.fetch_message(&sid).await {
+                Ok(m) => fetched.push(m),
+                // Deleted at the carrier: nothing more will come of it.
+                Err(CarrierError::Permanent { .. }) => {
+                    state.pending.remove(&sid);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let messages = state.absorb(listed, fetched, now_ms());
+        Ok(Changes {
+            messages,
+            cursor: state.write(),
+        })
+    }
+}
