@@ -1,5 +1,6 @@
 //! The webview's commands: each translates its arguments, calls the engine, and translates the
 //! answer. No rule of the product lives here (GitButler's one-line delegations are the model).
+//! Every command is also listed in `ipc`, which registers it and writes its TypeScript.
 
 use std::sync::Arc;
 
@@ -125,10 +126,10 @@ fn image_data(image: PreparedImage) -> ImageData {
 }
 
 #[tauri::command]
-pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
+pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
     let engine = app.engine().ok();
     let runner = app.runner();
-    AppStatus {
+    Ok(AppStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         data_dir: app.data_dir.display().to_string(),
         carrier: engine
@@ -141,7 +142,7 @@ pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
             .store_problem()
             .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone())),
         pinned: window.is_always_on_top().unwrap_or(false),
-    }
+    })
 }
 
 #[tauri::command]
@@ -488,10 +489,11 @@ pub fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
 /// the start took (and the app benchmark waits for that line).
 /// `page_ms` is how long the page itself took, from its navigation start.
 #[tauri::command]
-pub fn ui_ready(app: State<'_, App>, page_ms: f64) {
+pub fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
     let ms = app.started.elapsed().as_millis() as u64;
     let page_ms = page_ms.clamp(0.0, 1e9) as u64;
     tracing::info!(ms, page_ms, "the conversation list is interactive");
+    Ok(())
 }
 
 /// Takes the sandbox carrier offline or back online, to try how the app behaves without a
