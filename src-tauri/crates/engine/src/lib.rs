@@ -12,7 +12,6 @@ mod lines;
 mod runner;
 mod settings;
 mod setup;
-mod sync;
 mod threads;
 
 use std::path::{Path, PathBuf};
@@ -32,10 +31,11 @@ pub use contacts::{ContactView, ImportFormat, ImportSummary, SkippedEntry};
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
-pub use runner::{Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME};
+pub use runner::{
+    Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
+};
 pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
 pub use setup::{sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
-pub use sync::SYNC_BACKOFF;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 
 /// The crates the engine speaks in, for clients that need their types.

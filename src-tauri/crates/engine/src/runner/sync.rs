@@ -14,8 +14,8 @@ use switchboard_core::outbox::Backoff;
 use switchboard_store::{MessageError, SettingKey, StoreError};
 use tokio::sync::watch;
 
+use super::Inner;
 use crate::events::EngineEvent;
-use crate::runner::Inner;
 use crate::EngineError;
 
 /// Offline, the sync backs off from 1 s to a minute: inbound messages matter sooner than the
@@ -170,7 +170,7 @@ impl Inner {
         for _ in 0..MAX_PAGES {
             let cursor = self.saved_cursor()?;
             let result = self
-                .call(self.carrier.changes(&cursor), crate::runner::unanswered)
+                .call(self.carrier.changes(&cursor), super::unanswered)
                 .await;
             let changes = result.map_err(SyncError::Carrier)?;
             let lines = store.list_lines()?;

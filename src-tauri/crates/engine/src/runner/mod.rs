@@ -1,0 +1,390 @@
+//! The outbox runner: sends what the outbox holds, in order within each thread, under a global
+//! cap and each line's rate limit; retries transient failures with backoff; records permanent
+//! ones for the user; and makes sends **exactly once across crashes** by reconciling every job
+//! found `sending` with the carrier before anything is resent. It also drives the inbound sync
+//! and publishes [`EngineEvent`]s.
+//!
+//! Signal's job queue and matrix-rust-sdk's send queue are the models: the job is written with
+//! its message, its idempotency key (`client_id`) never changes, a permanent failure "wedges" a
+//! message without blocking the ones after it, and start-up replays whatever was in flight.
+//!
+//! The rules (backoff, transitions, what may leave now) are pure functions in
+//! `switchboard_core::outbox`; this folder does the IO around them, in rooms along its seams
+//! (each imports only from this file and from rooms listed before it):
+//! - `clock`: where "now" comes from (the wall clock, or tokio's paused clock in tests);
+//! - `lock`: one runner per data directory, through an OS file lock;
+//! - `sync`: the inbound sync (replies and delivery statuses);
+//! - `attempt`: one carrier call for one job — send, reconcile, record the outcome;
+//! - `outbox_loop`: which jobs go now, what is in flight, when to look again;
+//! - `failed`: the user's hand on failed messages (retry, delete);
+//! - `testkit` (tests only): an in-memory carrier with fault injection, and an office to send from.
+//!
+//! Store calls are short SQLite transactions made directly from the async code.
+
+mod attempt;
+mod clock;
+mod failed;
+mod lock;
+mod outbox_loop;
+mod sync;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use switchboard_carrier::{Carrier, CarrierError, TransientKind};
+use switchboard_core::model::MessageStatus;
+use switchboard_store::OutboxJob;
+use tokio::sync::{broadcast, watch, Notify};
+
+use crate::events::{EngineEvent, EVENT_BUFFER};
+use crate::{Engine, EngineError, ErrorBody};
+
+pub use clock::Clock;
+pub use lock::LOCK_FILE_NAME;
+pub use sync::SYNC_BACKOFF;
+
+use lock::RunnerLock;
+use outbox_loop::{Mode, OutboxLoop};
+use sync::{SyncState, SyncTally};
+
+/// How the runner behaves; [`RunnerConfig::default`] suits the app and the CLI.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Requests to the carrier in flight at once, all lines together.
+    pub max_in_flight: usize,
+    /// How often the outbox is looked at when nothing is due: messages enqueued by another
+    /// process (the CLI while the app runs) are noticed this late at worst.
+    pub idle_poll: Duration,
+    /// How often inbound messages and statuses are fetched while online.
+    pub sync_interval: Duration,
+    /// A carrier call that has not answered by then is abandoned; for a send its outcome is then
+    /// unknown and reconciled, never blindly repeated.
+    pub call_timeout: Duration,
+    /// On shutdown, how long sends in flight may take to finish before they are abandoned
+    /// (they are then reconciled at the next start).
+    pub shutdown_grace: Duration,
+    pub clock: Clock,
+    /// A uniform sample from `[0, 1)` for the backoff's jitter.
+    pub jitter: fn() -> f64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> RunnerConfig {
+        RunnerConfig {
+            max_in_flight: 4,
+            idle_poll: Duration::from_secs(2),
+            sync_interval: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
+            clock: Clock::System,
+            jitter: rand::random::<f64>,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// Another process (the app, or the CLI) holds this data directory's outbox lock.
+    #[error("another Switchboard is already sending from this data directory ({})", dir.display())]
+    AlreadyRunning { dir: PathBuf },
+    #[error("the outbox lock {} cannot be taken: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+}
+
+impl RunnerError {
+    /// A stable snake_case name, the `code` of `{code, message}`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RunnerError::AlreadyRunning { .. } => "runner_already_running",
+            RunnerError::Lock { .. } => "runner_lock",
+            RunnerError::Engine(e) => e.code(),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// What [`Runner::run_once`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Accepted by the carrier.
+    pub sent: u64,
+    /// Found at the carrier after a crash or a lost answer, and recorded as sent without resending.
+    pub adopted: u64,
+    /// Not found at the carrier after a crash, so queued to be sent again.
+    pub resent: u64,
+    /// Transient failures: queued again with a later attempt time.
+    pub retrying: u64,
+    /// Permanent failures, waiting for the user.
+    pub failed: u64,
+    /// Sends whose outcome is unknown, to reconcile at the next run.
+    pub unknown: u64,
+    /// New inbound messages recorded.
+    pub inbound: u64,
+    /// Delivery statuses applied to our messages.
+    pub statuses: u64,
+    /// Whether the inbound sync reached the carrier.
+    pub synced: bool,
+    /// Messages still waiting to be sent afterwards.
+    pub pending: i64,
+}
+
+/// The background worker of one data directory: the outbox and the inbound sync. Holds the
+/// data directory's outbox lock for as long as it, a clone of it, or a send it started lives.
+/// Clones are handles to the same runner (one spawned task runs it, commands nudge it); its
+/// runs never overlap.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("lock", &self.inner.lock.path)
+            .finish()
+    }
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    carrier: Arc<dyn Carrier>,
+    /// The account `carrier` is (see [`Engine::account_key`]), which the sync cursor is saved
+    /// with.
+    account: String,
+    config: RunnerConfig,
+    events: broadcast::Sender<EngineEvent>,
+    outbox_wake: Notify,
+    sync_wake: Notify,
+    /// Set by a nudge or by connectivity returning; the outbox loop then makes everything queued
+    /// due now, and the sync loop forgets its backoff.
+    outbox_nudged: AtomicBool,
+    sync_nudged: AtomicBool,
+    /// `None` until the first carrier call tells.
+    online: Mutex<Option<bool>>,
+    last_pending: Mutex<Option<i64>>,
+    /// One run at a time per runner: two outbox loops would each take the other's sends in
+    /// flight for crashed ones and "reconcile" them into duplicates.
+    run: tokio::sync::Mutex<()>,
+    lock: RunnerLock,
+}
+
+impl Runner {
+    /// Takes the data directory's outbox lock (refused with [`RunnerError::AlreadyRunning`]
+    /// when another runner holds it) and prepares to run; nothing is sent before
+    /// [`Runner::run_until_stopped`] or [`Runner::run_once`].
+    pub fn start(
+        engine: Arc<Engine>,
+        carrier: Arc<dyn Carrier>,
+        config: RunnerConfig,
+    ) -> Result<Runner, RunnerError> {
+        let dir = lock::data_dir(&engine);
+        let lock = RunnerLock::acquire(&dir)?;
+        let account = engine.account_key().unwrap_or_default();
+        let config = RunnerConfig {
+            // Without a slot nothing would ever leave.
+            max_in_flight: config.max_in_flight.max(1),
+            ..config
+        };
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Runner {
+            inner: Arc::new(Inner {
+                engine,
+                carrier,
+                account,
+                config,
+                events,
+                outbox_wake: Notify::new(),
+                sync_wake: Notify::new(),
+                outbox_nudged: AtomicBool::new(false),
+                sync_nudged: AtomicBool::new(false),
+                online: Mutex::new(None),
+                last_pending: Mutex::new(None),
+                run: tokio::sync::Mutex::new(()),
+                lock,
+            }),
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// "Try now": everything queued becomes due at once and the sync polls at once. The app calls
+    /// it when the OS reports the network back, and after enqueueing or retrying a message.
+    pub fn nudge(&self) {
+        self.inner.nudge();
+    }
+
+    /// The carrier this runner sends through.
+    pub fn carrier(&self) -> Arc<dyn Carrier> {
+        self.inner.carrier.clone()
+    }
+
+    /// Whether the last carrier call got through (`None` before the first one).
+    pub fn online(&self) -> Option<bool> {
+        *lock(&self.inner.online)
+    }
+
+    /// Sends and syncs until `shutdown` completes; then lets sends in flight finish (for up to
+    /// [`RunnerConfig::shutdown_grace`]) and returns. Jobs left `sending` by a crash, here or
+    /// in an earlier process, are reconciled with the carrier before anything else of their
+    /// thread goes.
+    pub async fn run_until_stopped(&self, shutdown: impl Future<Output = ()>) {
+        let _running = self.inner.run.lock().await;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let outbox = OutboxLoop::new(&self.inner, Mode::Forever);
+        let loops = async {
+            tokio::join!(
+                outbox.run(stop_rx.clone()),
+                self.inner.sync_loop(stop_rx.clone())
+            )
+        };
+        tokio::pin!(loops);
+        tokio::select! {
+            _ = &mut loops => return,
+            () = shutdown => {}
+        }
+        let _ = stop_tx.send(true);
+        loops.await;
+    }
+
+    /// For scripts: reconciles what a crash left in flight, sends everything due now (waiting
+    /// out the lines' rate limits, but not backoffs: a transient failure stays queued for later),
+    /// then syncs once.
+    pub async fn run_once(&self) -> RunSummary {
+        let _running = self.inner.run.lock().await;
+        // The sender stays alive (and silent) so the loop never sees a stop.
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut summary = OutboxLoop::new(&self.inner, Mode::Once).run(stop_rx).await;
+        match self.inner.sync_round(&mut SyncState::default()).await {
+            Ok(SyncTally { inbound, statuses }) => {
+                summary.inbound = inbound;
+                summary.statuses = statuses;
+                summary.synced = true;
+            }
+            Err(e) => tracing::warn!(error = %e, "the inbound sync failed"),
+        }
+        summary.pending = self.inner.engine.store().pending_count().unwrap_or(-1);
+        self.inner.publish_pending();
+        summary
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What an unanswered call means for a read: try again later.
+fn unanswered() -> CarrierError {
+    CarrierError::Transient {
+        kind: TransientKind::Timeout,
+        retry_after: None,
+        message: "the carrier did not answer in time".into(),
+    }
+}
+
+/// What an unanswered send means: it may have arrived, so it is reconciled, never repeated.
+fn send_unanswered() -> CarrierError {
+    CarrierError::Unknown {
+        message: "the carrier did not answer in time".into(),
+    }
+}
+
+impl Inner {
+    /// Runs one carrier call under the call timeout and records its outcome for connectivity.
+    pub(crate) async fn call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, CarrierError>>,
+        on_timeout: fn() -> CarrierError,
+    ) -> Result<T, CarrierError> {
+        let result = tokio::time::timeout(self.config.call_timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(on_timeout()));
+        self.note_call(result.as_ref().map(|_| ()));
+        result
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        // No subscriber is not an error: the CLI may not listen.
+        let _ = self.events.send(event);
+    }
+
+    fn nudge(&self) {
+        self.outbox_nudged.store(true, Ordering::SeqCst);
+        self.sync_nudged.store(true, Ordering::SeqCst);
+        self.outbox_wake.notify_one();
+        self.sync_wake.notify_one();
+    }
+
+    /// Records the outcome of a carrier call for connectivity: "no connection" and timeouts
+    /// mean offline, an answer (a success, or a permanent refusal) means online. Coming back
+    /// online makes everything queued due now. A 5xx or a 429 changes nothing: treating it as
+    /// "back online" would send everything at once into a struggling or rate-limiting carrier.
+    fn note_call(&self, result: Result<(), &CarrierError>) {
+        let online = match result {
+            Ok(()) | Err(CarrierError::Permanent { .. }) => true,
+            Err(CarrierError::Transient {
+                kind: TransientKind::Offline | TransientKind::Timeout,
+                ..
+            }) => false,
+            // The carrier answered but is struggling (5xx, 429), or the answer was lost: that
+            // says nothing about the network.
+            Err(_) => return,
+        };
+        let was = lock(&self.online).replace(online);
+        if was == Some(online) {
+            return;
+        }
+        tracing::info!(online, "carrier connectivity changed");
+        self.emit(EngineEvent::Connectivity { online });
+        if online && was == Some(false) {
+            self.nudge();
+        }
+    }
+
+    fn publish_pending(&self) {
+        let pending = match self.engine.store().pending_count() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count the outbox");
+                return;
+            }
+        };
+        let changed = lock(&self.last_pending).replace(pending) != Some(pending);
+        if changed {
+            self.emit(EngineEvent::OutboxCount { pending });
+        }
+    }
+
+    fn emit_status(&self, job: &OutboxJob, status: MessageStatus) {
+        self.emit(EngineEvent::MessageStatus {
+            message_id: job.message_id,
+            thread_id: job.thread_id,
+            status,
+        });
+    }
+
+    fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+}

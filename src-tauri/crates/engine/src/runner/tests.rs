@@ -1,0 +1,490 @@
+//! The runner's behaviour against the in-memory carrier of `testkit`, on tokio's paused clock.
+
+use std::time::Duration;
+
+use switchboard_carrier::CarrierStatus;
+use switchboard_core::model::MessageStatus;
+use tokio::sync::broadcast::Receiver;
+
+use switchboard_carrier::SendRequest;
+use switchboard_core::model::MessageId;
+use switchboard_store::OutboxState;
+
+use super::testkit::*;
+use super::*;
+
+const ADA: &str = "+14155550142";
+const GRACE: &str = "+14155550143";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn drain(rx: &mut Receiver<EngineEvent>) -> Vec<EngineEvent> {
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+fn call_times(carrier: &FakeCarrier) -> Vec<u64> {
+    carrier.calls().iter().map(|c| c.at).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_is_queued_goes_once_from_its_line() {
+    let o = office();
+    let a = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let b = o.send(&o.support, &[GRACE], "Ticket closed")[0];
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.sent, summary.failed, summary.pending), (2, 0, 0));
+    assert!(summary.synced);
+    let accepted = carrier.state().accepted.clone();
+    let from: Vec<&str> = accepted.iter().map(|(_, m)| m.from.as_str()).collect();
+    assert_eq!(from, ["+14155550100", "+14155550101"]);
+    assert_eq!(
+        (o.status(a), o.status(b)),
+        (MessageStatus::Sent, MessageStatus::Sent)
+    );
+    let events = drain(&mut events);
+    assert!(events.contains(&EngineEvent::MessageStatus {
+        message_id: a,
+        thread_id: o.engine.store().get_message(a).unwrap().thread_id,
+        status: MessageStatus::Sent
+    }));
+    assert_eq!(
+        events.last(),
+        Some(&EngineEvent::OutboxCount { pending: 0 })
+    );
+    assert!(o.engine.outbox().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_and_server_errors_are_retried_after_the_backoff() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::Timeout, Fault::Server]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(10)).await;
+
+    // 100 ms of latency per call, then 750 ms and 1.5 s of backoff; the first retry also
+    // waits for the line's one-second spacing.
+    assert_eq!(call_times(&carrier), [0, 1000, 2600]);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+    let ids: Vec<String> = carrier.calls().into_iter().map(|c| c.client_id).collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one idempotency key: {ids:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_is_retried_no_earlier_than_retry_after() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::RateLimited(secs(30))]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(20)).await;
+    let job = o.engine.outbox().unwrap().remove(0);
+    assert_eq!(job.state, OutboxState::Queued);
+    assert!(job.last_error.as_deref().unwrap().contains("RateLimited"));
+    assert_eq!(o.status(m), MessageStatus::Queued);
+
+    run_for(&runner, secs(20)).await;
+    assert_eq!(o.status(m), MessageStatus::Sent);
+    let times = call_times(&carrier);
+    assert_eq!(times.len(), 2);
+    assert_eq!(
+        times[1] - times[0],
+        30_100,
+        "Retry-After counts from the answer"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn offline_messages_wait_with_growing_backoff_and_go_when_the_network_returns() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.set_offline(true);
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+    let mut offline_seen = Vec::new();
+    let mut back_after = Duration::ZERO;
+
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(400)).await;
+            offline_seen = drain(&mut events);
+            assert_eq!(o.status(m), MessageStatus::Queued);
+            assert_eq!(o.engine.store().pending_count().unwrap(), 1);
+            // Back online. The next send attempt is minutes away (about 609 s), but the
+            // sync's next poll (at most 45 s away) gets through and that sends at once.
+            carrier.set_offline(false);
+            let back = tokio::time::Instant::now();
+            while o.status(m) != MessageStatus::Sent {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            back_after = back.elapsed();
+        })
+        .await;
+
+    // Doubling from 750 ms (plus 100 ms per call, and the line's 1 s spacing at first).
+    let times = call_times(&carrier);
+    assert_eq!(
+        times[..10],
+        [0, 1000, 2600, 5700, 11800, 23900, 48000, 96100, 192200, 384300]
+    );
+    assert_eq!(times.len(), 11);
+    assert!(back_after <= secs(46), "took {back_after:?}");
+    assert!(offline_seen.contains(&EngineEvent::Connectivity { online: false }));
+    assert!(offline_seen.contains(&EngineEvent::OutboxCount { pending: 1 }));
+    let after = drain(&mut events);
+    assert!(after.contains(&EngineEvent::Connectivity { online: true }));
+    assert!(after.contains(&EngineEvent::OutboxCount { pending: 0 }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nudge_sends_what_waits_at_once() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.set_offline(true);
+    let runner = o.runner(&carrier);
+    run_for(&runner, secs(100)).await;
+    let before = carrier.calls().len();
+
+    carrier.set_offline(false);
+    runner.nudge();
+    run_for(&runner, secs(1)).await;
+
+    assert_eq!(o.status(m), MessageStatus::Sent);
+    assert_eq!(carrier.calls().len(), before + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_refused_recipient_of_twenty_fails_alone_and_the_line_keeps_its_rate() {
+    let o = office();
+    let to: Vec<String> = (0..20).map(|i| format!("+1415555{:04}", 200 + i)).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let ids = o.send(&o.sales, &to, "We are closed on Monday");
+    let carrier = FakeCarrier::new();
+    carrier.state().refuse.push((
+        to[7].into(),
+        "21211".into(),
+        "The 'To' number is not a valid phone number.".into(),
+    ));
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.sent, summary.failed, summary.pending), (19, 1, 0));
+    for (i, id) in ids.iter().enumerate() {
+        let expected = if i == 7 {
+            MessageStatus::Failed
+        } else {
+            MessageStatus::Sent
+        };
+        assert_eq!(o.status(*id), expected, "recipient {i}");
+    }
+    let failed = o.engine.store().get_message(ids[7]).unwrap();
+    let error = failed.error.unwrap();
+    assert_eq!(error.code.as_deref(), Some("21211"));
+    assert_eq!(
+        error.message,
+        "The 'To' number is not a valid phone number."
+    );
+    // One line at one message per second: 20 calls over 19 seconds, never closer.
+    assert_eq!(carrier.calls()[7].to, to[7]);
+    let times = call_times(&carrier);
+    assert_eq!(times.len(), 20);
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 1000), "{times:?}");
+    assert_eq!(*times.last().unwrap(), 19_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_global_cap_bounds_the_requests_in_flight() {
+    let o = office();
+    let to: Vec<String> = (0..20).map(|i| format!("+1415555{:04}", 200 + i)).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    o.send(&o.sales, &to, "We are closed on Monday");
+    let carrier = FakeCarrier::with(1_000.0, secs(1));
+    let runner = o.runner_with(
+        &carrier,
+        RunnerConfig {
+            max_in_flight: 4,
+            ..RunnerConfig::default()
+        },
+    );
+
+    assert_eq!(runner.run_once().await.sent, 20);
+    assert_eq!(carrier.state().max_in_flight, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn order_is_kept_within_a_thread() {
+    let o = office();
+    for body in ["one", "two", "three"] {
+        o.send(&o.sales, &[ADA], body);
+    }
+    o.send(&o.sales, &[GRACE], "other thread");
+    let carrier = FakeCarrier::with(1_000.0, Duration::from_millis(100));
+    carrier.fail_next(&[Fault::Server]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(10)).await;
+
+    let calls: Vec<String> = carrier.calls().into_iter().map(|c| c.body).collect();
+    // "one" fails and is retried before "two" or "three" leave; the other thread does not
+    // wait for it.
+    assert_eq!(calls, ["one", "other thread", "one", "two", "three"]);
+    assert_eq!(
+        carrier.accepted_bodies(),
+        ["other thread", "one", "two", "three"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_message_does_not_block_the_rest_of_its_thread() {
+    let o = office();
+    let ids: Vec<_> = ["one", "two", "three"]
+        .iter()
+        .map(|b| o.send(&o.sales, &[ADA], b)[0])
+        .collect();
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::Permanent]);
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.sent, summary.failed), (2, 1));
+    assert_eq!(o.status(ids[0]), MessageStatus::Failed);
+    assert_eq!(carrier.accepted_bodies(), ["two", "three"]);
+}
+
+/// A job left `sending` by a process that died mid-request, behind which a later message
+/// of the same thread waits.
+fn crashed_mid_request(o: &Office) -> (OutboxJob, SendRequest, MessageId) {
+    let first = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let second = o.send(&o.sales, &[ADA], "It arrives tomorrow")[0];
+    let store = o.engine.store();
+    let job = store.outbox_job_for_message(first).unwrap().unwrap();
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let request = SendRequest {
+        from: o.sales.number.clone(),
+        to: num(ADA),
+        body: job.body.clone(),
+        media: None,
+        client_id: job.client_id.clone(),
+    };
+    (store.outbox_job(job.id).unwrap(), request, second)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_cut_by_a_crash_is_adopted_when_the_carrier_has_it() {
+    let o = office();
+    let (job, request, second) = crashed_mid_request(&o);
+    let carrier = FakeCarrier::new();
+    let sid = "SM0000000000000000000000000000abcd";
+    carrier.already_has(&request, sid);
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.adopted, summary.resent, summary.sent), (1, 0, 1));
+    let calls: Vec<String> = carrier.calls().into_iter().map(|c| c.body).collect();
+    assert_eq!(
+        calls,
+        ["It arrives tomorrow"],
+        "the first was not sent again"
+    );
+    let adopted = o
+        .engine
+        .store()
+        .message_by_carrier_sid(sid)
+        .unwrap()
+        .unwrap();
+    assert_eq!(adopted.message_id, job.message_id);
+    assert_eq!(adopted.status, MessageStatus::Sent);
+    assert_eq!(o.status(second), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_adopted_message_takes_the_status_the_carrier_reached_meanwhile() {
+    let o = office();
+    let (job, request, _) = crashed_mid_request(&o);
+    let carrier = FakeCarrier::new();
+    carrier.already_has(&request, "SM0000000000000000000000000000abcd");
+    carrier.state().accepted[0].1.status = CarrierStatus::Delivered;
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.adopted, 1);
+
+    assert_eq!(o.status(job.message_id), MessageStatus::Delivered);
+    let statuses: Vec<MessageStatus> = drain(&mut events)
+        .into_iter()
+        .filter_map(|e| match e {
+            EngineEvent::MessageStatus {
+                message_id, status, ..
+            } if message_id == job.message_id => Some(status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(statuses, [MessageStatus::Sent, MessageStatus::Delivered]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_cut_by_a_crash_is_sent_again_once_when_the_carrier_lacks_it() {
+    let o = office();
+    let (job, _, _) = crashed_mid_request(&o);
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.adopted, summary.resent, summary.sent), (0, 1, 2));
+    let calls = carrier.calls();
+    let bodies: Vec<&str> = calls.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(bodies, ["Your order has shipped", "It arrives tomorrow"]);
+    assert_eq!(
+        calls[0].client_id, job.client_id,
+        "the same idempotency key"
+    );
+    assert_eq!(o.status(job.message_id), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_with_the_carrier_unreachable_waits_and_sends_nothing() {
+    let o = office();
+    let (job, _, second) = crashed_mid_request(&o);
+    let carrier = FakeCarrier::new();
+    carrier.set_offline(true);
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.sent, summary.resent, summary.pending), (0, 0, 2));
+    assert!(
+        carrier.calls().is_empty(),
+        "nothing resent, nothing overtook it"
+    );
+    assert_eq!(o.status(job.message_id), MessageStatus::Sending);
+    assert_eq!(o.status(second), MessageStatus::Queued);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_is_reconciled_not_resent() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::LostAnswer]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(5)).await;
+
+    assert_eq!(carrier.calls().len(), 1);
+    assert_eq!(carrier.state().find_calls, 1);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_that_never_answers_is_reconciled_not_resent() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    // Accepts, then hangs for ten minutes: longer than the runner waits.
+    let carrier = FakeCarrier::with(1.0, secs(600));
+    let runner = o.runner_with(
+        &carrier,
+        RunnerConfig {
+            call_timeout: secs(30),
+            ..RunnerConfig::default()
+        },
+    );
+    carrier.already_has(
+        &SendRequest {
+            from: o.sales.number.clone(),
+            to: num(ADA),
+            body: "Your order has shipped".into(),
+            media: None,
+            client_id: o.engine.outbox().unwrap()[0].client_id.clone(),
+        },
+        "SM00000000000000000000000000000042",
+    );
+
+    run_for(&runner, secs(40)).await;
+
+    assert_eq!(carrier.calls().len(), 1);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_runner_on_the_same_data_directory_is_refused() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    let first = o.runner(&carrier);
+    let dyn_carrier: Arc<dyn Carrier> = carrier.clone();
+
+    let err = Runner::start(
+        o.engine.clone(),
+        dyn_carrier.clone(),
+        RunnerConfig::default(),
+    )
+    .unwrap_err();
+
+    assert_eq!(err.code(), "runner_already_running");
+    assert!(
+        err.to_string()
+            .starts_with("another Switchboard is already sending from this data directory"),
+        "{err}"
+    );
+    drop(first);
+    // The lock file stays behind, as after a crash; only a live holder counts.
+    assert!(o.dir.path().join("data").join(LOCK_FILE_NAME).exists());
+    Runner::start(o.engine.clone(), dyn_carrier, RunnerConfig::default())
+        .expect("the lock goes with its runner");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_messages_can_be_edited_and_retried_or_deleted() {
+    let o = office();
+    let a = o.send(&o.sales, &[ADA], "Your ordr has shipped")[0];
+    let b = o.send(&o.sales, &[GRACE], "Gone")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::Permanent, Fault::Permanent]);
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.failed, 2);
+    let client_id = carrier.calls()[0].client_id.clone();
+
+    // Only failed messages: a sent one is refused.
+    o.engine
+        .retry_failed_message(a, Some("Your order has shipped"))
+        .unwrap();
+    assert_eq!(
+        o.engine.retry_failed_message(a, None).unwrap_err().code(),
+        "invalid_input"
+    );
+    let thread_b = o.engine.delete_failed_message(b).unwrap();
+    assert_eq!(
+        o.engine.store().get_thread(thread_b).unwrap_err().code(),
+        "thread_not_found"
+    );
+
+    assert_eq!(runner.run_once().await.sent, 1);
+    let last = carrier.calls().pop().unwrap();
+    assert_eq!(
+        (last.body.as_str(), last.client_id),
+        ("Your order has shipped", client_id)
+    );
+    assert_eq!(o.status(a), MessageStatus::Sent);
+    assert_eq!(
+        o.engine.delete_failed_message(a).unwrap_err().code(),
+        "invalid_input"
+    );
+}
