@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use switchboard_engine::carrier::Carrier;
 use switchboard_engine::{
-    serve_sandbox, twilio_api_url, CarrierEndpoint, DemoContact, Engine, EngineEvent, Runner,
+    serve_sandbox, twilio_api_url, CarrierEndpoint, DemoContact, Engine, EngineEvent, ErrorCode,
+    Runner, RunnerError,
 };
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::watch;
@@ -90,16 +91,18 @@ async fn sandbox(handle: &AppHandle) -> Result<(CarrierEndpoint, Vec<DemoContact
     if app.sandbox.get().is_none() {
         let (sandbox, _) = serve_sandbox(&app.data_dir, None, 0).await.map_err(|e| {
             AppError::new(
-                "sandbox_unavailable",
+                ErrorCode::SandboxUnavailable,
                 format!("The sandbox carrier could not start: {e}"),
             )
         })?;
         let _ = app.sandbox.set(sandbox);
     }
-    let sandbox = app
-        .sandbox
-        .get()
-        .ok_or_else(|| AppError::new("sandbox_unavailable", "The sandbox carrier is missing."))?;
+    let sandbox = app.sandbox.get().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::SandboxUnavailable,
+            "The sandbox carrier is missing.",
+        )
+    })?;
     let endpoint = CarrierEndpoint::of_sandbox(sandbox);
     let demo = sandbox
         .demo_contacts()
@@ -157,7 +160,7 @@ async fn start_runner(engine: Arc<Engine>, carrier: Arc<dyn Carrier>) -> Result<
     loop {
         match Runner::start(engine.clone(), carrier.clone(), config.clone()) {
             Ok(runner) => return Ok(runner),
-            Err(e) if attempts < 50 && e.code() == "runner_already_running" => {
+            Err(RunnerError::AlreadyRunning { .. }) if attempts < 50 => {
                 attempts += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }

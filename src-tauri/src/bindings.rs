@@ -12,13 +12,11 @@ mod tests {
     use switchboard_engine::EngineEvent;
     use ts_rs::{Config, Dependency, TypeVisitor, TS};
 
-    use crate::error::{AppError, CODES, SHELL_CODES};
+    use crate::error::AppError;
     use crate::events::AppEvent;
     use crate::ipc;
 
     const GENERATED: &str = "ui/src/backend/generated";
-    const HEADER: &str =
-        "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit.\n";
 
     fn generate(dir: &Path) {
         let cfg = Config::new().with_large_int("number").with_out_dir(dir);
@@ -32,33 +30,11 @@ mod tests {
             }
         }
         ipc::visit_types(&mut Export(&cfg));
-        // What the commands throw, and the events.
+        // What the commands throw (with every code, `ErrorCode`), and the events.
         AppError::export_all(&cfg).unwrap();
         EngineEvent::export_all(&cfg).unwrap();
         AppEvent::export_all(&cfg).unwrap();
         std::fs::write(dir.join("commands.ts"), commands_ts(&cfg)).unwrap();
-        let mut codes: Vec<&str> = CODES.iter().chain(SHELL_CODES).copied().collect();
-        codes.sort_unstable();
-        let union: Vec<String> = codes.iter().map(|c| format!("  | \"{c}\"")).collect();
-        std::fs::write(
-            dir.join("ErrorCode.ts"),
-            format!(
-                "{HEADER}\n/** Every `code` an `AppError` can carry. */\nexport type ErrorCode =\n{};\n",
-                union.join("\n")
-            ),
-        )
-        .unwrap();
-        let app_error = dir.join("AppError.ts");
-        let text = std::fs::read_to_string(&app_error).unwrap();
-        std::fs::write(
-            &app_error,
-            text.replacen(
-                "\n\n",
-                "\nimport type { ErrorCode } from \"./ErrorCode\";\n\n",
-                1,
-            ),
-        )
-        .unwrap();
     }
 
     /// The `Commands` interface and `tauriCommands`, its implementation over `invoke`: one method

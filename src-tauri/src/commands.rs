@@ -12,8 +12,8 @@ use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, Messag
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactView,
-    Engine, ImportFormat, ImportSummary, MediaHostSummary, PreparedImage, Preview, Recipient,
-    SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, TwilioCredentials,
+    Engine, ErrorCode, ImportFormat, ImportSummary, MediaHostSummary, PreparedImage, Preview,
+    Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView, TwilioCredentials,
     DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
@@ -93,13 +93,13 @@ fn page(limit: usize) -> AppResult<usize> {
 fn decode_image(data: &str) -> AppResult<Vec<u8>> {
     if data.len() > MAX_IMAGE_BASE64 {
         return Err(AppError::new(
-            "file_too_large",
+            ErrorCode::FileTooLarge,
             "This image is too large to attach (more than 30 MB).",
         ));
     }
     BASE64.decode(data.trim()).map_err(|_| {
         AppError::new(
-            "image_data_malformed",
+            ErrorCode::ImageDataMalformed,
             "The image did not arrive intact. Attach it again.",
         )
     })
@@ -358,7 +358,7 @@ pub fn remove_contact(app: State<'_, App>, id: ContactId) -> AppResult<()> {
 pub fn import_contacts(app: State<'_, App>, text: String) -> AppResult<ImportSummary> {
     if text.len() > MAX_IMPORT_BYTES {
         return Err(AppError::new(
-            "file_too_large",
+            ErrorCode::FileTooLarge,
             "This file is too large for an address book (more than 5 MB).",
         ));
     }
@@ -413,7 +413,10 @@ pub struct AttachmentData {
 #[tauri::command]
 pub fn attachment(app: State<'_, App>, message: MessageId) -> AppResult<AttachmentData> {
     let found = engine(&app)?.attachment(message)?.ok_or_else(|| {
-        AppError::new("attachment_missing", "This message has no image any more.")
+        AppError::new(
+            ErrorCode::AttachmentMissing,
+            "This message has no image any more.",
+        )
     })?;
     Ok(AttachmentData {
         mime: found.kind.mime().to_owned(),
@@ -502,13 +505,13 @@ pub fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
 pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> {
     let sandbox = app.sandbox.get().ok_or_else(|| {
         AppError::new(
-            "sandbox_unavailable",
+            ErrorCode::SandboxUnavailable,
             "The sandbox carrier is not running in this window.",
         )
     })?;
     sandbox.set_online(online).await.map_err(|e| {
         AppError::new(
-            "sandbox_unavailable",
+            ErrorCode::SandboxUnavailable,
             format!("The sandbox could not change state: {e}"),
         )
     })?;

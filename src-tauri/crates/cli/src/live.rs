@@ -188,7 +188,7 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
         let config = engine.runner_config()?;
         let runner = Runner::start(engine, carrier, config).map_err(|e| {
             let body = e.body();
-            failure(&body.code, body.message, exit::STORE)
+            failure(body.code.as_str(), body.message, exit::STORE)
         })?;
         if once {
             let summary = runner.run_once().await;

@@ -87,7 +87,7 @@ impl From<EngineError> for Failure {
             message.push_str(" Choose with --line LABEL.");
         }
         Failure {
-            code: e.code().to_owned(),
+            code: e.code().as_str().to_owned(),
             message,
             details,
             exit,

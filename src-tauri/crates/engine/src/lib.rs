@@ -36,6 +36,7 @@ pub use runner::{
 };
 pub use settings::{NotificationPrivacy, Settings, WindowGeometry};
 pub use setup::{sandbox_dir, serve_sandbox, Adopted, CarrierEndpoint, DemoContact};
+pub use switchboard_core::error_code::ErrorCode;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView};
 
 /// The crates the engine speaks in, for clients that need their types.
