@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_engine::{DemoContact, Engine, EngineEvent, Runner, SandboxAccess};
+use switchboard_engine::{DemoContact, Engine, EngineEvent, ErrorCode, Runner, SandboxAccess};
 use switchboard_sandbox::serve_sandbox;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::watch;
@@ -92,16 +92,18 @@ async fn sandbox(handle: &AppHandle) -> Result<SandboxAccess, AppError> {
     if app.sandbox.get().is_none() {
         let (sandbox, _) = serve_sandbox(&app.data_dir, None, 0).await.map_err(|e| {
             AppError::new(
-                "sandbox_unavailable",
+                ErrorCode::SandboxUnavailable,
                 format!("The sandbox carrier could not start: {e}"),
             )
         })?;
         let _ = app.sandbox.set(sandbox);
     }
-    let sandbox = app
-        .sandbox
-        .get()
-        .ok_or_else(|| AppError::new("sandbox_unavailable", "The sandbox carrier is missing."))?;
+    let sandbox = app.sandbox.get().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::SandboxUnavailable,
+            "The sandbox carrier is missing.",
+        )
+    })?;
     let demo_contacts = sandbox
         .demo_contacts()
         .into_iter()

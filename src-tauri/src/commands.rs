@@ -1,5 +1,6 @@
 //! The webview's commands: each translates its arguments, calls the engine, and translates the
 //! answer. No rule of the product lives here (GitButler's one-line delegations are the model).
+//! Every command is also listed in `ipc`, which registers it and writes its TypeScript.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, Messag
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
-    ContactView, DefaultLineEdit, Engine, ImportFormat, ImportSummary, MediaHostSummary,
+    ContactView, DefaultLineEdit, Engine, ErrorCode, ImportFormat, ImportSummary, MediaHostSummary,
     PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange, Settings,
     ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
@@ -80,13 +81,13 @@ fn engine<'a>(app: &'a State<'_, App>) -> AppResult<&'a Arc<Engine>> {
 fn decode_image(data: &str) -> AppResult<Vec<u8>> {
     if data.len() > MAX_IMAGE_BASE64 {
         return Err(AppError::new(
-            "file_too_large",
+            ErrorCode::FileTooLarge,
             "This image is too large to attach (more than 30 MB).",
         ));
     }
     BASE64.decode(data.trim()).map_err(|_| {
         AppError::new(
-            "image_data_malformed",
+            ErrorCode::ImageDataMalformed,
             "The image did not arrive intact. Attach it again.",
         )
     })
@@ -113,10 +114,10 @@ fn image_data(image: PreparedImage) -> ImageData {
 }
 
 #[tauri::command]
-pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
+pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
     let engine = app.engine().ok();
     let runner = app.runner();
-    AppStatus {
+    Ok(AppStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         data_dir: app.data_dir.display().to_string(),
         carrier: engine
@@ -129,7 +130,7 @@ pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppStatus {
             .store_problem()
             .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone())),
         pinned: window.is_always_on_top().unwrap_or(false),
-    }
+    })
 }
 
 #[tauri::command]
@@ -386,7 +387,10 @@ pub struct AttachmentData {
 #[tauri::command]
 pub fn attachment(app: State<'_, App>, message: MessageId) -> AppResult<AttachmentData> {
     let found = engine(&app)?.attachment(message)?.ok_or_else(|| {
-        AppError::new("attachment_missing", "This message has no image any more.")
+        AppError::new(
+            ErrorCode::AttachmentMissing,
+            "This message has no image any more.",
+        )
     })?;
     Ok(AttachmentData {
         mime: found.kind.mime().to_owned(),
@@ -463,10 +467,11 @@ pub fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
 /// the start took (and the app benchmark waits for that line).
 /// `page_ms` is how long the page itself took, from its navigation start.
 #[tauri::command]
-pub fn ui_ready(app: State<'_, App>, page_ms: f64) {
+pub fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
     let ms = app.started.elapsed().as_millis() as u64;
     let page_ms = page_ms.clamp(0.0, 1e9) as u64;
     tracing::info!(ms, page_ms, "the conversation list is interactive");
+    Ok(())
 }
 
 /// Takes the sandbox carrier offline or back online, to try how the app behaves without a
@@ -475,13 +480,13 @@ pub fn ui_ready(app: State<'_, App>, page_ms: f64) {
 pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> {
     let sandbox = app.sandbox.get().ok_or_else(|| {
         AppError::new(
-            "sandbox_unavailable",
+            ErrorCode::SandboxUnavailable,
             "The sandbox carrier is not running in this window.",
         )
     })?;
     sandbox.set_online(online).await.map_err(|e| {
         AppError::new(
-            "sandbox_unavailable",
+            ErrorCode::SandboxUnavailable,
             format!("The sandbox could not change state: {e}"),
         )
     })?;

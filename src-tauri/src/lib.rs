@@ -8,6 +8,7 @@ mod bindings;
 mod commands;
 mod error;
 mod events;
+mod ipc;
 mod notify;
 mod state;
 mod window;
@@ -104,45 +105,7 @@ pub fn run() {
                 }
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::status,
-            commands::lines,
-            commands::add_line,
-            commands::edit_line,
-            commands::threads,
-            commands::thread,
-            commands::view_thread,
-            commands::search,
-            commands::contacts,
-            commands::find_contacts,
-            commands::add_contact,
-            commands::edit_contact,
-            commands::set_default_line,
-            commands::remove_contact,
-            commands::import_contacts,
-            commands::recipient,
-            commands::prepare_image,
-            commands::preview,
-            commands::send,
-            commands::reply,
-            commands::attachment,
-            commands::outbox,
-            commands::retry_message,
-            commands::delete_message,
-            commands::load_draft,
-            commands::save_draft,
-            commands::discard_draft,
-            commands::settings,
-            commands::set_setting,
-            commands::set_pinned,
-            commands::account,
-            commands::connect_twilio,
-            commands::disconnect_twilio,
-            commands::set_media_host,
-            commands::remove_media_host,
-            commands::sandbox_online,
-            commands::ui_ready,
-        ])
+        .invoke_handler(ipc::handler())
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             tracing::error!("the app could not start: {e}");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use switchboard_engine::core::model::ThreadId;
-use switchboard_engine::{Engine, Runner};
+use switchboard_engine::{Engine, ErrorCode, Runner};
 use switchboard_sandbox::SandboxHandle;
 
 use crate::error::{AppError, AppResult};
@@ -50,7 +50,7 @@ impl App {
             Some(Ok(engine)) => Ok(engine),
             Some(Err(e)) => Err(e.clone()),
             None => Err(AppError::new(
-                "starting",
+                ErrorCode::Starting,
                 "Switchboard is still opening its data. Try again in a moment.",
             )),
         }

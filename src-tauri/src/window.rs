@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_engine::{Engine, SettingChange, Settings, WindowGeometry};
+use switchboard_engine::{Engine, ErrorCode, SettingChange, Settings, WindowGeometry};
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager, PhysicalPosition, PhysicalSize, WebviewWindow, Wry};
@@ -26,11 +26,14 @@ pub struct Tray {
 fn main_window(handle: &AppHandle) -> AppResult<WebviewWindow> {
     handle
         .get_webview_window(MAIN)
-        .ok_or_else(|| AppError::new("window", "The main window is closed."))
+        .ok_or_else(|| AppError::new(ErrorCode::Window, "The main window is closed."))
 }
 
 fn window_error(e: tauri::Error) -> AppError {
-    AppError::new("window", format!("The window could not be changed: {e}"))
+    AppError::new(
+        ErrorCode::Window,
+        format!("The window could not be changed: {e}"),
+    )
 }
 
 pub fn show_main(handle: &AppHandle) {

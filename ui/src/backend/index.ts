@@ -9,6 +9,7 @@ import type { AppStatus } from "./generated/AppStatus";
 import type { AttachmentData } from "./generated/AttachmentData";
 import type { ComposeInput } from "./generated/ComposeInput";
 import type { ComposerState } from "./generated/ComposerState";
+import type { Commands } from "./generated/commands";
 import type { ContactId } from "./generated/ContactId";
 import type { ContactInput } from "./generated/ContactInput";
 import type { ContactView } from "./generated/ContactView";
@@ -28,6 +29,7 @@ import type { Recipient } from "./generated/Recipient";
 import type { SearchGroup } from "./generated/SearchGroup";
 import type { SendReceipt } from "./generated/SendReceipt";
 import type { Settings } from "./generated/Settings";
+import type { ThreadCursor } from "./generated/ThreadCursor";
 import type { ThreadDetail } from "./generated/ThreadDetail";
 import type { ThreadId } from "./generated/ThreadId";
 import type { ThreadView } from "./generated/ThreadView";
@@ -37,54 +39,14 @@ export type {
   AppError, AppEvent, AppStatus, AttachmentData, ComposeInput, ComposerState, ContactId, ContactInput,
   ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
-  ThreadId, ThreadView,
+  ThreadId, ThreadView, Commands, ThreadCursor,
 };
 export type { ErrorCode } from "./generated/ErrorCode";
 export type { LineDecision } from "./generated/LineDecision";
 export type { SmsCount } from "./generated/SmsCount";
-import type { ThreadCursor } from "./generated/ThreadCursor";
-export type { ThreadCursor };
 
-export interface Backend {
-  status(): Promise<AppStatus>;
-  lines(): Promise<Line[]>;
-  addLine(number: string, label: string, color: string | null): Promise<Line>;
-  editLine(line: LineId, label: string, color: string): Promise<Line>;
-  threads(line: LineId | null, limit: number, before: ThreadCursor | null): Promise<ThreadView[]>;
-  thread(id: ThreadId, limit: number): Promise<ThreadDetail>;
-  viewThread(thread: ThreadId | null): Promise<void>;
-  search(query: string): Promise<SearchGroup[]>;
-  contacts(): Promise<ContactView[]>;
-  findContacts(query: string): Promise<ContactView[]>;
-  addContact(contact: ContactInput): Promise<ContactView>;
-  editContact(id: ContactId, contact: ContactInput): Promise<ContactView>;
-  setDefaultLine(contact: ContactId, line: LineId | null): Promise<ContactView>;
-  removeContact(id: ContactId): Promise<void>;
-  importContacts(text: string): Promise<ImportSummary>;
-  recipient(input: string): Promise<Recipient>;
-  prepareImage(base64: string): Promise<ImageData>;
-  preview(input: ComposerState): Promise<Preview>;
-  send(input: ComposeInput): Promise<SendReceipt>;
-  reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
-  attachment(message: MessageId): Promise<AttachmentData>;
-  outbox(): Promise<OutboxJob[]>;
-  retryMessage(message: MessageId, body: string | null): Promise<void>;
-  deleteMessage(message: MessageId): Promise<ThreadId>;
-  loadDraft(key: DraftKey): Promise<string | null>;
-  saveDraft(key: DraftKey, json: string): Promise<void>;
-  discardDraft(key: DraftKey): Promise<void>;
-  settings(): Promise<Settings>;
-  setSetting(name: keyof Settings, value: string): Promise<Settings>;
-  setPinned(pinned: boolean): Promise<boolean>;
-  account(): Promise<AccountStatus>;
-  /** Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers. */
-  connectTwilio(accountSid: string, authToken: string): Promise<AccountConnected>;
-  disconnectTwilio(): Promise<AccountStatus>;
-  setMediaHost(host: MediaHostInput): Promise<MediaHostSummary>;
-  removeMediaHost(): Promise<AccountStatus>;
-  sandboxOnline(online: boolean): Promise<void>;
-  /** The first conversation list is painted (the shell logs the start-up time). */
-  uiReady(pageMs: number): Promise<void>;
+/** The commands (generated from the shell's list) and the two event streams. */
+export interface Backend extends Commands {
   onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
   onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
 }

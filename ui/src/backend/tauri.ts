@@ -1,46 +1,10 @@
-// The Backend over Tauri's IPC: one `invoke` per command, events through `listen`.
-import { invoke } from "@tauri-apps/api/core";
+// The Backend over Tauri's IPC: the generated `invoke` of every command, events through `listen`.
 import { listen } from "@tauri-apps/api/event";
+import { tauriCommands } from "./generated/commands";
 import type { AppEvent, Backend, EngineEvent } from "./index";
 
 export const tauriBackend: Backend = {
-  status: () => invoke("status"),
-  lines: () => invoke("lines"),
-  addLine: (number, label, color) => invoke("add_line", { number, label, color }),
-  editLine: (line, label, color) => invoke("edit_line", { line, label, color }),
-  threads: (line, limit, before) => invoke("threads", { line, limit, before }),
-  thread: (id, limit) => invoke("thread", { id, limit, before: null }),
-  viewThread: (thread) => invoke("view_thread", { thread }),
-  search: (query) => invoke("search", { query }),
-  contacts: () => invoke("contacts"),
-  findContacts: (query) => invoke("find_contacts", { query }),
-  addContact: (contact) => invoke("add_contact", { contact }),
-  editContact: (id, contact) => invoke("edit_contact", { id, contact }),
-  setDefaultLine: (contact, line) => invoke("set_default_line", { contact, line }),
-  removeContact: (id) => invoke("remove_contact", { id }),
-  importContacts: (text) => invoke("import_contacts", { text }),
-  recipient: (input) => invoke("recipient", { input }),
-  prepareImage: (data) => invoke("prepare_image", { data }),
-  preview: (input) => invoke("preview", { input }),
-  send: (input) => invoke("send", { input }),
-  reply: (thread, body, image) => invoke("reply", { thread, body, image }),
-  attachment: (message) => invoke("attachment", { message }),
-  outbox: () => invoke("outbox"),
-  retryMessage: (message, body) => invoke("retry_message", { message, body }),
-  deleteMessage: (message) => invoke("delete_message", { message }),
-  loadDraft: (key) => invoke("load_draft", { key }),
-  saveDraft: (key, json) => invoke("save_draft", { key, json }),
-  discardDraft: (key) => invoke("discard_draft", { key }),
-  settings: () => invoke("settings"),
-  setSetting: (name, value) => invoke("set_setting", { name, value }),
-  setPinned: (pinned) => invoke("set_pinned", { pinned }),
-  sandboxOnline: (online) => invoke("sandbox_online", { online }),
-  account: () => invoke("account"),
-  connectTwilio: (accountSid, authToken) => invoke("connect_twilio", { accountSid, authToken }),
-  disconnectTwilio: () => invoke("disconnect_twilio"),
-  setMediaHost: (host) => invoke("set_media_host", { host }),
-  removeMediaHost: () => invoke("remove_media_host"),
-  uiReady: (pageMs) => invoke("ui_ready", { pageMs }),
+  ...tauriCommands,
   onEngineEvent: (handler) => listen<EngineEvent>("engine", (e) => handler(e.payload)),
   onAppEvent: (handler) => listen<AppEvent>("app", (e) => handler(e.payload)),
 };

@@ -25,7 +25,7 @@ export function Conversation(props: {
   const [limit, setLimit] = createSignal(PAGE);
   const [detail, { refetch }] = createResource(
     () => [props.thread, limit()] as const,
-    ([id, n]) => b.thread(id, n),
+    ([id, n]) => b.thread(id, n, null),
   );
   createEffect(on(() => props.version, () => void refetch(), { defer: true }));
 

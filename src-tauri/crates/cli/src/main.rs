@@ -78,7 +78,7 @@ impl From<RunnerError> for Failure {
             other => {
                 let body = other.body();
                 Failure {
-                    code: body.code,
+                    code: body.code.as_str().to_owned(),
                     message: body.message,
                     details: None,
                     exit: exit::STORE,
@@ -107,7 +107,7 @@ impl From<EngineError> for Failure {
             message.push_str(" Choose with --line LABEL.");
         }
         Failure {
-            code: e.code().to_owned(),
+            code: e.code().as_str().to_owned(),
             message,
             details,
             exit,

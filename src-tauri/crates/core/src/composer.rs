@@ -1,5 +1,6 @@
 //! The new-message rules: who may receive it, how long it may be, and when it is sendable.
 
+use crate::error_code::ErrorCode;
 use crate::model::{ImageKind, E164};
 use crate::sms::{self, SmsCount};
 use serde::{Deserialize, Serialize};
@@ -50,14 +51,14 @@ pub enum ComposeError {
 }
 
 impl ComposeError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ComposeError::NoRecipients => "no_recipients",
-            ComposeError::TooManyRecipients { .. } => "too_many_recipients",
-            ComposeError::BodyTooLong { .. } => "body_too_long",
-            ComposeError::EmptyMessage => "empty_message",
-            ComposeError::LineHasNoMms { .. } => "line_has_no_mms",
-            ComposeError::NoMediaHost { .. } => "no_media_host",
+            ComposeError::NoRecipients => ErrorCode::NoRecipients,
+            ComposeError::TooManyRecipients { .. } => ErrorCode::TooManyRecipients,
+            ComposeError::BodyTooLong { .. } => ErrorCode::BodyTooLong,
+            ComposeError::EmptyMessage => ErrorCode::EmptyMessage,
+            ComposeError::LineHasNoMms { .. } => ErrorCode::LineHasNoMms,
+            ComposeError::NoMediaHost { .. } => ErrorCode::NoMediaHost,
         }
     }
 }
@@ -172,13 +173,13 @@ mod tests {
         );
         assert_eq!(check(true, true, true), Ok(()));
         let no_mms = check(true, false, true).unwrap_err();
-        assert_eq!(no_mms.code(), "line_has_no_mms");
+        assert_eq!(no_mms.code().as_str(), "line_has_no_mms");
         assert!(no_mms.to_string().starts_with("Sales can't send images"));
         let no_host = check(true, true, false).unwrap_err();
-        assert_eq!(no_host.code(), "no_media_host");
+        assert_eq!(no_host.code().as_str(), "no_media_host");
         assert!(no_host.to_string().contains("media host"), "{no_host}");
         assert_eq!(
-            check(true, false, false).unwrap_err().code(),
+            check(true, false, false).unwrap_err().code().as_str(),
             "line_has_no_mms"
         );
     }
@@ -309,7 +310,7 @@ mod tests {
             },
             ComposeError::EmptyMessage,
         ] {
-            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code());
+            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code().as_str());
         }
     }
 }

@@ -4,6 +4,7 @@
 //! (CI checks it with `cargo tree -i`). Everything here is deterministic and table-tested.
 
 pub mod composer;
+pub mod error_code;
 pub mod fanout;
 pub mod import;
 pub mod media;

@@ -1,6 +1,7 @@
 //! Which attachments a message may carry, decided by their bytes: a file's name or the type the
 //! OS guesses can lie, and the carrier rejects what is not really an image.
 
+use crate::error_code::ErrorCode;
 use crate::model::ImageKind;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -22,11 +23,11 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            MediaError::Empty => "file_empty",
-            MediaError::NotAnImage => "not_an_image",
-            MediaError::TooLarge { .. } => "file_too_large",
+            MediaError::Empty => ErrorCode::FileEmpty,
+            MediaError::NotAnImage => ErrorCode::NotAnImage,
+            MediaError::TooLarge { .. } => ErrorCode::FileTooLarge,
         }
     }
 }
@@ -139,7 +140,7 @@ mod tests {
             e.to_string(),
             "This file is too large (25.1 MB). Images can be up to 25 MB."
         );
-        assert_eq!(e.code(), "file_too_large");
+        assert_eq!(e.code().as_str(), "file_too_large");
         let e = MediaError::TooLarge {
             bytes: 40 * 1024 * 1024,
         };
@@ -148,7 +149,7 @@ mod tests {
             "This file is too large (40.0 MB). Images can be up to 25 MB."
         );
         for e in [MediaError::Empty, MediaError::NotAnImage, e] {
-            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code());
+            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code().as_str());
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Parsing and validation are libphonenumber's rules (through the `phonenumber` crate); this
 //! module only decides what counts as a typed phone number at all and words the refusals.
 
+use crate::error_code::ErrorCode;
 use crate::model::E164;
 use phonenumber::{country::Id, metadata::DATABASE, Mode, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
@@ -87,9 +88,9 @@ pub enum CountryError {
 }
 
 impl CountryError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CountryError::Unknown { .. } => "unknown_country",
+            CountryError::Unknown { .. } => ErrorCode::UnknownCountry,
         }
     }
 }
@@ -123,15 +124,15 @@ pub enum PhoneError {
 }
 
 impl PhoneError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PhoneError::Empty => "number_empty",
-            PhoneError::HasLetters => "number_has_letters",
-            PhoneError::NotANumber => "not_a_number",
-            PhoneError::TooShort => "number_too_short",
-            PhoneError::TooLong => "number_too_long",
-            PhoneError::UnknownCountryCode => "unknown_country_code",
-            PhoneError::Invalid => "invalid_number",
+            PhoneError::Empty => ErrorCode::NumberEmpty,
+            PhoneError::HasLetters => ErrorCode::NumberHasLetters,
+            PhoneError::NotANumber => ErrorCode::NotANumber,
+            PhoneError::TooShort => ErrorCode::NumberTooShort,
+            PhoneError::TooLong => ErrorCode::NumberTooLong,
+            PhoneError::UnknownCountryCode => ErrorCode::UnknownCountryCode,
+            PhoneError::Invalid => ErrorCode::InvalidNumber,
         }
     }
 }
@@ -382,7 +383,10 @@ mod tests {
 
     fn check_country(input: &str, expected: Result<&str, &str>) {
         let got = Country::parse(input);
-        let got = got.as_ref().map(Country::code).map_err(CountryError::code);
+        let got = got
+            .as_ref()
+            .map(Country::code)
+            .map_err(|e| e.code().as_str());
         assert_eq!(got, expected, "{input:?}");
     }
 
@@ -399,7 +403,7 @@ mod tests {
         assert_eq!(country("GB").calling_code(), 44);
         assert_eq!(country("GB").to_string(), "GB");
         let e = Country::parse("XX").unwrap_err();
-        assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code());
+        assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code().as_str());
         assert_eq!(
             e.to_string(),
             "\"XX\" is not a country code we know. Use a two-letter code such as US, GB or FR."
@@ -429,7 +433,7 @@ mod tests {
             PhoneError::Invalid,
         ] {
             let json = serde_json::to_value(&e).unwrap();
-            assert_eq!(json["code"], e.code());
+            assert_eq!(json["code"], e.code().as_str());
             assert!(e.to_string().ends_with('.'), "{e}");
         }
     }

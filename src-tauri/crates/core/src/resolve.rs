@@ -1,6 +1,7 @@
 //! Which of the account's lines a message goes out from (DESIGN.md §1, "Sending-line
 //! resolution"), and when to offer making a picked line a contact's default.
 
+use crate::error_code::ErrorCode;
 use crate::model::{ContactId, LineId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -65,12 +66,12 @@ pub enum ResolveError {
 }
 
 impl ResolveError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ResolveError::NoLines => "no_lines",
-            ResolveError::UnknownLine { .. } => "unknown_line",
-            ResolveError::ChosenConflictsWithThread { .. } => "chosen_conflicts_with_thread",
-            ResolveError::ThreadLineGone { .. } => "thread_line_gone",
+            ResolveError::NoLines => ErrorCode::NoLines,
+            ResolveError::UnknownLine { .. } => ErrorCode::UnknownLine,
+            ResolveError::ChosenConflictsWithThread { .. } => ErrorCode::ChosenConflictsWithThread,
+            ResolveError::ThreadLineGone { .. } => ErrorCode::ThreadLineGone,
         }
     }
 }
@@ -400,7 +401,7 @@ mod tests {
             },
             ResolveError::ThreadLineGone { line: GONE },
         ] {
-            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code());
+            assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code().as_str());
         }
     }
 }

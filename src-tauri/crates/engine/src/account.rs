@@ -335,7 +335,10 @@ impl Engine {
                 .transpose()
         }) {
             Ok(host) => options.media_host = host.map(|h| Arc::new(h) as Arc<dyn MediaHost>),
-            Err(e) => tracing::warn!(code = e.code(), "the media host can't be used; images wait"),
+            Err(e) => tracing::warn!(
+                code = e.code().as_str(),
+                "the media host can't be used; images wait"
+            ),
         }
         let client = TwilioClient::new(
             twilio_api,

@@ -483,7 +483,7 @@ mod tests {
             |recipients: &[&str], body: &str, problem: Option<&str>, label: Option<&str>| {
                 let p = e.live_preview(&state(recipients, body)).unwrap();
                 assert_eq!(
-                    p.problem.map(|b| b.code).as_deref(),
+                    p.problem.map(|b| b.code.as_str()),
                     problem,
                     "{recipients:?} {body:?}"
                 );
@@ -508,7 +508,8 @@ mod tests {
         assert_eq!(
             e.live_preview(&state(&["Nobody Known"], "Hi"))
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "unknown_recipient"
         );
     }
@@ -518,7 +519,7 @@ mod tests {
         let (_d, e, _sales, support) = office();
         let three = ["Ada Lovelace", "Alan Turing", "Edsger Dijkstra"];
         let err = e.send_(&request(&three, None)).unwrap_err();
-        assert_eq!(err.code(), "line_pick_required");
+        assert_eq!(err.code().as_str(), "line_pick_required");
         assert!(err.to_string().contains("Sales"), "{err}");
         assert!(e.outbox().unwrap().is_empty());
         assert!(e.threads(None, 50, None).unwrap().is_empty());
@@ -593,7 +594,7 @@ mod tests {
 
         let all: Vec<&str> = numbers.iter().map(String::as_str).collect();
         let err = e.send_(&request(&all, Some(sales.id))).unwrap_err();
-        assert_eq!(err.code(), "too_many_recipients");
+        assert_eq!(err.code().as_str(), "too_many_recipients");
         assert_eq!(
             e.outbox().unwrap().len(),
             20,
@@ -608,7 +609,7 @@ mod tests {
             let got = e.recipient(input);
             match (got, expected) {
                 (Ok(r), Ok(number)) => assert_eq!(r.number.as_str(), number, "{input}"),
-                (Err(err), Err(code)) => assert_eq!(err.code(), code, "{input}"),
+                (Err(err), Err(code)) => assert_eq!(err.code().as_str(), code, "{input}"),
                 (got, expected) => panic!("{input}: {got:?}, expected {expected:?}"),
             }
         };
@@ -633,7 +634,7 @@ mod tests {
         assert!(msg[0].has_attachment);
 
         req.image = Some(b"not really a png".to_vec());
-        assert_eq!(e.send_(&req).unwrap_err().code(), "not_an_image");
+        assert_eq!(e.send_(&req).unwrap_err().code().as_str(), "not_an_image");
         assert_eq!(e.outbox().unwrap().len(), 1);
     }
 

@@ -205,7 +205,7 @@ impl Engine {
                     summary.skipped.push(SkippedEntry {
                         entry: imported.entry,
                         label: imported.name.chars().take(40).collect(),
-                        code: e.code().to_owned(),
+                        code: e.code().as_str().to_owned(),
                         reason: e.to_string(),
                     });
                     continue;
@@ -217,7 +217,7 @@ impl Engine {
                     summary.skipped.push(SkippedEntry {
                         entry: imported.entry,
                         label: imported.name.clone(),
-                        code: e.code().to_owned(),
+                        code: e.code().as_str().to_owned(),
                         reason: e.to_string(),
                     })
                 }
@@ -320,7 +320,7 @@ mod tests {
         let check = |name: &str, numbers: &[&str], line: Option<LineId>, code: &str| {
             let numbers: Vec<String> = numbers.iter().map(|s| s.to_string()).collect();
             let err = e.add_contact(name, &numbers, line).unwrap_err();
-            assert_eq!(err.code(), code, "{name}");
+            assert_eq!(err.code().as_str(), code, "{name}");
         };
         check("", &["+14155550100"], None, "invalid_input");
         check("Bob", &[], None, "invalid_input");

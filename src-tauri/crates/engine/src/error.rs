@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::CarrierError;
 use switchboard_core::composer::ComposeError;
+use switchboard_core::error_code::ErrorCode;
 use switchboard_core::media::MediaError;
 use switchboard_core::model::Line;
 use switchboard_core::phone::{self, CountryError, PhoneError};
@@ -87,31 +88,31 @@ impl EngineError {
     }
 
     /// A stable snake_case name, the `code` of `{code, message}`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             EngineError::Phone { source, .. } => source.code(),
             EngineError::Country(e) => e.code(),
             EngineError::Compose(e) => e.code(),
             EngineError::Resolve(e) => e.code(),
             EngineError::Media(e) => e.code(),
-            EngineError::LinePickRequired { .. } => "line_pick_required",
-            EngineError::UnknownRecipient { .. } => "unknown_recipient",
-            EngineError::AmbiguousRecipient { .. } => "ambiguous_recipient",
-            EngineError::UnknownLine { .. } => "unknown_line",
-            EngineError::UnknownContact { .. } => "unknown_contact",
-            EngineError::ImageUnreadable => "image_unreadable",
-            EngineError::ImageTooLargeToSend { .. } => "image_too_large_to_send",
+            EngineError::LinePickRequired { .. } => ErrorCode::LinePickRequired,
+            EngineError::UnknownRecipient { .. } => ErrorCode::UnknownRecipient,
+            EngineError::AmbiguousRecipient { .. } => ErrorCode::AmbiguousRecipient,
+            EngineError::UnknownLine { .. } => ErrorCode::UnknownLine,
+            EngineError::UnknownContact { .. } => ErrorCode::UnknownContact,
+            EngineError::ImageUnreadable => ErrorCode::ImageUnreadable,
+            EngineError::ImageTooLargeToSend { .. } => ErrorCode::ImageTooLargeToSend,
             EngineError::Invalid { .. }
             | EngineError::PageSize { .. }
-            | EngineError::QueryTooLong { .. } => "invalid_input",
-            EngineError::ImportTooLarge { .. } => "file_too_large",
+            | EngineError::QueryTooLong { .. } => ErrorCode::InvalidInput,
+            EngineError::ImportTooLarge { .. } => ErrorCode::FileTooLarge,
             EngineError::Carrier(e) => match e {
-                CarrierError::Transient { .. } => "carrier_unreachable",
+                CarrierError::Transient { .. } => ErrorCode::CarrierUnreachable,
                 CarrierError::Permanent { code: Some(c), .. } if c == "20003" => {
-                    "carrier_credentials_refused"
+                    ErrorCode::CarrierCredentialsRefused
                 }
-                CarrierError::Permanent { .. } => "carrier_refused",
-                CarrierError::Unknown { .. } => "carrier_outcome_unknown",
+                CarrierError::Permanent { .. } => ErrorCode::CarrierRefused,
+                CarrierError::Unknown { .. } => ErrorCode::CarrierOutcomeUnknown,
             },
             EngineError::Store(e) => e.code(),
         }
@@ -159,7 +160,7 @@ impl EngineError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.to_string(),
         }
     }
@@ -183,7 +184,7 @@ pub enum ErrorKind {
 /// The error as every client shows it: `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 

@@ -40,6 +40,7 @@ pub use runner::{
 pub use settings::{NotificationPrivacy, SettingChange, Settings, WindowGeometry, SETTABLE};
 pub use setup::{Adopted, DemoContact, SandboxAccess};
 pub use switchboard_carrier::CarrierEndpoint;
+pub use switchboard_core::error_code::ErrorCode;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView, MAX_PAGE, MAX_QUERY_CHARS};
 
 /// The crates the engine speaks in, for clients that need their types.

@@ -153,7 +153,7 @@ mod tests {
             e.set_line_color(switchboard_core::model::LineId(999), "#db2777")
                 .unwrap_err()
                 .code(),
-            "line_not_found"
+            crate::ErrorCode::LineNotFound
         );
     }
 
@@ -162,7 +162,7 @@ mod tests {
         let (_d, e) = engine();
         let check = |number: &str, label: &str, color: Option<&str>, code: &str| {
             let err = e.add_line(number, label, color).unwrap_err();
-            assert_eq!(err.code(), code, "{number} {label}");
+            assert_eq!(err.code().as_str(), code, "{number} {label}");
         };
         e.add_line("+14155550100", "Sales", None).unwrap();
         check("+14155550100", "Again", None, "line_number_taken");

@@ -71,7 +71,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
         .connect_twilio(&credentials("ffffffffffffffffffffffffffffffff"), &api)
         .await
         .unwrap_err();
-    assert_eq!(wrong.code(), "carrier_credentials_refused");
+    assert_eq!(wrong.code().as_str(), "carrier_credentials_refused");
     assert!(wrong.to_string().contains("auth token"), "{wrong}");
     assert!(engine.twilio_credentials().unwrap().is_none());
     assert_eq!(engine.account_status().unwrap().carrier, "sandbox");
@@ -82,7 +82,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
         .connect_twilio(&credentials(TOKEN), "http://127.0.0.1:9")
         .await
         .unwrap_err();
-    assert_eq!(offline.code(), "carrier_unreachable", "{offline}");
+    assert_eq!(offline.code().as_str(), "carrier_unreachable", "{offline}");
     assert!(engine.twilio_credentials().unwrap().is_none());
 
     let connected = engine
@@ -129,7 +129,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     assert_eq!(line.label, "Front desk");
     assert_eq!(preview.problem, None);
     let with_image = engine.live_preview(&state(Some(ImageKind::Png))).unwrap();
-    assert_eq!(with_image.problem.unwrap().code, "line_has_no_mms");
+    assert_eq!(with_image.problem.unwrap().code.as_str(), "line_has_no_mms");
 
     // An MMS line without a media host: the composer says so plainly.
     twilio.set_line_capabilities(&n("+14155550150"), true, true);
@@ -143,7 +143,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
         .unwrap()
         .problem
         .unwrap();
-    assert_eq!(problem.code, "no_media_host");
+    assert_eq!(problem.code.as_str(), "no_media_host");
     assert!(
         problem.message.contains("media host"),
         "{}",
@@ -176,7 +176,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
         .rename_line(Some(carrier.as_ref()), front_desk, "Front")
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), "carrier_unreachable");
+    assert_eq!(refused.code().as_str(), "carrier_unreachable");
     assert_eq!(line_id("Reception"), Some(front_desk));
     let no_carrier = engine
         .rename_line(None, front_desk, "Front")
@@ -227,10 +227,10 @@ async fn a_media_host_that_does_not_answer_is_not_kept() {
         path_style: true,
     };
     let down = engine.set_media_host(&config).await.unwrap_err();
-    assert_eq!(down.code(), "carrier_unreachable", "{down}");
+    assert_eq!(down.code().as_str(), "carrier_unreachable", "{down}");
     config.bucket = "Not A Bucket".into();
     let bad = engine.set_media_host(&config).await.unwrap_err();
-    assert_eq!(bad.code(), "invalid_input");
+    assert_eq!(bad.code().as_str(), "invalid_input");
     assert!(bad.to_string().contains("bucket name"), "{bad}");
     assert_eq!(engine.account_status().unwrap().media_host, None);
 }

@@ -312,7 +312,7 @@ mod tests {
 
         store.remove_contact(ada.id).unwrap();
         assert_eq!(
-            store.get_contact(ada.id).unwrap_err().code(),
+            store.get_contact(ada.id).unwrap_err().code().as_str(),
             "contact_not_found"
         );
         assert!(store.list_contacts().unwrap().is_empty());
@@ -350,7 +350,8 @@ mod tests {
     #[test]
     fn refusals() {
         let (_dir, store) = new_store();
-        let check = |r: Result<Contact>, code: &str| assert_eq!(r.unwrap_err().code(), code);
+        let check =
+            |r: Result<Contact>, code: &str| assert_eq!(r.unwrap_err().code().as_str(), code);
         check(
             store.add_contact(" ", &[num("+447700900123")], None, false),
             "invalid_input",

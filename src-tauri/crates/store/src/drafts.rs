@@ -165,7 +165,7 @@ mod tests {
         let err = store
             .save_draft(DraftKey::Composer, "{not json")
             .unwrap_err();
-        assert_eq!(err.code(), "invalid_input");
+        assert_eq!(err.code().as_str(), "invalid_input");
         assert_eq!(
             store.load_draft(DraftKey::Composer).unwrap().as_deref(),
             Some(r#"{"body":"keep me"}"#)

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::{ContactId, LineId, MessageId, ThreadId, E164};
 
 use crate::key_kind::KeySourceKind;
@@ -117,42 +118,42 @@ pub enum StoreError {
 
 impl StoreError {
     /// A stable name for the error, for the UI's `{code, message}` and for tests.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         use StoreError::*;
         match self {
-            WrongKeyOrNotADatabase { .. } => "wrong_key_or_not_a_database",
-            FromTheFuture { .. } => "from_the_future",
-            DatabaseMissing { .. } => "database_missing",
-            DatabaseExists { .. } => "database_exists",
-            KeychainUnavailable { .. } => "keychain_unavailable",
-            KeyMissing { .. } => "key_missing",
-            KeychainKeyMalformed => "keychain_key_malformed",
-            KeyFileInsecure { .. } => "key_file_insecure",
-            KeyFileNotRegular { .. } => "key_file_not_regular",
-            KeyFileWrongOwner { .. } => "key_file_wrong_owner",
-            KeyFileMalformed { .. } => "key_file_malformed",
-            KeyFileMissing { .. } => "key_file_missing",
-            EmptyPassphrase => "empty_passphrase",
-            PassphraseControlCharacters => "passphrase_control_characters",
-            KeySourceMismatch { .. } => "key_source_mismatch",
-            KeychainAccountMismatch { .. } => "keychain_account_mismatch",
-            StoreConfigMalformed { .. } => "store_config_malformed",
-            LineNumberTaken { .. } => "line_number_taken",
-            LineNotFound(_) => "line_not_found",
-            LineHasThreads { .. } => "line_has_threads",
-            NumberTaken { .. } => "number_taken",
-            ContactNotFound(_) => "contact_not_found",
-            ThreadNotFound(_) => "thread_not_found",
-            MessageNotFound(_) => "message_not_found",
-            OutboxJobNotFound(_) => "outbox_job_not_found",
-            OutboxJobState { .. } => "outbox_job_state",
-            DuplicateClientId { .. } => "duplicate_client_id",
-            DuplicateCarrierSid { .. } => "duplicate_carrier_sid",
-            InvalidInput { .. } => "invalid_input",
-            UnknownSetting(_) => "unknown_setting",
-            Corrupt(_) => "corrupt",
-            Sqlite(_) => "database",
-            Io { .. } => "io",
+            WrongKeyOrNotADatabase { .. } => ErrorCode::WrongKeyOrNotADatabase,
+            FromTheFuture { .. } => ErrorCode::FromTheFuture,
+            DatabaseMissing { .. } => ErrorCode::DatabaseMissing,
+            DatabaseExists { .. } => ErrorCode::DatabaseExists,
+            KeychainUnavailable { .. } => ErrorCode::KeychainUnavailable,
+            KeyMissing { .. } => ErrorCode::KeyMissing,
+            KeychainKeyMalformed => ErrorCode::KeychainKeyMalformed,
+            KeyFileInsecure { .. } => ErrorCode::KeyFileInsecure,
+            KeyFileNotRegular { .. } => ErrorCode::KeyFileNotRegular,
+            KeyFileWrongOwner { .. } => ErrorCode::KeyFileWrongOwner,
+            KeyFileMalformed { .. } => ErrorCode::KeyFileMalformed,
+            KeyFileMissing { .. } => ErrorCode::KeyFileMissing,
+            EmptyPassphrase => ErrorCode::EmptyPassphrase,
+            PassphraseControlCharacters => ErrorCode::PassphraseControlCharacters,
+            KeySourceMismatch { .. } => ErrorCode::KeySourceMismatch,
+            KeychainAccountMismatch { .. } => ErrorCode::KeychainAccountMismatch,
+            StoreConfigMalformed { .. } => ErrorCode::StoreConfigMalformed,
+            LineNumberTaken { .. } => ErrorCode::LineNumberTaken,
+            LineNotFound(_) => ErrorCode::LineNotFound,
+            LineHasThreads { .. } => ErrorCode::LineHasThreads,
+            NumberTaken { .. } => ErrorCode::NumberTaken,
+            ContactNotFound(_) => ErrorCode::ContactNotFound,
+            ThreadNotFound(_) => ErrorCode::ThreadNotFound,
+            MessageNotFound(_) => ErrorCode::MessageNotFound,
+            OutboxJobNotFound(_) => ErrorCode::OutboxJobNotFound,
+            OutboxJobState { .. } => ErrorCode::OutboxJobState,
+            DuplicateClientId { .. } => ErrorCode::DuplicateClientId,
+            DuplicateCarrierSid { .. } => ErrorCode::DuplicateCarrierSid,
+            InvalidInput { .. } => ErrorCode::InvalidInput,
+            UnknownSetting(_) => ErrorCode::UnknownSetting,
+            Corrupt(_) => ErrorCode::Corrupt,
+            Sqlite(_) => ErrorCode::Database,
+            Io { .. } => ErrorCode::Io,
         }
     }
 

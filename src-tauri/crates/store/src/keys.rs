@@ -465,12 +465,24 @@ mod tests {
             "c1\u{85}",
         ] {
             let err = DbKey::passphrase(bad).unwrap_err();
-            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+            assert_eq!(
+                err.code().as_str(),
+                "passphrase_control_characters",
+                "{bad:?}"
+            );
             assert!(!err.to_string().contains(bad), "{err}");
             let err = load_key(&KeySource::Passphrase(bad.into())).unwrap_err();
-            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+            assert_eq!(
+                err.code().as_str(),
+                "passphrase_control_characters",
+                "{bad:?}"
+            );
             let err = create_key(&KeySource::Passphrase(bad.into())).unwrap_err();
-            assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+            assert_eq!(
+                err.code().as_str(),
+                "passphrase_control_characters",
+                "{bad:?}"
+            );
         }
         for good in [
             "it's",
@@ -485,7 +497,7 @@ mod tests {
     #[test]
     fn empty_passphrase_refused() {
         assert_eq!(
-            DbKey::passphrase("").unwrap_err().code(),
+            DbKey::passphrase("").unwrap_err().code().as_str(),
             "empty_passphrase"
         );
     }
@@ -503,25 +515,28 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert_eq!(read_key_file(&path).unwrap().to_hex(), key.to_hex());
         // Never overwritten.
-        assert_eq!(write_key_file(&path, &key).unwrap_err().code(), "io");
+        assert_eq!(
+            write_key_file(&path, &key).unwrap_err().code().as_str(),
+            "io"
+        );
 
         for mode in [0o644, 0o640, 0o604, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = read_key_file(&path).unwrap_err();
-            assert_eq!(err.code(), "key_file_insecure", "{mode:o}");
+            assert_eq!(err.code().as_str(), "key_file_insecure", "{mode:o}");
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&path, "not a key").unwrap();
         assert_eq!(
-            read_key_file(&path).unwrap_err().code(),
+            read_key_file(&path).unwrap_err().code().as_str(),
             "key_file_malformed"
         );
 
         let missing = dir.path().join("missing.key");
         assert_eq!(
-            read_key_file(&missing).unwrap_err().code(),
+            read_key_file(&missing).unwrap_err().code().as_str(),
             "key_file_missing"
         );
     }
@@ -579,16 +594,16 @@ mod tests {
         let link = dir.path().join("link.key");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         assert_eq!(
-            read_key_file(&link).unwrap_err().code(),
+            read_key_file(&link).unwrap_err().code().as_str(),
             "key_file_not_regular"
         );
         let source = KeySource::KeyFile(link.clone());
         assert_eq!(
-            load_key(&source).unwrap_err().code(),
+            load_key(&source).unwrap_err().code().as_str(),
             "key_file_not_regular"
         );
         assert_eq!(
-            create_key(&source).unwrap_err().code(),
+            create_key(&source).unwrap_err().code().as_str(),
             "key_file_not_regular"
         );
         assert_eq!(
@@ -602,13 +617,13 @@ mod tests {
         let dangling = dir.path().join("dangling.key");
         std::os::unix::fs::symlink(&target, &dangling).unwrap();
         let err = create_key(&KeySource::KeyFile(dangling.clone())).unwrap_err();
-        assert_eq!(err.code(), "key_file_not_regular", "{err}");
+        assert_eq!(err.code().as_str(), "key_file_not_regular", "{err}");
         assert!(!target.exists());
 
         let sub = dir.path().join("a directory");
         std::fs::create_dir(&sub).unwrap();
         assert_eq!(
-            read_key_file(&sub).unwrap_err().code(),
+            read_key_file(&sub).unwrap_err().code().as_str(),
             "key_file_not_regular"
         );
     }
@@ -626,7 +641,7 @@ mod tests {
             return;
         }
         let err = read_key_file(&path).unwrap_err();
-        assert_eq!(err.code(), "key_file_wrong_owner", "{err}");
+        assert_eq!(err.code().as_str(), "key_file_wrong_owner", "{err}");
         assert!(matches!(err, StoreError::KeyFileWrongOwner { owner, .. } if owner == other));
     }
 }

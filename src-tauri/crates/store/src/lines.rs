@@ -236,7 +236,8 @@ mod tests {
         let line = store
             .add_line(&num("+14155550100"), "Sales", "#ff0000")
             .unwrap();
-        let check = |r: crate::Result<()>, code: &str| assert_eq!(r.unwrap_err().code(), code);
+        let check =
+            |r: crate::Result<()>, code: &str| assert_eq!(r.unwrap_err().code().as_str(), code);
         check(
             store
                 .add_line(&num("+14155550100"), "Again", "#ff0000")

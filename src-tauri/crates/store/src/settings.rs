@@ -145,7 +145,7 @@ mod tests {
             assert_eq!(SettingKey::parse(key.as_str()).unwrap(), key);
         }
         assert_eq!(
-            SettingKey::parse("api_token").unwrap_err().code(),
+            SettingKey::parse("api_token").unwrap_err().code().as_str(),
             "unknown_setting"
         );
     }
@@ -177,7 +177,8 @@ mod tests {
             store
                 .get_setting_as::<String>(SettingKey::DoNotDisturb)
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "corrupt"
         );
         store

@@ -42,7 +42,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 fn check_refused_untouched(path: &Path, key: DbKey, code: &str) {
     let before = std::fs::read(path).unwrap();
     let err = Store::open(path, key).unwrap_err();
-    assert_eq!(err.code(), code, "{err}");
+    assert_eq!(err.code().as_str(), code, "{err}");
     assert_eq!(
         std::fs::read(path).unwrap(),
         before,
@@ -112,14 +112,17 @@ fn open_never_creates_and_create_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     assert_eq!(
-        Store::open(&path, test_key()).unwrap_err().code(),
+        Store::open(&path, test_key()).unwrap_err().code().as_str(),
         "database_missing"
     );
     assert!(!path.exists());
 
     std::fs::write(&path, b"precious").unwrap();
     assert_eq!(
-        Store::create(&path, test_key()).unwrap_err().code(),
+        Store::create(&path, test_key())
+            .unwrap_err()
+            .code()
+            .as_str(),
         "database_exists"
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
@@ -128,7 +131,10 @@ fn open_never_creates_and_create_never_overwrites() {
     let other = dir.path().join("t.db");
     std::fs::write(dir.path().join("t.db-wal"), b"old wal").unwrap();
     assert_eq!(
-        Store::create(&other, test_key()).unwrap_err().code(),
+        Store::create(&other, test_key())
+            .unwrap_err()
+            .code()
+            .as_str(),
         "database_exists"
     );
     assert!(!other.exists());
@@ -195,7 +201,7 @@ fn a_data_dir_with_a_key_file() {
 
     let check = |source: &KeySource, code: &str| {
         let err = Store::open_in_dir(&data, source).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
+        assert_eq!(err.code().as_str(), code, "{err}");
     };
     check(&KeySource::Passphrase("x".into()), "key_source_mismatch");
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -240,7 +246,11 @@ fn a_passphrase_with_control_characters_is_refused_before_sqlite() {
     let data = dir.path().join("data");
     for bad in ["sec\0ret", "secret\n", "\u{1b}secret"] {
         let err = Store::open_in_dir(&data, &KeySource::Passphrase(bad.into())).unwrap_err();
-        assert_eq!(err.code(), "passphrase_control_characters", "{bad:?}");
+        assert_eq!(
+            err.code().as_str(),
+            "passphrase_control_characters",
+            "{bad:?}"
+        );
         assert!(!err.to_string().contains("sec"), "{err}");
         assert!(!data.join(DB_FILE_NAME).exists(), "nothing was created");
     }
@@ -274,13 +284,13 @@ fn a_data_dir_with_a_passphrase() {
     drop(Store::open_in_dir(dir.path(), &source).unwrap());
     Store::open_in_dir(dir.path(), &source).unwrap();
     let err = Store::open_in_dir(dir.path(), &KeySource::Passphrase("open".into())).unwrap_err();
-    assert_eq!(err.code(), "wrong_key_or_not_a_database");
+    assert_eq!(err.code().as_str(), "wrong_key_or_not_a_database");
     let err = Store::open_in_dir(
         dir.path(),
         &KeySource::KeyFile(dir.path().join("nothing.key")),
     )
     .unwrap_err();
-    assert_eq!(err.code(), "key_source_mismatch");
+    assert_eq!(err.code().as_str(), "key_source_mismatch");
 }
 
 #[test]
@@ -585,7 +595,7 @@ fn a_fan_out_that_fails_midway_writes_nothing() {
 
     let check = |items: Vec<NewOutgoing>, code: &str| {
         let err = store.enqueue_outgoing(&items, T0 + 1).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
+        assert_eq!(err.code().as_str(), code, "{err}");
         let after: Vec<i64> = tables.iter().map(|t| count(&store, t)).collect();
         assert_eq!(after, before, "something was written");
     };
@@ -717,7 +727,7 @@ fn outbox_life_cycle() {
     let job = store.outbox_job(a).unwrap();
     assert_eq!((job.attempts, job.attempt_started_at), (1, Some(T0 + 1)));
     assert_eq!(
-        store.mark_sending(a, T0 + 1).unwrap_err().code(),
+        store.mark_sending(a, T0 + 1).unwrap_err().code().as_str(),
         "outbox_job_state"
     );
 
@@ -735,7 +745,7 @@ fn outbox_life_cycle() {
     store.mark_sent(a, "SM-a", T0 + 2_001).unwrap();
     assert_eq!(status(0), MessageStatus::Sent);
     assert_eq!(
-        store.outbox_job(a).unwrap_err().code(),
+        store.outbox_job(a).unwrap_err().code().as_str(),
         "outbox_job_not_found"
     );
 
@@ -807,14 +817,15 @@ fn inbound_is_deduplicated_by_carrier_id() {
     store.mark_read(t.id).unwrap();
     assert_eq!(store.get_thread(t.id).unwrap().unread, 0);
     assert_eq!(
-        store.mark_read(ThreadId(999)).unwrap_err().code(),
+        store.mark_read(ThreadId(999)).unwrap_err().code().as_str(),
         "thread_not_found"
     );
     assert_eq!(
         store
             .insert_inbound(&key(LineId(9), "+447700900001"), "x", "SM3", T0, None)
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "line_not_found"
     );
 }
@@ -876,7 +887,7 @@ fn the_same_person_on_two_lines_has_two_threads() {
         .unwrap();
     assert_eq!(t.key(), key(support, "+447700900001"));
     assert_eq!(
-        store.remove_line(sales).unwrap_err().code(),
+        store.remove_line(sales).unwrap_err().code().as_str(),
         "line_has_threads"
     );
 }
@@ -954,7 +965,7 @@ fn deleting_messages_refreshes_or_removes_the_thread() {
     assert!(store.list_outbox().unwrap().is_empty());
     store.delete_message(a.message_id).unwrap();
     assert_eq!(
-        store.get_thread(a.thread_id).unwrap_err().code(),
+        store.get_thread(a.thread_id).unwrap_err().code().as_str(),
         "thread_not_found"
     );
     assert_eq!(
@@ -962,7 +973,11 @@ fn deleting_messages_refreshes_or_removes_the_thread() {
         None
     );
     assert_eq!(
-        store.delete_message(a.message_id).unwrap_err().code(),
+        store
+            .delete_message(a.message_id)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "message_not_found"
     );
     assert!(store.search("first", 10).unwrap().is_empty());
@@ -1219,7 +1234,8 @@ fn history_import() {
         store
             .import_history([msg(1, &key(LineId(42), "+447700900001"), "x")])
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "line_not_found"
     );
 }

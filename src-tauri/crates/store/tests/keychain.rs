@@ -67,7 +67,7 @@ fn a_store_keyed_from_the_keychain() {
     // Another kind of source, or another account, is refused with a clear error.
     let check = |source: &KeySource, code: &str| {
         let err = open(&data, source).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
+        assert_eq!(err.code().as_str(), code, "{err}");
     };
     check(
         &KeySource::Passphrase("guess".into()),
@@ -101,7 +101,10 @@ fn a_store_keyed_from_the_keychain() {
     assert!(keys::delete_keychain_key(SERVICE, account).unwrap());
     check(&source, "key_missing");
     assert_eq!(std::fs::read(&db).unwrap(), before);
-    assert_eq!(keys::load_key(&source).unwrap_err().code(), "key_missing");
+    assert_eq!(
+        keys::load_key(&source).unwrap_err().code().as_str(),
+        "key_missing"
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{Carrier, CarrierError, TransientKind};
+use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::MessageStatus;
 use switchboard_store::OutboxJob;
 use tokio::sync::{broadcast, watch, Notify};
@@ -107,17 +108,17 @@ pub enum RunnerError {
 
 impl RunnerError {
     /// A stable snake_case name, the `code` of `{code, message}`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            RunnerError::AlreadyRunning { .. } => "runner_already_running",
-            RunnerError::Lock { .. } => "runner_lock",
+            RunnerError::AlreadyRunning { .. } => ErrorCode::RunnerAlreadyRunning,
+            RunnerError::Lock { .. } => ErrorCode::RunnerLock,
             RunnerError::Engine(e) => e.code(),
         }
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.to_string(),
         }
     }

@@ -438,7 +438,7 @@ async fn a_second_runner_on_the_same_data_directory_is_refused() {
     )
     .unwrap_err();
 
-    assert_eq!(err.code(), "runner_already_running");
+    assert_eq!(err.code().as_str(), "runner_already_running");
     assert!(
         err.to_string()
             .starts_with("another Switchboard is already sending from this data directory"),
@@ -467,12 +467,21 @@ async fn failed_messages_can_be_edited_and_retried_or_deleted() {
         .retry_failed_message(a, Some("Your order has shipped"))
         .unwrap();
     assert_eq!(
-        o.engine.retry_failed_message(a, None).unwrap_err().code(),
+        o.engine
+            .retry_failed_message(a, None)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "invalid_input"
     );
     let thread_b = o.engine.delete_failed_message(b).unwrap();
     assert_eq!(
-        o.engine.store().get_thread(thread_b).unwrap_err().code(),
+        o.engine
+            .store()
+            .get_thread(thread_b)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "thread_not_found"
     );
 
@@ -484,7 +493,11 @@ async fn failed_messages_can_be_edited_and_retried_or_deleted() {
     );
     assert_eq!(o.status(a), MessageStatus::Sent);
     assert_eq!(
-        o.engine.delete_failed_message(a).unwrap_err().code(),
+        o.engine
+            .delete_failed_message(a)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "invalid_input"
     );
 }

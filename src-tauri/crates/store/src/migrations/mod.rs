@@ -120,7 +120,7 @@ mod tests {
                 if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
             "{err:?}"
         );
-        assert_eq!(err.code(), "from_the_future");
+        assert_eq!(err.code().as_str(), "from_the_future");
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();

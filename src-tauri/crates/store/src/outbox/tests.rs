@@ -123,7 +123,7 @@ fn only_failed_messages_are_deleted_and_threads_follow() {
     let alone = enqueue(&store, line, "+14155550143", "c3");
 
     fn code<T: std::fmt::Debug>(r: Result<T>) -> &'static str {
-        r.unwrap_err().code()
+        r.unwrap_err().code().as_str()
     }
     assert_eq!(
         code(store.delete_failed_message(second.message_id)),

@@ -1,0 +1,179 @@
+//! The webview's commands, listed once. From this list come the invoke handler (`handler`), a
+//! compile-time proof that every entry matches its function in `commands` (each entry becomes a
+//! never-called function with the listed signature that calls it), and, in tests, the
+//! description from which `bindings` writes `generated/commands.ts`: the `Commands` interface
+//! and its `invoke` implementation.
+//!
+//! An entry is `sync|async name(injected…; arguments…) -> T;` where the injected parameters are
+//! the ones Tauri supplies (State, AppHandle, WebviewWindow), the arguments come from the
+//! webview (Tauri reads them under their camelCased names), and the command answers
+//! `AppResult<T>`. `argument: Type as "ts"` writes a narrower TypeScript type than the Rust one.
+//! Doc comments become the interface's.
+//!
+//! The compiler checks types and their order, not names: an argument renamed in `commands` but
+//! not here keeps compiling, and the webview's call then misses its key.
+
+use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
+use switchboard_engine::{
+    AccountConnected, AccountStatus, ComposerState, ContactView, ImportSummary, MediaHostSummary,
+    Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
+};
+use tauri::{AppHandle, State, WebviewWindow};
+
+use crate::commands::{
+    self, AppStatus, AttachmentData, ComposeInput, ContactInput, ImageData, MediaHostInput,
+};
+use crate::error::AppResult;
+use crate::state::App;
+
+macro_rules! ipc {
+    // A function with the entry's signature that calls the command: it compiles only when the
+    // entry matches the command's parameters and answer.
+    (@check sync $name:ident ($($p:ident: $pt:ty,)*) $ret:ty) => {
+        pub fn $name($($p: $pt),*) -> AppResult<$ret> {
+            commands::$name($($p),*)
+        }
+    };
+    (@check async $name:ident ($($p:ident: $pt:ty,)*) $ret:ty) => {
+        pub async fn $name($($p: $pt),*) -> AppResult<$ret> {
+            commands::$name($($p),*).await
+        }
+    };
+    (@ts $cfg:ident, $t:ty) => { typescript::name::<$t>($cfg) };
+    (@ts $cfg:ident, $t:ty, $ts:literal) => { String::from($ts) };
+
+    ($(
+        $(#[doc = $doc:literal])*
+        $kind:ident $name:ident(
+            $($inj:ident: $injty:ty),* ;
+            $($arg:ident: $argty:ty $(as $ts:literal)?),* $(,)?
+        ) -> $ret:ty;
+    )*) => {
+        /// Tauri's invoke handler for every command listed.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$(commands::$name),*]
+        }
+
+        #[allow(dead_code)]
+        mod check {
+            use super::*;
+            $( ipc!(@check $kind $name ($($inj: $injty,)* $($arg: $argty,)*) $ret); )*
+        }
+
+        /// Every command as the webview sees it, in the list's order.
+        #[cfg(test)]
+        pub fn describe(cfg: &ts_rs::Config) -> Vec<typescript::Command> {
+            vec![$(typescript::Command {
+                name: stringify!($name),
+                docs: vec![$($doc),*],
+                args: vec![$((stringify!($arg), ipc!(@ts cfg, $argty $(, $ts)?))),*],
+                answer: typescript::answer::<$ret>(cfg),
+            }),*]
+        }
+
+        /// Visits every type the commands take or answer (for their imports and their files).
+        #[cfg(test)]
+        pub fn visit_types(v: &mut impl ts_rs::TypeVisitor) {
+            $(
+                $( typescript::visit::<$argty>(v); )*
+                typescript::visit::<$ret>(v);
+            )*
+        }
+    };
+}
+
+ipc! {
+    sync status(app: State<'_, App>, window: WebviewWindow;) -> AppStatus;
+    sync lines(app: State<'_, App>;) -> Vec<Line>;
+    sync add_line(app: State<'_, App>; number: String, label: String, color: Option<String>)
+        -> Line;
+    async edit_line(app: State<'_, App>; line: LineId, label: String, color: String) -> Line;
+    sync threads(
+        app: State<'_, App>;
+        line: Option<LineId>, limit: usize, before: Option<ThreadCursor>
+    ) -> Vec<ThreadView>;
+    sync thread(app: State<'_, App>; id: ThreadId, limit: usize, before: Option<MessageCursor>)
+        -> ThreadDetail;
+    sync view_thread(app: State<'_, App>; thread: Option<ThreadId>) -> ();
+    sync search(app: State<'_, App>; query: String) -> Vec<SearchGroup>;
+    sync contacts(app: State<'_, App>;) -> Vec<ContactView>;
+    sync find_contacts(app: State<'_, App>; query: String) -> Vec<ContactView>;
+    sync add_contact(app: State<'_, App>; contact: ContactInput) -> ContactView;
+    sync edit_contact(app: State<'_, App>; id: ContactId, contact: ContactInput) -> ContactView;
+    sync set_default_line(app: State<'_, App>; contact: ContactId, line: Option<LineId>)
+        -> ContactView;
+    sync remove_contact(app: State<'_, App>; id: ContactId) -> ();
+    sync import_contacts(app: State<'_, App>; text: String) -> ImportSummary;
+    sync recipient(app: State<'_, App>; input: String) -> Recipient;
+    /// Checks an image (base64) and scales it when over the budget: what will be sent.
+    sync prepare_image(; data: String) -> ImageData;
+    sync preview(app: State<'_, App>; input: ComposerState) -> Preview;
+    sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
+    sync reply(app: State<'_, App>; thread: ThreadId, body: String, image: Option<String>)
+        -> SendReceipt;
+    sync attachment(app: State<'_, App>; message: MessageId) -> AttachmentData;
+    sync outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
+    sync retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
+    sync delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;
+    sync load_draft(app: State<'_, App>; key: DraftKey) -> Option<String>;
+    sync save_draft(app: State<'_, App>; key: DraftKey, json: String) -> ();
+    sync discard_draft(app: State<'_, App>; key: DraftKey) -> ();
+    sync settings(app: State<'_, App>;) -> Settings;
+    sync set_setting(
+        app: State<'_, App>, handle: AppHandle;
+        name: String as "keyof Settings", value: String
+    ) -> Settings;
+    sync set_pinned(handle: AppHandle; pinned: bool) -> bool;
+    sync account(app: State<'_, App>;) -> AccountStatus;
+    /// Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers.
+    async connect_twilio(
+        app: State<'_, App>, handle: AppHandle;
+        account_sid: String, auth_token: String
+    ) -> AccountConnected;
+    sync disconnect_twilio(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
+    async set_media_host(app: State<'_, App>, handle: AppHandle; host: MediaHostInput)
+        -> MediaHostSummary;
+    sync remove_media_host(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
+    async sandbox_online(app: State<'_, App>; online: bool) -> ();
+    /// The first conversation list is painted (the shell logs the start-up time).
+    sync ui_ready(app: State<'_, App>; page_ms: f64) -> ();
+}
+
+/// What `bindings` needs to write a command in TypeScript.
+#[cfg(test)]
+pub mod typescript {
+    use std::any::TypeId;
+
+    use ts_rs::{Config, TypeVisitor, TS};
+
+    pub struct Command {
+        /// The Rust name, which is also the name `invoke` takes.
+        pub name: &'static str,
+        pub docs: Vec<&'static str>,
+        /// Each argument's Rust name and TypeScript type.
+        pub args: Vec<(&'static str, String)>,
+        /// The TypeScript type the promise resolves to.
+        pub answer: String,
+    }
+
+    pub fn name<T: TS>(cfg: &Config) -> String {
+        T::name(cfg)
+    }
+
+    /// `()` arrives as `null`; the interface says `void`.
+    pub fn answer<T: TS + 'static>(cfg: &Config) -> String {
+        if TypeId::of::<T>() == TypeId::of::<()>() {
+            "void".to_owned()
+        } else {
+            T::name(cfg)
+        }
+    }
+
+    /// The type and the types its name mentions (`Line` in `Array<Line>`), as a struct's fields
+    /// are visited by ts-rs.
+    pub fn visit<T: TS + 'static>(v: &mut impl TypeVisitor) {
+        v.visit::<T>();
+        T::visit_generics(v);
+    }
+}

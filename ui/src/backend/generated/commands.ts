@@ -1,0 +1,116 @@
+// Generated from the command list in src-tauri/src/ipc.rs by src-tauri/src/bindings.rs:
+// do not edit.
+import { invoke } from "@tauri-apps/api/core";
+import type { AccountConnected } from "./AccountConnected";
+import type { AccountStatus } from "./AccountStatus";
+import type { AppStatus } from "./AppStatus";
+import type { AttachmentData } from "./AttachmentData";
+import type { ComposeInput } from "./ComposeInput";
+import type { ComposerState } from "./ComposerState";
+import type { ContactId } from "./ContactId";
+import type { ContactInput } from "./ContactInput";
+import type { ContactView } from "./ContactView";
+import type { DraftKey } from "./DraftKey";
+import type { ImageData } from "./ImageData";
+import type { ImportSummary } from "./ImportSummary";
+import type { Line } from "./Line";
+import type { LineId } from "./LineId";
+import type { MediaHostInput } from "./MediaHostInput";
+import type { MediaHostSummary } from "./MediaHostSummary";
+import type { MessageCursor } from "./MessageCursor";
+import type { MessageId } from "./MessageId";
+import type { OutboxJob } from "./OutboxJob";
+import type { Preview } from "./Preview";
+import type { Recipient } from "./Recipient";
+import type { SearchGroup } from "./SearchGroup";
+import type { SendReceipt } from "./SendReceipt";
+import type { Settings } from "./Settings";
+import type { ThreadCursor } from "./ThreadCursor";
+import type { ThreadDetail } from "./ThreadDetail";
+import type { ThreadId } from "./ThreadId";
+import type { ThreadView } from "./ThreadView";
+
+/** Every command of the shell, as the webview calls it. */
+export interface Commands {
+  status(): Promise<AppStatus>;
+  lines(): Promise<Array<Line>>;
+  addLine(number: string, label: string, color: string | null): Promise<Line>;
+  editLine(line: LineId, label: string, color: string): Promise<Line>;
+  threads(line: LineId | null, limit: number, before: ThreadCursor | null): Promise<Array<ThreadView>>;
+  thread(id: ThreadId, limit: number, before: MessageCursor | null): Promise<ThreadDetail>;
+  viewThread(thread: ThreadId | null): Promise<void>;
+  search(query: string): Promise<Array<SearchGroup>>;
+  contacts(): Promise<Array<ContactView>>;
+  findContacts(query: string): Promise<Array<ContactView>>;
+  addContact(contact: ContactInput): Promise<ContactView>;
+  editContact(id: ContactId, contact: ContactInput): Promise<ContactView>;
+  setDefaultLine(contact: ContactId, line: LineId | null): Promise<ContactView>;
+  removeContact(id: ContactId): Promise<void>;
+  importContacts(text: string): Promise<ImportSummary>;
+  recipient(input: string): Promise<Recipient>;
+  /** Checks an image (base64) and scales it when over the budget: what will be sent. */
+  prepareImage(data: string): Promise<ImageData>;
+  preview(input: ComposerState): Promise<Preview>;
+  send(input: ComposeInput): Promise<SendReceipt>;
+  reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
+  attachment(message: MessageId): Promise<AttachmentData>;
+  outbox(): Promise<Array<OutboxJob>>;
+  retryMessage(message: MessageId, body: string | null): Promise<void>;
+  deleteMessage(message: MessageId): Promise<ThreadId>;
+  loadDraft(key: DraftKey): Promise<string | null>;
+  saveDraft(key: DraftKey, json: string): Promise<void>;
+  discardDraft(key: DraftKey): Promise<void>;
+  settings(): Promise<Settings>;
+  setSetting(name: keyof Settings, value: string): Promise<Settings>;
+  setPinned(pinned: boolean): Promise<boolean>;
+  account(): Promise<AccountStatus>;
+  /** Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers. */
+  connectTwilio(accountSid: string, authToken: string): Promise<AccountConnected>;
+  disconnectTwilio(): Promise<AccountStatus>;
+  setMediaHost(host: MediaHostInput): Promise<MediaHostSummary>;
+  removeMediaHost(): Promise<AccountStatus>;
+  sandboxOnline(online: boolean): Promise<void>;
+  /** The first conversation list is painted (the shell logs the start-up time). */
+  uiReady(pageMs: number): Promise<void>;
+}
+
+/** The commands over Tauri's IPC: one `invoke` each. */
+export const tauriCommands: Commands = {
+  status: () => invoke("status"),
+  lines: () => invoke("lines"),
+  addLine: (number, label, color) => invoke("add_line", { number, label, color }),
+  editLine: (line, label, color) => invoke("edit_line", { line, label, color }),
+  threads: (line, limit, before) => invoke("threads", { line, limit, before }),
+  thread: (id, limit, before) => invoke("thread", { id, limit, before }),
+  viewThread: (thread) => invoke("view_thread", { thread }),
+  search: (query) => invoke("search", { query }),
+  contacts: () => invoke("contacts"),
+  findContacts: (query) => invoke("find_contacts", { query }),
+  addContact: (contact) => invoke("add_contact", { contact }),
+  editContact: (id, contact) => invoke("edit_contact", { id, contact }),
+  setDefaultLine: (contact, line) => invoke("set_default_line", { contact, line }),
+  removeContact: (id) => invoke("remove_contact", { id }),
+  importContacts: (text) => invoke("import_contacts", { text }),
+  recipient: (input) => invoke("recipient", { input }),
+  prepareImage: (data) => invoke("prepare_image", { data }),
+  preview: (input) => invoke("preview", { input }),
+  send: (input) => invoke("send", { input }),
+  reply: (thread, body, image) => invoke("reply", { thread, body, image }),
+  attachment: (message) => invoke("attachment", { message }),
+  outbox: () => invoke("outbox"),
+  retryMessage: (message, body) => invoke("retry_message", { message, body }),
+  deleteMessage: (message) => invoke("delete_message", { message }),
+  loadDraft: (key) => invoke("load_draft", { key }),
+  saveDraft: (key, json) => invoke("save_draft", { key, json }),
+  discardDraft: (key) => invoke("discard_draft", { key }),
+  settings: () => invoke("settings"),
+  setSetting: (name, value) => invoke("set_setting", { name, value }),
+  setPinned: (pinned) => invoke("set_pinned", { pinned }),
+  account: () => invoke("account"),
+  connectTwilio: (accountSid, authToken) => invoke("connect_twilio", { accountSid, authToken }),
+  disconnectTwilio: () => invoke("disconnect_twilio"),
+  setMediaHost: (host) => invoke("set_media_host", { host }),
+  removeMediaHost: () => invoke("remove_media_host"),
+  sandboxOnline: (online) => invoke("sandbox_online", { online }),
+  uiReady: (pageMs) => invoke("ui_ready", { pageMs }),
+};
