@@ -122,6 +122,9 @@ mod tests {
             contact_id(&e, &ada.contact.id.to_string()).unwrap(),
             ada.contact.id
         );
-        assert_eq!(contact(&e, "Zed").unwrap_err().code().as_str(), "unknown_contact");
+        assert_eq!(
+            contact(&e, "Zed").unwrap_err().code().as_str(),
+            "unknown_contact"
+        );
     }
 }

@@ -270,7 +270,10 @@ mod tests {
         #[track_caller]
         fn check<T: std::fmt::Debug>(result: crate::Result<T>, code: &str, sentence: &str) {
             let e = result.unwrap_err();
-            assert_eq!((e.code().as_str(), e.to_string().as_str()), (code, sentence));
+            assert_eq!(
+                (e.code().as_str(), e.to_string().as_str()),
+                (code, sentence)
+            );
         }
         let (_d, e) = engine();
         let page = "A page holds 1 to 500 items.";
