@@ -36,20 +36,20 @@ pub fn line_id(e: &Engine, input: &str) -> Result<LineId> {
 /// A contact by id, by exact name (case-insensitive), or by one of its numbers.
 pub fn contact(e: &Engine, input: &str) -> Result<Contact> {
     let input = input.trim();
-    let store = e.store();
     if let Ok(id) = input.parse::<i64>() {
-        if let Ok(c) = store.get_contact(ContactId(id)) {
+        if let Ok(c) = e.contact(ContactId(id)) {
             return Ok(c);
         }
     }
     if let Ok(number) = phone::parse(input, e.default_country()?) {
-        if let Some(c) = store.contact_by_number(&number)? {
+        if let Some(c) = e.contact_by_number(&number)? {
             return Ok(c);
         }
     }
-    let mut named: Vec<Contact> = store
-        .search_contacts(input, 50)?
+    let mut named: Vec<Contact> = e
+        .find_contacts(input, 50)?
         .into_iter()
+        .map(|v| v.contact)
         .filter(|c| c.name.eq_ignore_ascii_case(input))
         .collect();
     match named.len() {

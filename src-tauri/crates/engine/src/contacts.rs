@@ -86,6 +86,21 @@ impl Engine {
         self.views(contacts)
     }
 
+    /// One contact by id; an id that is no contact (any more) is refused as an unknown contact.
+    pub fn contact(&self, id: ContactId) -> Result<Contact> {
+        match self.store.get_contact(id) {
+            Err(StoreError::ContactNotFound(_)) => Err(EngineError::UnknownContact {
+                input: id.to_string(),
+            }),
+            other => Ok(other?),
+        }
+    }
+
+    /// The contact one of whose numbers is `number`, if any.
+    pub fn contact_by_number(&self, number: &E164) -> Result<Option<Contact>> {
+        Ok(self.store.contact_by_number(number)?)
+    }
+
     /// Contacts matching what was typed in a recipient field: name words, then number digits.
     pub fn find_contacts(&self, query: &str, limit: usize) -> Result<Vec<ContactView>> {
         if query.trim().is_empty() {
@@ -112,7 +127,7 @@ impl Engine {
 
     /// Changes what `edit` gives and keeps the rest.
     pub fn edit_contact(&self, contact: ContactId, edit: &ContactEdit) -> Result<ContactView> {
-        let current = self.store.get_contact(contact)?;
+        let current = self.contact(contact)?;
         let name = match &edit.name {
             Some(n) => check_name(n)?.to_owned(),
             None => current.name.clone(),
@@ -149,7 +164,7 @@ impl Engine {
     }
 
     pub fn remove_contact(&self, contact: ContactId) -> Result<Contact> {
-        let found = self.store.get_contact(contact)?;
+        let found = self.contact(contact)?;
         self.store.remove_contact(found.id)?;
         Ok(found)
     }
@@ -244,9 +259,7 @@ impl Engine {
 
     /// `line`, refused when it is not one of the account's lines.
     fn existing_line(&self, line: Option<LineId>) -> Result<Option<LineId>> {
-        line.map(|id| self.store.get_line(id).map(|l| l.id))
-            .transpose()
-            .map_err(Into::into)
+        line.map(|id| self.line(id).map(|l| l.id)).transpose()
     }
 
     fn view(&self, contact: Contact) -> Result<ContactView> {
@@ -326,7 +339,7 @@ mod tests {
         check("Bob", &[], None, "invalid_input");
         check("Bob", &["12"], None, "number_too_short");
         check("Bob", &["+447400123456"], None, "number_taken");
-        check("Bob", &["+14155550100"], Some(LineId(99)), "line_not_found");
+        check("Bob", &["+14155550100"], Some(LineId(99)), "unknown_line");
         assert_eq!(e.contacts().unwrap().len(), 1);
     }
 

@@ -24,8 +24,18 @@ impl Engine {
         Ok(self.store.list_lines()?)
     }
 
+    /// One line by id; an id that is no line (any more) is refused as an unknown line, naming
+    /// the lines there are.
     pub fn line(&self, id: LineId) -> Result<Line> {
-        Ok(self.store.get_line(id)?)
+        let lines = self.store.list_lines()?;
+        lines
+            .iter()
+            .find(|l| l.id == id)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownLine {
+                input: id.to_string(),
+                known: lines.iter().map(|l| l.label.clone()).collect(),
+            })
     }
 
     /// Adds a line from a typed number; without a colour it takes the next one of the palette.
@@ -79,6 +89,7 @@ impl Engine {
     }
 
     pub fn set_line_color(&self, line: LineId, color: &str) -> Result<Line> {
+        let line = self.line(line)?.id;
         let color = check_color(color)?;
         self.store.set_line_color(line, &color)?;
         Ok(self.store.get_line(line)?)
@@ -153,7 +164,7 @@ mod tests {
             e.set_line_color(switchboard_core::model::LineId(999), "#db2777")
                 .unwrap_err()
                 .code(),
-            crate::ErrorCode::LineNotFound
+            crate::ErrorCode::UnknownLine
         );
     }
 
