@@ -5,6 +5,7 @@
 use switchboard_carrier::{Carrier, CarrierError, TransientKind};
 use switchboard_core::model::{Line, LineId};
 use switchboard_core::phone;
+use switchboard_store::StoreError;
 
 use crate::{Engine, EngineError, Result};
 
@@ -27,15 +28,13 @@ impl Engine {
     /// One line by id; an id that is no line (any more) is refused as an unknown line, naming
     /// the lines there are.
     pub fn line(&self, id: LineId) -> Result<Line> {
-        let lines = self.store.list_lines()?;
-        lines
-            .iter()
-            .find(|l| l.id == id)
-            .cloned()
-            .ok_or_else(|| EngineError::UnknownLine {
+        match self.store.get_line(id) {
+            Err(StoreError::LineNotFound(_)) => Err(EngineError::UnknownLine {
                 input: id.to_string(),
-                known: lines.iter().map(|l| l.label.clone()).collect(),
-            })
+                known: self.lines()?.into_iter().map(|l| l.label).collect(),
+            }),
+            other => Ok(other?),
+        }
     }
 
     /// Adds a line from a typed number; without a colour it takes the next one of the palette.
@@ -90,9 +89,8 @@ impl Engine {
 
     pub fn set_line_color(&self, line: LineId, color: &str) -> Result<Line> {
         let line = self.line(line)?.id;
-        let color = check_color(color)?;
-        self.store.set_line_color(line, &color)?;
-        Ok(self.store.get_line(line)?)
+        self.store.set_line_color(line, &check_color(color)?)?;
+        self.line(line)
     }
 
     /// Removes a line that has no conversations (the store refuses otherwise: history is kept).

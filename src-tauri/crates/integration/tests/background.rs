@@ -12,6 +12,13 @@ fn open(dir: &std::path::Path) -> Arc<Engine> {
     Arc::new(Engine::open(&dir.join("data"), KeyChoice::KeyFile(dir.join("key"))).unwrap())
 }
 
+/// An engine and the sandbox of its data directory, served as the app serves it.
+async fn office(dir: &std::path::Path) -> (Arc<Engine>, SandboxHandle) {
+    let engine = open(dir);
+    let (sandbox, _) = serve_sandbox(&dir.join("data"), None, 0).await.unwrap();
+    (engine, sandbox)
+}
+
 fn access(sandbox: &SandboxHandle) -> SandboxAccess {
     SandboxAccess {
         endpoint: sandbox.endpoint(),
@@ -29,15 +36,10 @@ fn access(sandbox: &SandboxHandle) -> SandboxAccess {
 #[tokio::test]
 async fn the_background_starts_on_the_sandbox_with_its_lines_and_demo_contacts() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path());
-    let (sandbox, _) = serve_sandbox(&dir.path().join("data"), None, 0)
-        .await
-        .unwrap();
+    let (engine, sandbox) = office(dir.path()).await;
+    let reach = || async { Ok::<_, RunnerError>(access(&sandbox)) };
     let runner = engine
-        .start_background(
-            || async { Ok::<_, RunnerError>(access(&sandbox)) },
-            Duration::ZERO,
-        )
+        .start_background(reach, Duration::ZERO)
         .await
         .unwrap();
     let labels: Vec<String> = engine
@@ -65,10 +67,7 @@ async fn the_background_starts_on_the_sandbox_with_its_lines_and_demo_contacts()
 #[tokio::test]
 async fn a_second_start_waits_for_the_outbox_lock_then_says_who_holds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path());
-    let (sandbox, _) = serve_sandbox(&dir.path().join("data"), None, 0)
-        .await
-        .unwrap();
+    let (engine, sandbox) = office(dir.path()).await;
     let reach = || async { Ok::<_, RunnerError>(access(&sandbox)) };
     let _first = engine
         .start_background(reach, Duration::ZERO)
