@@ -18,6 +18,10 @@ pub struct Capabilities {
     pub per_line_rate: f64,
     /// Largest media a message may carry, in bytes.
     pub mms_budget: usize,
+    /// How long after an attempt to send began its message may still turn up at the carrier:
+    /// the request's own timeout plus the carrier's listing lag. A lookup that finds nothing
+    /// sooner proves nothing, so a message in doubt is not sent again before then.
+    pub settle: Duration,
 }
 
 /// One of the account's numbers as the carrier lists it.
@@ -103,6 +107,9 @@ pub struct SyncCursor(pub serde_json::Value);
 pub struct Changes {
     pub messages: Vec<CarrierMessage>,
     pub cursor: SyncCursor,
+    /// These messages are history a first sync found (a fresh cursor: a new install, another
+    /// account), not news: they are recorded quietly, as read, with no notification.
+    pub backfill: bool,
 }
 
 /// Why a transient failure happened; all of them leave the message queued.
@@ -162,13 +169,15 @@ pub trait Carrier: Send + Sync {
     /// Hands one message to the carrier.
     async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError>;
 
-    /// For exactly-once after a crash: the message `request` describes if the carrier already
-    /// has it (by client id where supported, else From, To and body since `since_ms`).
+    /// For exactly-once after a crash or a lost answer: every message the carrier holds that
+    /// may be the one an attempt begun at `started_at_ms` (this computer's clock) created, oldest
+    /// first (by client id where supported, else by From, To, body and time). The caller rules
+    /// out those it already holds under another message.
     async fn find_sent(
         &self,
         request: &SendRequest,
-        since_ms: i64,
-    ) -> Result<Option<CarrierMessage>, CarrierError>;
+        started_at_ms: i64,
+    ) -> Result<Vec<CarrierMessage>, CarrierError>;
 
     /// Inbound messages and status changes since `cursor`.
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError>;

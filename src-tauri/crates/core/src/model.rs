@@ -35,8 +35,11 @@ id_type!(
     MessageId
 );
 
-/// A phone number in E.164 form (`+` then up to 15 digits). Only `phone::parse` and
-/// `E164::from_normalized` build one, so holding an `E164` means the number is valid.
+/// A phone number in E.164 form (`+` then up to 15 digits), or, for messages received only, a
+/// carrier's sender id: a short code (`89363`) or an alphanumeric sender (`GOOGLE`), which send
+/// verification codes and cannot be replied to ([`E164::is_phone_number`] tells them apart).
+/// Only `phone::parse`, `E164::from_normalized` and `E164::from_sender` build one, so holding an
+/// `E164` means it is one of those.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(transparent)]
 pub struct E164(String);
@@ -50,6 +53,27 @@ impl E164 {
             && digits.bytes().all(|b| b.is_ascii_digit())
             && !digits.starts_with('0');
         ok.then(|| E164(s.to_owned()))
+    }
+
+    /// Who a received message may come from: an E.164 number, a short code (3 to 8 digits) or
+    /// an alphanumeric sender id (1 to 11 letters, digits, spaces, `-`, `.` or `_`, at least
+    /// one letter), as carriers deliver them. `None` for anything else.
+    pub fn from_sender(s: &str) -> Option<E164> {
+        if let Some(number) = E164::from_normalized(s) {
+            return Some(number);
+        }
+        let short_code = (3..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        let alphanumeric = (1..=11).contains(&s.chars().count())
+            && s.bytes().any(|b| b.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'.' | b'_'))
+            && s.trim() == s;
+        (short_code || alphanumeric).then(|| E164(s.to_owned()))
+    }
+
+    /// False for a short code or an alphanumeric sender: nothing can be sent to those.
+    pub fn is_phone_number(&self) -> bool {
+        self.0.starts_with('+')
     }
 
     pub fn as_str(&self) -> &str {
@@ -195,6 +219,30 @@ mod tests {
 
     fn check(input: &str, valid: bool) {
         assert_eq!(E164::from_normalized(input).is_some(), valid, "{input}");
+    }
+
+    #[test]
+    fn senders_are_numbers_short_codes_or_alphanumeric_ids() {
+        let check = |input: &str, expected: Option<bool>| {
+            assert_eq!(
+                E164::from_sender(input).map(|s| s.is_phone_number()),
+                expected,
+                "{input}"
+            );
+        };
+        check("+14155550100", Some(true));
+        check("89363", Some(false));
+        check("262966", Some(false));
+        check("GOOGLE", Some(false));
+        check("Uber", Some(false));
+        check("My-Bank", Some(false));
+        check("12", None);
+        check("123456789", None);
+        check("TwelveChars1", None);
+        check(" GOOGLE", None);
+        check("", None);
+        check("+1415", None);
+        check("shop/../x", None);
     }
 
     #[test]

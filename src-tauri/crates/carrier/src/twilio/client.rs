@@ -243,6 +243,7 @@ impl Carrier for TwilioClient {
             idempotency_keys: false,
             per_line_rate: self.options.per_line_rate,
             mms_budget: MMS_BUDGET,
+            settle: self.options.request_timeout + self.options.listing_lag,
         }
     }
 
@@ -346,7 +347,7 @@ impl Carrier for TwilioClient {
         &self,
         request: &SendRequest,
         since_ms: i64,
-    ) -> Result<Option<CarrierMessage>, CarrierError> {
+    ) -> Result<Vec<CarrierMessage>, CarrierError> {
         let matches = |m: &CarrierMessage| {
             !m.inbound
                 && m.from == request.from
@@ -355,11 +356,13 @@ impl Carrier for TwilioClient {
                 && m.media_urls.is_empty() == request.media.is_none()
                 && m.created_at >= since_ms - FIND_SENT_SLACK_MS
         };
-        let newest = |found: Vec<CarrierMessage>| {
+        // Oldest first; the listing is newest first, so a stable sort keeps the carrier's order
+        // between messages of the same second.
+        let candidates = |found: Vec<CarrierMessage>| {
+            let mut found: Vec<CarrierMessage> =
+                found.into_iter().rev().filter(|m| matches(m)).collect();
+            found.sort_by_key(|m| m.created_at);
             found
-                .into_iter()
-                .filter(|m| matches(m))
-                .max_by_key(|m| m.created_at)
         };
         // A message still queued has no `date_sent` yet, and Twilio's DateSent filter skips it:
         // look at the newest page of this pair first, then at everything sent since that day.
@@ -369,12 +372,13 @@ impl Carrier for TwilioClient {
             date_sent_from_ms: None,
             first_page_only: true,
         };
-        if let Some(found) = newest(self.list_messages(&filter).await?) {
-            return Ok(Some(found));
+        let first = candidates(self.list_messages(&filter).await?);
+        if !first.is_empty() {
+            return Ok(first);
         }
         filter.first_page_only = false;
         filter.date_sent_from_ms = Some(since_ms - FIND_SENT_SLACK_MS);
-        Ok(newest(self.list_messages(&filter).await?))
+        Ok(candidates(self.list_messages(&filter).await?))
     }
 
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError> {
@@ -403,6 +407,7 @@ impl Carrier for TwilioClient {
         Ok(Changes {
             messages,
             cursor: state.write(),
+            backfill: false,
         })
     }
 }

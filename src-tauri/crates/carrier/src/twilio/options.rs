@@ -30,6 +30,8 @@ pub struct TwilioOptions {
     pub media_host: Option<Arc<dyn MediaHost>>,
     /// Messages per second per line the account may send (Twilio long codes: about 1).
     pub per_line_rate: f64,
+    /// How long a created message may take to appear in Twilio's listings.
+    pub listing_lag: Duration,
 }
 
 impl Default for TwilioOptions {
@@ -40,6 +42,7 @@ impl Default for TwilioOptions {
             page_size: 50,
             media_host: None,
             per_line_rate: 1.0,
+            listing_lag: Duration::from_secs(30),
         }
     }
 }
@@ -51,6 +54,7 @@ impl fmt::Debug for TwilioOptions {
             .field("request_timeout", &self.request_timeout)
             .field("page_size", &self.page_size)
             .field("media_host", &self.media_host.is_some())
+            .field("listing_lag", &self.listing_lag)
             .finish()
     }
 }

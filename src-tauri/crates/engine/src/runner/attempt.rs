@@ -80,13 +80,30 @@ impl Inner {
         let result = self
             .call(self.carrier.find_sent(&request, since), unanswered)
             .await;
-        let found = match result {
-            Ok(found) => found,
+        let candidates = match result {
+            Ok(candidates) => candidates,
             Err(e) => {
                 tracing::info!(job = %job.id, error = %describe(&e), "reconciliation postponed");
                 return Outcome::ReconcileLater;
             }
         };
+        // A carrier id the store already holds is another message's (an identical text sent
+        // earlier): never this one.
+        let store = self.engine.store();
+        let mut found = None;
+        for candidate in candidates {
+            match store.message_by_carrier_sid(&candidate.sid) {
+                Ok(None) => {
+                    found = Some(candidate);
+                    break;
+                }
+                Ok(Some(_)) => {}
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "reconciliation postponed");
+                    return Outcome::ReconcileLater;
+                }
+            }
+        }
         let now = self.now();
         let unknown = Job {
             attempts: u32::try_from(job.attempts).unwrap_or(u32::MAX),

@@ -59,6 +59,8 @@ pub struct FakeCarrier {
     pub state: Mutex<FakeState>,
     pub rate: f64,
     pub latency: Duration,
+    /// [`Capabilities::settle`]: 0, an ideal carrier that lists at once, unless a test says.
+    pub settle: Duration,
     born: tokio::time::Instant,
 }
 
@@ -72,6 +74,7 @@ impl FakeCarrier {
             state: Mutex::new(FakeState::default()),
             rate,
             latency,
+            settle: Duration::ZERO,
             born: tokio::time::Instant::now(),
         })
     }
@@ -144,6 +147,7 @@ impl Carrier for FakeCarrier {
             idempotency_keys: true,
             per_line_rate: self.rate,
             mms_budget: 5_000_000,
+            settle: self.settle,
         }
     }
 
@@ -233,8 +237,8 @@ impl Carrier for FakeCarrier {
     async fn find_sent(
         &self,
         request: &SendRequest,
-        _since_ms: i64,
-    ) -> Result<Option<CarrierMessage>, CarrierError> {
+        _started_at_ms: i64,
+    ) -> Result<Vec<CarrierMessage>, CarrierError> {
         let mut s = self.state();
         s.find_calls += 1;
         if s.offline {
@@ -242,8 +246,9 @@ impl Carrier for FakeCarrier {
         }
         Ok(s.accepted
             .iter()
-            .find(|(client_id, _)| *client_id == request.client_id)
-            .map(|(_, m)| m.clone()))
+            .filter(|(client_id, _)| *client_id == request.client_id)
+            .map(|(_, m)| m.clone())
+            .collect())
     }
 
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError> {
@@ -257,6 +262,7 @@ impl Carrier for FakeCarrier {
         Ok(Changes {
             cursor: SyncCursor(serde_json::json!(from + messages.len())),
             messages,
+            backfill: false,
         })
     }
 }
