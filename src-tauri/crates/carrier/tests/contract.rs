@@ -293,10 +293,24 @@ async fn every_request_the_client_makes_is_valid_against_twilios_document() {
         .find_sent(&send_request("hello"), 1_764_000_000_000)
         .await
         .expect("looking for a sent message");
-    client
+    // A first sync (history, large pages), a later round (the top of the listing) and one
+    // that asks about a watched message by sid.
+    let first = client
         .changes(&SyncCursor::default())
         .await
-        .expect("a sync round");
+        .expect("a first sync round");
+    client.changes(&first.cursor).await.expect("a later round");
+    let watching = SyncCursor(serde_json::json!({
+        "v": 2,
+        "newest": 1_764_000_000_000_i64,
+        "watch": {"SM0123456789abcdef0123456789abcdef": {
+            "status": "sent", "created_ms": 1_764_000_000_000_i64, "due_ms": 0
+        }},
+    }));
+    client
+        .changes(&watching)
+        .await
+        .expect("a round asking about a sent message");
 
     let exchanges = world.exchanges();
     let refused: Vec<&Exchange> = exchanges
@@ -328,6 +342,23 @@ async fn every_request_the_client_makes_is_valid_against_twilios_document() {
             e.query
         );
     }
+    let fetches = exchanges
+        .iter()
+        .filter(|e| is(e, "GET", "/Messages/{Sid}.json"))
+        .count();
+    assert_eq!(
+        fetches, 2,
+        "fetch_message, then the round's watched message"
+    );
+    let page_sizes: Vec<&str> = exchanges
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.ends_with("/Messages.json"))
+        .filter_map(|e| e.query.split('&').find(|p| p.starts_with("PageSize=")))
+        .collect();
+    assert!(
+        page_sizes.contains(&"PageSize=1000") && page_sizes.contains(&"PageSize=50"),
+        "a first sync lists large pages, a later round small ones: {page_sizes:?}"
+    );
     // Paging followed the document's `next_page_uri` and stopped at a page already read.
     assert!(
         exchanges

@@ -282,8 +282,15 @@ async fn the_sync_reports_each_status_change_once() {
         );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    // Queued messages have no date_sent yet, so Twilio's day filter first shows it as sent.
-    assert_eq!(reported, [CarrierStatus::Sent, CarrierStatus::Delivered]);
+    // The listing has no day filter, which would skip a message still queued (no date_sent).
+    assert_eq!(
+        reported,
+        [
+            CarrierStatus::Queued,
+            CarrierStatus::Sent,
+            CarrierStatus::Delivered
+        ]
+    );
     w.sandbox.shutdown().await;
 }
 
@@ -454,14 +461,31 @@ async fn offline_refuses_connections_and_comes_back_on_the_same_port() {
     w.sandbox.shutdown().await;
 }
 
+fn unknown(result: Result<impl std::fmt::Debug, CarrierError>) -> String {
+    match result {
+        Err(CarrierError::Unknown { message }) => message,
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn a_500_is_a_transient_server_error_and_sends_nothing() {
+async fn a_500_to_a_send_is_unknown_and_to_a_read_transient() {
     let w = start().await;
+    let since = now_ms();
+    let req = request(SALES, ADA, "hi");
+    // This 500 came before the message was made, but the client cannot tell: reconcile.
     w.sandbox.fail_next(1, Failure::Status500);
-    let result = w.client.send(&request(SALES, ADA, "hi")).await;
-    assert_eq!(transient_kind(result), TransientKind::Server);
+    let message = unknown(w.client.send(&req).await);
+    assert!(message.contains("not known yet"), "{message}");
     assert_eq!(w.sandbox.received_count(), 0);
-    w.client.send(&request(SALES, ADA, "hi")).await.unwrap();
+    assert_eq!(w.client.find_sent(&req, since).await.unwrap(), []);
+    w.client.send(&req).await.unwrap();
+
+    w.sandbox.fail_next(1, Failure::Status500);
+    assert_eq!(
+        transient_kind(w.client.lines().await),
+        TransientKind::Server
+    );
     w.sandbox.shutdown().await;
 }
 
@@ -473,8 +497,7 @@ async fn a_sends_only_fault_lets_other_requests_through() {
         !w.client.lines().await.unwrap().is_empty(),
         "listing lines is not a send"
     );
-    let result = w.client.send(&request(SALES, ADA, "hi")).await;
-    assert_eq!(transient_kind(result), TransientKind::Server);
+    unknown(w.client.send(&request(SALES, ADA, "hi")).await);
     w.client.send(&request(SALES, ADA, "hi")).await.unwrap();
     assert_eq!(w.sandbox.received_count(), 1);
     w.sandbox.shutdown().await;
@@ -773,5 +796,48 @@ async fn the_control_api_drives_a_sandbox_from_outside() {
         (Some(1), Some(0))
     );
     drop(w.dir);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn short_codes_and_alphanumeric_senders_are_kept() {
+    let w = start().await;
+    let sales = n(SALES);
+    let now = now_ms();
+    for (i, sender) in ["89363", "GOOGLE", "Uber"].into_iter().enumerate() {
+        let from = E164::from_sender(sender).unwrap();
+        let body = format!("Your code is {i}4{i}2");
+        w.sandbox
+            .reply(&from, &sales, &body, Some(now - 3_000 + i as i64 * 1000))
+            .unwrap();
+    }
+    let changes = w.client.changes(&SyncCursor::default()).await.unwrap();
+    let senders: Vec<&str> = changes.messages.iter().map(|m| m.from.as_str()).collect();
+    assert_eq!(senders, ["89363", "GOOGLE", "Uber"]);
+    assert!(changes.messages.iter().all(|m| !m.from.is_phone_number()));
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn replies_within_one_second_keep_the_carriers_order() {
+    let w = start().await;
+    let (ada, sales) = (n(ADA), n(SALES));
+    // Twilio's dates have whole seconds: three replies of one second tie on their date.
+    let second = (now_ms() - 5_000) / 1000 * 1000;
+    for body in ["Yes", "but not before 3", "see you then"] {
+        w.sandbox.reply(&ada, &sales, body, Some(second)).unwrap();
+    }
+    let first = w.client.changes(&SyncCursor::default()).await.unwrap();
+    let bodies: Vec<&str> = first.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["Yes", "but not before 3", "see you then"]);
+
+    // The same holds for a later round's news.
+    let later = (now_ms() - 1_000) / 1000 * 1000;
+    for body in ["one", "two"] {
+        w.sandbox.reply(&ada, &sales, body, Some(later)).unwrap();
+    }
+    let next = w.client.changes(&first.cursor).await.unwrap();
+    let bodies: Vec<&str> = next.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["one", "two"]);
     w.sandbox.shutdown().await;
 }

@@ -7,14 +7,17 @@ use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder};
 use switchboard_core::model::E164;
 
+use super::clock::CarrierClock;
 use super::cursor::TwilioCursor;
 use super::errors::{check_status, classify_read, classify_transport};
+use super::lookup::{is_candidate, oldest_first, Window};
 use super::options::{is_loopback, MessageFilter, TwilioOptions};
+use super::round::{SyncRound, Walk};
 use super::wire::{
-    convert_message, num_media, path_segment, ApiAccount, ApiMessage, MediaPage, MessagePage,
+    convert_message, listed, path_segment, ApiAccount, ApiMessage, Listed, MediaPage, MessagePage,
     NumberPage, Pages,
 };
-use crate::dates::{format_day, now_ms, parse_rfc2822};
+use crate::dates::{format_day, now_ms};
 use crate::{
     Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage, Changes,
     SendRequest, SyncCursor,
@@ -22,9 +25,6 @@ use crate::{
 
 /// Twilio accepts up to 5 MB of media per message.
 pub const MMS_BUDGET: usize = 5 * 1024 * 1024;
-
-/// `find_sent` accepts a message created this long before the attempt began (clock skew).
-const FIND_SENT_SLACK_MS: i64 = 60 * 1000;
 
 /// Every request this client makes, as (method, path below the account): the contract tests
 /// send each one to a mock serving Twilio's own OpenAPI document. Add a request here when the
@@ -46,6 +46,8 @@ pub struct TwilioClient {
     account_sid: String,
     auth_token: String,
     options: TwilioOptions,
+    /// The carrier's clock, from the `Date` of its answers.
+    clock: CarrierClock,
 }
 
 impl fmt::Debug for TwilioClient {
@@ -84,6 +86,7 @@ impl TwilioClient {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             options,
+            clock: CarrierClock::default(),
         })
     }
 
@@ -101,47 +104,60 @@ impl TwilioClient {
             .basic_auth(&self.account_sid, Some(&self.auth_token))
     }
 
-    /// Sends a request and reads a JSON answer, classifying every failure.
+    /// Sends a request and reads a JSON answer, classifying every failure; `body_matters` for a
+    /// request that changes something (a send), whose lost answer leaves its outcome unknown.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         what: &'static str,
         builder: RequestBuilder,
         body_matters: bool,
     ) -> Result<T, CarrierError> {
+        let sent_ms = now_ms();
         let response = builder
             .send()
             .await
             .map_err(|e| classify_transport(what, &e, body_matters))?;
-        let response = check_status(what, response).await?;
+        let date = response.headers().get(reqwest::header::DATE);
+        self.clock
+            .observe(date.and_then(|v| v.to_str().ok()), sent_ms, now_ms());
+        let response = check_status(what, response, body_matters).await?;
         response
             .json::<T>()
             .await
             .map_err(|e| classify_read(what, &e, body_matters))
     }
 
-    /// `GET Messages/{Sid}.json`: one message as the carrier has it now.
+    /// The carrier's time now, as well as its answers have told it.
+    fn carrier_now(&self) -> i64 {
+        self.clock.to_carrier(now_ms())
+    }
+
+    /// `GET Messages/{Sid}.json`: one message as the carrier has it now, with its media.
     pub async fn fetch_message(&self, sid: &str) -> Result<CarrierMessage, CarrierError> {
+        let found = self.fetch_listed(sid).await?;
+        let mut message = found.message;
+        if found.num_media > 0 {
+            message.media_urls = self.media_urls(&message.sid).await?;
+        }
+        Ok(message)
+    }
+
+    /// `GET Messages/{Sid}.json` without its media.
+    async fn fetch_listed(&self, sid: &str) -> Result<Listed, CarrierError> {
         let url = self.account_url(&format!("/Messages/{}.json", path_segment(sid)?));
         let api: ApiMessage = self
             .call("fetch message", self.request(Method::GET, &url), false)
             .await?;
-        self.message_from_api(api).await
+        listed(api)
     }
 
-    /// `GET Messages.json` with filters, following `next_page_uri`; newest first, as listed.
+    /// `GET Messages.json` with filters, following `next_page_uri`; newest first, as listed. A
+    /// listing tells only how many media a message has: its `media_urls` stay empty (see
+    /// [`TwilioClient::media_urls`]).
     pub async fn list_messages(
         &self,
         filter: &MessageFilter,
     ) -> Result<Vec<CarrierMessage>, CarrierError> {
-        let listed = self.list_dated(filter).await?;
-        Ok(listed.into_iter().map(|(m, _)| m).collect())
-    }
-
-    /// Like `list_messages`, with each message's `date_sent` (ms), which `DateSent` filters on.
-    async fn list_dated(
-        &self,
-        filter: &MessageFilter,
-    ) -> Result<Vec<(CarrierMessage, Option<i64>)>, CarrierError> {
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(to) = &filter.to {
             query.push(("To", to.to_string()));
@@ -153,34 +169,47 @@ impl TwilioClient {
             // `DateSent>=2024-05-01` on the wire is the key `DateSent>` with the value `2024-05-01`.
             query.push(("DateSent>", format_day(ms)));
         }
-        query.push(("PageSize", self.options.page_size.to_string()));
-        let mut builder = self
-            .request(Method::GET, &self.account_url("/Messages.json"))
-            .query(&query);
+        let mut builder = self.messages_page(&query, self.options.page_size);
         let mut out = Vec::new();
         let mut pages = Pages::default();
         loop {
-            let page: MessagePage = self.call("list messages", builder, false).await?;
-            for api in page.messages {
-                let sid = api.sid.clone();
-                let sent_at = api.date_sent.as_deref().and_then(parse_rfc2822);
-                match self.message_from_api(api).await {
-                    Ok(m) => out.push((m, sent_at)),
-                    // A message we cannot represent (an alphanumeric sender, a status from a
-                    // newer API) must not stop the sync of all the others.
-                    Err(CarrierError::Permanent { message, .. }) => {
-                        tracing::warn!(sid, reason = %message, "skipping a message the carrier listed");
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            match pages.next(page.next_page_uri) {
+            let (page, next) = self.message_page(builder).await?;
+            out.extend(page.into_iter().map(|l| l.message));
+            match pages.next(next) {
                 Some(next) if !filter.first_page_only => {
                     builder = self.request(Method::GET, &self.join(&next));
                 }
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// The first page of `GET Messages.json` with `query`.
+    fn messages_page(&self, query: &[(&str, String)], page_size: u32) -> RequestBuilder {
+        self.request(Method::GET, &self.account_url("/Messages.json"))
+            .query(query)
+            .query(&[("PageSize", page_size.to_string())])
+    }
+
+    /// One page of a message listing, newest first, and the next page's URI.
+    async fn message_page(
+        &self,
+        builder: RequestBuilder,
+    ) -> Result<(Vec<Listed>, Option<String>), CarrierError> {
+        let page: MessagePage = self.call("list messages", builder, false).await?;
+        let mut out = Vec::with_capacity(page.messages.len());
+        for api in page.messages {
+            let sid = api.sid.clone();
+            match listed(api) {
+                Ok(l) => out.push(l),
+                // A message we cannot represent (a sender that is no number, short code or
+                // sender id; a status from a newer API) must not stop the sync of the others.
+                Err(e) => {
+                    tracing::warn!(sid, reason = %e, "skipping a message the carrier listed");
+                }
+            }
+        }
+        Ok((out, page.next_page_uri.filter(|uri| !uri.is_empty())))
     }
 
     /// Twilio's paging URIs are relative to the API's host.
@@ -190,15 +219,6 @@ impl TwilioClient {
         } else {
             format!("{}{uri}", self.base_url)
         }
-    }
-
-    async fn message_from_api(&self, api: ApiMessage) -> Result<CarrierMessage, CarrierError> {
-        let media_urls = if num_media(&api) > 0 {
-            self.media_urls(&api.sid).await?
-        } else {
-            Vec::new()
-        };
-        convert_message(api, media_urls)
     }
 
     /// `GET Messages/{Sid}/Media.json`: the content URLs of a message's media (each media
@@ -216,6 +236,43 @@ impl TwilioClient {
             .into_iter()
             .map(|m| self.join(m.uri.trim_end_matches(".json")))
             .collect())
+    }
+
+    /// A sync round's listing, from the top then (when the top had no news) along the gap a
+    /// previous round left, and its watched messages one by one.
+    async fn walk(&self, round: &mut SyncRound) -> Result<(), CarrierError> {
+        let page_size = if round.is_first() {
+            self.options.history_page_size
+        } else {
+            self.options.page_size
+        };
+        let mut builder = self.messages_page(&[], page_size);
+        loop {
+            let (page, next) = self.message_page(builder).await?;
+            match round.head_page(page, next, self.carrier_now()) {
+                Walk::Next(uri) => builder = self.request(Method::GET, &self.join(&uri)),
+                Walk::Done => break,
+            }
+        }
+        if let Some(uri) = round.gap_to_walk() {
+            let mut builder = self.request(Method::GET, &self.join(&uri));
+            loop {
+                let (page, next) = self.message_page(builder).await?;
+                match round.gap_page(page, next, self.carrier_now()) {
+                    Walk::Next(uri) => builder = self.request(Method::GET, &self.join(&uri)),
+                    Walk::Done => break,
+                }
+            }
+        }
+        for sid in round.due_watches() {
+            match self.fetch_listed(&sid).await {
+                Ok(found) => round.watched(&sid, Some(found)),
+                // Deleted at the carrier: nothing more will come of it.
+                Err(CarrierError::Permanent { .. }) => round.watched(&sid, None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn media_url(&self, request: &SendRequest) -> Result<Option<String>, CarrierError> {
@@ -346,68 +403,66 @@ impl Carrier for TwilioClient {
     async fn find_sent(
         &self,
         request: &SendRequest,
-        since_ms: i64,
+        started_at_ms: i64,
     ) -> Result<Vec<CarrierMessage>, CarrierError> {
-        let matches = |m: &CarrierMessage| {
-            !m.inbound
-                && m.from == request.from
-                && m.to == request.to
-                && m.body == request.body
-                && m.media_urls.is_empty() == request.media.is_none()
-                && m.created_at >= since_ms - FIND_SENT_SLACK_MS
-        };
-        // Oldest first; the listing is newest first, so a stable sort keeps the carrier's order
-        // between messages of the same second.
-        let candidates = |found: Vec<CarrierMessage>| {
-            let mut found: Vec<CarrierMessage> =
-                found.into_iter().rev().filter(|m| matches(m)).collect();
-            found.sort_by_key(|m| m.created_at);
-            found
-        };
-        // A message still queued has no `date_sent` yet, and Twilio's DateSent filter skips it:
-        // look at the newest page of this pair first, then at everything sent since that day.
-        let mut filter = MessageFilter {
-            from: Some(request.from.clone()),
-            to: Some(request.to.clone()),
-            date_sent_from_ms: None,
-            first_page_only: true,
-        };
-        let first = candidates(self.list_messages(&filter).await?);
-        if !first.is_empty() {
-            return Ok(first);
+        // Newest first, down to the attempt's window on the carrier's clock, which the first
+        // answer's `Date` places. No `DateSent` filter: a message still queued has no date_sent
+        // yet, and Twilio's filter skips it.
+        let query = [
+            ("From", request.from.to_string()),
+            ("To", request.to.to_string()),
+        ];
+        let mut builder = self.messages_page(&query, self.options.page_size);
+        let mut window = None;
+        let mut pages = Pages::default();
+        let mut found = Vec::new();
+        loop {
+            let (page, next) = self.message_page(builder).await?;
+            let window = *window.get_or_insert_with(|| {
+                Window::of_attempt(
+                    started_at_ms,
+                    self.clock.offset_ms(),
+                    self.options.request_timeout,
+                    request.media.is_some(),
+                )
+            });
+            let reached = page.iter().any(|l| l.message.created_at < window.from_ms);
+            found.extend(
+                page.into_iter()
+                    .filter(|l| is_candidate(request, l, &window)),
+            );
+            match pages.next(next) {
+                Some(next) if !reached => builder = self.request(Method::GET, &self.join(&next)),
+                _ => return Ok(oldest_first(found)),
+            }
         }
-        filter.first_page_only = false;
-        filter.date_sent_from_ms = Some(since_ms - FIND_SENT_SLACK_MS);
-        Ok(candidates(self.list_messages(&filter).await?))
     }
 
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError> {
-        let mut state = TwilioCursor::read(cursor, now_ms());
-        let listed = self
-            .list_dated(&MessageFilter {
-                date_sent_from_ms: Some(state.day_ms),
-                ..MessageFilter::default()
-            })
-            .await?;
-        let mut fetched = Vec::new();
-        for sid in state.pending.keys().cloned().collect::<Vec<_>>() {
-            if listed.iter().any(|(m, _)| m.sid == sid) {
-                continue;
+        let mut round = SyncRound::start(
+            TwilioCursor::read(cursor),
+            self.options.listing_lag,
+            self.carrier_now(),
+        );
+        self.walk(&mut round).await?;
+        let (reports, state, backfill) = round.finish();
+        let mut messages = Vec::with_capacity(reports.len());
+        for report in reports {
+            let mut message = report.listed.message;
+            if report.fetch_media {
+                message.media_urls = match self.media_urls(&message.sid).await {
+                    Ok(urls) => urls,
+                    // Deleted since it was listed: the message itself is still news.
+                    Err(CarrierError::Permanent { .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                };
             }
-            match self.fetch_message(&sid).await {
-                Ok(m) => fetched.push(m),
-                // Deleted at the carrier: nothing more will come of it.
-                Err(CarrierError::Permanent { .. }) => {
-                    state.pending.remove(&sid);
-                }
-                Err(e) => return Err(e),
-            }
+            messages.push(message);
         }
-        let messages = state.absorb(listed, fetched, now_ms());
         Ok(Changes {
             messages,
             cursor: state.write(),
-            backfill: false,
+            backfill,
         })
     }
 }

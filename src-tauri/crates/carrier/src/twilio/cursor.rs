@@ -1,247 +1,197 @@
-//! Where the inbound sync left off with Twilio, which can only filter by whole days: the day a
-//! round lists from, what it already reported, and the outbound messages still worth watching.
+//! Where the inbound sync left off with Twilio, in the carrier's own dates: the newest message
+//! listed so far, what was reported of the few messages just before it (the overlap that
+//! absorbs Twilio's listing lag), the outbound messages still worth asking about one by one,
+//! the MMS waiting for their media, and, after a long absence, where the catching up resumes.
+//!
+//! Everything in it is bounded, and nothing in it depends on when a round ran: a round that
+//! finds nothing writes back exactly the cursor it read, which the engine need not save.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dates::{format_day, parse_day, start_of_day};
-use crate::{CarrierMessage, CarrierStatus, SyncCursor};
+use crate::{CarrierStatus, SyncCursor};
 
-/// How far back a sync round looks before the newest message it has seen: a message the carrier
-/// dates a little earlier than one already listed (clock skew, slow ingestion) is still found.
-const SYNC_OVERLAP_MS: i64 = 10 * 60 * 1000;
-/// Outbound messages whose status may still change are watched one by one for this long after
-/// their day has left the listing window, so a "delivered" after midnight is not lost.
-const PENDING_WATCH_MS: i64 = 24 * 60 * 60 * 1000;
-/// At most this many such messages are watched, to bound the requests of one round.
-const PENDING_MAX: usize = 100;
+/// The cursor's form; another (an older client's, a damaged one) reads as a fresh cursor.
+const VERSION: u32 = 2;
+/// Messages remembered in the overlap. Only an account receiving thousands of messages a
+/// minute comes near it; past it the oldest are forgotten, and if they are listed again they
+/// are reported again, which the engine's deduplication by carrier id absorbs.
+pub(super) const RECENT_MAX: usize = 2_000;
+/// Outbound messages watched one by one, the newest kept.
+pub(super) const WATCH_MAX: usize = 100;
+/// MMS held back for their media at once; past it, they are reported without waiting.
+pub(super) const HELD_MAX: usize = 50;
 
-/// Where `changes` left off. Twilio can only filter by whole days of `date_sent`, so the cursor
-/// keeps the day it lists from and what it has already reported from that day on (sid and
-/// status, so a status change is reported again), plus outbound messages from earlier days that
-/// may still change status.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// What was reported of a message in the overlap: its status and its `date_created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Seen(pub(super) CarrierStatus, pub(super) i64);
+
+/// An outbound message whose status may still change, past the overlap: its status reported,
+/// its `date_created`, and when to ask again (carrier's clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Watched {
+    pub(super) status: CarrierStatus,
+    pub(super) created_ms: i64,
+    pub(super) due_ms: i64,
+}
+
+/// An MMS listed before its media were: its `date_created` and when it was first listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Held {
+    pub(super) created_ms: i64,
+    pub(super) since_ms: i64,
+}
+
+/// A walk cut short by a round's budget: the listing page it goes on with, the date it goes
+/// down to, what was already reported of the messages just above that date (the overlap of the
+/// round that opened it), and whether it is a first sync's history (reported as backfill).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Gap {
+    pub(super) next: String,
+    pub(super) until_ms: i64,
+    pub(super) history: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) seen: BTreeMap<String, Seen>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct TwilioCursor {
-    /// Start of the first UTC day still listed.
-    pub(super) day_ms: i64,
-    /// Reported messages sent on `day_ms` or later, with the status last reported.
-    seen: BTreeMap<String, SeenMessage>,
-    /// Outbound messages of earlier days whose status may still change, fetched one by one.
-    pub(super) pending: BTreeMap<String, SeenMessage>,
+    /// The newest `date_created` listed; `None` until a first sync has run.
+    pub(super) newest_ms: Option<i64>,
+    pub(super) recent: BTreeMap<String, Seen>,
+    pub(super) watch: BTreeMap<String, Watched>,
+    pub(super) held: BTreeMap<String, Held>,
+    pub(super) gap: Option<Gap>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct SeenMessage {
-    status: CarrierStatus,
-    /// `date_sent` (ms), which decides whether the listing still shows it.
-    at: i64,
-    outbound: bool,
-}
-
-/// The cursor's JSON: `{"day": "2024-05-01", "seen": {...}, "pending": {...}}`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The cursor's JSON: `{"v": 2, "newest": 1764000000000, "recent": {"SM…": ["delivered",
+/// 1764000000000]}, …}`, empty parts left out.
+#[derive(Debug, Serialize, Deserialize)]
 struct CursorJson {
-    day: String,
-    #[serde(default)]
-    seen: BTreeMap<String, SeenMessage>,
-    #[serde(default)]
-    pending: BTreeMap<String, SeenMessage>,
+    v: u32,
+    newest: i64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    recent: BTreeMap<String, Seen>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    watch: BTreeMap<String, Watched>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    held: BTreeMap<String, Held>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gap: Option<Gap>,
 }
 
 impl TwilioCursor {
-    /// A fresh (or unreadable) cursor starts at yesterday's day, so a first sync sees recent
-    /// history without the account's whole past.
-    pub(super) fn read(cursor: &SyncCursor, now_ms: i64) -> TwilioCursor {
-        let parsed = serde_json::from_value::<CursorJson>(cursor.0.clone())
-            .ok()
-            .and_then(|c| Some((parse_day(&c.day)?, c)));
-        match parsed {
-            Some((day_ms, c)) => TwilioCursor {
-                day_ms,
-                seen: c.seen,
-                pending: c.pending,
+    /// A fresh, unreadable or older cursor means a first sync.
+    pub(super) fn read(cursor: &SyncCursor) -> TwilioCursor {
+        match serde_json::from_value::<CursorJson>(cursor.0.clone()) {
+            Ok(c) if c.v == VERSION => TwilioCursor {
+                newest_ms: Some(c.newest),
+                recent: c.recent,
+                watch: c.watch,
+                held: c.held,
+                gap: c.gap,
             },
-            None => TwilioCursor {
-                day_ms: start_of_day(now_ms - 86_400_000),
-                ..TwilioCursor::default()
-            },
+            _ => TwilioCursor::default(),
         }
     }
 
+    /// Its JSON; a cursor that has not run its first sync stays the empty one.
     pub(super) fn write(&self) -> SyncCursor {
+        let Some(newest) = self.newest_ms else {
+            return SyncCursor::default();
+        };
         let json = CursorJson {
-            day: format_day(self.day_ms),
-            seen: self.seen.clone(),
-            pending: self.pending.clone(),
+            v: VERSION,
+            newest,
+            recent: self.recent.clone(),
+            watch: self.watch.clone(),
+            held: self.held.clone(),
+            gap: self.gap.clone(),
         };
         SyncCursor(serde_json::to_value(json).unwrap_or_default())
     }
-
-    /// Takes one round's messages, returns those new or changed (oldest first) and moves the
-    /// window forward to the day of the newest message minus the overlap.
-    pub(super) fn absorb(
-        &mut self,
-        listed: Vec<(CarrierMessage, Option<i64>)>,
-        fetched: Vec<CarrierMessage>,
-        now_ms: i64,
-    ) -> Vec<CarrierMessage> {
-        let mut out = Vec::new();
-        let mut newest = None::<i64>;
-        for (m, sent_at) in listed {
-            // Twilio lists by `date_sent` only messages that have one.
-            let at = sent_at.unwrap_or(m.created_at);
-            newest = newest.max(Some(at));
-            let changed = self
-                .seen
-                .get(&m.sid)
-                .or_else(|| self.pending.get(&m.sid))
-                .is_none_or(|s| s.status != m.status);
-            self.pending.remove(&m.sid);
-            self.seen.insert(
-                m.sid.clone(),
-                SeenMessage {
-                    status: m.status,
-                    at,
-                    outbound: !m.inbound,
-                },
-            );
-            if changed {
-                out.push(m);
-            }
-        }
-        for m in fetched {
-            let entry = self.pending.get_mut(&m.sid);
-            if let Some(seen) = entry {
-                if seen.status != m.status {
-                    seen.status = m.status;
-                    out.push(m);
-                }
-            }
-        }
-        if let Some(newest) = newest {
-            self.day_ms = self.day_ms.max(start_of_day(newest - SYNC_OVERLAP_MS));
-        }
-        let day_ms = self.day_ms;
-        let (keep, left): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.seen)
-            .into_iter()
-            .partition(|(_, s)| s.at >= day_ms);
-        self.seen = keep;
-        self.pending.extend(
-            left.into_iter()
-                .filter(|(_, s)| s.outbound && !is_final(s.status)),
-        );
-        let horizon = now_ms - PENDING_WATCH_MS;
-        self.pending
-            .retain(|_, s| !is_final(s.status) && s.at >= horizon);
-        while self.pending.len() > PENDING_MAX {
-            let oldest = self
-                .pending
-                .iter()
-                .min_by_key(|(_, s)| s.at)
-                .map(|(sid, _)| sid.clone());
-            if let Some(sid) = oldest {
-                self.pending.remove(&sid);
-            }
-        }
-        out.sort_by_key(|m| m.created_at);
-        out
-    }
 }
 
-fn is_final(status: CarrierStatus) -> bool {
+/// Whether an outbound message of this status may still change it (to delivered, failed…).
+pub(super) fn awaits_delivery(status: CarrierStatus) -> bool {
     matches!(
         status,
-        CarrierStatus::Delivered
-            | CarrierStatus::Undelivered
-            | CarrierStatus::Failed
-            | CarrierStatus::Received
-            | CarrierStatus::Read
-            | CarrierStatus::Canceled
+        CarrierStatus::Accepted
+            | CarrierStatus::Scheduled
+            | CarrierStatus::Queued
+            | CarrierStatus::Sending
+            | CarrierStatus::Sent
     )
+}
+
+/// Keeps the `max` entries of `map` with the greatest `key` (the newest; ties by sid, so the
+/// result does not depend on the map's history) and returns the others.
+pub(super) fn keep_newest<V>(
+    map: &mut BTreeMap<String, V>,
+    max: usize,
+    key: impl Fn(&V) -> i64,
+) -> Vec<(String, V)> {
+    if map.len() <= max {
+        return Vec::new();
+    }
+    let mut entries: Vec<(String, V)> = std::mem::take(map).into_iter().collect();
+    entries.sort_by(|(a_sid, a), (b_sid, b)| key(b).cmp(&key(a)).then_with(|| a_sid.cmp(b_sid)));
+    let dropped = entries.split_off(max);
+    *map = entries.into_iter().collect();
+    dropped
 }
 
 #[cfg(test)]
 mod tests {
-    use switchboard_core::model::E164;
-
     use super::*;
 
-    fn message(sid: &str, status: CarrierStatus, at: i64) -> CarrierMessage {
-        CarrierMessage {
-            sid: sid.into(),
-            from: E164::from_normalized("+14155550100").unwrap(),
-            to: E164::from_normalized("+14155550123").unwrap(),
-            body: "hi".into(),
-            inbound: false,
-            status,
-            created_at: at,
-            error_code: None,
-            error_message: None,
-            media_urls: vec![],
-        }
-    }
-
     #[test]
-    fn cursor_reports_each_status_once_and_keeps_watching_after_the_day_moves() {
-        let day1 = parse_day("2026-01-01").unwrap();
-        let day2 = parse_day("2026-01-02").unwrap();
+    fn a_cursor_survives_its_json_form_and_others_read_as_fresh() {
         let mut cursor = TwilioCursor {
-            day_ms: day1,
+            newest_ms: Some(1_764_000_000_000),
             ..TwilioCursor::default()
         };
-        let late = day1 + 86_400_000 - 1000;
-        let now = day2 + 7_200_000;
-        let listed = |sid: &str, status, at| vec![(message(sid, status, at), Some(at))];
-        let sids = |ms: Vec<CarrierMessage>| ms.into_iter().map(|m| m.sid).collect::<Vec<_>>();
-
-        let first = cursor.absorb(listed("SM1", CarrierStatus::Sent, late), vec![], now);
-        assert_eq!(sids(first), ["SM1"]);
-        let again = cursor.absorb(listed("SM1", CarrierStatus::Sent, late), vec![], now);
-        assert!(
-            again.is_empty(),
-            "an unchanged message is not reported twice"
-        );
-
-        // A message of the next day, well past the overlap, moves the window to day 2: SM1,
-        // still only "sent", is then watched by sid.
-        let next = cursor.absorb(
-            listed("SM2", CarrierStatus::Sent, day2 + 3_600_000),
-            vec![],
-            now,
-        );
-        assert_eq!(sids(next), ["SM2"]);
-        assert_eq!(cursor.day_ms, day2);
-        assert!(cursor.pending.contains_key("SM1"));
-
-        let delivered = cursor.absorb(
-            vec![],
-            vec![message("SM1", CarrierStatus::Delivered, late)],
-            now,
-        );
-        assert_eq!(sids(delivered), ["SM1"]);
-        assert!(
-            !cursor.pending.contains_key("SM1"),
-            "a final status ends the watch"
-        );
-    }
-
-    #[test]
-    fn cursor_survives_its_json_form() {
-        let mut cursor = TwilioCursor {
-            day_ms: parse_day("2026-01-01").unwrap(),
-            ..TwilioCursor::default()
-        };
-        let at = cursor.day_ms + 5;
-        cursor.absorb(
-            vec![(message("SM1", CarrierStatus::Sent, at), Some(at))],
-            vec![],
-            at,
+        cursor
+            .recent
+            .insert("SM1".into(), Seen(CarrierStatus::Sent, 1_764_000_000_000));
+        cursor.watch.insert(
+            "SM0".into(),
+            Watched {
+                status: CarrierStatus::Queued,
+                created_ms: 1,
+                due_ms: 2,
+            },
         );
         let json = cursor.write();
-        assert_eq!(json.0["day"], "2026-01-01");
-        let back = TwilioCursor::read(&json, 0);
-        assert_eq!(back.day_ms, cursor.day_ms);
-        assert_eq!(back.seen.len(), 1);
+        assert_eq!(json.0["v"], 2);
+        assert_eq!(json.0["recent"]["SM1"][0], "sent");
+        assert!(json.0.get("held").is_none(), "empty parts are left out");
+        assert_eq!(TwilioCursor::read(&json), cursor);
+
+        for other in [
+            serde_json::Value::Null,
+            serde_json::json!({"day": "2026-01-01", "seen": {}}),
+            serde_json::json!({"v": 3, "newest": 5}),
+        ] {
+            assert_eq!(
+                TwilioCursor::read(&SyncCursor(other)),
+                TwilioCursor::default()
+            );
+        }
+        assert_eq!(TwilioCursor::default().write(), SyncCursor::default());
+    }
+
+    #[test]
+    fn keep_newest_keeps_the_newest_whatever_the_ties() {
+        let mut map: BTreeMap<String, i64> = [("a", 1), ("b", 3), ("c", 2), ("d", 2), ("e", 5)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let dropped = keep_newest(&mut map, 3, |v| *v);
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "c", "e"]);
+        assert_eq!(dropped, [("d".to_owned(), 2), ("a".to_owned(), 1)]);
+        assert!(keep_newest(&mut map, 5, |v| *v).is_empty());
+        assert_eq!(map.len(), 3);
     }
 }

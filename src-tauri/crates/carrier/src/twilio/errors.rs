@@ -79,7 +79,14 @@ fn transient(kind: TransientKind, retry_after: Option<Duration>, message: String
     }
 }
 
-pub(super) async fn check_status(what: &str, response: Response) -> Result<Response, CarrierError> {
+/// Reads an answer's status. `body_sent` is true for a send (`POST Messages.json`), which Twilio
+/// may carry out and still answer with a 5xx (a 502 or 504 from a gateway between us, a 500 after
+/// the message was created): whether the message went is then unknown, never "not sent".
+pub(super) async fn check_status(
+    what: &str,
+    response: Response,
+    body_sent: bool,
+) -> Result<Response, CarrierError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -95,6 +102,14 @@ pub(super) async fn check_status(what: &str, response: Response) -> Result<Respo
             retry_after,
             "The carrier asks to slow down; sending will resume shortly.".into(),
         ));
+    }
+    if status.is_server_error() && body_sent {
+        return Err(CarrierError::Unknown {
+            message: format!(
+                "The carrier had a problem ({status}) while taking the message; whether it went \
+                 through is not known yet."
+            ),
+        });
     }
     if status.is_server_error() {
         return Err(transient(

@@ -5,13 +5,19 @@
 //! resending).
 //!
 //! The rooms depend on each other one way only, so that each can be read (and tested) alone:
-//! `client` uses `options`, `cursor`, `wire` and `errors`; `sandbox_media` uses `options` and
-//! `errors`; those four use nothing else of this folder. This file only names what is public.
+//! `client` makes the requests and uses all the others but `sandbox_media`; `round` (one sync
+//! round's decisions) uses `cursor` (what the sync remembers) and `wire`; `lookup` (which
+//! messages may be a lost send's) uses `wire`; `clock` (the carrier's time, from its `Date`
+//! headers), `cursor`, `errors`, `options` and `wire` use nothing else of this folder;
+//! `sandbox_media` uses `options` and `errors`. This file only names what is public.
 
 mod client;
+mod clock;
 mod cursor;
 mod errors;
+mod lookup;
 mod options;
+mod round;
 mod sandbox_media;
 mod wire;
 

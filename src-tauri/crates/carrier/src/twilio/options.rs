@@ -24,13 +24,19 @@ pub struct TwilioOptions {
     pub connect_timeout: Duration,
     /// How long a whole request may take, answer included.
     pub request_timeout: Duration,
-    /// `PageSize` of list requests (Twilio: 50 by default, 1000 at most).
+    /// `PageSize` of list requests (Twilio: 50 by default, 1000 at most): a sync round's first
+    /// page, which should hold the listing lag's worth of an account's messages, so that an
+    /// idle poll is one request.
     pub page_size: u32,
+    /// `PageSize` of a first sync, which imports today's and yesterday's history: large pages,
+    /// since a busy account has thousands of messages there.
+    pub history_page_size: u32,
     /// Where images are uploaded before sending; without one the client cannot send MMS.
     pub media_host: Option<Arc<dyn MediaHost>>,
     /// Messages per second per line the account may send (Twilio long codes: about 1).
     pub per_line_rate: f64,
-    /// How long a created message may take to appear in Twilio's listings.
+    /// How long a created message may take to appear in Twilio's listings. A sync round looks
+    /// back this long (and a margin) before the newest message it has seen.
     pub listing_lag: Duration,
 }
 
@@ -40,6 +46,7 @@ impl Default for TwilioOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             page_size: 50,
+            history_page_size: 1000,
             media_host: None,
             per_line_rate: 1.0,
             listing_lag: Duration::from_secs(30),
@@ -53,6 +60,7 @@ impl fmt::Debug for TwilioOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("page_size", &self.page_size)
+            .field("history_page_size", &self.history_page_size)
             .field("media_host", &self.media_host.is_some())
             .field("listing_lag", &self.listing_lag)
             .finish()

@@ -73,7 +73,7 @@ impl MediaHost for SandboxMediaHost {
             .await
             // Uploading twice only leaves an unused copy behind: never an unknown outcome.
             .map_err(|e| classify_transport(what, &e, false))?;
-        let answer: UploadAnswer = check_status(what, response)
+        let answer: UploadAnswer = check_status(what, response, false)
             .await?
             .json()
             .await

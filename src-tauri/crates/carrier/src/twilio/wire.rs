@@ -111,11 +111,37 @@ pub(super) struct ApiCapabilities {
     pub(super) mms: bool,
 }
 
-pub(super) fn num_media(api: &ApiMessage) -> u32 {
+fn num_media(api: &ApiMessage) -> u32 {
     api.num_media
         .as_deref()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// A message as a listing (or a fetch) shows it, before any Media request: its media URLs are
+/// not known yet, only how many it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Listed {
+    /// With `media_urls` empty.
+    pub(super) message: CarrierMessage,
+    /// Twilio's `num_media`, which stays "0" for a moment after an MMS arrives.
+    pub(super) num_media: u32,
+}
+
+impl Listed {
+    /// An MMS, by Twilio's `MM` sid or its media count (which may still read 0).
+    pub(super) fn is_mms(&self) -> bool {
+        self.message.sid.starts_with("MM") || self.num_media > 0
+    }
+}
+
+/// Reads a message resource without its media.
+pub(super) fn listed(api: ApiMessage) -> Result<Listed, CarrierError> {
+    let num_media = num_media(&api);
+    Ok(Listed {
+        message: convert_message(api, Vec::new())?,
+        num_media,
+    })
 }
 
 fn parse_status(s: &str) -> Option<CarrierStatus> {
@@ -145,9 +171,11 @@ pub(super) fn convert_message(
         code: None,
         message: format!("The carrier answered with a message whose {what} can't be read."),
     };
+    // A sender may be a short code or an alphanumeric id (verification codes, "GOOGLE"), and
+    // a message sent elsewhere may go to one: both are kept, though nothing can reply to them.
     let number = |n: &Option<String>, what: &str| {
         n.as_deref()
-            .and_then(E164::from_normalized)
+            .and_then(E164::from_sender)
             .ok_or_else(|| bad(what))
     };
     let status = api
