@@ -361,7 +361,10 @@ async fn an_mms_reports_its_media_only_after_the_media_lag() {
     let fetched = w.get(&format!("/Messages/{mms}.json")).await;
     assert_eq!(fetched.body["num_media"], "1");
     let media = w.get(&format!("/Messages/{mms}/Media.json")).await;
-    assert_eq!(sids(&media.body["media_list"]), [media_sid.clone()]);
+    assert_eq!(
+        sids(&media.body["media_list"]),
+        std::slice::from_ref(&media_sid)
+    );
     let content = w
         .api(Method::GET, &format!("/Messages/{mms}/Media/{media_sid}"))
         .send()
