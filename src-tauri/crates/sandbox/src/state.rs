@@ -1,9 +1,12 @@
 //! What the sandbox carrier remembers (lines, messages, media, counters) and how it survives a
 //! restart: one JSON file, rewritten atomically (temporary file, then rename) after each change.
+//! Messages are kept in listing order (date, then creation order), so a page of a busy day is
+//! read from the end of the list rather than sorted out of all of it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::CarrierStatus;
@@ -62,6 +65,17 @@ pub struct SandboxMessage {
     pub media: Vec<MessageMedia>,
     /// Creation order, which breaks ties between equal dates in listings and page tokens.
     pub seq: u64,
+    /// When this run of the sandbox took the message in, which the list and media lags count
+    /// from; `None` for messages of an earlier run or of a flood (history, long listed).
+    #[serde(skip)]
+    pub arrived: Option<Instant>,
+}
+
+impl SandboxMessage {
+    /// Where it stands in listings: by date, then by creation order.
+    pub fn order(&self) -> (i64, u64) {
+        (self.created_at, self.seq)
+    }
 }
 
 /// An uploaded image; its bytes live in `media/<id>` beside the state file.
@@ -74,6 +88,7 @@ pub struct StoredMedia {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     pub lines: Vec<SandboxLine>,
+    /// Oldest first, in [`SandboxMessage::order`]: add them with [`State::insert_message`].
     pub messages: Vec<SandboxMessage>,
     pub media: Vec<StoredMedia>,
     /// Messages accepted through `POST Messages.json`, ever.
@@ -112,8 +127,25 @@ impl State {
         self.lines.iter().find(|l| &l.number == number)
     }
 
+    pub fn message(&self, sid: &str) -> Option<&SandboxMessage> {
+        self.messages.iter().find(|m| m.sid == sid)
+    }
+
     pub fn message_mut(&mut self, sid: &str) -> Option<&mut SandboxMessage> {
         self.messages.iter_mut().find(|m| m.sid == sid)
+    }
+
+    /// Adds a message where its date puts it (at the end, but for one dated in the past).
+    pub fn insert_message(&mut self, message: SandboxMessage) {
+        let key = message.order();
+        let at = self.messages.partition_point(|m| m.order() <= key);
+        self.messages.insert(at, message);
+    }
+
+    /// Adds many messages at once, in any order.
+    pub fn insert_messages(&mut self, messages: impl IntoIterator<Item = SandboxMessage>) {
+        self.messages.extend(messages);
+        self.messages.sort_by_key(SandboxMessage::order);
     }
 
     pub fn take_seq(&mut self) -> u64 {
@@ -159,10 +191,14 @@ impl Store {
         let path = dir.join(STATE_FILE);
         let state = match fs::read(&path) {
             Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| SandboxError::Corrupt {
-                    path: path.clone(),
-                    source,
-                })?
+                let mut state: State =
+                    serde_json::from_slice(&bytes).map_err(|source| SandboxError::Corrupt {
+                        path: path.clone(),
+                        source,
+                    })?;
+                // Files of older sandboxes kept messages in creation order.
+                state.messages.sort_by_key(SandboxMessage::order);
+                state
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::demo(now_ms),
             Err(e) => return Err(io("read", &path)(e)),
