@@ -10,7 +10,9 @@ use switchboard_carrier::{
     SyncCursor, TransientKind, TwilioClient, TwilioOptions,
 };
 use switchboard_core::model::{ImageKind, E164};
-use switchboard_sandbox::{serve, Delays, Failure, SandboxConfig, SandboxHandle};
+use switchboard_sandbox::{
+    serve, Delays, Failure, SandboxConfig, SandboxHandle, ServerStatus, TRIAL_PREFIX,
+};
 use tempfile::TempDir;
 
 const SALES: &str = "+14155550100";
@@ -840,4 +842,305 @@ async fn replies_within_one_second_keep_the_carriers_order() {
     let bodies: Vec<&str> = next.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["one", "two"]);
     w.sandbox.shutdown().await;
+}
+
+/// API requests the sandbox has answered so far.
+fn requests(w: &World) -> u64 {
+    w.sandbox.stats().api_requests
+}
+
+/// A first sync to its end, as the engine runs it (again while it brings news): every sid it
+/// reported, whether all were history, and the cursor it ended with.
+async fn first_sync(w: &World) -> (Vec<String>, bool, SyncCursor) {
+    let mut cursor = SyncCursor::default();
+    let mut sids = Vec::new();
+    let mut all_history = true;
+    for _ in 0..20 {
+        let changes = w.client.changes(&cursor).await.unwrap();
+        let done = changes.messages.is_empty() || changes.cursor == cursor;
+        all_history &= changes.backfill || changes.messages.is_empty();
+        sids.extend(changes.messages.into_iter().map(|m| m.sid));
+        cursor = changes.cursor;
+        if done {
+            return (sids, all_history, cursor);
+        }
+    }
+    panic!("the first sync did not end");
+}
+
+#[tokio::test]
+async fn an_idle_poll_of_a_busy_day_is_one_request_and_ten_new_messages_one_more() {
+    let w = start().await;
+    let flooded = w.sandbox.flood(10_000).unwrap();
+    assert_eq!(flooded.created, 10_000);
+
+    let before = requests(&w);
+    let (sids, history, cursor) = first_sync(&w).await;
+    let first_sync_requests = requests(&w) - before;
+    let distinct: std::collections::HashSet<&String> = sids.iter().collect();
+    assert_eq!((sids.len(), distinct.len()), (10_000, 10_000));
+    assert!(history, "a first sync is history, recorded quietly");
+    // Ten pages of a thousand, an idle look at the top between them and one at the end; no
+    // Media request for the thousand MMS of the history.
+    println!("first sync of 10,000 messages: {first_sync_requests} requests");
+    assert!(first_sync_requests <= 12, "{first_sync_requests} requests");
+
+    let before = requests(&w);
+    let idle = w.client.changes(&cursor).await.unwrap();
+    assert_eq!(requests(&w) - before, 1, "an idle poll is one request");
+    assert!(idle.messages.is_empty() && !idle.backfill);
+    assert_eq!(idle.cursor, cursor, "and changes nothing to write");
+    let size = serde_json::to_string(&cursor.0).unwrap().len();
+    assert!(
+        size < 4_000,
+        "the cursor holds the overlap only: {size} bytes"
+    );
+
+    let (ada, sales) = (n(ADA), n(SALES));
+    for i in 0..10 {
+        w.sandbox
+            .reply(&ada, &sales, &format!("news {i}"), None)
+            .unwrap();
+    }
+    let before = requests(&w);
+    let news = w.client.changes(&cursor).await.unwrap();
+    let bodies: Vec<&str> = news.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        (0..10).map(|i| format!("news {i}")).collect::<Vec<_>>()
+    );
+    assert!(!news.backfill);
+    let after_news = w.client.changes(&news.cursor).await.unwrap();
+    assert!(after_news.messages.is_empty());
+    assert_eq!(requests(&w) - before, 2, "the news, then an idle look");
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_inbound_mms_comes_with_its_media_and_a_listing_asks_for_no_others() {
+    let w = start().await;
+    let (_, _, cursor) = first_sync(&w).await;
+    // A busy day arrives after the first sync: news, not history.
+    let flooded = w.sandbox.flood(40).unwrap();
+    let before = requests(&w);
+    let news = w.client.changes(&cursor).await.unwrap();
+    assert!(!news.backfill);
+    assert_eq!(news.messages.len(), 40);
+    let inbound_mms: Vec<&CarrierMessage> = news
+        .messages
+        .iter()
+        .filter(|m| m.inbound && m.sid.starts_with("MM"))
+        .collect();
+    assert!(inbound_mms.iter().all(|m| m.media_urls.len() == 1));
+    let is_inbound_mms = |m: &CarrierMessage| m.inbound && m.sid.starts_with("MM");
+    let others_with_media = news
+        .messages
+        .iter()
+        .filter(|m| !is_inbound_mms(m) && !m.media_urls.is_empty())
+        .count();
+    assert_eq!(others_with_media, 0, "an outbound MMS's media are ours");
+    assert_eq!(
+        requests(&w) - before,
+        1 + inbound_mms.len() as u64,
+        "one page, and one Media request per new inbound MMS ({} MMS in all)",
+        flooded.mms
+    );
+    let image = reqwest::Client::new()
+        .get(
+            &inbound_mms
+                .first()
+                .expect("a flood of 40 has MMS")
+                .media_urls[0],
+        )
+        .basic_auth(w.sandbox.account_sid(), Some(w.sandbox.auth_token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.headers()["content-type"], "image/png");
+    w.sandbox.shutdown().await;
+}
+
+/// Polls from `cursor` until a round brings news.
+async fn news(client: &TwilioClient, cursor: &SyncCursor) -> switchboard_carrier::Changes {
+    eventually(|| async {
+        let changes = client.changes(cursor).await.unwrap();
+        (!changes.messages.is_empty()).then_some(changes)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_message_the_carrier_lists_late_is_not_lost() {
+    let w = start().await;
+    let (ada, sales) = (n(ADA), n(SALES));
+    let (_, _, cursor) = first_sync(&w).await;
+    w.sandbox.set_list_lag(Duration::from_millis(800)).unwrap();
+    let bodies = |c: &switchboard_carrier::Changes| {
+        c.messages
+            .iter()
+            .map(|m| m.body.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let second = w.sandbox.reply(&ada, &sales, "second", None).unwrap();
+    let got = news(&w.client, &cursor).await;
+    assert_eq!(bodies(&got), ["second"]);
+
+    // Created 15 s before "second" but listed only now: Twilio's listing is not in the order
+    // of creation. The next rounds look back before the newest date they saw.
+    w.sandbox
+        .reply(&ada, &sales, "first", Some(second.created_at - 15_000))
+        .unwrap();
+    let late = news(&w.client, &got.cursor).await;
+    assert_eq!(bodies(&late), ["first"]);
+    let again = w.client.changes(&late.cursor).await.unwrap();
+    assert!(again.messages.is_empty(), "{:?}", bodies(&again));
+    w.sandbox.shutdown().await;
+}
+
+/// A send whose answer is lost: it reaches the carrier, the client cannot tell.
+async fn send_unanswered(w: &World, req: &SendRequest) {
+    w.sandbox.fail_next_sends(1, Failure::Timeout);
+    unknown(w.client.send(req).await);
+}
+
+#[tokio::test]
+async fn find_sent_matches_a_trial_accounts_prefixed_body() {
+    let w = start().await;
+    w.sandbox.set_trial(true).unwrap();
+    let since = now_ms();
+    let req = request(SALES, ADA, "OK, see you at 3");
+    send_unanswered(&w, &req).await;
+    let found = w.client.find_sent(&req, since).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].body, format!("{TRIAL_PREFIX}OK, see you at 3"));
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn find_sent_places_the_attempt_on_the_carriers_clock() {
+    for skew in [-90, 90, -3_600] {
+        let w = start().await;
+        // -90: this desktop's clock is 90 s fast, so the carrier dates the message 90 s
+        // before the attempt began by the desktop's clock.
+        w.sandbox.set_clock_skew(skew).unwrap();
+        let since = now_ms();
+        let req = request(SALES, ADA, "Running late, 10 min");
+        send_unanswered(&w, &req).await;
+        let found = w.client.find_sent(&req, since).await.unwrap();
+        let held = w.sandbox.messages();
+        assert_eq!(found.len(), 1, "skew {skew}: {found:?}");
+        assert_eq!(found[0].sid, held[0].sid, "skew {skew}");
+        // The same text an hour before the attempt (on the carrier's clock) is not it.
+        let an_hour_later = since + 3_600_000;
+        assert_eq!(
+            w.client.find_sent(&req, an_hour_later).await.unwrap(),
+            [],
+            "skew {skew}"
+        );
+        w.sandbox.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_after_the_message_was_created_is_unknown_and_find_sent_finds_it() {
+    let w = start().await;
+    w.sandbox.set_list_lag(Duration::from_millis(500)).unwrap();
+    for status in [
+        ServerStatus::Internal,
+        ServerStatus::BadGateway,
+        ServerStatus::GatewayTimeout,
+    ] {
+        let since = now_ms();
+        let req = request(SALES, ADA, &format!("Order {}", u16::from(status)));
+        w.sandbox.fail_next_sends(1, Failure::after_create(status));
+        unknown(w.client.send(&req).await);
+        // Listed only after the lag: the engine waits `settle` before believing "not found".
+        let found = eventually(|| async {
+            let found = w.client.find_sent(&req, since).await.unwrap();
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+        let created = w.sandbox.messages();
+        let created = created.iter().find(|m| m.body == req.body).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].sid, created.sid);
+    }
+    // A 429 to a send is a refusal, nothing was made: retried after the carrier's delay.
+    w.sandbox.fail_next_sends(
+        1,
+        Failure::Status429 {
+            retry_after_secs: 3,
+        },
+    );
+    match w.client.send(&request(SALES, ADA, "later")).await {
+        Err(CarrierError::Transient {
+            kind: TransientKind::RateLimited,
+            retry_after,
+            ..
+        }) => assert_eq!(retry_after, Some(Duration::from_secs(3))),
+        other => panic!("expected rate limiting, got {other:?}"),
+    }
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_identical_texts_are_both_found_oldest_first() {
+    let w = start().await;
+    let since = now_ms();
+    let req = request(SALES, ADA, "OK, see you at 3");
+    let first = w.client.send(&req).await.unwrap();
+    let second = w.client.send(&req).await.unwrap();
+    let found = w.client.find_sent(&req, since).await.unwrap();
+    let sids: Vec<&str> = found.iter().map(|m| m.sid.as_str()).collect();
+    // Whether or not they share a second, the older comes first: the engine rules out the
+    // one it already holds and adopts the other.
+    assert_eq!(sids, [first.sid.as_str(), second.sid.as_str()]);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn find_sent_knows_an_mms_whose_media_are_not_listed_yet() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = serve(SandboxConfig {
+        delays: quick(),
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .unwrap();
+    let host = SandboxMediaHost::new(
+        &sandbox.api_base_url(),
+        sandbox.account_sid(),
+        sandbox.auth_token(),
+        &options(),
+    )
+    .unwrap();
+    let client = client_for(
+        &sandbox,
+        TwilioOptions {
+            media_host: Some(std::sync::Arc::new(host)),
+            ..options()
+        },
+    );
+    sandbox.set_media_lag(Duration::from_secs(600)).unwrap();
+    let since = now_ms();
+    let req = SendRequest {
+        media: Some(Media {
+            kind: ImageKind::Png,
+            bytes: b"\x89PNG\r\n\x1a\nthe photo".to_vec(),
+        }),
+        ..request(SALES, ADA, "The photo")
+    };
+    sandbox.fail_next_sends(1, Failure::Timeout);
+    unknown(client.send(&req).await);
+    let found = client.find_sent(&req, since).await.unwrap();
+    assert_eq!(found.len(), 1, "num_media still reads 0: {found:?}");
+    assert!(found[0].sid.starts_with("MM"));
+    // The same words without the image are another message.
+    let text_only = SendRequest {
+        media: None,
+        ..req.clone()
+    };
+    assert_eq!(client.find_sent(&text_only, since).await.unwrap(), []);
+    sandbox.shutdown().await;
 }
