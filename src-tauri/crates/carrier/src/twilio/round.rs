@@ -29,10 +29,10 @@ const DAY_MS: i64 = 86_400_000;
 const OVERLAP_MARGIN: Duration = Duration::from_secs(30);
 /// Pages and messages one round may list; the rest waits for the next round, so that a round
 /// stays well within the engine's call timeout on a slow link.
-pub(super) const ROUND_PAGES: usize = 20;
+const ROUND_PAGES: usize = 20;
 const ROUND_MESSAGES: usize = 5_000;
 /// Outbound messages asked about one by one in a round, the most overdue first.
-pub(super) const WATCH_FETCHES: usize = 10;
+const WATCH_FETCHES: usize = 10;
 /// The shortest and the longest wait before asking about a watched message again: its age, so
 /// that the waits double (5 s, 10 s, 20 s, …), capped.
 const WATCH_FIRST: i64 = 5_000;
@@ -41,7 +41,10 @@ const WATCH_LONGEST: i64 = 15 * 60 * 1000;
 /// send no receipts): it is no longer asked about.
 const WATCH_FOR: i64 = 3 * DAY_MS;
 /// How long an MMS is held back for its media (Twilio fills `num_media` in within seconds).
-pub(super) const MEDIA_WAIT: i64 = 60_000;
+const MEDIA_WAIT: i64 = 60_000;
+/// How far the carrier's newest date may be ahead of its `Date` header as measured here (its
+/// dates have seconds, the estimate is good to a second or so).
+const CLOCK_SLACK: i64 = 5_000;
 
 /// A message the round reports, and whether its media URLs must be fetched first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,15 +86,11 @@ impl SyncRound {
     pub(super) fn start(cursor: TwilioCursor, listing_lag: Duration, now_ms: i64) -> SyncRound {
         let overlap_ms = i64::try_from((listing_lag + OVERLAP_MARGIN).as_millis()).unwrap_or(0);
         let first = cursor.newest_ms.is_none();
-        let floor_ms = cursor.newest_ms.map(|newest| {
-            let held = cursor.held.values().map(|h| h.created_ms).min();
-            (newest - overlap_ms).min(held.unwrap_or(i64::MAX))
-        });
         SyncRound {
             cursor,
             overlap_ms,
             first,
-            floor_ms,
+            floor_ms: None,
             now_ms,
             reports: Vec::new(),
             head_newest: None,
@@ -122,9 +121,16 @@ impl SyncRound {
         now_ms: i64,
     ) -> Walk {
         self.now_ms = now_ms;
-        let floor = *self
-            .floor_ms
-            .get_or_insert_with(|| start_of_day(now_ms) - DAY_MS);
+        let floor = match self.floor_ms {
+            Some(floor) => floor,
+            None => {
+                let floor = match self.cursor.newest_ms {
+                    Some(newest) => self.floor_below(newest),
+                    None => start_of_day(now_ms) - DAY_MS,
+                };
+                *self.floor_ms.insert(floor)
+            }
+        };
         let mut reached = false;
         let page_len = page.len();
         for listed in page {
@@ -148,6 +154,19 @@ impl SyncRound {
             }
             _ => Walk::Done,
         }
+    }
+
+    /// Where a walk stops after `newest`: the overlap before it, or the oldest held MMS. The
+    /// carrier's dates come from its own clock, so none is later than its `Date` header says;
+    /// should its clock ever step back (a sandbox's skew switched off), the newest date seen
+    /// counts as now, so that later messages are not left below the floor.
+    fn floor_below(&self, newest: i64) -> i64 {
+        let held = self.cursor.held.values().map(|h| h.created_ms).min();
+        (self.capped(newest) - self.overlap_ms).min(held.unwrap_or(i64::MAX))
+    }
+
+    fn capped(&self, newest: i64) -> i64 {
+        newest.min(self.now_ms + CLOCK_SLACK)
     }
 
     fn take_from_head(&mut self, listed: Listed) {
@@ -327,7 +346,11 @@ impl SyncRound {
     pub(super) fn finish(mut self) -> (Vec<Report>, TwilioCursor, bool) {
         let floor = self.floor_ms.unwrap_or(start_of_day(self.now_ms) - DAY_MS);
         let backfill = self.walked_gap.unwrap_or(self.first);
-        let newest = self.cursor.newest_ms.max(self.head_newest).unwrap_or(floor);
+        let newest = self
+            .cursor
+            .newest_ms
+            .max(self.head_newest)
+            .map_or(floor, |newest| self.capped(newest));
         self.cursor.newest_ms = Some(newest);
         if let Some(next) = self.cut.take() {
             // The head walk could not reach its floor: the rest is walked by later rounds, down
@@ -376,8 +399,7 @@ impl SyncRound {
     /// Keeps in `recent` what the next round's walk will list again (at most `RECENT_MAX`);
     /// outbound messages leaving it whose status may still change are watched instead.
     fn settle_overlap(&mut self, newest: i64) {
-        let held = self.cursor.held.values().map(|h| h.created_ms).min();
-        let next_floor = (newest - self.overlap_ms).min(held.unwrap_or(i64::MAX));
+        let next_floor = self.floor_below(newest);
         let (kept, left): (BTreeMap<_, _>, BTreeMap<_, _>) =
             std::mem::take(&mut self.cursor.recent)
                 .into_iter()
@@ -753,5 +775,23 @@ mod tests {
         assert_eq!(rest.cursor.gap, None);
         let idle = round(&rest.cursor, &with_news, now + 4_000);
         assert!(idle.sids.is_empty() && idle.pages == 1);
+    }
+
+    #[test]
+    fn a_carrier_clock_stepping_back_leaves_no_message_below_the_floor() {
+        let now = ten();
+        // Messages dated 90 s ahead (a skewed clock), then the clock is right again.
+        let ahead = round(
+            &fresh(),
+            &[vec![inbound("SM1", now + 90_000)]],
+            now + 90_000,
+        );
+        assert_eq!(ahead.sids, ["SM1"]);
+        let listing = vec![inbound("SM1", now + 90_000), inbound("SM2", now + 1_000)];
+        let after = round(&ahead.cursor, std::slice::from_ref(&listing), now + 2_000);
+        assert_eq!(after.sids, ["SM2"]);
+        assert_eq!(after.cursor.newest_ms, Some(now + 2_000 + CLOCK_SLACK));
+        let again = round(&after.cursor, &[listing], now + 3_000);
+        assert!(again.sids.is_empty());
     }
 }
