@@ -20,7 +20,7 @@ use super::wire::{
 use crate::dates::{format_day, now_ms};
 use crate::{
     Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage, Changes,
-    SendRequest, SyncCursor,
+    SendRequest, SyncCursor, TransientKind,
 };
 
 /// Twilio accepts up to 5 MB of media per message.
@@ -295,12 +295,16 @@ impl TwilioClient {
 #[async_trait]
 impl Carrier for TwilioClient {
     fn capabilities(&self) -> Capabilities {
+        let mms = self.options.media_host.is_some();
+        // An attempt with an image uploads it first: one request timeout more before its
+        // message may be created (the same window `find_sent` looks in).
+        let in_flight = self.options.request_timeout * if mms { 2 } else { 1 };
         Capabilities {
-            mms: self.options.media_host.is_some(),
+            mms,
             idempotency_keys: false,
             per_line_rate: self.options.per_line_rate,
             mms_budget: MMS_BUDGET,
-            settle: self.options.request_timeout + self.options.listing_lag,
+            settle: in_flight + self.options.listing_lag,
         }
     }
 
@@ -452,9 +456,19 @@ impl Carrier for TwilioClient {
             if report.fetch_media {
                 message.media_urls = match self.media_urls(&message.sid).await {
                     Ok(urls) => urls,
-                    // Deleted since it was listed: the message itself is still news.
-                    Err(CarrierError::Permanent { .. }) => Vec::new(),
-                    Err(e) => return Err(e),
+                    // The network is gone: the next round lists it all again.
+                    Err(
+                        e @ CarrierError::Transient {
+                            kind: TransientKind::Offline | TransientKind::Timeout,
+                            ..
+                        },
+                    ) => return Err(e),
+                    // Deleted since it was listed, or an answer that keeps failing: the
+                    // message itself is still news, and must not hold up all the others.
+                    Err(e) => {
+                        tracing::warn!(sid = %message.sid, reason = %e, "an MMS is reported without its media");
+                        Vec::new()
+                    }
                 };
             }
             messages.push(message);
