@@ -247,7 +247,9 @@ fn server_errors_and_rate_limits_delay_a_message_but_it_goes_once_and_in_order()
         send(&world, "+14155550377", body);
     }
     let first = world.ok(&["run", "--once"]);
-    assert!(first["retrying"].as_u64().unwrap() >= 1, "{first}");
+    // A 500 to a send may come after the carrier made the message: it is reconciled (unknown),
+    // never sent again blind.
+    assert!(first["unknown"].as_u64().unwrap() >= 1, "{first}");
     world.drain();
     assert_eq!(
         world.carrier_received(),
