@@ -177,7 +177,7 @@ impl TwilioClient {
             out.extend(page.into_iter().map(|l| l.message));
             match pages.next(next) {
                 Some(next) if !filter.first_page_only => {
-                    builder = self.request(Method::GET, &self.join(&next));
+                    builder = self.next_page(&next)?;
                 }
                 _ => return Ok(out),
             }
@@ -212,13 +212,27 @@ impl TwilioClient {
         Ok((out, page.next_page_uri.filter(|uri| !uri.is_empty())))
     }
 
-    /// Twilio's paging URIs are relative to the API's host.
-    fn join(&self, uri: &str) -> String {
-        if uri.starts_with("http://") || uri.starts_with("https://") {
-            uri.to_owned()
+    /// A link of the carrier's (a page, a media resource) as a URL on its host. Twilio's are
+    /// relative to it; one to another server is never followed, since it would be sent the
+    /// account's credentials.
+    fn own_url(&self, uri: &str) -> Option<String> {
+        if uri.starts_with('/') && !uri.starts_with("//") {
+            Some(format!("{}{uri}", self.base_url))
         } else {
-            format!("{}{uri}", self.base_url)
+            let own = uri
+                .strip_prefix(self.base_url.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+            own.then(|| uri.to_owned())
         }
+    }
+
+    /// The request for the page a listing links to next.
+    fn next_page(&self, uri: &str) -> Result<RequestBuilder, CarrierError> {
+        let url = self.own_url(uri).ok_or_else(|| CarrierError::Permanent {
+            code: None,
+            message: "The carrier's listing links to another server, which is not followed.".into(),
+        })?;
+        Ok(self.request(Method::GET, &url))
     }
 
     /// `GET Messages/{Sid}/Media.json`: the content URLs of a message's media (each media
@@ -234,7 +248,7 @@ impl TwilioClient {
         Ok(page
             .media_list
             .into_iter()
-            .map(|m| self.join(m.uri.trim_end_matches(".json")))
+            .filter_map(|m| self.own_url(m.uri.trim_end_matches(".json")))
             .collect())
     }
 
@@ -250,16 +264,16 @@ impl TwilioClient {
         loop {
             let (page, next) = self.message_page(builder).await?;
             match round.head_page(page, next, self.carrier_now()) {
-                Walk::Next(uri) => builder = self.request(Method::GET, &self.join(&uri)),
+                Walk::Next(uri) => builder = self.next_page(&uri)?,
                 Walk::Done => break,
             }
         }
         if let Some(uri) = round.gap_to_walk() {
-            let mut builder = self.request(Method::GET, &self.join(&uri));
+            let mut builder = self.next_page(&uri)?;
             loop {
                 let (page, next) = self.message_page(builder).await?;
                 match round.gap_page(page, next, self.carrier_now()) {
-                    Walk::Next(uri) => builder = self.request(Method::GET, &self.join(&uri)),
+                    Walk::Next(uri) => builder = self.next_page(&uri)?,
                     Walk::Done => break,
                 }
             }
@@ -337,7 +351,7 @@ impl Carrier for TwilioClient {
                 });
             }
             match pages.next(page.next_page_uri) {
-                Some(next) => builder = self.request(Method::GET, &self.join(&next)),
+                Some(next) => builder = self.next_page(&next)?,
                 None => return Ok(lines),
             }
         }
@@ -436,7 +450,7 @@ impl Carrier for TwilioClient {
                     .filter(|l| is_candidate(request, l, &window)),
             );
             match pages.next(next) {
-                Some(next) if !reached => builder = self.request(Method::GET, &self.join(&next)),
+                Some(next) if !reached => builder = self.next_page(&next)?,
                 _ => return Ok(oldest_first(found)),
             }
         }
@@ -478,5 +492,34 @@ impl Carrier for TwilioClient {
             cursor: state.write(),
             backfill,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_carriers_own_links_are_followed() {
+        let client = TwilioClient::new(
+            "https://api.twilio.com/",
+            "AC1",
+            "token",
+            TwilioOptions::default(),
+        )
+        .unwrap();
+        let check = |uri: &str, expected: Option<&str>| {
+            assert_eq!(client.own_url(uri).as_deref(), expected, "{uri}");
+        };
+        let page = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?PageToken=PA1";
+        check(
+            "/2010-04-01/Accounts/AC1/Messages.json?PageToken=PA1",
+            Some(page),
+        );
+        check(page, Some(page));
+        check("https://api.twilio.com.example.net/2010-04-01/x", None);
+        check("https://elsewhere.example/2010-04-01/x", None);
+        check("//elsewhere.example/x", None);
+        check("Messages.json", None);
     }
 }
