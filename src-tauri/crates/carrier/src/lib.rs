@@ -105,6 +105,8 @@ pub struct SyncCursor(pub serde_json::Value);
 /// What one sync round brought: new or changed messages, and where to continue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
+    /// Oldest first; messages of one second in the carrier's order, so that a thread can keep
+    /// it where the dates tie.
     pub messages: Vec<CarrierMessage>,
     pub cursor: SyncCursor,
     /// These messages are history a first sync found (a fresh cursor: a new install, another
