@@ -108,23 +108,30 @@ struct News {
     requests: Vec<u64>,
 }
 
-/// `samples` times: `--new` customers write to `line`, then a poll; the first batch dated
-/// `first_ms` (the carrier's clock), each next one `step_ms` later.
+/// `samples` times: `--new` customers write to `line`, then a poll; `step_secs` on the
+/// sandbox's clock before each batch, or every batch dated the second the first began.
 async fn news_polls(
     client: &TwilioClient,
     sandbox: &SandboxHandle,
     line: &E164,
     args: &Args,
     cursor: &mut SyncCursor,
-    first_ms: i64,
-    step_ms: i64,
+    step_secs: Option<i64>,
 ) -> Result<News> {
     let mut news = News {
         times: Vec::new(),
         requests: Vec::new(),
     };
+    let second = sandbox.quirks().now_ms();
     for sample in 0..args.samples {
-        let at = Some(first_ms + step_ms * sample as i64);
+        let at = match step_secs {
+            Some(step) => {
+                let skew = sandbox.quirks().clock_skew_secs;
+                sandbox.set_clock_skew(skew + step)?;
+                None
+            }
+            None => Some(second),
+        };
         for i in 0..args.new {
             let from = E164::from_normalized(&format!("+1415556{:04}", i % 10_000))
                 .context("a customer number")?;
@@ -203,23 +210,11 @@ async fn main() -> Result<()> {
         .context("the sandbox has lines")?
         .number
         .clone();
-    // Polls a minute apart: each batch dated a minute after the previous one, which is all the
-    // client can tell of time passing (it goes by the carrier's dates). Then back to back:
-    // every batch of one second (after the others), all in one overlap, which each poll lists
-    // again.
-    let start = sandbox.quirks().now_ms();
-    let spaced = news_polls(&client, &sandbox, &line, &args, &mut cursor, start, 60_000).await?;
-    let last = start + 60_000 * args.samples as i64;
-    let back_to_back = news_polls(
-        &client,
-        &sandbox,
-        &line,
-        &args,
-        &mut cursor,
-        last + 60_000,
-        0,
-    )
-    .await?;
+    // Polls a minute apart: the sandbox's clock is moved on a minute before each batch (its
+    // dates and its `Date` header both, which is all the client goes by). Then back to back:
+    // every batch dated the same second, all in one overlap, which each poll lists again.
+    let spaced = news_polls(&client, &sandbox, &line, &args, &mut cursor, Some(60)).await?;
+    let back_to_back = news_polls(&client, &sandbox, &line, &args, &mut cursor, None).await?;
     sandbox.shutdown().await;
 
     let (idle_median, idle_p99) = percentiles(&mut idle_times);
