@@ -15,7 +15,7 @@ use switchboard_engine::{
 use switchboard_sandbox::{endpoint_file, load_endpoint, Failure as SandboxFailure};
 
 use crate::args::{AccountCmd, FailKind, SandboxCmd};
-use crate::output::Out;
+use crate::output::{say, Out};
 use crate::{exit, Failure};
 
 fn failure(code: &str, message: String, exit: u8) -> Failure {
@@ -372,7 +372,7 @@ fn read_secret(what: &str) -> Result<String, Failure> {
 
 fn print_event(event: &EngineEvent, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(event).unwrap_or_default());
+        say(&serde_json::to_string(event).unwrap_or_default());
         return;
     }
     match event {
@@ -380,27 +380,22 @@ fn print_event(event: &EngineEvent, json: bool) {
             message_id,
             thread_id,
             status,
-        } => {
-            println!(
-                "message {message_id} (conversation {thread_id}): {}",
-                status.as_str()
-            )
-        }
+        } => say(&format!(
+            "message {message_id} (conversation {thread_id}): {}",
+            status.as_str()
+        )),
         EngineEvent::InboundMessage {
             thread_id, from, ..
-        } => {
-            println!("new message from {from} in conversation {thread_id}")
+        } => say(&format!(
+            "new message from {from} in conversation {thread_id}"
+        )),
+        EngineEvent::Connectivity { online } => say(if *online {
+            "online"
+        } else {
+            "offline: messages wait in the outbox"
+        }),
+        EngineEvent::OutboxCount { pending } => {
+            say(&format!("{pending} message(s) waiting to be sent"))
         }
-        EngineEvent::Connectivity { online } => {
-            println!(
-                "{}",
-                if *online {
-                    "online"
-                } else {
-                    "offline: messages wait in the outbox"
-                }
-            )
-        }
-        EngineEvent::OutboxCount { pending } => println!("{pending} message(s) waiting to be sent"),
     }
 }
