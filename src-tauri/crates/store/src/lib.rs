@@ -46,7 +46,7 @@ mod tests;
 mod testutil;
 
 pub use carrier_sync::{Inbound, SidMatch};
-pub use db::now_ms;
+pub use db::{now_ms, Durability};
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
 pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};
