@@ -50,6 +50,7 @@ error_codes! {
     EmptyMessage = "empty_message",
     LineHasNoMms = "line_has_no_mms",
     NoMediaHost = "no_media_host",
+    SenderCannotReceive = "sender_cannot_receive",
     NoLines = "no_lines",
     FileEmpty = "file_empty",
     NotAnImage = "not_an_image",
