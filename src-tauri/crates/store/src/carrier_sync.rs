@@ -50,6 +50,32 @@ impl Store {
         created_at: i64,
         image: Option<&NewImage>,
     ) -> Result<Inbound> {
+        self.record_inbound(key, body, carrier_sid, created_at, image, 1)
+    }
+
+    /// Records a message of the history a first sync finds (a new install, another account)
+    /// like [`Store::insert_inbound`], but as read: old messages are no news, and an unread
+    /// count of two days' traffic would bury what is.
+    pub fn insert_inbound_history(
+        &self,
+        key: &ThreadKey,
+        body: &str,
+        carrier_sid: &str,
+        created_at: i64,
+        image: Option<&NewImage>,
+    ) -> Result<Inbound> {
+        self.record_inbound(key, body, carrier_sid, created_at, image, 0)
+    }
+
+    fn record_inbound(
+        &self,
+        key: &ThreadKey,
+        body: &str,
+        carrier_sid: &str,
+        created_at: i64,
+        image: Option<&NewImage>,
+        unread: i64,
+    ) -> Result<Inbound> {
         if carrier_sid.is_empty() {
             return Err(StoreError::InvalidInput {
                 what: "carrier message id",
@@ -71,7 +97,7 @@ impl Store {
             check_lines(tx, [key.line])?;
             let id = MessageId(allocate_message_ids(tx, 1)?);
             let preview = rows::preview(body, image.is_some());
-            let thread_id = upsert_thread(tx, key, created_at, id, &preview, 1)?;
+            let thread_id = upsert_thread(tx, key, created_at, id, &preview, unread)?;
             insert_message(
                 tx,
                 &NewRow {

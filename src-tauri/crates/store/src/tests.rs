@@ -842,6 +842,72 @@ fn inbound_is_deduplicated_by_carrier_id() {
 }
 
 #[test]
+fn history_is_recorded_as_read_and_what_follows_as_unread() {
+    let (_dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    let k = key(sales, "+447700900001");
+    let old = store
+        .insert_inbound_history(&k, "Last week's question", "SM1", T0, None)
+        .unwrap();
+    assert!(old.is_new);
+    let t = store.get_thread(old.thread_id).unwrap();
+    assert_eq!((t.unread, t.preview.as_str()), (0, "Last week's question"));
+    let again = store
+        .insert_inbound_history(&k, "Last week's question", "SM1", T0, None)
+        .unwrap();
+    assert!(!again.is_new, "deduplicated by carrier id like any message");
+
+    store
+        .insert_inbound(&k, "Today's question", "SM2", T0 + 1, None)
+        .unwrap();
+    store
+        .insert_inbound_history(&k, "An older one", "SM3", T0 - 1, None)
+        .unwrap();
+    let t = store.get_thread(old.thread_id).unwrap();
+    assert_eq!((t.unread, t.preview.as_str()), (1, "Today's question"));
+    assert_eq!(store.total_unread().unwrap(), 1);
+}
+
+#[test]
+fn short_codes_and_sender_names_are_counterparts_that_read_back() {
+    let (_dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    for (i, sender) in ["89363", "GOOGLE", "My Bank"].into_iter().enumerate() {
+        let k = ThreadKey {
+            line: sales,
+            counterpart: E164::from_sender(sender).unwrap(),
+        };
+        store
+            .insert_inbound(
+                &k,
+                "Your code is 123456",
+                &format!("SM{i}"),
+                T0 + i as i64,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            store.thread_by_key(&k).unwrap().unwrap().counterpart,
+            k.counterpart
+        );
+    }
+    let listed: Vec<String> = store
+        .list_threads(None, 50, None)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.counterpart.to_string())
+        .collect();
+    assert_eq!(listed, ["My Bank", "GOOGLE", "89363"]);
+    let found: Vec<String> = store
+        .search("code", 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.counterpart.to_string())
+        .collect();
+    assert_eq!(found, ["My Bank", "GOOGLE", "89363"]);
+}
+
+#[test]
 fn the_same_person_on_two_lines_has_two_threads() {
     let (_dir, store) = new_store();
     let sales = line(&store, "+14155550100", "Sales");
