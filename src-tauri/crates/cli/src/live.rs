@@ -397,5 +397,9 @@ fn print_event(event: &EngineEvent, json: bool) {
         EngineEvent::OutboxCount { pending } => {
             say(&format!("{pending} message(s) waiting to be sent"))
         }
+        EngineEvent::HistoryImported { messages } => say(&format!(
+            "{messages} earlier message(s) recorded as history, as read"
+        )),
+        EngineEvent::LinesChanged => say("the account's numbers changed at the carrier"),
     }
 }

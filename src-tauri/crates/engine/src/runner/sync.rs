@@ -1,15 +1,27 @@
 //! The inbound sync: polls the carrier for what changed since the stored cursor (a desktop has
 //! no public webhook), records inbound messages (deduplicated by the carrier's id, which creates
 //! the (line, number) thread and bumps its unread count), applies delivery statuses to our sent
-//! messages, and saves the cursor after the changes are written. A crash in between only makes
-//! the next round fetch the same changes again, which the deduplication absorbs.
+//! messages, and saves the cursor after the changes are written — only when it moved, so an
+//! idle poll writes nothing. A crash in between only makes the next round fetch the same
+//! changes again, which the deduplication absorbs.
+//!
+//! Messages are recorded in the order the carrier lists them (oldest first, its own order
+//! within a second): message ids grow with each insert, and a thread is read by
+//! `(created_at, id)`, so two replies of the same second keep their order.
+//!
+//! A first sync's messages (`Changes::backfill`: a new install, another account) are history:
+//! recorded as read, announced by one [`EngineEvent::HistoryImported`], never by a
+//! notification each. A message to a number that is none of our lines may be to one bought
+//! since the start: the carrier's numbers are read again (once a round) and adopted before the
+//! message is given up; they are also read every [`LINES_REFRESH`] so a new number shows up
+//! before its first message.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor};
-use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey};
+use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey, E164};
 use switchboard_core::outbox::Backoff;
 use switchboard_store::{MessageError, SettingKey, StoreError};
 use tokio::sync::watch;
@@ -31,6 +43,9 @@ const MAX_PAGES: usize = 20;
 /// tried again for this many rounds before it is dropped (it may be another client's message).
 const UNMATCHED_ROUNDS: u32 = 10;
 const MAX_UNMATCHED: usize = 1_000;
+/// How often the carrier's numbers are read again while syncing. Rarely: a message to a number
+/// we don't know reads them at once, and this only shows a new number before its first one.
+pub(crate) const LINES_REFRESH: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SyncError {
@@ -51,6 +66,31 @@ impl From<StoreError> for SyncError {
 pub(crate) struct SyncState {
     /// Statuses whose carrier id matched no message yet, with the rounds they waited.
     unmatched: HashMap<String, (CarrierMessage, u32)>,
+    /// When the carrier's numbers were last read; `None` before the first round, whose start
+    /// has just adopted them.
+    lines_read_at: Option<tokio::time::Instant>,
+}
+
+/// The lines a round records inbound messages on.
+struct RoundLines {
+    lines: Vec<Line>,
+    /// Whether the carrier's numbers were read this round: at most once, however many
+    /// messages to numbers we don't have the round meets.
+    reread: bool,
+}
+
+impl RoundLines {
+    fn find(&self, number: &E164) -> Option<&Line> {
+        self.lines.iter().find(|l| l.number == *number)
+    }
+}
+
+/// What a round's pages recorded beyond the tally.
+#[derive(Default)]
+struct Round {
+    tally: SyncTally,
+    /// Messages recorded quietly as a first sync's history.
+    history: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -163,44 +203,144 @@ impl Inner {
     }
 
     /// One round: fetches pages of changes until the carrier has no more, records them, and
-    /// saves the cursor after each page.
+    /// saves the cursor after each page that moved it.
     pub(crate) async fn sync_round(&self, state: &mut SyncState) -> Result<SyncTally, SyncError> {
+        let mut lines = RoundLines {
+            lines: self.engine.store().list_lines()?,
+            reread: false,
+        };
+        if self.lines_due(state) {
+            // The round's messages do not wait for the numbers: a failure waits for the next.
+            if let Err(e) = self.reread_lines(&mut lines, state).await {
+                tracing::info!(error = %e, "the carrier's numbers could not be read again");
+            }
+        }
+        let mut round = Round::default();
+        let pages = self.sync_pages(state, &mut lines, &mut round).await;
+        // Said even when a later page failed: what was recorded is in the store.
+        if round.history > 0 {
+            tracing::info!(messages = round.history, "recorded the account's history");
+            self.emit(EngineEvent::HistoryImported {
+                messages: round.history,
+            });
+        }
+        pages?;
+        self.retry_unmatched(state, &mut round.tally)?;
+        Ok(round.tally)
+    }
+
+    async fn sync_pages(
+        &self,
+        state: &mut SyncState,
+        lines: &mut RoundLines,
+        round: &mut Round,
+    ) -> Result<(), SyncError> {
         let store = self.engine.store();
-        let mut tally = SyncTally::default();
+        let mut cursor = self.saved_cursor()?;
         for _ in 0..MAX_PAGES {
-            let cursor = self.saved_cursor()?;
             let result = self
                 .call(self.carrier.changes(&cursor), super::unanswered)
                 .await;
             let changes = result.map_err(SyncError::Carrier)?;
-            let lines = store.list_lines()?;
             for m in &changes.messages {
                 if m.inbound {
-                    self.record_inbound(m, &lines, &mut tally)?;
+                    self.record_inbound(m, changes.backfill, lines, state, round)
+                        .await?;
                 } else {
-                    self.record_status(m, state, &mut tally)?;
+                    self.record_status(m, state, &mut round.tally)?;
                 }
             }
-            store.set_setting(
-                SettingKey::SyncCursor,
-                &serde_json::json!({ "account": self.account, "cursor": changes.cursor.0 }),
-            )?;
-            if changes.messages.is_empty() || changes.cursor == cursor {
+            let moved = changes.cursor != cursor;
+            if moved {
+                store.set_setting(
+                    SettingKey::SyncCursor,
+                    &serde_json::json!({ "account": self.account, "cursor": changes.cursor.0 }),
+                )?;
+            }
+            if changes.messages.is_empty() || !moved {
                 break;
             }
+            cursor = changes.cursor;
         }
-        self.retry_unmatched(state, &mut tally)?;
-        Ok(tally)
+        Ok(())
     }
 
-    fn record_inbound(
+    /// Whether the carrier's numbers are due to be read again; the first round only starts
+    /// the count, the start having just adopted them.
+    fn lines_due(&self, state: &mut SyncState) -> bool {
+        let now = tokio::time::Instant::now();
+        let last = *state.lines_read_at.get_or_insert(now);
+        now.duration_since(last) >= LINES_REFRESH
+    }
+
+    /// Reads the carrier's numbers and adopts them as the lines (new ones added, labels
+    /// updated, released ones out of the account), for the rest of the round too.
+    async fn reread_lines(
+        &self,
+        lines: &mut RoundLines,
+        state: &mut SyncState,
+    ) -> Result<(), SyncError> {
+        lines.reread = true;
+        state.lines_read_at = Some(tokio::time::Instant::now());
+        let listed = self
+            .call(self.carrier.lines(), super::unanswered)
+            .await
+            .map_err(SyncError::Carrier)?;
+        // A runner whose account was just switched away must not make its numbers the lines.
+        if self.engine.account_key()? != self.account {
+            return Ok(());
+        }
+        let adopted = self.engine.adopt_account_lines(&listed)?;
+        if adopted.added > 0 || adopted.left > 0 {
+            tracing::info!(
+                added = adopted.added,
+                left = adopted.left,
+                "the account's numbers changed at the carrier"
+            );
+            self.emit(EngineEvent::LinesChanged);
+        }
+        lines.lines = self.engine.store().list_lines()?;
+        Ok(())
+    }
+
+    /// The line a message was sent to. A number that is none of our lines may have been bought
+    /// since they were read: they are read again (once a round) before the message is given up.
+    async fn line_for(
+        &self,
+        number: &E164,
+        lines: &mut RoundLines,
+        state: &mut SyncState,
+    ) -> Result<Option<Line>, SyncError> {
+        if let Some(line) = lines.find(number) {
+            return Ok(Some(line.clone()));
+        }
+        if lines.reread {
+            return Ok(None);
+        }
+        match self.reread_lines(lines, state).await {
+            Ok(()) => {}
+            // Refused for good (the credentials may not list numbers): the message is given up
+            // rather than the sync stopped.
+            Err(SyncError::Carrier(e @ CarrierError::Permanent { .. })) => {
+                tracing::warn!(error = %e, "the carrier's numbers could not be read");
+            }
+            // Anything else fails the round before its cursor is saved: the message is
+            // fetched again next round.
+            Err(e) => return Err(e),
+        }
+        Ok(lines.find(number).cloned())
+    }
+
+    async fn record_inbound(
         &self,
         m: &CarrierMessage,
-        lines: &[Line],
-        tally: &mut SyncTally,
+        history: bool,
+        lines: &mut RoundLines,
+        state: &mut SyncState,
+        round: &mut Round,
     ) -> Result<(), SyncError> {
-        let Some(line) = lines.iter().find(|l| l.number == m.to) else {
-            tracing::warn!(sid = %m.sid, "skipped an inbound message to a number that is not one of our lines");
+        let Some(line) = self.line_for(&m.to, lines, state).await? else {
+            tracing::warn!(sid = %m.sid, "skipped an inbound message to a number the account does not have");
             return Ok(());
         };
         if !m.media_urls.is_empty() {
@@ -211,12 +351,18 @@ impl Inner {
             line: line.id,
             counterpart: m.from.clone(),
         };
-        let got = self
-            .engine
-            .store()
-            .insert_inbound(&key, &m.body, &m.sid, m.created_at, None)?;
+        let store = self.engine.store();
+        if history {
+            let got = store.insert_inbound_history(&key, &m.body, &m.sid, m.created_at, None)?;
+            if got.is_new {
+                round.tally.inbound += 1;
+                round.history += 1;
+            }
+            return Ok(());
+        }
+        let got = store.insert_inbound(&key, &m.body, &m.sid, m.created_at, None)?;
         if got.is_new {
-            tally.inbound += 1;
+            round.tally.inbound += 1;
             self.emit(EngineEvent::InboundMessage {
                 thread_id: got.thread_id,
                 message_id: got.message_id,
@@ -308,20 +454,22 @@ impl Inner {
 mod tests {
     use std::time::Duration;
 
-    use switchboard_carrier::{CarrierMessage, CarrierStatus};
-    use switchboard_core::model::{MessageStatus, ThreadKey};
+    use switchboard_carrier::{CarrierLine, CarrierMessage, CarrierStatus};
+    use switchboard_core::model::{MessageStatus, ThreadKey, E164};
     use switchboard_store::SettingKey;
+    use tokio::sync::broadcast;
 
     use super::SyncState;
     use crate::runner::testkit::*;
     use crate::EngineEvent;
 
     const ADA: &str = "+14155550142";
+    const SALES: &str = "+14155550100";
 
     fn inbound(sid: &str, from: &str, to: &str, body: &str) -> CarrierMessage {
         CarrierMessage {
             sid: sid.into(),
-            from: num(from),
+            from: E164::from_sender(from).unwrap(),
             to: num(to),
             body: body.into(),
             inbound: true,
@@ -526,5 +674,247 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    /// Every event published so far; a subscriber that fell behind fails the test, since the
+    /// app's would have lost track.
+    fn drain(events: &mut broadcast::Receiver<EngineEvent>) -> Vec<EngineEvent> {
+        let mut seen = Vec::new();
+        loop {
+            match events.try_recv() {
+                Ok(e) => seen.push(e),
+                Err(broadcast::error::TryRecvError::Empty) => return seen,
+                Err(e) => panic!(
+                    "the event buffer overflowed: {e:?} after {} events",
+                    seen.len()
+                ),
+            }
+        }
+    }
+
+    fn inbound_events(events: &[EngineEvent]) -> usize {
+        events
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::InboundMessage { .. }))
+            .count()
+    }
+
+    fn at(m: CarrierMessage, created_at: i64) -> CarrierMessage {
+        CarrierMessage { created_at, ..m }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_sync_records_history_as_read_without_a_notification_each() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        carrier.state().history_on_first_sync = true;
+        for i in 0..500 {
+            let m = inbound(&format!("SMh{i:03}"), ADA, SALES, "Two days ago");
+            carrier.push_change(at(m, 1_700_000_000_000 + i * 1_000));
+        }
+        let runner = o.runner(&carrier);
+        let mut events = runner.subscribe();
+
+        assert_eq!(runner.run_once().await.inbound, 500);
+
+        let seen = drain(&mut events);
+        assert_eq!(inbound_events(&seen), 0, "history raises no notification");
+        assert_eq!(
+            seen.iter()
+                .filter(|e| matches!(e, EngineEvent::HistoryImported { .. }))
+                .collect::<Vec<_>>(),
+            [&EngineEvent::HistoryImported { messages: 500 }],
+            "one event says it all"
+        );
+        let key = ThreadKey {
+            line: o.sales.id,
+            counterpart: num(ADA),
+        };
+        let store = o.engine.store();
+        let thread = store.thread_by_key(&key).unwrap().unwrap();
+        assert_eq!((thread.unread, store.total_unread().unwrap()), (0, 0));
+        assert_eq!(
+            o.engine
+                .thread(thread.id, 500, None)
+                .unwrap()
+                .messages
+                .len(),
+            500
+        );
+
+        // Later rounds are news again.
+        carrier.push_change(at(
+            inbound("SMnew", ADA, SALES, "Still there?"),
+            1_700_001_000_000,
+        ));
+        assert_eq!(runner.run_once().await.inbound, 1);
+        assert_eq!(inbound_events(&drain(&mut events)), 1);
+        assert_eq!(store.thread_by_key(&key).unwrap().unwrap().unread, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_to_a_number_bought_while_running_adopts_the_number_as_a_line() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        let runner = o.runner(&carrier);
+        let billing = num("+14155550102");
+        carrier.state().lines.as_mut().unwrap().push(CarrierLine {
+            sid: "PN14155550102".into(),
+            number: billing.clone(),
+            label: "Billing".into(),
+            sms: true,
+            mms: false,
+        });
+        carrier.push_change(inbound("SMb1", ADA, "+14155550102", "About my invoice"));
+        carrier.push_change(inbound("SMb2", ADA, "+14155550199", "Not the account's"));
+        carrier.push_change(inbound("SMb3", ADA, "+14155550198", "Nor this"));
+        let mut events = runner.subscribe();
+
+        assert_eq!(runner.run_once().await.inbound, 1);
+
+        let lines = o.engine.lines().unwrap();
+        let line = lines.iter().find(|l| l.number == billing).expect("adopted");
+        assert_eq!(
+            (line.label.as_str(), line.in_account, line.mms),
+            ("Billing", true, false)
+        );
+        assert!(lines.iter().all(|l| l.in_account), "the others stay");
+        let thread = o
+            .engine
+            .store()
+            .thread_by_key(&ThreadKey {
+                line: line.id,
+                counterpart: num(ADA),
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(thread.unread, 1);
+        let seen = drain(&mut events);
+        assert_eq!(inbound_events(&seen), 1);
+        assert!(seen.contains(&EngineEvent::LinesChanged), "{seen:?}");
+        assert_eq!(
+            carrier.state().lines_at.len(),
+            1,
+            "the carrier's numbers are read once a round, however many strangers write"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_carriers_numbers_are_read_again_every_ten_minutes() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        let runner = o.runner(&carrier);
+        let billing = num("+14155550102");
+        carrier.state().lines.as_mut().unwrap().push(CarrierLine {
+            sid: "PN14155550102".into(),
+            number: billing.clone(),
+            label: "Billing".into(),
+            sms: true,
+            mms: true,
+        });
+
+        run_for(&runner, Duration::from_secs(11 * 60)).await;
+
+        let read_at = carrier.state().lines_at.clone();
+        assert_eq!(read_at.len(), 1, "not at every poll: {read_at:?}");
+        assert!(read_at[0] >= 10 * 60 * 1_000, "{read_at:?}");
+        assert!(o
+            .engine
+            .lines()
+            .unwrap()
+            .iter()
+            .any(|l| l.number == billing));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_replies_in_the_same_second_keep_the_carriers_order() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        // Carrier ids say nothing of order; the carrier's listing does.
+        carrier.push_change(inbound("SMzz", ADA, SALES, "Is it shipped?"));
+        carrier.push_change(inbound("SMaa", ADA, SALES, "Never mind, it just arrived"));
+        let runner = o.runner(&carrier);
+        runner.run_once().await;
+        carrier.push_change(inbound("SMmm", ADA, SALES, "Thanks!"));
+        runner.run_once().await;
+
+        let thread = o
+            .engine
+            .store()
+            .thread_by_key(&ThreadKey {
+                line: o.sales.id,
+                counterpart: num(ADA),
+            })
+            .unwrap()
+            .unwrap();
+        let newest_first: Vec<String> = o
+            .engine
+            .thread(thread.id, 10, None)
+            .unwrap()
+            .messages
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(
+            newest_first,
+            ["Thanks!", "Never mind, it just arrived", "Is it shipped?"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cursor_is_written_only_when_it_moves() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        carrier.push_change(inbound("SMc1", ADA, SALES, "Hi"));
+        let runner = o.runner(&carrier);
+        runner.run_once().await;
+        let store = o.engine.store();
+        // A mark the sync does not write: it stays only while the setting is left alone.
+        let marked = serde_json::json!({ "account": "sandbox", "cursor": 1, "mark": true });
+        store.set_setting(SettingKey::SyncCursor, &marked).unwrap();
+
+        runner.run_once().await;
+        runner.run_once().await;
+        assert_eq!(
+            store.get_setting(SettingKey::SyncCursor).unwrap(),
+            Some(marked),
+            "idle rounds write nothing"
+        );
+
+        carrier.push_change(inbound("SMc2", ADA, SALES, "Hello?"));
+        runner.run_once().await;
+        assert_eq!(
+            store.get_setting(SettingKey::SyncCursor).unwrap(),
+            Some(serde_json::json!({ "account": "sandbox", "cursor": 2 }))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_codes_and_alphanumeric_senders_get_threads_of_their_own() {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        for (i, (sid, from, body)) in [
+            ("SMs1", "89363", "Your code is 123456"),
+            ("SMs2", "GOOGLE", "G-123456 is your code"),
+            ("SMs3", "89363", "Your code is 654321"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let m = inbound(sid, from, SALES, body);
+            carrier.push_change(at(m, 1_700_000_000_000 + i as i64 * 1_000));
+        }
+        let runner = o.runner(&carrier);
+        let mut events = runner.subscribe();
+
+        assert_eq!(runner.run_once().await.inbound, 3);
+
+        let threads = o.engine.threads(None, 50, None).unwrap();
+        let shown: Vec<(&str, &str, i64)> = threads
+            .iter()
+            .map(|t| (t.counterpart.as_str(), t.display.as_str(), t.unread))
+            .collect();
+        assert_eq!(shown, [("89363", "89363", 2), ("GOOGLE", "GOOGLE", 1)]);
+        assert_eq!(inbound_events(&drain(&mut events)), 3);
     }
 }

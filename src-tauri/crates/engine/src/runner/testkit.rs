@@ -53,6 +53,13 @@ pub struct FakeState {
     pub changes_at: Vec<u64>,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    /// The account's numbers as `lines` lists them; `None` until a runner of an [`Office`]
+    /// fills in its two lines.
+    pub lines: Option<Vec<CarrierLine>>,
+    /// When `lines` was called, in milliseconds since the carrier was made.
+    pub lines_at: Vec<u64>,
+    /// Whether an answer to a fresh cursor is history (a first sync), as Twilio's client says.
+    pub history_on_first_sync: bool,
 }
 
 pub struct FakeCarrier {
@@ -159,7 +166,12 @@ impl Carrier for FakeCarrier {
     }
 
     async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError> {
-        Ok(Vec::new())
+        let mut s = self.state();
+        s.lines_at.push(self.born.elapsed().as_millis() as u64);
+        if s.offline {
+            return Err(FakeCarrier::offline_error());
+        }
+        Ok(s.lines.clone().unwrap_or_default())
     }
 
     async fn rename_line(&self, _sid: &str, _label: &str) -> Result<(), CarrierError> {
@@ -262,7 +274,7 @@ impl Carrier for FakeCarrier {
         Ok(Changes {
             cursor: SyncCursor(serde_json::json!(from + messages.len())),
             messages,
-            backfill: false,
+            backfill: s.history_on_first_sync && cursor.0.is_null(),
         })
     }
 }
@@ -317,6 +329,11 @@ impl Office {
     }
 
     pub fn runner_with(&self, carrier: &Arc<FakeCarrier>, config: RunnerConfig) -> Runner {
+        // The carrier's account holds the office's numbers, as the start adopted them.
+        carrier
+            .state()
+            .lines
+            .get_or_insert_with(|| vec![carrier_line(&self.sales), carrier_line(&self.support)]);
         let carrier: Arc<dyn Carrier> = carrier.clone();
         Runner::start(
             self.engine.clone(),
@@ -336,6 +353,17 @@ impl Office {
         id: switchboard_core::model::MessageId,
     ) -> switchboard_core::model::MessageStatus {
         self.engine.store().get_message(id).unwrap().status
+    }
+}
+
+/// A line as the carrier lists it.
+pub fn carrier_line(line: &Line) -> CarrierLine {
+    CarrierLine {
+        sid: format!("PN{}", &line.number.as_str()[1..]),
+        number: line.number.clone(),
+        label: line.label.clone(),
+        sms: true,
+        mms: true,
     }
 }
 
