@@ -1,6 +1,8 @@
 // One conversation: its messages (text rendered as text, never HTML), images, delivery states
 // with retry and delete for failures, and the reply box, which always sends from the thread's
-// own line (no picker) and keeps its draft across restarts.
+// own line (no picker) and keeps its draft across restarts. A thread with a short code or a
+// sender name (verification codes) takes no replies: the engine's sentence stands in the box's
+// place.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
@@ -64,7 +66,14 @@ export function Conversation(props: {
         </For>
       </div>
       <Show when={detail.latest} keyed>
-        {(d) => <ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+        {(d) => (
+          <Show
+            when={d.thread.cannot_reply}
+            fallback={<ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+          >
+            {(why) => <p class="no-reply" role="note" aria-label="Replies">{why().message}</p>}
+          </Show>
+        )}
       </Show>
     </section>
   );
