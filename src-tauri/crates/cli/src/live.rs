@@ -199,8 +199,16 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
         let mut events = runner.subscribe();
         let json = out.json;
         let printer = tokio::spawn(async move {
-            while let Ok(event) = events.recv().await {
-                print_event(&event, json);
+            loop {
+                match events.recv().await {
+                    Ok(event) => print_event(&event, json),
+                    // A burst outran the printer: say so and go on with the newest, never
+                    // fall silent.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        eprintln!("({missed} event(s) not shown: they came too fast)")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
             }
         });
         if !json {
