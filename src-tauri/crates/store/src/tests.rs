@@ -846,26 +846,61 @@ fn history_is_recorded_as_read_and_what_follows_as_unread() {
     let (_dir, store) = new_store();
     let sales = line(&store, "+14155550100", "Sales");
     let k = key(sales, "+447700900001");
+    let message = |carrier_sid, body, created_at| NewInbound {
+        key: &k,
+        body,
+        carrier_sid,
+        created_at,
+        image: None,
+    };
     let old = store
-        .insert_inbound_history(&k, "Last week's question", "SM1", T0, None)
+        .insert_inbound_batch(
+            &[
+                message("SM1", "Last week's question", T0),
+                message("SM1", "Last week's question", T0),
+                message("SM2", "And its follow-up", T0),
+            ],
+            Arrival::History,
+        )
         .unwrap();
-    assert!(old.is_new);
-    let t = store.get_thread(old.thread_id).unwrap();
-    assert_eq!((t.unread, t.preview.as_str()), (0, "Last week's question"));
-    let again = store
-        .insert_inbound_history(&k, "Last week's question", "SM1", T0, None)
-        .unwrap();
-    assert!(!again.is_new, "deduplicated by carrier id like any message");
+    let fresh: Vec<bool> = old.iter().map(|m| m.is_new).collect();
+    assert_eq!(
+        fresh,
+        [true, false, true],
+        "deduplicated within a batch too"
+    );
+    assert_eq!(old[1].message_id, old[0].message_id);
+    let t = store.get_thread(old[0].thread_id).unwrap();
+    assert_eq!((t.unread, t.preview.as_str()), (0, "And its follow-up"));
+    let page: Vec<String> = store
+        .thread_messages(t.id, 10, None)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        page,
+        ["And its follow-up", "Last week's question"],
+        "one second, the order given"
+    );
 
     store
-        .insert_inbound(&k, "Today's question", "SM2", T0 + 1, None)
+        .insert_inbound(&k, "Today's question", "SM3", T0 + 1, None)
         .unwrap();
     store
-        .insert_inbound_history(&k, "An older one", "SM3", T0 - 1, None)
+        .insert_inbound_batch(&[message("SM4", "An older one", T0 - 1)], Arrival::History)
         .unwrap();
-    let t = store.get_thread(old.thread_id).unwrap();
+    let t = store.get_thread(old[0].thread_id).unwrap();
     assert_eq!((t.unread, t.preview.as_str()), (1, "Today's question"));
     assert_eq!(store.total_unread().unwrap(), 1);
+    assert_eq!(
+        store
+            .insert_inbound_batch(&[message("", "x", T0)], Arrival::New)
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "invalid_input"
+    );
 }
 
 #[test]

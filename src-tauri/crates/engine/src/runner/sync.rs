@@ -23,7 +23,7 @@ use std::time::Duration;
 use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor};
 use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey, E164};
 use switchboard_core::outbox::Backoff;
-use switchboard_store::{MessageError, SettingKey, StoreError};
+use switchboard_store::{Arrival, MessageError, NewInbound, SettingKey, StoreError};
 use tokio::sync::watch;
 
 use super::Inner;
@@ -242,13 +242,12 @@ impl Inner {
                 .call(self.carrier.changes(&cursor), super::unanswered)
                 .await;
             let changes = result.map_err(SyncError::Carrier)?;
-            for m in &changes.messages {
-                if m.inbound {
-                    self.record_inbound(m, changes.backfill, lines, state, round)
-                        .await?;
-                } else {
-                    self.record_status(m, state, &mut round.tally)?;
-                }
+            let (inbound, statuses): (Vec<&CarrierMessage>, Vec<&CarrierMessage>) =
+                changes.messages.iter().partition(|m| m.inbound);
+            self.record_inbound(&inbound, changes.backfill, lines, state, round)
+                .await?;
+            for m in statuses {
+                self.record_status(m, state, &mut round.tally)?;
             }
             let moved = changes.cursor != cursor;
             if moved {
@@ -331,44 +330,63 @@ impl Inner {
         Ok(lines.find(number).cloned())
     }
 
+    /// Records a page's inbound messages in one transaction, in the carrier's order: as news
+    /// (unread, an event each) or, for a first sync, as history.
     async fn record_inbound(
         &self,
-        m: &CarrierMessage,
+        messages: &[&CarrierMessage],
         history: bool,
         lines: &mut RoundLines,
         state: &mut SyncState,
         round: &mut Round,
     ) -> Result<(), SyncError> {
-        let Some(line) = self.line_for(&m.to, lines, state).await? else {
-            tracing::warn!(sid = %m.sid, "skipped an inbound message to a number the account does not have");
-            return Ok(());
-        };
-        if !m.media_urls.is_empty() {
-            // The engine does no HTTP of its own; fetching media is the carrier's to add.
-            tracing::debug!(sid = %m.sid, media = m.media_urls.len(), "inbound media not fetched");
-        }
-        let key = ThreadKey {
-            line: line.id,
-            counterpart: m.from.clone(),
-        };
-        let store = self.engine.store();
-        if history {
-            let got = store.insert_inbound_history(&key, &m.body, &m.sid, m.created_at, None)?;
-            if got.is_new {
-                round.tally.inbound += 1;
-                round.history += 1;
+        let mut keyed: Vec<(ThreadKey, &CarrierMessage)> = Vec::with_capacity(messages.len());
+        for &m in messages {
+            let Some(line) = self.line_for(&m.to, lines, state).await? else {
+                tracing::warn!(sid = %m.sid, "skipped an inbound message to a number the account does not have");
+                continue;
+            };
+            if !m.media_urls.is_empty() {
+                // The engine does no HTTP of its own; fetching media is the carrier's to add.
+                tracing::debug!(sid = %m.sid, media = m.media_urls.len(), "inbound media not fetched");
             }
-            return Ok(());
-        }
-        let got = store.insert_inbound(&key, &m.body, &m.sid, m.created_at, None)?;
-        if got.is_new {
-            round.tally.inbound += 1;
-            self.emit(EngineEvent::InboundMessage {
-                thread_id: got.thread_id,
-                message_id: got.message_id,
-                from: m.from.clone(),
+            let key = ThreadKey {
                 line: line.id,
-            });
+                counterpart: m.from.clone(),
+            };
+            keyed.push((key, m));
+        }
+        let batch: Vec<NewInbound<'_>> = keyed
+            .iter()
+            .map(|(key, m)| NewInbound {
+                key,
+                body: &m.body,
+                carrier_sid: &m.sid,
+                created_at: m.created_at,
+                image: None,
+            })
+            .collect();
+        let arrival = if history {
+            Arrival::History
+        } else {
+            Arrival::New
+        };
+        let recorded = self.engine.store().insert_inbound_batch(&batch, arrival)?;
+        for ((key, m), got) in keyed.iter().zip(recorded) {
+            if !got.is_new {
+                continue;
+            }
+            round.tally.inbound += 1;
+            if history {
+                round.history += 1;
+            } else {
+                self.emit(EngineEvent::InboundMessage {
+                    thread_id: got.thread_id,
+                    message_id: got.message_id,
+                    from: m.from.clone(),
+                    line: key.line,
+                });
+            }
         }
         Ok(())
     }
