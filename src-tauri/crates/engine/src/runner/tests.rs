@@ -268,14 +268,15 @@ async fn a_failed_message_does_not_block_the_rest_of_its_thread() {
     assert_eq!(carrier.accepted_bodies(), ["two", "three"]);
 }
 
-/// A job left `sending` by a process that died mid-request, behind which a later message
-/// of the same thread waits.
-fn crashed_mid_request(o: &Office) -> (OutboxJob, SendRequest, MessageId) {
+/// A job left `sending` by a process that died mid-request `ago`, behind which a later
+/// message of the same thread waits.
+fn crashed_mid_request(o: &Office, ago: Duration) -> (OutboxJob, SendRequest, MessageId) {
     let first = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
     let second = o.send(&o.sales, &[ADA], "It arrives tomorrow")[0];
     let store = o.engine.store();
     let job = store.outbox_job_for_message(first).unwrap().unwrap();
-    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let started_at = crate::now_ms() - ago.as_millis() as i64;
+    store.mark_sending(job.id, started_at).unwrap();
     let request = SendRequest {
         from: o.sales.number.clone(),
         to: num(ADA),
@@ -289,7 +290,7 @@ fn crashed_mid_request(o: &Office) -> (OutboxJob, SendRequest, MessageId) {
 #[tokio::test(start_paused = true)]
 async fn a_send_cut_by_a_crash_is_adopted_when_the_carrier_has_it() {
     let o = office();
-    let (job, request, second) = crashed_mid_request(&o);
+    let (job, request, second) = crashed_mid_request(&o, secs(0));
     let carrier = FakeCarrier::new();
     let sid = "SM0000000000000000000000000000abcd";
     carrier.already_has(&request, sid);
@@ -318,7 +319,7 @@ async fn a_send_cut_by_a_crash_is_adopted_when_the_carrier_has_it() {
 #[tokio::test(start_paused = true)]
 async fn an_adopted_message_takes_the_status_the_carrier_reached_meanwhile() {
     let o = office();
-    let (job, request, _) = crashed_mid_request(&o);
+    let (job, request, _) = crashed_mid_request(&o, secs(0));
     let carrier = FakeCarrier::new();
     carrier.already_has(&request, "SM0000000000000000000000000000abcd");
     carrier.state().accepted[0].1.status = CarrierStatus::Delivered;
@@ -343,7 +344,8 @@ async fn an_adopted_message_takes_the_status_the_carrier_reached_meanwhile() {
 #[tokio::test(start_paused = true)]
 async fn a_send_cut_by_a_crash_is_sent_again_once_when_the_carrier_lacks_it() {
     let o = office();
-    let (job, _, _) = crashed_mid_request(&o);
+    // An hour ago: whatever it sent would be listed by now.
+    let (job, _, _) = crashed_mid_request(&o, secs(3_600));
     let carrier = FakeCarrier::new();
     let runner = o.runner(&carrier);
 
@@ -363,7 +365,7 @@ async fn a_send_cut_by_a_crash_is_sent_again_once_when_the_carrier_lacks_it() {
 #[tokio::test(start_paused = true)]
 async fn a_crash_with_the_carrier_unreachable_waits_and_sends_nothing() {
     let o = office();
-    let (job, _, second) = crashed_mid_request(&o);
+    let (job, _, second) = crashed_mid_request(&o, secs(3_600));
     let carrier = FakeCarrier::new();
     carrier.set_offline(true);
     let runner = o.runner(&carrier);
