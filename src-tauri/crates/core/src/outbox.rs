@@ -1,7 +1,9 @@
 //! The outbox's rules, with no IO and no clock of their own: when to try a message again (capped
-//! exponential backoff with jitter, honouring the carrier's `Retry-After`), how an outbox job
-//! moves between states, and which jobs may leave now (order within a thread, a per-line rate
-//! limit, a global cap). Times are milliseconds since the Unix epoch, passed in by the caller.
+//! exponential backoff with jitter, honouring the carrier's `Retry-After` whatever happens), how
+//! an outbox job moves between states, what a lookup of a message in doubt allows (adopt, look
+//! again, send again, or give up and ask the user), and which jobs may leave now (order within a
+//! thread, a per-line rate limit, a global cap). Times are milliseconds since the Unix epoch,
+//! passed in by the caller.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -48,6 +50,13 @@ pub const SEND_BACKOFF: Backoff = Backoff {
 /// the outbox for days.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
+/// When the carrier's `Retry-After` (capped at [`MAX_RETRY_AFTER`]) ends, for an answer at
+/// `now`: nothing may bring the next request earlier, neither a user's send nor the network
+/// coming back.
+pub fn not_before(now: i64, retry_after: Option<Duration>) -> Option<i64> {
+    retry_after.map(|after| now.saturating_add(after.min(MAX_RETRY_AFTER).as_millis() as i64))
+}
+
 /// The delay before the next attempt of a message after `attempt` failed attempts
 /// ([`SEND_BACKOFF`]).
 pub fn next_delay(attempt: u32, jitter: f64) -> Duration {
@@ -66,11 +75,17 @@ pub fn retry_delay(attempt: u32, jitter: f64, retry_after: Option<Duration>) -> 
 
 /// Where one outbox job is. The store keeps `Queued`, `Sending` and `Failed`; `Unknown` is kept
 /// as `sending` there too (a job found `sending` by a new process is exactly that: its outcome is
-/// unknown); `Sent` and `Deleted` jobs leave the outbox.
+/// unknown), and `Unconfirmed` as `failed` with the code `unconfirmed`
+/// ([`crate::error_code::ErrorCode::Unconfirmed`]); `Sent` and
+/// `Deleted` jobs leave the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
-    /// Waiting; may leave at `due_at`.
-    Queued { due_at: i64 },
+    /// Waiting; may leave at `due_at`, and never before `not_before` (the end of the carrier's
+    /// `Retry-After`), which nothing brings forward.
+    Queued {
+        due_at: i64,
+        not_before: Option<i64>,
+    },
     /// A request is in flight since `started_at`.
     Sending { started_at: i64 },
     /// The request may or may not have reached the carrier (the connection broke after it was
@@ -83,6 +98,10 @@ pub enum JobState {
         code: Option<String>,
         sentence: String,
     },
+    /// The carrier answered every lookup of a message in doubt with an error: whether it has
+    /// the message cannot be told. Waits for the user like a failure and blocks nothing; a
+    /// retry reconciles first (adopts it if found, sends it only if it never arrived).
+    Unconfirmed { started_at: i64 },
     /// The user deleted the failed message.
     Deleted,
 }
@@ -114,9 +133,16 @@ pub enum JobEvent {
     },
     /// The outcome of the attempt is unknown (a broken connection, or a crash found at start-up).
     OutcomeUnknown,
-    /// Reconciliation asked the carrier: `Some(sid)` means it has the message (adopt it),
-    /// `None` that it never got it (send again, now, with the same idempotency key).
-    Reconciled { found: Option<String>, now: i64 },
+    /// Reconciliation asked the carrier: `Some(sid)` means it has the message (adopt it);
+    /// `None`, at or after `settled_at` (see [`settled_at`]), that it never got it (send again,
+    /// now, with the same idempotency key). A `None` sooner proves nothing and is refused.
+    Reconciled {
+        found: Option<String>,
+        now: i64,
+        settled_at: i64,
+    },
+    /// The carrier keeps refusing to say whether it has the message (see [`judge`]).
+    Unconfirmable,
     /// The network came back: whatever waits goes now.
     ConnectivityBack { now: i64 },
     /// The user retries a failed message.
@@ -141,6 +167,7 @@ impl JobState {
             JobState::Unknown { .. } => "unknown",
             JobState::Sent { .. } => "sent",
             JobState::Failed { .. } => "failed",
+            JobState::Unconfirmed { .. } => "unconfirmed",
             JobState::Deleted => "deleted",
         }
     }
@@ -155,6 +182,7 @@ impl JobEvent {
             JobEvent::Permanent { .. } => "permanent",
             JobEvent::OutcomeUnknown => "outcome_unknown",
             JobEvent::Reconciled { .. } => "reconciled",
+            JobEvent::Unconfirmable => "unconfirmable",
             JobEvent::ConnectivityBack { .. } => "connectivity_back",
             JobEvent::UserRetry { .. } => "user_retry",
             JobEvent::UserDelete => "user_delete",
@@ -176,7 +204,7 @@ pub fn step(job: &Job, event: JobEvent) -> Result<Job, Refused> {
         state,
     };
     Ok(match (&job.state, event) {
-        (S::Queued { due_at }, E::Start { now }) if *due_at <= now => Job {
+        (S::Queued { due_at, .. }, E::Start { now }) if *due_at <= now => Job {
             attempts: job.attempts.saturating_add(1),
             state: S::Sending { started_at: now },
         },
@@ -192,6 +220,7 @@ pub fn step(job: &Job, event: JobEvent) -> Result<Job, Refused> {
             let delay = retry_delay(job.attempts, jitter, retry_after);
             to(S::Queued {
                 due_at: now.saturating_add(delay.as_millis() as i64),
+                not_before: not_before(now, retry_after),
             })
         }
         (S::Queued { .. } | S::Sending { .. }, E::Permanent { code, sentence }) => {
@@ -206,14 +235,144 @@ pub fn step(job: &Job, event: JobEvent) -> Result<Job, Refused> {
                 found: Some(sid), ..
             },
         ) => to(S::Sent { sid }),
-        (S::Unknown { .. }, E::Reconciled { found: None, now }) => to(S::Queued { due_at: now }),
-        (S::Queued { due_at }, E::ConnectivityBack { now }) => to(S::Queued {
-            due_at: (*due_at).min(now),
+        (
+            S::Unknown { .. },
+            E::Reconciled {
+                found: None,
+                now,
+                settled_at,
+            },
+        ) if now >= settled_at => to(S::Queued {
+            due_at: now,
+            not_before: None,
         }),
-        (S::Failed { .. }, E::UserRetry { now }) => to(S::Queued { due_at: now }),
-        (S::Failed { .. }, E::UserDelete) => to(S::Deleted),
+        (S::Unknown { started_at }, E::Unconfirmable) => to(S::Unconfirmed {
+            started_at: *started_at,
+        }),
+        (S::Queued { due_at, not_before }, E::ConnectivityBack { now }) => to(S::Queued {
+            due_at: (*due_at).min(now.max(not_before.unwrap_or(i64::MIN))),
+            not_before: *not_before,
+        }),
+        (S::Failed { .. }, E::UserRetry { now }) => to(S::Queued {
+            due_at: now,
+            not_before: None,
+        }),
+        // Whatever the carrier may have, it is asked again before anything is sent.
+        (S::Unconfirmed { started_at }, E::UserRetry { .. }) => to(S::Unknown {
+            started_at: *started_at,
+        }),
+        (S::Failed { .. } | S::Unconfirmed { .. }, E::UserDelete) => to(S::Deleted),
         _ => return Err(refused),
     })
+}
+
+/// Added to the carrier's settle before a message in doubt may be sent again: the attempt's
+/// start is written a moment before its request leaves, timers fire late, and this computer's
+/// clock may be stepped by a few seconds while we wait.
+pub const RECONCILE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Lookups in a row that the carrier answers with an error before a message in doubt is handed
+/// to the user as unconfirmed, rather than blocking its thread for ever.
+pub const UNCONFIRMED_AFTER: u32 = 5;
+
+/// What the user reads on an unconfirmed message.
+pub const UNCONFIRMED_SENTENCE: &str = "Switchboard couldn't confirm whether this message was \
+     sent. Retry checks with the carrier first and sends it only if it never arrived; Delete \
+     removes it.";
+
+/// The first instant, by this computer's clock, at which a message whose attempt began at
+/// `started_at` can no longer turn up at the carrier: the carrier's settle (its
+/// `Capabilities::settle`: how long after a send began its message may still be unlisted) plus
+/// [`RECONCILE_MARGIN`]. Only a lookup at or after it that finds nothing allows sending the
+/// message again.
+pub fn settled_at(started_at: i64, settle: Duration) -> i64 {
+    started_at
+        .saturating_add(settle.as_millis() as i64)
+        .saturating_add(RECONCILE_MARGIN.as_millis() as i64)
+}
+
+/// A job whose outcome is unknown, between two lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Doubt {
+    /// When the attempt in doubt began.
+    pub started_at: i64,
+    /// See [`settled_at`].
+    pub settled_at: i64,
+    /// Lookups so far that settled nothing (the backoff grows with them).
+    pub lookups: u32,
+    /// Lookups in a row that the carrier answered with an error.
+    pub refused: u32,
+}
+
+impl Doubt {
+    pub fn new(started_at: i64, settle: Duration) -> Doubt {
+        Doubt {
+            started_at,
+            settled_at: settled_at(started_at, settle),
+            lookups: 0,
+            refused: 0,
+        }
+    }
+}
+
+/// What a lookup of a message in doubt got, once the carrier's candidates that other messages
+/// of ours already hold were ruled out (an adopted candidate never reaches [`judge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The carrier answered, and has nothing that can be this message.
+    NotFound,
+    /// The carrier answered the lookup with an error that waiting does not cure by itself
+    /// (refused credentials, a request it rejects, an answer it cannot give).
+    Refused,
+    /// No answer: offline, a timeout, a struggling carrier (5xx, 429). Says nothing about the
+    /// message and never makes it unconfirmed.
+    Unanswered { retry_after: Option<Duration> },
+}
+
+/// What to do with a message in doubt after a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It cannot still appear at the carrier: send it again (the same idempotency key).
+    Resend,
+    /// Ask again at `at`, and never before `not_before` (the carrier's `Retry-After`).
+    LookAgain { at: i64, not_before: Option<i64> },
+    /// The carrier will not say: hand it to the user ([`JobState::Unconfirmed`]).
+    Unconfirmed,
+}
+
+/// The reconciliation rule: **no resend until the message cannot still appear**. A "not found"
+/// before [`Doubt::settled_at`] proves nothing (the carrier may not list it yet): the message
+/// is looked up again, at the latest at that instant — earlier too, with a growing backoff, so
+/// that a message listed late is adopted soon and unblocks its thread. Only a "not found" at or
+/// after it sends again. A carrier that answers [`UNCONFIRMED_AFTER`] lookups in a row with an
+/// error makes the message unconfirmed; one that does not answer just waits.
+pub fn judge(doubt: &mut Doubt, lookup: Lookup, now: i64, jitter: f64) -> Verdict {
+    let (backoff, floor) = match lookup {
+        Lookup::NotFound if now >= doubt.settled_at => return Verdict::Resend,
+        Lookup::NotFound => {
+            doubt.refused = 0;
+            (None, None)
+        }
+        Lookup::Refused => {
+            doubt.refused = doubt.refused.saturating_add(1);
+            if doubt.refused >= UNCONFIRMED_AFTER {
+                return Verdict::Unconfirmed;
+            }
+            (None, None)
+        }
+        Lookup::Unanswered { retry_after } => (retry_after, not_before(now, retry_after)),
+    };
+    doubt.lookups = doubt.lookups.saturating_add(1);
+    let delay = retry_delay(doubt.lookups, jitter, backoff);
+    let at = now.saturating_add(delay.as_millis() as i64);
+    let at = match lookup {
+        Lookup::NotFound => at.min(doubt.settled_at),
+        _ => at,
+    };
+    Verdict::LookAgain {
+        at,
+        not_before: floor,
+    }
 }
 
 /// A job still to be sent, as the planner sees it.
@@ -365,7 +524,14 @@ mod tests {
     fn job_transitions() {
         use JobEvent as E;
         use JobState as St;
-        let queued = |due_at| St::Queued { due_at };
+        let queued = |due_at| St::Queued {
+            due_at,
+            not_before: None,
+        };
+        let floored = |due_at, not_before| St::Queued {
+            due_at,
+            not_before: Some(not_before),
+        };
         let sending = |started_at| St::Sending { started_at };
         let failed = || St::Failed {
             code: Some("21211".into()),
@@ -411,7 +577,19 @@ mod tests {
         check(
             job(1, sending(S)),
             transient(S, Some(30)),
-            Ok(job(1, queued(31 * S))),
+            Ok(job(1, floored(31 * S, 31 * S))),
+        );
+        // A Retry-After shorter than our backoff still sets the floor, and a hostile one is
+        // capped.
+        check(
+            job(9, sending(S)),
+            transient(S, Some(30)),
+            Ok(job(9, floored(129 * S, 31 * S))),
+        );
+        check(
+            job(1, sending(S)),
+            transient(S, Some(86_400)),
+            Ok(job(1, floored(3_601 * S, 3_601 * S))),
         );
         // Permanent errors wait for the user, who may retry or delete.
         check(job(1, sending(S)), permanent(), Ok(job(1, failed())));
@@ -424,39 +602,53 @@ mod tests {
         check(job(1, failed()), E::UserDelete, Ok(job(1, St::Deleted)));
         check(job(1, failed()), E::Start { now: 9 * S }, Err("start"));
         check(job(0, queued(S)), E::UserDelete, Err("user_delete"));
-        // An unknown outcome is reconciled before any resend: adopted, or queued at once.
+        // An unknown outcome is reconciled before any resend: adopted, or queued at once once
+        // it cannot still appear; a "not found" sooner proves nothing.
+        let unknown = || St::Unknown { started_at: S };
+        let reconciled = |found: Option<&str>, now, settled_at| E::Reconciled {
+            found: found.map(str::to_owned),
+            now,
+            settled_at,
+        };
+        check(job(1, sending(S)), E::OutcomeUnknown, Ok(job(1, unknown())));
         check(
-            job(1, sending(S)),
-            E::OutcomeUnknown,
-            Ok(job(1, St::Unknown { started_at: S })),
-        );
-        check(
-            job(1, St::Unknown { started_at: S }),
-            E::Reconciled {
-                found: Some("SM1".into()),
-                now: 2 * S,
-            },
+            job(1, unknown()),
+            reconciled(Some("SM1"), 2 * S, 70 * S),
             Ok(job(1, sent())),
         );
         check(
-            job(1, St::Unknown { started_at: S }),
-            E::Reconciled {
-                found: None,
-                now: 2 * S,
-            },
-            Ok(job(1, queued(2 * S))),
+            job(1, unknown()),
+            reconciled(None, 70 * S, 70 * S),
+            Ok(job(1, queued(70 * S))),
         );
         check(
-            job(1, St::Unknown { started_at: S }),
-            E::Start { now: 2 * S },
-            Err("start"),
+            job(1, unknown()),
+            reconciled(None, 69 * S, 70 * S),
+            Err("reconciled"),
+        );
+        check(job(1, unknown()), E::Start { now: 2 * S }, Err("start"));
+        check(job(1, unknown()), transient(2 * S, None), Err("transient"));
+        // A carrier that will not say: the user decides, and a retry asks it again first.
+        let unconfirmed = || St::Unconfirmed { started_at: S };
+        check(
+            job(1, unknown()),
+            E::Unconfirmable,
+            Ok(job(1, unconfirmed())),
         );
         check(
-            job(1, St::Unknown { started_at: S }),
-            transient(2 * S, None),
-            Err("transient"),
+            job(1, unconfirmed()),
+            E::UserRetry { now: 90 * S },
+            Ok(job(1, unknown())),
         );
-        // Connectivity back: what waits goes now; nothing is pushed later.
+        check(
+            job(1, unconfirmed()),
+            E::UserDelete,
+            Ok(job(1, St::Deleted)),
+        );
+        check(job(1, unconfirmed()), E::Start { now: S }, Err("start"));
+        check(job(1, sending(S)), E::Unconfirmable, Err("unconfirmable"));
+        // Connectivity back: what waits goes now, but never before the carrier's Retry-After;
+        // nothing is pushed later.
         check(
             job(4, queued(60 * S)),
             E::ConnectivityBack { now: 2 * S },
@@ -467,6 +659,21 @@ mod tests {
             E::ConnectivityBack { now: 2 * S },
             Ok(job(4, queued(S))),
         );
+        check(
+            job(1, floored(60 * S, 31 * S)),
+            E::ConnectivityBack { now: 2 * S },
+            Ok(job(1, floored(31 * S, 31 * S))),
+        );
+        check(
+            job(1, floored(31 * S, 31 * S)),
+            E::ConnectivityBack { now: 2 * S },
+            Ok(job(1, floored(31 * S, 31 * S))),
+        );
+        check(
+            job(1, floored(60 * S, 31 * S)),
+            E::ConnectivityBack { now: 40 * S },
+            Ok(job(1, floored(40 * S, 31 * S))),
+        );
         // Finished jobs take nothing.
         check(job(1, sent()), E::Start { now: S }, Err("start"));
         check(job(1, sent()), permanent(), Err("permanent"));
@@ -475,6 +682,74 @@ mod tests {
             E::UserRetry { now: S },
             Err("user_retry"),
         );
+    }
+
+    #[test]
+    fn a_message_in_doubt_is_sent_again_only_once_it_cannot_still_appear() {
+        // Sent at 0 s to a carrier that settles in 60 s: settled at 70 s with the margin.
+        let fresh = || Doubt::new(0, Duration::from_secs(60));
+        assert_eq!(fresh().settled_at, 70 * S);
+        let look_again = |at| Verdict::LookAgain {
+            at,
+            not_before: None,
+        };
+        #[track_caller]
+        fn check(doubt: &mut Doubt, lookup: Lookup, now: i64, expected: Verdict) {
+            assert_eq!(
+                judge(doubt, lookup, now, 0.0),
+                expected,
+                "{lookup:?} at {now}"
+            );
+        }
+        let mut d = fresh();
+        // Not found early: looked up again with a growing backoff, and at the settle instant
+        // at the latest; only then sent again.
+        check(&mut d, Lookup::NotFound, S, look_again(S + 500));
+        check(&mut d, Lookup::NotFound, 2 * S, look_again(3 * S));
+        check(&mut d, Lookup::NotFound, 64 * S, look_again(66 * S));
+        d.lookups = 20;
+        check(&mut d, Lookup::NotFound, 66 * S, look_again(70 * S));
+        check(&mut d, Lookup::NotFound, 70 * S - 1, look_again(70 * S));
+        check(&mut d, Lookup::NotFound, 70 * S, Verdict::Resend);
+        check(&mut fresh(), Lookup::NotFound, 3_600 * S, Verdict::Resend);
+
+        // No answer waits, however long, honouring Retry-After; never unconfirmed.
+        let mut d = fresh();
+        for _ in 0..100 {
+            let Verdict::LookAgain { .. } = judge(
+                &mut d,
+                Lookup::Unanswered { retry_after: None },
+                3_600 * S,
+                0.0,
+            ) else {
+                panic!("an unanswered lookup only waits");
+            };
+        }
+        check(
+            &mut fresh(),
+            Lookup::Unanswered {
+                retry_after: Some(Duration::from_secs(30)),
+            },
+            S,
+            Verdict::LookAgain {
+                at: 31 * S,
+                not_before: Some(31 * S),
+            },
+        );
+
+        // Refusals in a row make it unconfirmed; an answer between them starts the count again.
+        let mut d = fresh();
+        for n in 1..UNCONFIRMED_AFTER {
+            let verdict = judge(&mut d, Lookup::Refused, 3_600 * S, 0.0);
+            assert!(matches!(verdict, Verdict::LookAgain { .. }), "refusal {n}");
+        }
+        // The fifth lookup: 8 s of backoff.
+        check(&mut d, Lookup::NotFound, 10 * S, look_again(18 * S));
+        for _ in 1..UNCONFIRMED_AFTER {
+            let verdict = judge(&mut d, Lookup::Refused, 3_600 * S, 0.0);
+            assert!(matches!(verdict, Verdict::LookAgain { .. }), "{d:?}");
+        }
+        check(&mut d, Lookup::Refused, 3_600 * S, Verdict::Unconfirmed);
     }
 
     fn pending(id: i64, thread: i64, line: i64, sending: bool, due_at: i64) -> Pending {

@@ -34,7 +34,6 @@ pub enum Fault {
     LostRequest,
 }
 
-
 /// One send call as the carrier saw it.
 #[derive(Debug, Clone)]
 pub struct Call {
