@@ -62,11 +62,17 @@ impl Engine {
         Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
         E: From<EngineError> + From<RunnerError>,
     {
-        let carrier = self.connect_carrier(sandbox).await?;
+        let (account, carrier) = self.connect_carrier(sandbox).await?;
         let config = self.runner_config()?;
         let deadline = tokio::time::Instant::now() + lock_wait;
         loop {
-            match Runner::start(self.clone(), carrier.clone(), config.clone()) {
+            let started = Runner::start_serving(
+                self.clone(),
+                carrier.clone(),
+                account.clone(),
+                config.clone(),
+            );
+            match started {
                 Ok(runner) => return Ok(runner),
                 Err(RunnerError::AlreadyRunning { .. })
                     if tokio::time::Instant::now() < deadline =>
@@ -95,12 +101,18 @@ impl Engine {
         Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
         E: From<EngineError> + From<RunnerError>,
     {
-        let carrier = self.connect_carrier(sandbox).await?;
+        let (account, carrier) = self.connect_carrier(sandbox).await?;
         let config = self.runner_config()?;
         let impatient_at = tokio::time::Instant::now() + patience;
         let mut told = false;
         loop {
-            match Runner::start(self.clone(), carrier.clone(), config.clone()) {
+            let started = Runner::start_serving(
+                self.clone(),
+                carrier.clone(),
+                account.clone(),
+                config.clone(),
+            );
+            match started {
                 Ok(runner) => return Ok(runner),
                 Err(e @ RunnerError::AlreadyRunning { .. }) => {
                     if tokio::time::Instant::now() < impatient_at {
@@ -119,17 +131,19 @@ impl Engine {
         }
     }
 
-    /// The carrier of the account in use (the sandbox asked only without a Twilio account),
-    /// with its lines and demo contacts adopted when it answers.
+    /// The account in use (see [`Engine::account_key`]: read first, so that a switch meanwhile
+    /// leaves a runner that sends nothing) and its carrier (the sandbox asked only without a
+    /// Twilio account), with its lines and demo contacts adopted when it answers.
     async fn connect_carrier<E, F, Fut>(
         self: &Arc<Engine>,
         sandbox: F,
-    ) -> std::result::Result<Arc<dyn Carrier>, E>
+    ) -> std::result::Result<(String, Arc<dyn Carrier>), E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
         E: From<EngineError>,
     {
+        let account = self.account_key()?;
         let sandbox = if self.uses_twilio()? {
             None
         } else {
@@ -145,7 +159,7 @@ impl Engine {
             }
             Err(e) => tracing::info!(error = %e, "the carrier's lines could not be fetched"),
         }
-        Ok(carrier)
+        Ok((account, carrier))
     }
 
     /// Takes the carrier's numbers as lines (see [`Engine::adopt_account_lines`]: labels and

@@ -202,9 +202,21 @@ impl Runner {
         carrier: Arc<dyn Carrier>,
         config: RunnerConfig,
     ) -> Result<Runner, RunnerError> {
+        let account = engine.account_key()?;
+        Runner::start_serving(engine, carrier, account, config)
+    }
+
+    /// [`Runner::start`] for a carrier chosen for `account` (see [`Engine::account_key`]), read
+    /// before the carrier was: should the account change in between, the runner serves the old
+    /// one and sends nothing, rather than the new account's jobs through the old carrier.
+    pub(crate) fn start_serving(
+        engine: Arc<Engine>,
+        carrier: Arc<dyn Carrier>,
+        account: String,
+        config: RunnerConfig,
+    ) -> Result<Runner, RunnerError> {
         let dir = lock::data_dir(&engine);
         let lock = RunnerLock::acquire(&dir)?;
-        let account = engine.account_key().unwrap_or_default();
         let config = RunnerConfig {
             // Without a slot nothing would ever leave.
             max_in_flight: config.max_in_flight.max(1),
