@@ -896,3 +896,32 @@ async fn switching_accounts_while_the_old_runner_ticks_sends_nothing_through_the
     assert_eq!(o.status(held), MessageStatus::Queued);
     assert_eq!(o.status(in_doubt), MessageStatus::Sending);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_runner_stopped_mid_send_leaves_nothing_in_flight_for_the_next_one() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    // The first carrier never answers in time; the runner is stopped while its send hangs.
+    let hanging = FakeCarrier::with(1.0, secs(600));
+    let runner = o.runner_with(
+        &hanging,
+        RunnerConfig {
+            shutdown_grace: secs(1),
+            ..RunnerConfig::default()
+        },
+    );
+    run_for(&runner, secs(2)).await;
+    drop(runner);
+
+    // Taken over at once, with no moment for the abandoned send to linger: the lock is free.
+    let next = FakeCarrier::new();
+    let runner = o.runner(&next);
+    run_for(&runner, secs(30)).await;
+
+    assert!(
+        hanging.accepted_bodies().is_empty(),
+        "abandoned before it arrived"
+    );
+    assert_eq!(next.accepted_bodies(), ["Your order has shipped"]);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+}
