@@ -1,8 +1,10 @@
 //! The app's background work: the engine connects to the account's carrier, adopts its lines
-//! and starts the runner (`Engine::start_background`); this file serves the embedded sandbox
-//! when the engine asks for it, runs the runner, and forwards its events to the webview, to
-//! notifications and to the tray — reloading what is shown, rather than losing track, when it
-//! falls behind them. When the account changes, it starts again on the new one.
+//! and starts the runner (`Engine::start_background_when_free`); this file serves the embedded
+//! sandbox when the engine asks for it, runs the runner, and forwards its events to the
+//! webview, to notifications and to the tray — reloading what is shown, rather than losing
+//! track, when it falls behind them. When the account changes, it stops the runner (its sends
+//! in flight land or are abandoned first) and starts again on the new one. While another
+//! Switchboard (the CLI's `run`) holds the outbox lock, it keeps trying and the banner says so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +21,13 @@ use crate::state::App;
 use crate::{notify, window};
 
 /// How long a new runner waits for the outbox lock of the one it replaces (finishing its last
-/// sends).
+/// sends) before the banner says another Switchboard is sending; it keeps trying after.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// What the banner says while another process holds the outbox lock.
+const ANOTHER_SENDS: &str = "Another Switchboard (the command line, or another window) is sending \
+     from this data directory. Messages you write are kept and sent from here as soon as it \
+     stops.";
 
 /// Tells the runner to stop; kept in managed state.
 struct Stop(watch::Sender<bool>);
@@ -54,6 +61,8 @@ pub fn start(handle: AppHandle, engine: Arc<Engine>) {
                 Ok(Ended::Stopped) => return,
                 Ok(Ended::Reconnect) => {}
                 Err(e) => {
+                    // The sandbox could not start, the keychain lost the credentials…: nothing
+                    // to retry alone (the outbox lock is waited for inside `run`).
                     tracing::warn!(code = %e.code, "background sending is not running");
                     if let Ok(mut problem) = handle.state::<App>().runner_problem.lock() {
                         *problem = Some(e);
@@ -127,9 +136,24 @@ async fn run(
     mut reconnect: watch::Receiver<u64>,
 ) -> Result<Ended, AppError> {
     let app = handle.state::<App>();
-    let runner = engine
-        .start_background(|| sandbox(handle), LOCK_WAIT)
-        .await?;
+    let starting = engine.start_background_when_free(
+        || sandbox(handle),
+        LOCK_WAIT,
+        |_| {
+            if let Ok(mut problem) = app.runner_problem.lock() {
+                *problem = Some(AppError::new(
+                    ErrorCode::RunnerAlreadyRunning,
+                    ANOTHER_SENDS,
+                ));
+            }
+            let _ = handle.emit(APP_EVENT, AppEvent::CarrierReady);
+        },
+    );
+    let runner = tokio::select! {
+        runner = starting => runner?,
+        _ = stop.wait_for(|stopped| *stopped) => return Ok(Ended::Stopped),
+        _ = reconnect.changed() => return Ok(Ended::Reconnect),
+    };
     if let Ok(mut problem) = app.runner_problem.lock() {
         *problem = None;
     }

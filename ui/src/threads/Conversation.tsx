@@ -6,7 +6,7 @@
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
-import { fullTime, shortTime, statusText } from "../app/format";
+import { fullTime, isUnconfirmed, shortTime, statusText } from "../app/format";
 import { createDraft } from "../app/drafts";
 import { AttachButton, AttachedImage } from "../app/attachment";
 
@@ -123,7 +123,11 @@ function Bubble(props: { backend: Backend; message: MessageRow; onChanged: () =>
   return (
     <article
       class="bubble"
-      classList={{ mine: m().direction === "outbound", failed: m().status === "failed" }}
+      classList={{
+        mine: m().direction === "outbound",
+        failed: m().status === "failed",
+        unconfirmed: isUnconfirmed(m()),
+      }}
       aria-label={m().direction === "outbound" ? "Sent message" : "Received message"}
       data-status={m().status}
     >
@@ -146,7 +150,16 @@ function Bubble(props: { backend: Backend; message: MessageRow; onChanged: () =>
       </footer>
       <Show when={m().status === "failed"}>
         <div class="bubble-actions">
-          <button onClick={() => act(() => props.backend.retryMessage(m().id, null))}>Retry</button>
+          <button
+            onClick={() => act(() => props.backend.retryMessage(m().id, null))}
+            title={
+              isUnconfirmed(m())
+                ? "Check with the carrier, and send it only if it never arrived"
+                : "Send it again"
+            }
+          >
+            Retry
+          </button>
           <button onClick={() => act(() => props.backend.deleteMessage(m().id))}>Delete</button>
         </div>
       </Show>

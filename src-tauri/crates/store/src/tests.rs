@@ -742,7 +742,9 @@ fn outbox_life_cycle() {
         "outbox_job_state"
     );
 
-    store.mark_retry(a, T0 + 2_000, "offline", T0 + 2).unwrap();
+    store
+        .mark_retry(a, T0 + 2_000, None, "offline", T0 + 2)
+        .unwrap();
     assert_eq!(status(0), MessageStatus::Queued);
     assert_eq!(
         store.outbox_job(a).unwrap().last_error.as_deref(),

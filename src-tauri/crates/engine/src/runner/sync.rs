@@ -145,7 +145,8 @@ pub(crate) fn carrier_error(m: &CarrierMessage) -> Option<MessageError> {
 
 impl Inner {
     /// Polls until `stop`: every `sync_interval` while the carrier answers, backing off while
-    /// it does not; a nudge (or connectivity returning) polls at once.
+    /// it does not; connectivity returning polls at once and forgets the backoff, but never
+    /// polls before the end of a carrier's `Retry-After`.
     pub(crate) async fn sync_loop(&self, mut stop: watch::Receiver<bool>) {
         let mut state = SyncState::default();
         let mut failures = 0u32;
@@ -153,9 +154,8 @@ impl Inner {
             if *stop.borrow() {
                 break;
             }
-            if self.sync_nudged.swap(false, Ordering::SeqCst) {
-                failures = 0;
-            }
+            self.sync_network_back.store(false, Ordering::SeqCst);
+            let mut floor = None;
             let delay = match self.sync_round(&mut state).await {
                 Ok(_) => {
                     failures = 0;
@@ -169,19 +169,33 @@ impl Inner {
                         SyncError::Carrier(CarrierError::Transient {
                             retry_after: Some(after),
                             ..
-                        }) => backoff.max(after.min(switchboard_core::outbox::MAX_RETRY_AFTER)),
+                        }) => {
+                            let after = after.min(switchboard_core::outbox::MAX_RETRY_AFTER);
+                            floor = Some(tokio::time::Instant::now() + after);
+                            backoff.max(after)
+                        }
                         _ => backoff,
                     }
                 }
             };
-            tokio::select! {
-                changed = stop.changed() => {
-                    if changed.is_err() {
+            let mut due = tokio::time::Instant::now() + delay;
+            loop {
+                tokio::select! {
+                    changed = stop.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
                         break;
                     }
+                    () = self.sync_wake.notified() => {
+                        if self.sync_network_back.swap(false, Ordering::SeqCst) {
+                            failures = 0;
+                            let now = tokio::time::Instant::now();
+                            due = floor.map_or(now, |floor| floor.max(now));
+                        }
+                    }
+                    () = tokio::time::sleep_until(due) => break,
                 }
-                () = self.sync_wake.notified() => {}
-                () = tokio::time::sleep(delay) => {}
             }
         }
     }
