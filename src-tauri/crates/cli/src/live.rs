@@ -17,7 +17,7 @@ use switchboard_sandbox::{
 };
 
 use crate::args::{AccountCmd, FailKind, OnOff, SandboxCmd};
-use crate::output::Out;
+use crate::output::{say, Out};
 use crate::{exit, Failure};
 
 fn failure(code: &str, message: String, exit: u8) -> Failure {
@@ -304,8 +304,16 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
         let mut events = runner.subscribe();
         let json = out.json;
         let printer = tokio::spawn(async move {
-            while let Ok(event) = events.recv().await {
-                print_event(&event, json);
+            loop {
+                match events.recv().await {
+                    Ok(event) => print_event(&event, json),
+                    // A burst outran the printer: say so and go on with the newest, never
+                    // fall silent.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        eprintln!("({missed} event(s) not shown: they came too fast)")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
             }
         });
         if !json {
@@ -477,7 +485,7 @@ fn read_secret(what: &str) -> Result<String, Failure> {
 
 fn print_event(event: &EngineEvent, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(event).unwrap_or_default());
+        say(&serde_json::to_string(event).unwrap_or_default());
         return;
     }
     match event {
@@ -485,27 +493,26 @@ fn print_event(event: &EngineEvent, json: bool) {
             message_id,
             thread_id,
             status,
-        } => {
-            println!(
-                "message {message_id} (conversation {thread_id}): {}",
-                status.as_str()
-            )
-        }
+        } => say(&format!(
+            "message {message_id} (conversation {thread_id}): {}",
+            status.as_str()
+        )),
         EngineEvent::InboundMessage {
             thread_id, from, ..
-        } => {
-            println!("new message from {from} in conversation {thread_id}")
+        } => say(&format!(
+            "new message from {from} in conversation {thread_id}"
+        )),
+        EngineEvent::Connectivity { online } => say(if *online {
+            "online"
+        } else {
+            "offline: messages wait in the outbox"
+        }),
+        EngineEvent::OutboxCount { pending } => {
+            say(&format!("{pending} message(s) waiting to be sent"))
         }
-        EngineEvent::Connectivity { online } => {
-            println!(
-                "{}",
-                if *online {
-                    "online"
-                } else {
-                    "offline: messages wait in the outbox"
-                }
-            )
-        }
-        EngineEvent::OutboxCount { pending } => println!("{pending} message(s) waiting to be sent"),
+        EngineEvent::HistoryImported { messages } => say(&format!(
+            "{messages} earlier message(s) recorded as history, as read"
+        )),
+        EngineEvent::LinesChanged => say("the account's numbers changed at the carrier"),
     }
 }

@@ -21,17 +21,32 @@ pub struct Out {
 
 type Done = Result<(), Failure>;
 
+/// Writes one line to standard output. A reader that went away (`switchboard-cli --json
+/// contacts | head -1`) ends the program quietly and successfully, as `yes | head -1` does: it
+/// asked for no more. Any other write error is reported on standard error.
+pub fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: cannot write the answer: {e}"
+            );
+        }
+    }
+}
+
 impl Out {
     fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> Done {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_default()
-            );
+            say(&serde_json::to_string_pretty(value).unwrap_or_default());
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{}", text.trim_end());
+                say(text.trim_end());
             }
         }
         Ok(())
@@ -45,8 +60,7 @@ impl Out {
             {
                 obj.extend(extra);
             }
-            let doc = serde_json::to_string_pretty(&doc).unwrap_or_default();
-            let _ = writeln!(std::io::stdout().lock(), "{doc}");
+            say(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
             let _ = writeln!(std::io::stderr().lock(), "error: {message}");
         }

@@ -346,3 +346,36 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_cli_quietly() {
+    // `switchboard-cli --json contacts | head -1`: the reader goes away before the answer is
+    // written. The pipe's reading end is closed before the CLI starts, so the write fails for
+    // sure.
+    let cli = Cli::office();
+    for human in [false, true] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard-cli"));
+        if !human {
+            command.arg("--json");
+        }
+        let out = command
+            .arg("--data-dir")
+            .arg(cli.data_dir())
+            .arg("--key-file")
+            .arg(cli.key_file())
+            .arg("contacts")
+            .env_remove("SWITCHBOARD_PASSPHRASE")
+            .env("RUST_BACKTRACE", "1")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "human output {human}: {:?}, stderr: {stderr}",
+            out.status
+        );
+    }
+}

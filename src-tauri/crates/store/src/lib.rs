@@ -45,8 +45,8 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use carrier_sync::{Inbound, SidMatch};
-pub use db::now_ms;
+pub use carrier_sync::{Arrival, Inbound, NewInbound, SidMatch};
+pub use db::{now_ms, Durability};
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
 pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};

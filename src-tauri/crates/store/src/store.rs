@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{open_keyed, Role};
+use crate::db::{open_keyed, Durability, Role};
 use crate::error::{Result, StoreError};
 use crate::keys::{self, DbKey, KeySource, KeySourceKind};
 use crate::migrations;
@@ -159,6 +159,21 @@ impl Store {
         let conn = lock(&self.writer);
         conn.pragma_update(None, "cache_size", -kib)?;
         conn.execute_batch("PRAGMA shrink_memory")?;
+        Ok(())
+    }
+
+    /// How the writer's commits reach the disk (`None` for a level the store never sets).
+    pub fn durability(&self) -> Result<Option<Durability>> {
+        let conn = lock(&self.writer);
+        let level: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        Ok(Durability::from_level(level))
+    }
+
+    /// Changes how the writer's commits reach the disk, for the benchmark that measures what
+    /// [`Durability::Full`] costs; the store itself always opens with `Full`.
+    pub fn set_durability(&self, durability: Durability) -> Result<()> {
+        let conn = lock(&self.writer);
+        conn.pragma_update(None, "synchronous", durability.pragma())?;
         Ok(())
     }
 
