@@ -1,7 +1,10 @@
 //! The app's background work: the engine connects to the account's carrier, adopts its lines
-//! and starts the runner (`Engine::start_background`); this file serves the embedded sandbox
-//! when the engine asks for it, runs the runner, and forwards its events to the webview, to
-//! notifications and to the tray. When the account changes, it starts again on the new one.
+//! and starts the runner (`Engine::start_background_when_free`); this file serves the embedded
+//! sandbox when the engine asks for it, runs the runner, and forwards its events to the
+//! webview, to notifications and to the tray — reloading what is shown, rather than losing
+//! track, when it falls behind them. When the account changes, it stops the runner (its sends
+//! in flight land or are abandoned first) and starts again on the new one. While another
+//! Switchboard (the CLI's `run`) holds the outbox lock, it keeps trying and the banner says so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +12,7 @@ use std::time::Duration;
 use switchboard_engine::{DemoContact, Engine, EngineEvent, ErrorCode, Runner, SandboxAccess};
 use switchboard_sandbox::serve_sandbox;
 use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
 use crate::error::AppError;
@@ -17,8 +21,13 @@ use crate::state::App;
 use crate::{notify, window};
 
 /// How long a new runner waits for the outbox lock of the one it replaces (finishing its last
-/// sends).
+/// sends) before the banner says another Switchboard is sending; it keeps trying after.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// What the banner says while another process holds the outbox lock.
+const ANOTHER_SENDS: &str = "Another Switchboard (the command line, or another window) is sending \
+     from this data directory. Messages you write are kept and sent from here as soon as it \
+     stops.";
 
 /// Tells the runner to stop; kept in managed state.
 struct Stop(watch::Sender<bool>);
@@ -52,6 +61,8 @@ pub fn start(handle: AppHandle, engine: Arc<Engine>) {
                 Ok(Ended::Stopped) => return,
                 Ok(Ended::Reconnect) => {}
                 Err(e) => {
+                    // The sandbox could not start, the keychain lost the credentials…: nothing
+                    // to retry alone (the outbox lock is waited for inside `run`).
                     tracing::warn!(code = %e.code, "background sending is not running");
                     if let Ok(mut problem) = handle.state::<App>().runner_problem.lock() {
                         *problem = Some(e);
@@ -125,9 +136,24 @@ async fn run(
     mut reconnect: watch::Receiver<u64>,
 ) -> Result<Ended, AppError> {
     let app = handle.state::<App>();
-    let runner = engine
-        .start_background(|| sandbox(handle), LOCK_WAIT)
-        .await?;
+    let starting = engine.start_background_when_free(
+        || sandbox(handle),
+        LOCK_WAIT,
+        |_| {
+            if let Ok(mut problem) = app.runner_problem.lock() {
+                *problem = Some(AppError::new(
+                    ErrorCode::RunnerAlreadyRunning,
+                    ANOTHER_SENDS,
+                ));
+            }
+            let _ = handle.emit(APP_EVENT, AppEvent::CarrierReady);
+        },
+    );
+    let runner = tokio::select! {
+        runner = starting => runner?,
+        _ = stop.wait_for(|stopped| *stopped) => return Ok(Ended::Stopped),
+        _ = reconnect.changed() => return Ok(Ended::Reconnect),
+    };
     if let Ok(mut problem) = app.runner_problem.lock() {
         *problem = None;
     }
@@ -150,29 +176,142 @@ async fn run(
 }
 
 fn forward_events(handle: AppHandle, engine: Arc<Engine>, runner: &Runner) {
-    let mut events = runner.subscribe();
+    let events = runner.subscribe();
     tauri::async_runtime::spawn(async move {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                // Fell behind: the page reloads what it shows on the next event anyway.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            let _ = handle.emit(ENGINE_EVENT, &event);
-            if let EngineEvent::InboundMessage {
+        forward(events, &mut Shell { handle, engine }).await;
+    });
+}
+
+/// Where the runner's events go: in the app, the webview, notifications and the tray.
+trait EventSink {
+    /// The next event, in the order the runner published them.
+    async fn event(&mut self, event: EngineEvent);
+    /// `missed` events were lost: the runner published faster than they were handled (its
+    /// channel holds `EVENT_BUFFER`), so whatever is shown is reloaded instead.
+    async fn resync(&mut self, missed: u64);
+}
+
+/// Hands each event to `sink` until the runner is gone. Falling behind (a burst of inbound
+/// messages, each raising its notification) neither ends this nor loses track: the sink
+/// resynchronises and the newest events follow.
+async fn forward(mut events: broadcast::Receiver<EngineEvent>, sink: &mut impl EventSink) {
+    loop {
+        match events.recv().await {
+            Ok(event) => sink.event(event).await,
+            Err(RecvError::Lagged(missed)) => sink.resync(missed).await,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The app's sink.
+struct Shell {
+    handle: AppHandle,
+    engine: Arc<Engine>,
+}
+
+impl Shell {
+    /// Runs `f` on a blocking thread (D-Bus calls and store reads block) and waits for it, so
+    /// that notifications keep the order of their messages.
+    async fn blocking(&self, f: impl FnOnce(&AppHandle, &Engine) + Send + 'static) {
+        let (handle, engine) = (self.handle.clone(), self.engine.clone());
+        let _ = tokio::task::spawn_blocking(move || f(&handle, &engine)).await;
+    }
+}
+
+fn show_unread(handle: &AppHandle, engine: &Engine) {
+    window::show_unread(handle, engine.total_unread().unwrap_or(0));
+}
+
+impl EventSink for Shell {
+    async fn event(&mut self, event: EngineEvent) {
+        let _ = self.handle.emit(ENGINE_EVENT, &event);
+        match event {
+            EngineEvent::InboundMessage {
                 thread_id,
                 message_id,
                 ..
-            } = event
-            {
-                let (handle, engine) = (handle.clone(), engine.clone());
-                let _ = tokio::task::spawn_blocking(move || {
-                    notify::inbound(&handle, &engine, thread_id, message_id);
-                    window::show_unread(&handle, engine.total_unread().unwrap_or(0));
+            } => {
+                self.blocking(move |handle, engine| {
+                    notify::inbound(handle, engine, thread_id, message_id);
+                    show_unread(handle, engine);
                 })
                 .await;
             }
+            // A first sync's history: no notification, and the list reloads on the event.
+            EngineEvent::HistoryImported { .. } => self.blocking(show_unread).await,
+            _ => {}
         }
-    });
+    }
+
+    async fn resync(&mut self, missed: u64) {
+        tracing::info!(
+            missed,
+            "fell behind the runner's events; reloading what is shown"
+        );
+        let _ = self.handle.emit(APP_EVENT, AppEvent::Reload);
+        self.blocking(show_unread).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_engine::EVENT_BUFFER;
+
+    /// What a sink was handed, in order.
+    #[derive(Default)]
+    struct Recorded(Vec<Result<EngineEvent, u64>>);
+
+    impl EventSink for Recorded {
+        async fn event(&mut self, event: EngineEvent) {
+            self.0.push(Ok(event));
+        }
+
+        async fn resync(&mut self, missed: u64) {
+            self.0.push(Err(missed));
+        }
+    }
+
+    fn count(pending: usize) -> EngineEvent {
+        EngineEvent::OutboxCount {
+            pending: pending as i64,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_consumer_that_falls_behind_resynchronises_and_keeps_up() {
+        let (tx, rx) = broadcast::channel(EVENT_BUFFER);
+        let published = EVENT_BUFFER + 44;
+        for n in 0..published {
+            tx.send(count(n)).unwrap();
+        }
+        drop(tx);
+        let mut sink = Recorded::default();
+
+        forward(rx, &mut sink).await;
+
+        let expected: Vec<Result<EngineEvent, u64>> = std::iter::once(Err(44))
+            .chain((44..published).map(|n| Ok(count(n))))
+            .collect();
+        assert_eq!(
+            sink.0, expected,
+            "one resync for what was missed, then every newer event"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_are_handed_on_in_order_until_the_runner_is_gone() {
+        let (tx, rx) = broadcast::channel(EVENT_BUFFER);
+        let mut sink = Recorded::default();
+        let sent = [count(1), EngineEvent::LinesChanged, count(0)];
+        for e in &sent {
+            tx.send(e.clone()).unwrap();
+        }
+        drop(tx);
+
+        forward(rx, &mut sink).await;
+
+        assert_eq!(sink.0, sent.map(Ok));
+    }
 }

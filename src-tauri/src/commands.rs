@@ -360,7 +360,7 @@ pub fn preview(app: State<'_, App>, input: ComposerState) -> AppResult<Preview> 
 #[tauri::command]
 pub fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {
     let receipt = engine(&app)?.send(&compose_request(input)?, Some(DraftKey::Composer))?;
-    app.nudge();
+    app.wake();
     Ok(receipt)
 }
 
@@ -373,7 +373,7 @@ pub fn reply(
 ) -> AppResult<SendReceipt> {
     let image = image.as_deref().map(decode_image).transpose()?;
     let receipt = engine(&app)?.reply(thread, &body, image, Some(DraftKey::Thread(thread)))?;
-    app.nudge();
+    app.wake();
     Ok(receipt)
 }
 
@@ -410,7 +410,7 @@ pub fn retry_message(
     body: Option<String>,
 ) -> AppResult<()> {
     engine(&app)?.retry_failed_message(message, body.as_deref())?;
-    app.nudge();
+    app.wake();
     Ok(())
 }
 
@@ -491,7 +491,7 @@ pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> 
         )
     })?;
     if online {
-        app.nudge();
+        app.network_back();
     }
     Ok(())
 }

@@ -19,6 +19,9 @@ pub enum AppEvent {
     Pinned { pinned: bool },
     /// The carrier came up (or failed to): reload the status and the lines.
     CarrierReady,
+    /// The shell fell behind the engine's events and missed some: reload everything shown
+    /// (the status, the lines, the list and the open conversation).
+    Reload,
 }
 
 #[cfg(test)]
@@ -44,5 +47,6 @@ mod tests {
             AppEvent::Pinned { pinned: true },
             serde_json::json!({"kind": "pinned", "pinned": true}),
         );
+        check(AppEvent::Reload, serde_json::json!({"kind": "reload"}));
     }
 }

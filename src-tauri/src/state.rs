@@ -75,10 +75,19 @@ impl App {
             .clone()
     }
 
-    /// "Try now" after a message was queued or retried; without a runner it waits for one.
-    pub fn nudge(&self) {
+    /// "Look now" after a message was queued or retried: it leaves at once if it may, and
+    /// nothing else is brought forward. Without a runner it waits for one.
+    pub fn wake(&self) {
         if let Some(runner) = self.runner() {
-            runner.nudge();
+            runner.wake();
+        }
+    }
+
+    /// The network (here: the sandbox) is back: what waits is due now, except what waits out a
+    /// carrier's Retry-After.
+    pub fn network_back(&self) {
+        if let Some(runner) = self.runner() {
+            runner.network_back();
         }
     }
 

@@ -149,6 +149,15 @@ export function App(props: { backend: Backend }) {
           case "outbox_count":
             setStatus((s) => (s ? { ...s, pending: e.pending } : s));
             break;
+          case "history_imported":
+            // A first sync's history, recorded as read: one reload, no notification each.
+            reloadSoon();
+            void loadStatus();
+            break;
+          case "lines_changed":
+            void loadLines();
+            reloadSoon();
+            break;
         }
       }),
       b.onAppEvent((e) => {
@@ -166,6 +175,13 @@ export function App(props: { backend: Backend }) {
             void loadStatus();
             void loadLines();
             void reloadThreads();
+            break;
+          case "reload":
+            // The shell missed some of the engine's events: everything shown is read again.
+            void loadStatus();
+            void loadLines();
+            void reloadThreads();
+            setVersion(version() + 1);
             break;
         }
       }),

@@ -1,5 +1,14 @@
 // Small display helpers shared by the views: times and message statuses in words.
-import type { MessageRow } from "../backend";
+import type { ErrorCode, MessageRow } from "../backend";
+
+/** A failed message's code when the carrier would not say whether it has the message. */
+const UNCONFIRMED: ErrorCode = "unconfirmed";
+
+/** Whether a failed message is one Switchboard couldn't confirm (rather than one refused):
+ * its Retry checks with the carrier first and sends only if the message never arrived. */
+export function isUnconfirmed(m: MessageRow): boolean {
+  return m.status === "failed" && m.error?.code === UNCONFIRMED;
+}
 
 const sameDay = (a: Date, b: Date) =>
   a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
@@ -34,6 +43,8 @@ export function statusText(m: MessageRow): string {
     case "undelivered":
       return `Not delivered${m.error ? `: ${m.error.message}` : ""}`;
     case "failed":
+      // The engine's sentence says it all: couldn't confirm, what Retry and Delete do.
+      if (isUnconfirmed(m)) return m.error?.message ?? "";
       return `Failed${m.error ? `: ${m.error.message}` : ""}`;
     case "received":
       return "";

@@ -1,10 +1,12 @@
 // One conversation: its messages (text rendered as text, never HTML), images, delivery states
 // with retry and delete for failures, and the reply box, which always sends from the thread's
-// own line (no picker) and keeps its draft across restarts.
+// own line (no picker) and keeps its draft across restarts. A thread with a short code or a
+// sender name (verification codes) takes no replies: the engine's sentence stands in the box's
+// place.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import type { Backend, ImageData, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
-import { fullTime, shortTime, statusText } from "../app/format";
+import { fullTime, isUnconfirmed, shortTime, statusText } from "../app/format";
 import { createDraft } from "../app/drafts";
 import { AttachButton, AttachedImage } from "../app/attachment";
 
@@ -64,7 +66,14 @@ export function Conversation(props: {
         </For>
       </div>
       <Show when={detail.latest} keyed>
-        {(d) => <ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+        {(d) => (
+          <Show
+            when={d.thread.cannot_reply}
+            fallback={<ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+          >
+            {(why) => <p class="no-reply" role="note" aria-label="Replies">{why().message}</p>}
+          </Show>
+        )}
       </Show>
     </section>
   );
@@ -114,7 +123,11 @@ function Bubble(props: { backend: Backend; message: MessageRow; onChanged: () =>
   return (
     <article
       class="bubble"
-      classList={{ mine: m().direction === "outbound", failed: m().status === "failed" }}
+      classList={{
+        mine: m().direction === "outbound",
+        failed: m().status === "failed",
+        unconfirmed: isUnconfirmed(m()),
+      }}
       aria-label={m().direction === "outbound" ? "Sent message" : "Received message"}
       data-status={m().status}
     >
@@ -137,7 +150,16 @@ function Bubble(props: { backend: Backend; message: MessageRow; onChanged: () =>
       </footer>
       <Show when={m().status === "failed"}>
         <div class="bubble-actions">
-          <button onClick={() => act(() => props.backend.retryMessage(m().id, null))}>Retry</button>
+          <button
+            onClick={() => act(() => props.backend.retryMessage(m().id, null))}
+            title={
+              isUnconfirmed(m())
+                ? "Check with the carrier, and send it only if it never arrived"
+                : "Send it again"
+            }
+          >
+            Retry
+          </button>
           <button onClick={() => act(() => props.backend.deleteMessage(m().id))}>Delete</button>
         </div>
       </Show>

@@ -66,7 +66,8 @@ fn enqueue(
 }
 
 /// Takes the carrier offline, queues one message, lets the runner fail on it, brings the
-/// carrier back and measures until the carrier has it. `nudge` stands for the OS network event.
+/// carrier back and measures until the carrier has it. `nudge` stands for the OS network event
+/// (`Runner::network_back`).
 async fn reconnect(
     engine: &Engine,
     runner: &Runner,
@@ -77,7 +78,7 @@ async fn reconnect(
 ) -> Result<Duration> {
     sandbox.set_online(false).await?;
     enqueue(engine, index, 1, line)?;
-    runner.nudge();
+    runner.wake();
     until("a failed attempt", || {
         engine
             .outbox()
@@ -89,7 +90,7 @@ async fn reconnect(
     sandbox.set_online(true).await?;
     let start = Instant::now();
     if nudge {
-        runner.nudge();
+        runner.network_back();
     }
     until("the queued message to reach the carrier", || {
         sandbox.received_count() > before

@@ -122,6 +122,11 @@ pub enum Command {
     },
     /// The sandbox carrier: a Twilio-compatible server on this machine with demo lines and
     /// contacts. `serve` runs it; the other commands steer the running one.
+    ///
+    /// It can behave like real Twilio rather than like an ideal carrier, one quirk at a time:
+    /// `list-lag`, `media-lag`, `trial` and `clock-skew` (see `sandbox quirks`), and faults on
+    /// demand (`fail`). Quirks and faults live in the sandbox's memory only: a restarted
+    /// sandbox starts with none. Its messages, lines and counters are kept across restarts.
     Sandbox {
         #[command(subcommand)]
         cmd: SandboxCmd,
@@ -303,10 +308,18 @@ pub enum SandboxCmd {
     Offline,
     /// Bring the carrier back online.
     Online,
-    /// Make the next API requests fail.
+    /// Make the next API requests fail (the next one, or --count of them).
+    ///
+    /// timeout: the request is carried out but never answered, so the client cannot know
+    /// whether a message went out. 500, 502, 504: answered with that status in Twilio's error
+    /// document, nothing done; with --after-create the request is carried out first (a send
+    /// creates its message, which then goes on to be delivered) and only the answer is the
+    /// error, as Twilio's gateways sometimes answer. 429: "too many requests", nothing done,
+    /// with a Retry-After.
     Fail {
         #[arg(value_enum)]
         kind: FailKind,
+        /// How many requests fail, one after the other.
         #[arg(long, default_value_t = 1)]
         count: u32,
         /// For 429: the Retry-After the carrier sends, in seconds.
@@ -315,6 +328,10 @@ pub enum SandboxCmd {
         /// Only sends fail; listing lines and fetching replies still work.
         #[arg(long)]
         sends_only: bool,
+        /// For 500, 502 and 504: do what was asked (create the message), then answer the
+        /// error.
+        #[arg(long)]
+        after_create: bool,
     },
     /// Make sends to NUMBER fail permanently with a Twilio error code (e.g. 21610, opted out);
     /// without a code, let it receive again.
@@ -325,18 +342,80 @@ pub enum SandboxCmd {
         line: String,
         text: String,
     },
-    /// What the carrier has received, and whether it is online.
+    /// What the carrier has received, how many requests its API has answered, whether it is
+    /// online.
+    ///
+    /// `api_requests` counts every request to the Twilio API since the sandbox started,
+    /// whatever its answer: the difference before and after a `run --once` is what one poll
+    /// costs.
     Stats,
     /// Every message the carrier holds, in Twilio's JSON shape.
+    ///
+    /// All of them, whatever the quirks let its Twilio API show for now.
     Messages,
+    /// Delay new messages in lists and lookups by SECONDS (0: off).
+    ///
+    /// Real Twilio lists a new message only after a while. From now on a message sent or
+    /// received appears in list answers (GET Messages.json) and lookups (the message, its
+    /// media) only SECONDS after its creation.
+    ListLag { seconds: u64 },
+    /// Report picture messages' media SECONDS late (0: off).
+    ///
+    /// Twilio counts an MMS's media late: for SECONDS after an MMS is created, its num_media
+    /// is "0" and its media list is empty.
+    MediaLag { seconds: u64 },
+    /// Play a Twilio trial account (on) or a paid one (off).
+    ///
+    /// A trial account's outbound bodies are stored and answered with "Sent from your Twilio
+    /// trial account - " before them, and the account says it is a trial.
+    Trial {
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+    /// Run the sandbox's clock SECONDS ahead of this computer's; negative: behind (0: off).
+    ///
+    /// Every date the sandbox gives messages is shifted, and so is the Date header of every
+    /// answer of its Twilio API, from which clients judge their own clock's error.
+    ClockSkew {
+        #[arg(allow_negative_numbers = true)]
+        seconds: i64,
+    },
+    /// A busy day: create COUNT messages (1 to 100000) over the last 24 hours.
+    ///
+    /// Sent and received on every line, to and from many customers, one in ten a picture
+    /// message (whose image can be fetched); those sent are already delivered. They are
+    /// history: no list or media lag applies to them, and `received_count` does not count
+    /// them.
+    Flood {
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=i64::from(switchboard_sandbox::MAX_FLOOD)))]
+        count: u32,
+    },
+    /// Show the quirks in force: list-lag, media-lag, trial, clock-skew.
+    ///
+    /// Quirks live in the sandbox's memory only: a restarted sandbox starts with none.
+    Quirks,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FailKind {
     /// The request is carried out but never answered.
     Timeout,
+    /// Internal Server Error.
     #[value(name = "500")]
     Status500,
+    /// Bad Gateway.
+    #[value(name = "502")]
+    Status502,
+    /// Gateway Timeout.
+    #[value(name = "504")]
+    Status504,
+    /// Too Many Requests, with a Retry-After.
     #[value(name = "429")]
     Status429,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }

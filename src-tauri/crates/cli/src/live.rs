@@ -12,9 +12,11 @@ use switchboard_engine::{
     twilio_api_url, AccountStatus, CarrierEndpoint, DemoContact, Engine, EngineEvent,
     SandboxAccess, TwilioCredentials,
 };
-use switchboard_sandbox::{endpoint_file, load_endpoint, Failure as SandboxFailure};
+use switchboard_sandbox::{
+    endpoint_file, load_endpoint, Failure as SandboxFailure, Flooded, Quirks, ServerStatus,
+};
 
-use crate::args::{AccountCmd, FailKind, SandboxCmd};
+use crate::args::{AccountCmd, FailKind, OnOff, SandboxCmd};
 use crate::output::{say, Out};
 use crate::{exit, Failure};
 
@@ -67,16 +69,39 @@ pub fn sandbox(data_dir: &Path, cmd: &SandboxCmd, out: &Out) -> Result<(), Failu
             count,
             retry_after,
             sends_only,
+            after_create,
         } => {
-            let failure = match kind {
-                FailKind::Timeout => SandboxFailure::Timeout,
-                FailKind::Status500 => SandboxFailure::Status500,
-                FailKind::Status429 => SandboxFailure::Status429 {
-                    retry_after_secs: *retry_after,
-                },
-            };
+            let failure = sandbox_failure(*kind, *retry_after, *after_create)?;
             let body = json!({ "count": count, "failure": failure, "sends_only": sends_only });
             control(&rt, data_dir, "fail", body, out)
+        }
+        SandboxCmd::ListLag { seconds } => {
+            change_quirks(&rt, data_dir, json!({ "list_lag_secs": seconds }), out)
+        }
+        SandboxCmd::MediaLag { seconds } => {
+            change_quirks(&rt, data_dir, json!({ "media_lag_secs": seconds }), out)
+        }
+        SandboxCmd::Trial { state } => {
+            change_quirks(&rt, data_dir, json!({ "trial": *state == OnOff::On }), out)
+        }
+        SandboxCmd::ClockSkew { seconds } => {
+            change_quirks(&rt, data_dir, json!({ "clock_skew_secs": seconds }), out)
+        }
+        SandboxCmd::Quirks => {
+            let answer = ask(&rt, data_dir, "quirks", serde_json::Value::Null)?;
+            print_quirks(answer, out)
+        }
+        SandboxCmd::Flood { count } => {
+            let answer = ask(&rt, data_dir, "flood", json!({ "count": count }))?;
+            let text = match serde_json::from_value::<Flooded>(answer.clone()) {
+                Ok(f) => format!(
+                    "Created {} messages over the last 24 hours ({} received, {} sent, {} with a \
+                     picture), from and to {} customers, in {} ms. The carrier holds {} messages.",
+                    f.created, f.inbound, f.outbound, f.mms, f.customers, f.elapsed_ms, f.messages
+                ),
+                Err(_) => serde_json::to_string_pretty(&answer).unwrap_or_default(),
+            };
+            out.done(answer, &text)
         }
         SandboxCmd::FailNumber { number, code } => control(
             &rt,
@@ -125,6 +150,74 @@ async fn serve_until_stopped(
     Ok(())
 }
 
+/// The fault `sandbox fail` asks for; `--after-create` only goes with a server error.
+fn sandbox_failure(
+    kind: FailKind,
+    retry_after: u64,
+    after_create: bool,
+) -> Result<SandboxFailure, Failure> {
+    let server = |status| SandboxFailure::ServerError {
+        status,
+        after_create,
+    };
+    Ok(match kind {
+        FailKind::Status500 => server(ServerStatus::Internal),
+        FailKind::Status502 => server(ServerStatus::BadGateway),
+        FailKind::Status504 => server(ServerStatus::GatewayTimeout),
+        _ if after_create => {
+            return Err(failure(
+                "invalid_input",
+                "--after-create goes with 500, 502 or 504: a timeout already carries the \
+                 request out, and a 429 never does."
+                    .into(),
+                exit::INVALID_INPUT,
+            ))
+        }
+        FailKind::Timeout => SandboxFailure::Timeout,
+        FailKind::Status429 => SandboxFailure::Status429 {
+            retry_after_secs: retry_after,
+        },
+    })
+}
+
+fn change_quirks(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    change: serde_json::Value,
+    out: &Out,
+) -> Result<(), Failure> {
+    let answer = ask(rt, data_dir, "quirks", change)?;
+    print_quirks(answer, out)
+}
+
+/// The quirks as a person reads them, one a line.
+fn print_quirks(answer: serde_json::Value, out: &Out) -> Result<(), Failure> {
+    let Ok(q) = serde_json::from_value::<Quirks>(answer.clone()) else {
+        let text = serde_json::to_string_pretty(&answer).unwrap_or_default();
+        return out.done(answer, &text);
+    };
+    let lag = |d: Duration| {
+        if d.is_zero() {
+            "off".to_owned()
+        } else {
+            format!("{} s", d.as_secs_f64())
+        }
+    };
+    let text = format!(
+        "List lag:   {}\nMedia lag:  {}\nTrial:      {}\nClock skew: {}\n\
+         (Quirks live in the sandbox's memory only: a restarted sandbox starts with none.)",
+        lag(q.list_lag),
+        lag(q.media_lag),
+        if q.trial { "on" } else { "off" },
+        match q.clock_skew_secs {
+            0 => "off".to_owned(),
+            s if s > 0 => format!("{s} s ahead"),
+            s => format!("{} s behind", s.unsigned_abs()),
+        }
+    );
+    out.done(answer, &text)
+}
+
 fn control(
     rt: &tokio::runtime::Runtime,
     data_dir: &Path,
@@ -132,6 +225,21 @@ fn control(
     body: serde_json::Value,
     out: &Out,
 ) -> Result<(), Failure> {
+    let answer = ask(rt, data_dir, action, body)?;
+    out.done(
+        answer.clone(),
+        &serde_json::to_string_pretty(&answer).unwrap_or_default(),
+    )
+}
+
+/// Asks the data directory's sandbox through its control API: `GET /_sandbox/{action}`, or
+/// `POST` with `body` when there is one.
+fn ask(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    action: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, Failure> {
     let endpoint = read_endpoint(data_dir)?;
     let base = endpoint.sandbox_control_url.ok_or_else(|| {
         failure(
@@ -162,10 +270,7 @@ fn control(
             ));
         }
     }
-    out.done(
-        answer.clone(),
-        &serde_json::to_string_pretty(&answer).unwrap_or_default(),
-    )
+    Ok(answer)
 }
 
 /// `run` and `run --once`.
@@ -199,8 +304,16 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
         let mut events = runner.subscribe();
         let json = out.json;
         let printer = tokio::spawn(async move {
-            while let Ok(event) = events.recv().await {
-                print_event(&event, json);
+            loop {
+                match events.recv().await {
+                    Ok(event) => print_event(&event, json),
+                    // A burst outran the printer: say so and go on with the newest, never
+                    // fall silent.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        eprintln!("({missed} event(s) not shown: they came too fast)")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
             }
         });
         if !json {
@@ -397,5 +510,9 @@ fn print_event(event: &EngineEvent, json: bool) {
         EngineEvent::OutboxCount { pending } => {
             say(&format!("{pending} message(s) waiting to be sent"))
         }
+        EngineEvent::HistoryImported { messages } => say(&format!(
+            "{messages} earlier message(s) recorded as history, as read"
+        )),
+        EngineEvent::LinesChanged => say("the account's numbers changed at the carrier"),
     }
 }

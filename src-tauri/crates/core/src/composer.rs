@@ -48,6 +48,10 @@ pub enum ComposeError {
          none is set up. Add one in Settings → Carrier, or send the text alone."
     )]
     NoMediaHost { line: String },
+    /// A short code or an alphanumeric sender (see [`E164::is_phone_number`]): carriers deliver
+    /// from them but take nothing back.
+    #[error("Verification codes and short codes can't be replied to.")]
+    SenderCannotReceive,
 }
 
 impl ComposeError {
@@ -59,6 +63,7 @@ impl ComposeError {
             ComposeError::EmptyMessage => ErrorCode::EmptyMessage,
             ComposeError::LineHasNoMms { .. } => ErrorCode::LineHasNoMms,
             ComposeError::NoMediaHost { .. } => ErrorCode::NoMediaHost,
+            ComposeError::SenderCannotReceive => ErrorCode::SenderCannotReceive,
         }
     }
 }
@@ -99,6 +104,9 @@ pub fn validate(draft: &Draft) -> Result<ValidMessage, ComposeError> {
             count: recipients.len(),
             limit: MAX_RECIPIENTS,
         });
+    }
+    if !recipients.iter().all(E164::is_phone_number) {
+        return Err(ComposeError::SenderCannotReceive);
     }
     let chars = draft.body.chars().count();
     if chars > MAX_BODY_CHARS {
@@ -182,6 +190,21 @@ mod tests {
             check(true, false, false).unwrap_err().code().as_str(),
             "line_has_no_mms"
         );
+    }
+
+    #[test]
+    fn nothing_goes_to_a_short_code_or_an_alphanumeric_sender() {
+        for sender in ["89363", "GOOGLE", "Bank-Info"] {
+            let mut d = draft(&[1], "Thanks", None);
+            d.recipients.push(E164::from_sender(sender).unwrap());
+            let refused = validate(&d).unwrap_err();
+            assert_eq!(refused, ComposeError::SenderCannotReceive, "{sender}");
+            assert_eq!(refused.code().as_str(), "sender_cannot_receive");
+            assert_eq!(
+                refused.to_string(),
+                "Verification codes and short codes can't be replied to."
+            );
+        }
     }
 
     /// `+1415555` followed by a 4-digit suffix: distinct valid-shaped numbers.

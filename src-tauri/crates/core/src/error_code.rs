@@ -50,6 +50,7 @@ error_codes! {
     EmptyMessage = "empty_message",
     LineHasNoMms = "line_has_no_mms",
     NoMediaHost = "no_media_host",
+    SenderCannotReceive = "sender_cannot_receive",
     NoLines = "no_lines",
     FileEmpty = "file_empty",
     NotAnImage = "not_an_image",
@@ -67,6 +68,9 @@ error_codes! {
     CarrierCredentialsRefused = "carrier_credentials_refused",
     CarrierRefused = "carrier_refused",
     CarrierOutcomeUnknown = "carrier_outcome_unknown",
+    /// Not an answer to a request but a failed message's code: the carrier would not say
+    /// whether it has the message (see `outbox::JobState::Unconfirmed`).
+    Unconfirmed = "unconfirmed",
     UnknownSetting = "unknown_setting",
     RunnerAlreadyRunning = "runner_already_running",
     RunnerLock = "runner_lock",

@@ -168,6 +168,11 @@ pub fn format_national(number: &E164) -> String {
 }
 
 fn format_as(number: &E164, mode: Mode) -> String {
+    // A short code or a sender name is shown as the carrier gave it: libphonenumber would read
+    // letters as a keypad's digits.
+    if !number.is_phone_number() {
+        return number.as_str().to_owned();
+    }
     // An E164 read back from the store may belong to a plan newer than our metadata; showing it
     // raw beats showing nothing.
     phonenumber::parse(None, number.as_str())
@@ -367,7 +372,7 @@ mod tests {
     }
 
     fn check_format(e164: &str, international: &str, national: &str) {
-        let n = E164::from_normalized(e164).expect(e164);
+        let n = E164::from_sender(e164).expect(e164);
         assert_eq!(format_international(&n), international, "{e164}");
         assert_eq!(format_national(&n), national, "{e164}");
     }
@@ -379,6 +384,11 @@ mod tests {
         check_format("+33612345678", "+33 6 12 34 56 78", "06 12 34 56 78");
         // A number from no plan we know still shows, just unformatted.
         check_format("+99912345678", "+99912345678", "+99912345678");
+        // Senders that are no phone number are shown as they are.
+        check_format("89363", "89363", "89363");
+        check_format("GOOGLE", "GOOGLE", "GOOGLE");
+        check_format("800-FLOWERS", "800-FLOWERS", "800-FLOWERS");
+        check_format("My Bank", "My Bank", "My Bank");
     }
 
     fn check_country(input: &str, expected: Result<&str, &str>) {

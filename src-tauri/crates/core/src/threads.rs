@@ -17,7 +17,7 @@ mod tests {
     use super::*;
 
     fn check(name: Option<&str>, number: &str, expected: &str) {
-        let number = E164::from_normalized(number).unwrap();
+        let number = E164::from_sender(number).unwrap();
         assert_eq!(display_name(name, &number), expected, "{name:?} {number}");
     }
 
@@ -28,5 +28,7 @@ mod tests {
         check(None, "+447400123456", "+44 7400 123456");
         check(Some(""), "+14155550100", "+1 415-555-0100");
         check(Some("   "), "+14155550100", "+1 415-555-0100");
+        check(None, "89363", "89363");
+        check(None, "GOOGLE", "GOOGLE");
     }
 }

@@ -211,6 +211,9 @@ impl Engine {
             name: account.name.clone(),
         };
         // What was kept before, to put back if a step below fails: nothing is half-connected.
+        // The account is written before the lines, always: a runner of the old account reads
+        // the outbox and then checks its account is still current, so it never sees the new
+        // account's lines as its own (runner/mod.rs, `serves_current_account`).
         let before = (
             self.secrets.get(TWILIO_SECRET)?,
             self.store.get_setting(SettingKey::CarrierAccount)?,
@@ -261,11 +264,15 @@ impl Engine {
     }
 
     /// Forgets the Twilio account (its credentials leave the keychain) and goes back to the
-    /// sandbox. Its lines and conversations stay, read-only until it is connected again.
+    /// sandbox. Its lines and conversations stay, read-only until it is connected again: its
+    /// lines leave the account at once (the sandbox's come back when it is reached), so the
+    /// jobs of its lines are held — neither sent nor reconciled through the sandbox — even if
+    /// the sandbox's lines cannot be fetched at the next start.
     pub fn disconnect_twilio(&self) -> Result<()> {
         self.secrets.delete(TWILIO_SECRET)?;
         self.store.remove_setting(SettingKey::CarrierAccount)?;
         self.switch_carrier(SANDBOX)?;
+        self.adopt_account_lines(&[])?;
         tracing::info!("disconnected the Twilio account");
         Ok(())
     }

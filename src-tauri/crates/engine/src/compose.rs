@@ -1,6 +1,8 @@
 //! Composing: recipients typed as names or numbers become E.164 numbers, the draft is validated,
 //! the sending line resolved (DESIGN.md's table, in core), and the fan-out enqueued in one
-//! transaction. Replies go through the same path with the thread's line.
+//! transaction. Replies go through the same path with the thread's line; a thread with a short
+//! code or a sender name (verification codes) takes none, refused by core's composer as
+//! `sender_cannot_receive` before anything is queued.
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::composer::{self, Draft, ValidMessage};
@@ -575,6 +577,45 @@ mod tests {
         let reply = e.reply(thread, "And a follow-up", None, None).unwrap();
         assert_eq!(reply.line.id, support.id);
         assert_eq!(reply.sent[0].thread_id, thread);
+    }
+
+    #[test]
+    fn a_short_code_or_a_sender_name_cannot_be_replied_to() {
+        let (_d, e, sales, _support) = office();
+        for (sid, sender) in [("SM1", "89363"), ("SM2", "GOOGLE")] {
+            let key = switchboard_core::model::ThreadKey {
+                line: sales.id,
+                counterpart: E164::from_sender(sender).unwrap(),
+            };
+            let thread = e
+                .store
+                .insert_inbound(&key, "Your code is 123456", sid, 1_700_000_000_000, None)
+                .unwrap()
+                .thread_id;
+            let draft = DraftKey::Thread(thread);
+            e.save_draft(draft, r#"{"body":"Thanks"}"#).unwrap();
+
+            let refused = e.reply(thread, "Thanks", None, Some(draft)).unwrap_err();
+
+            let sentence = "Verification codes and short codes can't be replied to.";
+            assert_eq!(
+                (refused.code().as_str(), refused.to_string().as_str()),
+                ("sender_cannot_receive", sentence),
+                "{sender}"
+            );
+            assert!(e.outbox().unwrap().is_empty(), "nothing queued");
+            assert!(e.load_draft(draft).unwrap().is_some(), "the draft is kept");
+            let shown = e.thread(thread, 10, None).unwrap().thread;
+            assert_eq!(shown.display, sender);
+            assert_eq!(
+                shown.cannot_reply.map(|b| b.message).as_deref(),
+                Some(sentence),
+                "the reply box gives way to the reason"
+            );
+        }
+        let ada = e.send_(&request(&["Ada Lovelace"], None)).unwrap();
+        let shown = e.thread(ada.sent[0].thread_id, 10, None).unwrap().thread;
+        assert_eq!(shown.cannot_reply, None);
     }
 
     #[test]

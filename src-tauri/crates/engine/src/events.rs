@@ -25,6 +25,12 @@ pub enum EngineEvent {
     Connectivity { online: bool },
     /// How many messages wait to be sent ("Offline — 3 messages will be sent…").
     OutboxCount { pending: i64 },
+    /// A first sync (a new install, another account) recorded this many messages of history,
+    /// as read: one event for them all instead of a notification each. Reload the list.
+    HistoryImported { messages: u64 },
+    /// The account's numbers changed at the carrier (one bought or released while running):
+    /// reload the lines.
+    LinesChanged,
 }
 
 /// How many events a slow subscriber may fall behind before it misses some (it then sees
@@ -68,6 +74,14 @@ mod tests {
         check(
             EngineEvent::OutboxCount { pending: 3 },
             serde_json::json!({"kind": "outbox_count", "pending": 3}),
+        );
+        check(
+            EngineEvent::HistoryImported { messages: 500 },
+            serde_json::json!({"kind": "history_imported", "messages": 500}),
+        );
+        check(
+            EngineEvent::LinesChanged,
+            serde_json::json!({"kind": "lines_changed"}),
         );
     }
 }

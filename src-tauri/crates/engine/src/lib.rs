@@ -39,7 +39,7 @@ pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };
 pub use settings::{NotificationPrivacy, SettingChange, Settings, WindowGeometry, SETTABLE};
-pub use setup::{Adopted, DemoContact, SandboxAccess};
+pub use setup::{Adopted, DemoContact, SandboxAccess, LOCK_RETRY_SLOW};
 pub use switchboard_carrier::CarrierEndpoint;
 pub use switchboard_core::error_code::ErrorCode;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView, MAX_PAGE, MAX_QUERY_CHARS};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_carrier::{CarrierEndpoint, CarrierLine};
+use switchboard_carrier::{Carrier, CarrierEndpoint, CarrierLine};
 use switchboard_core::model::E164;
 
 use crate::{twilio_api_url, Engine, EngineError, Result, Runner, RunnerError};
@@ -32,6 +32,11 @@ pub struct SandboxAccess {
 /// How often the outbox lock is tried again while [`Engine::start_background`] waits for it.
 const LOCK_RETRY: Duration = Duration::from_millis(100);
 
+/// How often [`Engine::start_background_when_free`] tries the outbox lock again once its
+/// patience is spent: another Switchboard (a CLI `run`, say) may send for minutes or hours, and
+/// taking over within a few seconds of its end is soon enough.
+pub const LOCK_RETRY_SLOW: Duration = Duration::from_secs(5);
+
 /// What [`Engine::adopt_carrier`] added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adopted {
@@ -45,7 +50,8 @@ impl Engine {
     /// only when no Twilio account is connected. A carrier unreachable now is no reason not to
     /// start: the runner waits for it, and the lines are adopted at the next start. While
     /// another runner holds the outbox lock (the one this replaces, finishing its last sends),
-    /// the lock is tried again for up to `lock_wait`.
+    /// the lock is tried again for up to `lock_wait`, then refused with
+    /// [`RunnerError::AlreadyRunning`].
     pub async fn start_background<E, F, Fut>(
         self: &Arc<Engine>,
         sandbox: F,
@@ -56,6 +62,88 @@ impl Engine {
         Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
         E: From<EngineError> + From<RunnerError>,
     {
+        let (account, carrier) = self.connect_carrier(sandbox).await?;
+        let config = self.runner_config()?;
+        let deadline = tokio::time::Instant::now() + lock_wait;
+        loop {
+            let started = Runner::start_serving(
+                self.clone(),
+                carrier.clone(),
+                account.clone(),
+                config.clone(),
+            );
+            match started {
+                Ok(runner) => return Ok(runner),
+                Err(RunnerError::AlreadyRunning { .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// [`Engine::start_background`] for a client that must send as soon as it may (the app):
+    /// while another Switchboard holds the outbox lock, it keeps trying — often for `patience`
+    /// (the runner it replaces finishing its last sends), then every [`LOCK_RETRY_SLOW`] — and
+    /// never gives up. Once `patience` is spent it calls `held` (once) with the refusal, so the
+    /// client can say that another Switchboard is sending meanwhile. Drop the future to stop
+    /// waiting (the account changed, the app quits).
+    pub async fn start_background_when_free<E, F, Fut>(
+        self: &Arc<Engine>,
+        sandbox: F,
+        patience: Duration,
+        mut held: impl FnMut(&RunnerError),
+    ) -> std::result::Result<Runner, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
+        E: From<EngineError> + From<RunnerError>,
+    {
+        let (account, carrier) = self.connect_carrier(sandbox).await?;
+        let config = self.runner_config()?;
+        let impatient_at = tokio::time::Instant::now() + patience;
+        let mut told = false;
+        loop {
+            let started = Runner::start_serving(
+                self.clone(),
+                carrier.clone(),
+                account.clone(),
+                config.clone(),
+            );
+            match started {
+                Ok(runner) => return Ok(runner),
+                Err(e @ RunnerError::AlreadyRunning { .. }) => {
+                    if tokio::time::Instant::now() < impatient_at {
+                        tokio::time::sleep(LOCK_RETRY).await;
+                        continue;
+                    }
+                    if !told {
+                        told = true;
+                        tracing::info!("another Switchboard holds the outbox lock; waiting for it");
+                        held(&e);
+                    }
+                    tokio::time::sleep(LOCK_RETRY_SLOW).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The account in use (see [`Engine::account_key`]: read first, so that a switch meanwhile
+    /// leaves a runner that sends nothing) and its carrier (the sandbox asked only without a
+    /// Twilio account), with its lines and demo contacts adopted when it answers.
+    async fn connect_carrier<E, F, Fut>(
+        self: &Arc<Engine>,
+        sandbox: F,
+    ) -> std::result::Result<(String, Arc<dyn Carrier>), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<SandboxAccess, E>>,
+        E: From<EngineError>,
+    {
+        let account = self.account_key()?;
         let sandbox = if self.uses_twilio()? {
             None
         } else {
@@ -71,19 +159,7 @@ impl Engine {
             }
             Err(e) => tracing::info!(error = %e, "the carrier's lines could not be fetched"),
         }
-        let config = self.runner_config()?;
-        let deadline = tokio::time::Instant::now() + lock_wait;
-        loop {
-            match Runner::start(self.clone(), carrier.clone(), config.clone()) {
-                Ok(runner) => return Ok(runner),
-                Err(RunnerError::AlreadyRunning { .. })
-                    if tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(LOCK_RETRY).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok((account, carrier))
     }
 
     /// Takes the carrier's numbers as lines (see [`Engine::adopt_account_lines`]: labels and

@@ -3,6 +3,7 @@
 //! always (line, number)).
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::composer::ComposeError;
 use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
 use switchboard_core::threads::display_name;
 use switchboard_store::{
@@ -10,7 +11,7 @@ use switchboard_store::{
     ThreadSummary,
 };
 
-use crate::{Engine, EngineError, Result};
+use crate::{Engine, EngineError, ErrorBody, Result};
 
 /// Longest draft accepted, in bytes of JSON: far above any composer state, far below harm.
 const MAX_DRAFT_BYTES: usize = 64 * 1024;
@@ -26,6 +27,10 @@ pub struct ThreadView {
     pub last_message_at: i64,
     pub preview: String,
     pub unread: i64,
+    /// Why nothing can be sent in this thread, shown in place of its reply box: the
+    /// counterpart is a short code or a sender name (verification codes), which take no
+    /// replies. `None` when replies can go.
+    pub cannot_reply: Option<ErrorBody>,
 }
 
 /// What a row needs of its line: the label and colour.
@@ -215,6 +220,8 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
             color: line.color.clone(),
         },
         display: display_name(t.contact_name.as_deref(), &t.counterpart),
+        cannot_reply: (!t.counterpart.is_phone_number())
+            .then(|| EngineError::Compose(ComposeError::SenderCannotReceive).body()),
         counterpart: t.counterpart,
         last_message_at: t.last_message_at,
         preview: t.preview,

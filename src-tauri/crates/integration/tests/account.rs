@@ -197,6 +197,9 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     assert_eq!(engine.account_status().unwrap().carrier, "sandbox");
     assert_eq!(engine.lines().unwrap().len(), 4);
     assert_eq!(line_id("Old sales"), Some(sales));
+    // None is the account's any more (the sandbox's come back when it is reached): the jobs of
+    // the Twilio lines are held, not sent through the sandbox.
+    assert!(engine.lines().unwrap().iter().all(|l| !l.in_account));
     twilio.shutdown().await;
     demo.shutdown().await;
 }

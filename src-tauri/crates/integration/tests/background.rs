@@ -1,6 +1,8 @@
 //! `Engine::start_background`, the use case the app and the CLI share, against a real sandbox
 //! on loopback: the sandbox's numbers become lines and its demo contacts fill an empty address
-//! book, and a second start waits for the outbox lock before it says who holds it.
+//! book, a second start waits for the outbox lock before it says who holds it, and the app's
+//! start (`start_background_when_free`) keeps trying until the lock is free, saying meanwhile
+//! that another Switchboard is sending.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +85,37 @@ async fn a_second_start_waits_for_the_outbox_lock_then_says_who_holds_it() {
         "{second}"
     );
     assert!(started.elapsed() >= Duration::from_millis(300), "it waited");
+}
+
+#[tokio::test]
+async fn the_apps_start_keeps_trying_the_outbox_lock_says_so_and_starts_once_it_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sandbox) = office(dir.path()).await;
+    let reach = || async { Ok::<_, RunnerError>(access(&sandbox)) };
+    // Another Switchboard (a CLI `run`, say) sends from this data directory.
+    let other = engine
+        .start_background(reach, Duration::ZERO)
+        .await
+        .unwrap();
+    let (told, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let waiting = engine.start_background_when_free(reach, Duration::ZERO, move |e| {
+        let _ = told.send(e.code());
+    });
+    tokio::pin!(waiting);
+
+    let code = tokio::select! {
+        code = heard.recv() => code.unwrap(),
+        _ = &mut waiting => panic!("it started while the lock was held"),
+    };
+    assert_eq!(code.as_str(), "runner_already_running");
+    drop(other);
+    let runner = waiting.await.unwrap();
+
+    assert!(heard.try_recv().is_err(), "said once");
+    assert!(
+        runner.run_once().await.synced,
+        "the runner it started reaches the sandbox"
+    );
 }
 
 #[tokio::test]

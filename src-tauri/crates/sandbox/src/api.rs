@@ -1,26 +1,30 @@
-//! The sandbox's Twilio API: IncomingPhoneNumbers, Messages (send, list, fetch) and their Media,
-//! behind Basic auth and the injected faults, plus `/_sandbox/media`, the public image host that
-//! Twilio's MMS model needs (Twilio fetches `MediaUrl`s; the sandbox fetches from itself).
+//! The sandbox's Twilio API: the Account, IncomingPhoneNumbers (list, fetch, rename),
+//! Messages (send, list, fetch) and their Media, answered in Twilio's shapes and statuses (an
+//! unknown path is Twilio's 404 document, a method a resource does not take its 405), behind
+//! Basic auth, the injected faults and the quirks in force; plus `/_sandbox/media`, the public
+//! image host that Twilio's MMS model needs (Twilio fetches `MediaUrl`s; the sandbox fetches
+//! from itself). Every answer is counted and carries the sandbox's own `Date`.
 
-use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
 use serde_json::json;
-use switchboard_carrier::dates::format_day;
 use switchboard_carrier::CarrierStatus;
 use switchboard_core::model::E164;
 
-use crate::state::{MessageMedia, SandboxMessage, StoredMedia};
-use crate::wire::{self, TwilioError};
-use crate::{new_sid, now_ms, Failure, Shared};
+use crate::listing::Listing;
+use crate::quirks::TRIAL_PREFIX;
+use crate::state::{MessageMedia, SandboxLine, SandboxMessage, StoredMedia};
+use crate::wire::{self, Paging, TwilioError};
+use crate::{new_sid, Failure, Shared};
 
 type Shd = State<Arc<Shared>>;
 type ApiResult = Result<Response, TwilioError>;
@@ -39,7 +43,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
-            axum::routing::post(update_number),
+            get(fetch_number).post(update_number),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
@@ -74,7 +78,30 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/_sandbox/demo-contacts",
             get(crate::control::demo_contacts),
         )
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(shared.clone(), stamp))
         .with_state(shared)
+}
+
+/// Counts the request and dates the answer by the sandbox's clock (skewed or not), as
+/// Twilio's `Date` header is what clients estimate their clock's error from.
+async fn stamp(State(shared): Shd, request: Request, next: Next) -> Response {
+    shared.api_requests.fetch_add(1, Ordering::Relaxed);
+    let mut response = next.run(request).await;
+    let date = wire::http_date(shared.quirks().now_exact_ms());
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
+async fn unknown_path(uri: Uri) -> Response {
+    TwilioError::not_found(uri.path()).into_response()
+}
+
+async fn wrong_method() -> Response {
+    TwilioError::method_not_allowed().into_response()
 }
 
 async fn check_auth(State(shared): Shd, request: Request, next: Next) -> Response {
@@ -87,7 +114,13 @@ async fn check_auth(State(shared): Shd, request: Request, next: Next) -> Respons
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if given != Some(expected.as_str()) {
-        return TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate").into_response();
+        let mut response =
+            TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate").into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Twilio API\""),
+        );
+        return response;
     }
     next.run(request).await
 }
@@ -98,6 +131,16 @@ async fn inject_faults(State(shared): Shd, request: Request, next: Next) -> Resp
     match shared.take_failure(is_send) {
         None => next.run(request).await,
         Some(Failure::Status500) => TwilioError::internal().into_response(),
+        Some(Failure::ServerError {
+            status,
+            after_create,
+        }) => {
+            if after_create {
+                // The work is done and kept; only the answer says otherwise.
+                drop(next.run(request).await);
+            }
+            TwilioError::server(status.status_code()).into_response()
+        }
         Some(Failure::Status429 { retry_after_secs }) => TwilioError {
             retry_after_secs: Some(retry_after_secs),
             ..TwilioError::new(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests")
@@ -116,20 +159,53 @@ async fn inject_faults(State(shared): Shd, request: Request, next: Next) -> Resp
     }
 }
 
-fn check_account(shared: &Shared, account: &str, uri: &str) -> Result<(), TwilioError> {
+/// Another account's resources are not found, as at Twilio.
+fn check_account(shared: &Shared, account: &str, uri: &Uri) -> Result<(), TwilioError> {
     if account == shared.account_sid {
         Ok(())
     } else {
-        Err(TwilioError::not_found(uri))
+        Err(TwilioError::not_found(uri.path()))
     }
 }
 
-async fn fetch_account(State(shared): Shd, Path(account): Path<String>) -> ApiResult {
-    let Some(account) = account.strip_suffix(".json") else {
-        return Err(TwilioError::not_found(&account));
-    };
-    check_account(&shared, account, "Accounts")?;
-    Ok(Json(wire::account_json(&shared.account_sid)).into_response())
+/// A resource's sid from its path segment, which must end in `.json` (without, Twilio
+/// answers in XML, which the sandbox does not speak).
+fn json_sid<'a>(segment: &'a str, uri: &Uri) -> Result<&'a str, TwilioError> {
+    segment
+        .strip_suffix(".json")
+        .ok_or_else(|| TwilioError::not_found(uri.path()))
+}
+
+async fn fetch_account(State(shared): Shd, Path(account): Path<String>, uri: Uri) -> ApiResult {
+    check_account(&shared, json_sid(&account, &uri)?, &uri)?;
+    let created = shared
+        .store
+        .read(|s| s.lines.iter().map(|l| l.created_at).min())
+        .unwrap_or_else(|| shared.now_ms());
+    let body = wire::account_json(
+        &shared.account_sid,
+        &shared.auth_token,
+        created,
+        shared.quirks().trial,
+    );
+    Ok(Json(body).into_response())
+}
+
+fn find_line(shared: &Shared, sid: &str, uri: &Uri) -> Result<SandboxLine, TwilioError> {
+    shared
+        .store
+        .read(|s| s.lines.iter().find(|l| l.sid == sid).cloned())
+        .ok_or_else(|| TwilioError::not_found(uri.path()))
+}
+
+async fn fetch_number(
+    State(shared): Shd,
+    Path((account, sid)): Path<(String, String)>,
+    uri: Uri,
+) -> ApiResult {
+    check_account(&shared, &account, &uri)?;
+    let line = find_line(&shared, json_sid(&sid, &uri)?, &uri)?;
+    Ok(Json(wire::line_json(&shared.account_sid, &line)).into_response())
 }
 
 /// `POST IncomingPhoneNumbers/{Sid}.json`: only `FriendlyName` is read; Twilio keeps it to 64
@@ -137,13 +213,11 @@ async fn fetch_account(State(shared): Shd, Path(account): Path<String>) -> ApiRe
 async fn update_number(
     State(shared): Shd,
     Path((account, sid)): Path<(String, String)>,
+    uri: Uri,
     Form(form): Form<Vec<(String, String)>>,
 ) -> ApiResult {
-    check_account(&shared, &account, "IncomingPhoneNumbers")?;
-    let uri = format!("{}/IncomingPhoneNumbers/{sid}", wire::account_uri(&account));
-    let Some(sid) = sid.strip_suffix(".json") else {
-        return Err(TwilioError::not_found(&uri));
-    };
+    check_account(&shared, &account, &uri)?;
+    let sid = json_sid(&sid, &uri)?;
     let name = form
         .iter()
         .find(|(k, _)| k == "FriendlyName")
@@ -161,188 +235,136 @@ async fn update_number(
             tracing::error!(error = %e, "sandbox state not saved");
             TwilioError::internal()
         })?
-        .ok_or_else(|| TwilioError::not_found(&uri))?;
+        .ok_or_else(|| TwilioError::not_found(uri.path()))?;
     Ok(Json(wire::line_json(&shared.account_sid, &line)).into_response())
 }
 
-async fn list_numbers(State(shared): Shd, Path(account): Path<String>) -> ApiResult {
-    check_account(&shared, &account, "IncomingPhoneNumbers")?;
-    let body = shared
-        .store
-        .read(|s| wire::numbers_json(&shared.account_sid, s));
-    Ok(Json(body).into_response())
+/// Twilio's `PhoneNumber` filter: the digits given appear in the number, `*` standing for any
+/// digit.
+fn number_matches(number: &str, pattern: &str) -> bool {
+    let digits: Vec<u8> = number.bytes().filter(u8::is_ascii_digit).collect();
+    let wanted: Vec<u8> = pattern
+        .bytes()
+        .filter(|b| b.is_ascii_digit() || *b == b'*')
+        .collect();
+    wanted.is_empty()
+        || digits
+            .windows(wanted.len())
+            .any(|w| w.iter().zip(&wanted).all(|(d, p)| *p == b'*' || d == p))
 }
 
-/// Twilio's `DateSent` filters compare whole UTC days of `date_sent`; `YYYY-MM-DD` strings
-/// compare like the days they name.
-struct Listing {
-    to: Option<String>,
-    from: Option<String>,
-    sent_on: Option<String>,
-    sent_from: Option<String>,
-    sent_until: Option<String>,
-    page_size: usize,
-    page: usize,
-    /// `PA<created_at>_<seq>` of the last message of the previous page.
-    after: Option<(i64, u64)>,
-}
-
-impl Listing {
-    fn read(query: &[(String, String)]) -> Listing {
-        let q: HashMap<&str, &str> = query
+async fn list_numbers(
+    State(shared): Shd,
+    Path(account): Path<String>,
+    uri: Uri,
+    Query(query): Query<Vec<(String, String)>>,
+) -> ApiResult {
+    check_account(&shared, &account, &uri)?;
+    let paging = Paging::read(&query, &["FriendlyName", "Beta", "PhoneNumber", "Origin"]);
+    let get = |k: &str| {
+        query
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let get = |k: &str| q.get(k).map(|v| (*v).to_owned());
-        Listing {
-            to: get("To"),
-            from: get("From"),
-            sent_on: get("DateSent"),
-            sent_from: get("DateSent>"),
-            sent_until: get("DateSent<"),
-            page_size: q
-                .get("PageSize")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(50usize)
-                .clamp(1, 1000),
-            page: q.get("Page").and_then(|v| v.parse().ok()).unwrap_or(0),
-            after: q.get("PageToken").and_then(|t| {
-                let (at, seq) = t.strip_prefix("PA")?.split_once('_')?;
-                Some((at.parse().ok()?, seq.parse().ok()?))
-            }),
-        }
-    }
-
-    fn matches(&self, m: &SandboxMessage) -> bool {
-        let dated = self.sent_on.is_some() || self.sent_from.is_some() || self.sent_until.is_some();
-        let day = m.sent_at.map(format_day);
-        if dated && day.is_none() {
-            return false;
-        }
-        let day = day.unwrap_or_default();
-        self.to.as_deref().is_none_or(|to| m.to.as_str() == to)
-            && self
-                .from
-                .as_deref()
-                .is_none_or(|from| m.from.as_str() == from)
-            && self.sent_on.as_deref().is_none_or(|d| day == d)
-            && self.sent_from.as_deref().is_none_or(|d| day.as_str() >= d)
-            && self.sent_until.as_deref().is_none_or(|d| day.as_str() <= d)
-            && self.after.is_none_or(|after| (m.created_at, m.seq) < after)
-    }
-
-    /// The query of this listing's page `page` starting after `token`.
-    fn uri(&self, account_sid: &str, page: usize, token: Option<(i64, u64)>) -> String {
-        let mut pairs = Vec::new();
-        let mut push = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                pairs.push((k.to_owned(), v.clone()));
-            }
-        };
-        push("To", &self.to);
-        push("From", &self.from);
-        push("DateSent", &self.sent_on);
-        push("DateSent>", &self.sent_from);
-        push("DateSent<", &self.sent_until);
-        pairs.push(("PageSize".into(), self.page_size.to_string()));
-        pairs.push(("Page".into(), page.to_string()));
-        if let Some((at, seq)) = token {
-            pairs.push(("PageToken".into(), format!("PA{at}_{seq}")));
-        }
-        format!(
-            "{}/Messages.json?{}",
-            wire::account_uri(account_sid),
-            wire::encode_query(&pairs)
-        )
-    }
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let lines: Vec<serde_json::Value> = shared.store.read(|s| {
+        s.lines
+            .iter()
+            .filter(|l| get("FriendlyName").is_none_or(|n| l.friendly_name == n))
+            .filter(|l| get("PhoneNumber").is_none_or(|p| number_matches(l.number.as_str(), p)))
+            .filter(|_| get("Origin").is_none_or(|o| o == "twilio"))
+            .map(|l| wire::line_json(&shared.account_sid, l))
+            .collect()
+    });
+    let path = format!(
+        "{}/IncomingPhoneNumbers.json",
+        wire::account_uri(&shared.account_sid)
+    );
+    let body = wire::short_list("incoming_phone_numbers", lines, &path, &paging);
+    Ok(Json(body).into_response())
 }
 
 async fn list_messages(
     State(shared): Shd,
     Path(account): Path<String>,
+    uri: Uri,
     Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult {
-    check_account(&shared, &account, "Messages")?;
+    check_account(&shared, &account, &uri)?;
     let listing = Listing::read(&query);
-    let (page, more) = shared.store.read(|s| {
-        let mut found: Vec<&SandboxMessage> =
-            s.messages.iter().filter(|m| listing.matches(m)).collect();
-        // Newest first, as Twilio lists.
-        found.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.seq)));
-        let more = found.len() > listing.page_size;
-        let page: Vec<SandboxMessage> =
-            found.into_iter().take(listing.page_size).cloned().collect();
-        (page, more)
-    });
-    let sid = &shared.account_sid;
-    let next = page
-        .last()
-        .filter(|_| more)
-        .map(|last| listing.uri(sid, listing.page + 1, Some((last.created_at, last.seq))));
-    let start = listing.page * listing.page_size;
-    let this = listing.uri(sid, listing.page, listing.after);
-    let body = json!({
-        "messages": page.iter().map(|m| wire::message_json(sid, m)).collect::<Vec<_>>(),
-        "first_page_uri": Listing { after: None, ..listing }.uri(sid, 0, None),
-        "next_page_uri": next,
-        "previous_page_uri": null,
-        "page": listing.page,
-        "page_size": listing.page_size,
-        "start": start,
-        "end": (start + page.len()).saturating_sub(1),
-        "uri": this,
-    });
-    Ok(Json(body).into_response())
+    let quirks = shared.quirks();
+    let page = shared.store.read(|s| listing.page(s, &quirks));
+    Ok(Json(listing.answer(&shared.account_sid, &page, &quirks)).into_response())
 }
 
-fn find_message(shared: &Shared, sid: &str) -> Result<SandboxMessage, TwilioError> {
+/// A message as a lookup finds it: not at all while the list lag hides it.
+fn find_message(shared: &Shared, sid: &str, uri: &Uri) -> Result<SandboxMessage, TwilioError> {
+    let quirks = shared.quirks();
     shared
         .store
-        .read(|s| s.messages.iter().find(|m| m.sid == sid).cloned())
-        .ok_or_else(|| TwilioError::not_found(&wire::message_uri(&shared.account_sid, sid)))
+        .read(|s| s.message(sid).filter(|m| quirks.listed(m)).cloned())
+        .ok_or_else(|| TwilioError::not_found(uri.path()))
 }
 
 async fn fetch_message(
     State(shared): Shd,
     Path((account, sid)): Path<(String, String)>,
+    uri: Uri,
 ) -> ApiResult {
-    check_account(&shared, &account, "Messages")?;
-    let Some(sid) = sid.strip_suffix(".json") else {
-        return Err(TwilioError::not_found(&sid));
-    };
-    let message = find_message(&shared, sid)?;
-    Ok(Json(wire::message_json(&shared.account_sid, &message)).into_response())
+    check_account(&shared, &account, &uri)?;
+    let message = find_message(&shared, json_sid(&sid, &uri)?, &uri)?;
+    let shown = shared.quirks().media_ready(&message);
+    Ok(Json(wire::message_json(&shared.account_sid, &message, shown)).into_response())
 }
 
-async fn list_media(State(shared): Shd, Path((account, sid)): Path<(String, String)>) -> ApiResult {
-    check_account(&shared, &account, "Media")?;
-    let message = find_message(&shared, &sid)?;
-    Ok(Json(wire::media_list_json(&shared.account_sid, &message)).into_response())
+/// A message's media as Twilio reports them: none while the media lag lasts.
+fn reported_media(shared: &Shared, message: &SandboxMessage) -> Vec<MessageMedia> {
+    if shared.quirks().media_ready(message) {
+        message.media.clone()
+    } else {
+        Vec::new()
+    }
+}
+
+async fn list_media(
+    State(shared): Shd,
+    Path((account, sid)): Path<(String, String)>,
+    uri: Uri,
+    Query(query): Query<Vec<(String, String)>>,
+) -> ApiResult {
+    check_account(&shared, &account, &uri)?;
+    let message = find_message(&shared, &sid, &uri)?;
+    let items = reported_media(&shared, &message)
+        .iter()
+        .map(|media| wire::media_json(&shared.account_sid, &message, media))
+        .collect();
+    let path = format!(
+        "{}/Media.json",
+        wire::message_uri(&shared.account_sid, &sid)
+    );
+    let paging = Paging::read(&query, &["DateCreated", "DateCreated<", "DateCreated>"]);
+    Ok(Json(wire::short_list("media_list", items, &path, &paging)).into_response())
 }
 
 /// `Media/{Sid}.json` is the resource; `Media/{Sid}` the image itself, as at Twilio.
 async fn fetch_media(
     State(shared): Shd,
     Path((account, sid, media)): Path<(String, String, String)>,
+    uri: Uri,
 ) -> ApiResult {
-    check_account(&shared, &account, "Media")?;
-    let message = find_message(&shared, &sid)?;
+    check_account(&shared, &account, &uri)?;
+    let message = find_message(&shared, &sid, &uri)?;
     let (media_sid, as_json) = match media.strip_suffix(".json") {
         Some(m) => (m, true),
         None => (media.as_str(), false),
     };
-    let item = message
-        .media
-        .iter()
+    let item = reported_media(&shared, &message)
+        .into_iter()
         .find(|m| m.sid == media_sid)
-        .ok_or_else(|| TwilioError::not_found(&media))?;
+        .ok_or_else(|| TwilioError::not_found(uri.path()))?;
     if as_json {
-        let list = wire::media_list_json(&shared.account_sid, &message);
-        let one = list["media_list"]
-            .as_array()
-            .and_then(|l| l.iter().find(|m| m["sid"] == media_sid).cloned())
-            .unwrap_or_default();
-        return Ok(Json(one).into_response());
+        let body = wire::media_json(&shared.account_sid, &message, &item);
+        return Ok(Json(body).into_response());
     }
     match local_media_id(&shared, &item.url) {
         Some(id) => read_media(&shared, id).await,
@@ -359,9 +381,10 @@ fn local_media_id<'a>(shared: &Shared, url: &'a str) -> Option<&'a str> {
 async fn send_message(
     State(shared): Shd,
     Path(account): Path<String>,
+    uri: Uri,
     Form(form): Form<Vec<(String, String)>>,
 ) -> ApiResult {
-    check_account(&shared, &account, "Messages")?;
+    check_account(&shared, &account, &uri)?;
     let field = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
@@ -433,7 +456,14 @@ async fn send_message(
         return Err(TwilioError::bad_request(code, wire::twilio_message(code)));
     }
 
-    let now = now_ms();
+    let quirks = shared.quirks();
+    // A trial account's messages say so, in the body the recipient reads and the API answers.
+    let body = if quirks.trial {
+        format!("{TRIAL_PREFIX}{body}")
+    } else {
+        body
+    };
+    let now = quirks.now_ms();
     let message = shared
         .store
         .update(|s| {
@@ -451,8 +481,9 @@ async fn send_message(
                 error_message: None,
                 media,
                 seq: s.take_seq(),
+                arrived: Some(Instant::now()),
             };
-            s.messages.push(message.clone());
+            s.insert_message(message.clone());
             s.received_count += 1;
             message
         })
@@ -462,7 +493,7 @@ async fn send_message(
         })?;
     shared.progress(message.sid.clone(), CarrierStatus::Queued);
     shared.maybe_reply(&message);
-    let body = wire::message_json(&shared.account_sid, &message);
+    let body = wire::message_json(&shared.account_sid, &message, quirks.media_ready(&message));
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

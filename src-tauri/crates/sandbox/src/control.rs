@@ -1,6 +1,9 @@
 //! The always-on control API (`/_sandbox/…`), which mirrors `SandboxHandle` so that a CLI or a
-//! test can drive a sandbox running in another process, even while its Twilio API is offline.
-//! It listens on loopback only and asks for no credentials: it controls a fake.
+//! test can drive a sandbox running in another process, even while its Twilio API is offline:
+//! online and offline, faults, the quirks (`GET`/`POST /_sandbox/quirks`), a busy day
+//! (`/_sandbox/flood`), replies, and what the carrier holds (all of it, whatever the quirks
+//! let the API show). It listens on loopback only and asks for no credentials: it controls a
+//! fake.
 
 use std::sync::Arc;
 
@@ -13,8 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::model::E164;
 
+use crate::quirks::QuirksChange;
 use crate::wire::{self, TwilioError};
-use crate::{state, Failure, Shared};
+use crate::{flood, state, Failure, SandboxError, Shared};
 
 type Shd = State<Arc<Shared>>;
 
@@ -24,6 +28,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/offline", post(go_offline))
         .route("/_sandbox/fail", post(fail))
         .route("/_sandbox/fail-number", post(fail_number))
+        .route("/_sandbox/quirks", get(quirks).post(change_quirks))
+        .route("/_sandbox/flood", post(flood))
         .route("/_sandbox/reply", post(reply))
         .route("/_sandbox/messages", get(messages))
         .route("/_sandbox/stats", get(stats))
@@ -51,7 +57,9 @@ async fn go_offline(State(shared): Shd) -> Response {
     switch(&shared, false).await
 }
 
-/// `{"count": 2, "failure": {"kind": "status429", "retry_after_secs": 3}}`
+/// `{"count": 2, "failure": {"kind": "status429", "retry_after_secs": 3}}`, or a 5xx after
+/// the work is done: `{"failure": {"kind": "server_error", "status": 502, "after_create": true},
+/// "sends_only": true}`.
 #[derive(Deserialize)]
 struct FailBody {
     #[serde(default = "one")]
@@ -105,7 +113,7 @@ async fn reply(State(shared): Shd, Json(body): Json<ReplyBody>) -> Response {
     match shared.receive(&from, &to, &body.body, body.at_ms) {
         Ok(m) => (
             StatusCode::CREATED,
-            Json(wire::message_json(&shared.account_sid, &m)),
+            Json(wire::message_json(&shared.account_sid, &m, true)),
         )
             .into_response(),
         Err(e) => bad(e.to_string()),
@@ -116,10 +124,42 @@ async fn messages(State(shared): Shd) -> Response {
     let list: Vec<_> = shared.store.read(|s| {
         s.messages
             .iter()
-            .map(|m| wire::message_json(&shared.account_sid, m))
+            .map(|m| wire::message_json(&shared.account_sid, m, true))
             .collect()
     });
     Json(json!({ "messages": list })).into_response()
+}
+
+async fn quirks(State(shared): Shd) -> Response {
+    Json(shared.quirks()).into_response()
+}
+
+/// `{"list_lag_secs": 30}`, `{"trial": true}`, `{"clock_skew_secs": -90}`, … : the quirks
+/// named change, the others stay; the answer is all of them.
+async fn change_quirks(State(shared): Shd, Json(change): Json<QuirksChange>) -> Response {
+    match shared.change_quirks(&change) {
+        Ok(quirks) => Json(quirks).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+/// `{"count": 10000}`
+#[derive(Deserialize)]
+struct FloodBody {
+    count: u32,
+}
+
+async fn flood(State(shared): Shd, Json(body): Json<FloodBody>) -> Response {
+    // Many thousands of messages and one save: off the threads that answer requests.
+    let made = tokio::task::spawn_blocking(move || flood::flood(&shared, body.count)).await;
+    match made {
+        Ok(Ok(flooded)) => (StatusCode::CREATED, Json(flooded)).into_response(),
+        Ok(Err(e @ (SandboxError::FloodSize { .. } | SandboxError::NoLines))) => bad(e.to_string()),
+        Ok(Err(e)) => TwilioError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, e.to_string())
+            .into_response(),
+        Err(e) => TwilioError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, e.to_string())
+            .into_response(),
+    }
 }
 
 async fn stats(State(shared): Shd) -> Response {

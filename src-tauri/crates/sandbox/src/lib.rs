@@ -7,19 +7,26 @@
 //! Two listeners: the API (Twilio's paths plus `/_sandbox/media`), which goes away while the
 //! sandbox is offline and comes back on the same port, and an always-on control listener
 //! (`/_sandbox/…`) that mirrors [`SandboxHandle`] for a sandbox running in another process.
+//!
+//! It is a faithful adversary rather than an ideal carrier: besides the faults it can be told
+//! to inject ([`Failure`]), it can take on real Twilio's habits ([`Quirks`]: listing lag,
+//! late media counts, trial bodies, a skewed clock), and fill a busy day ([`SandboxHandle::flood`]).
 
 mod api;
 mod control;
 mod endpoint;
+mod faults;
+mod flood;
+mod listing;
+mod quirks;
 mod state;
 mod wire;
 
-use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::CarrierStatus;
@@ -29,8 +36,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use endpoint::{endpoint_file, load_endpoint, sandbox_dir, serve_sandbox};
+pub use faults::{Failure, ServerStatus};
+pub use flood::{Flooded, MAX_FLOOD};
+pub use quirks::{Quirks, QuirksChange, TRIAL_PREFIX};
 pub use state::{DemoContact, MessageMedia, SandboxLine, SandboxMessage};
 
+use faults::Faults;
 use state::Store;
 
 /// The account the sandbox answers to unless told otherwise.
@@ -101,21 +112,6 @@ impl std::fmt::Debug for SandboxConfig {
     }
 }
 
-/// A fault to inject in the next API requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Failure {
-    /// The request is carried out but no answer comes (until the sandbox goes offline or shuts
-    /// down): a client times out not knowing whether a send went through.
-    Timeout,
-    /// `500 Internal Server Error`, nothing done.
-    #[serde(rename = "status500")]
-    Status500,
-    /// `429 Too Many Requests` with `Retry-After`, nothing done.
-    #[serde(rename = "status429")]
-    Status429 { retry_after_secs: u64 },
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("the sandbox couldn't listen on {addr}: {source}")]
@@ -136,14 +132,25 @@ pub enum SandboxError {
     },
     #[error("{0} is not one of the sandbox's lines")]
     UnknownLine(E164),
+    #[error("{0}")]
+    InvalidQuirk(String),
+    #[error("a flood makes from 1 to {max} messages, not {asked}", max = MAX_FLOOD)]
+    FloodSize { asked: u32 },
+    #[error("the sandbox account has no line that can send SMS, so there is no one to flood")]
+    NoLines,
 }
 
 /// Statistics the control API reports (`GET /_sandbox/stats`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub online: bool,
+    /// Messages accepted through `POST Messages.json`, ever (restarts included).
     pub received_count: u64,
+    /// Messages the carrier holds, sent and received.
     pub messages: usize,
+    /// Requests to the Twilio API listener since this sandbox started, whatever their answer
+    /// (refused credentials, faults and unknown paths included): what a client's poll costs.
+    pub api_requests: u64,
     pub api_base_url: String,
 }
 
@@ -180,13 +187,6 @@ impl RunningServer {
     }
 }
 
-#[derive(Default)]
-struct Faults {
-    /// Each fault, and whether it waits for a send (`POST Messages.json`) to hit.
-    next: VecDeque<(Failure, bool)>,
-    numbers: HashMap<E164, u32>,
-}
-
 /// Everything the servers, the background tasks and the handle share.
 pub(crate) struct Shared {
     account_sid: String,
@@ -194,6 +194,10 @@ pub(crate) struct Shared {
     delays: Delays,
     store: Store,
     faults: Mutex<Faults>,
+    /// In memory only: a restarted sandbox behaves ideally until told otherwise.
+    quirks: Mutex<Quirks>,
+    /// Every request to the API listener since start ([`Stats::api_requests`]).
+    pub(crate) api_requests: AtomicU64,
     api_addr: SocketAddr,
     online: AtomicBool,
     api_server: tokio::sync::Mutex<Option<RunningServer>>,
@@ -233,35 +237,41 @@ impl Shared {
         Ok(())
     }
 
-    fn fail_next(&self, count: u32, failure: Failure, sends_only: bool) {
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        faults
-            .next
-            .extend(std::iter::repeat_n((failure, sends_only), count as usize));
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The fault for this request, if the next one applies to it (a sends-only fault lets
-    /// other requests through, so a test can hit exactly the send it means).
+    fn fail_next(&self, count: u32, failure: Failure, sends_only: bool) {
+        self.faults().push(count, failure, sends_only);
+    }
+
     fn take_failure(&self, is_send: bool) -> Option<Failure> {
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        match faults.next.front() {
-            Some((_, true)) if !is_send => None,
-            Some(_) => faults.next.pop_front().map(|(f, _)| f),
-            None => None,
-        }
+        self.faults().take(is_send)
     }
 
     fn fail_number(&self, number: E164, code: Option<u32>) {
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        match code {
-            Some(code) => faults.numbers.insert(number, code),
-            None => faults.numbers.remove(&number),
-        };
+        self.faults().fail_number(number, code);
     }
 
     fn number_failure(&self, number: &E164) -> Option<u32> {
-        let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        faults.numbers.get(number).copied()
+        self.faults().number_failure(number)
+    }
+
+    /// The quirks in force now.
+    pub(crate) fn quirks(&self) -> Quirks {
+        *self.quirks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn change_quirks(&self, change: &QuirksChange) -> Result<Quirks, SandboxError> {
+        let mut quirks = self.quirks.lock().unwrap_or_else(|e| e.into_inner());
+        *quirks = change.apply(*quirks).map_err(SandboxError::InvalidQuirk)?;
+        tracing::info!(quirks = ?*quirks, "sandbox quirks");
+        Ok(*quirks)
+    }
+
+    /// The sandbox's clock (this computer's, shifted by the clock skew), in whole seconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.quirks().now_ms()
     }
 
     fn stats(&self) -> Stats {
@@ -270,11 +280,13 @@ impl Shared {
             online: self.online.load(Ordering::SeqCst),
             received_count,
             messages,
+            api_requests: self.api_requests.load(Ordering::Relaxed),
             api_base_url: self.api_base_url(),
         }
     }
 
-    /// A person (`from`) writes to one of the lines, dated `at_ms` (now by default).
+    /// A person (`from`) writes to one of the lines, dated `at_ms` (now by default), to the
+    /// second as Twilio dates.
     fn receive(
         &self,
         from: &E164,
@@ -282,7 +294,7 @@ impl Shared {
         body: &str,
         at_ms: Option<i64>,
     ) -> Result<SandboxMessage, SandboxError> {
-        let at = at_ms.unwrap_or_else(now_ms);
+        let at = at_ms.map_or_else(|| self.now_ms(), quirks::whole_second);
         let message = self.store.update(|s| {
             s.line(to_line)?;
             let message = SandboxMessage {
@@ -299,8 +311,9 @@ impl Shared {
                 error_message: None,
                 media: Vec::new(),
                 seq: s.take_seq(),
+                arrived: Some(Instant::now()),
             };
-            s.messages.push(message.clone());
+            s.insert_message(message.clone());
             Some(message)
         })?;
         message.ok_or_else(|| SandboxError::UnknownLine(to_line.clone()))
@@ -320,7 +333,7 @@ impl Shared {
     }
 
     fn set_status(&self, sid: &str, status: CarrierStatus) {
-        let now = now_ms();
+        let now = self.now_ms();
         let saved = self.store.update(|s| {
             if let Some(m) = s.message_mut(sid) {
                 m.status = status;
@@ -417,6 +430,54 @@ impl SandboxHandle {
         self.shared.fail_next(count, failure, true);
     }
 
+    /// The quirks in force (none after a start).
+    pub fn quirks(&self) -> Quirks {
+        self.shared.quirks()
+    }
+
+    /// Changes the quirks `change` names; refused whole when a value is out of bounds.
+    pub fn change_quirks(&self, change: &QuirksChange) -> Result<Quirks, SandboxError> {
+        self.shared.change_quirks(change)
+    }
+
+    /// New messages are listed and found by lookups only `lag` after their creation.
+    pub fn set_list_lag(&self, lag: Duration) -> Result<Quirks, SandboxError> {
+        self.change_quirks(&QuirksChange {
+            list_lag_secs: Some(lag.as_secs_f64()),
+            ..QuirksChange::default()
+        })
+    }
+
+    /// An MMS reports no media for `lag` after its creation.
+    pub fn set_media_lag(&self, lag: Duration) -> Result<Quirks, SandboxError> {
+        self.change_quirks(&QuirksChange {
+            media_lag_secs: Some(lag.as_secs_f64()),
+            ..QuirksChange::default()
+        })
+    }
+
+    /// Outbound bodies get Twilio's trial prefix ([`TRIAL_PREFIX`]), or no longer do.
+    pub fn set_trial(&self, trial: bool) -> Result<Quirks, SandboxError> {
+        self.change_quirks(&QuirksChange {
+            trial: Some(trial),
+            ..QuirksChange::default()
+        })
+    }
+
+    /// The sandbox's clock runs `secs` seconds ahead of this computer's (behind if negative).
+    pub fn set_clock_skew(&self, secs: i64) -> Result<Quirks, SandboxError> {
+        self.change_quirks(&QuirksChange {
+            clock_skew_secs: Some(secs),
+            ..QuirksChange::default()
+        })
+    }
+
+    /// A busy day: `count` messages (up to [`MAX_FLOOD`]) spread over the 24 hours before
+    /// now, in and out on every line, about one in ten an MMS; saved once.
+    pub fn flood(&self, count: u32) -> Result<Flooded, SandboxError> {
+        flood::flood(&self.shared, count)
+    }
+
     /// Sends to `number` are refused with Twilio error `twilio_code` (21610: opted out).
     pub fn fail_number(&self, number: E164, twilio_code: u32) {
         self.shared.fail_number(number, Some(twilio_code));
@@ -466,7 +527,7 @@ impl SandboxHandle {
             friendly_name: friendly_name.to_owned(),
             sms,
             mms,
-            created_at: now_ms(),
+            created_at: self.shared.now_ms(),
         };
         self.shared.store.update(|s| {
             s.lines.retain(|l| l.number != line.number);
@@ -519,7 +580,7 @@ impl SandboxHandle {
 
 /// Starts the sandbox carrier with the state found in `config.data_dir`.
 pub async fn serve(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
-    let store = Store::open(&config.data_dir, now_ms())?;
+    let store = Store::open(&config.data_dir, quirks::whole_second(now_ms()))?;
     let api_listener = bind(config.api_port).await?;
     let api_addr = local_addr(&api_listener, config.api_port)?;
     let control_listener = bind(config.control_port).await?;
@@ -530,6 +591,8 @@ pub async fn serve(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         delays: config.delays,
         store,
         faults: Mutex::new(Faults::default()),
+        quirks: Mutex::new(Quirks::default()),
+        api_requests: AtomicU64::new(0),
         api_addr,
         online: AtomicBool::new(true),
         api_server: tokio::sync::Mutex::new(None),

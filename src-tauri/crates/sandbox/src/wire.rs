@@ -7,7 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use switchboard_carrier::dates::format_rfc2822;
 
-use crate::state::{SandboxLine, SandboxMessage, State};
+use crate::state::{MessageMedia, SandboxLine, SandboxMessage};
 
 /// Twilio's error document with its HTTP status.
 #[derive(Debug)]
@@ -41,11 +41,18 @@ impl TwilioError {
     }
 
     pub fn internal() -> TwilioError {
-        TwilioError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            20500,
-            "Internal Server Error",
-        )
+        TwilioError::server(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// A 5xx in Twilio's document (code 20500, the status's reason as the message).
+    pub fn server(status: StatusCode) -> TwilioError {
+        let reason = status.canonical_reason().unwrap_or("Server Error");
+        TwilioError::new(status, 20500, reason)
+    }
+
+    /// A method the resource does not take (Twilio's 20004).
+    pub fn method_not_allowed() -> TwilioError {
+        TwilioError::new(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed")
     }
 }
 
@@ -92,6 +99,13 @@ fn date(ms: Option<i64>) -> Value {
     ms.map_or(Value::Null, |ms| Value::String(format_rfc2822(ms)))
 }
 
+/// An HTTP `Date` header's value (RFC 9110's IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(ms: i64) -> String {
+    let rfc2822 = format_rfc2822(ms);
+    let without_zone = rfc2822.strip_suffix(" +0000").unwrap_or(&rfc2822);
+    format!("{without_zone} GMT")
+}
+
 /// GSM-7 segments, roughly: Twilio reports a count, nobody here relies on its exactness.
 fn segments(body: &str) -> usize {
     match body.chars().count() {
@@ -100,8 +114,11 @@ fn segments(body: &str) -> usize {
     }
 }
 
-pub fn message_json(account_sid: &str, m: &SandboxMessage) -> Value {
+/// A Message resource. `media_shown` is false while Twilio has not counted its media yet
+/// (the media lag): `num_media` is then "0".
+pub fn message_json(account_sid: &str, m: &SandboxMessage, media_shown: bool) -> Value {
     let uri = message_uri(account_sid, &m.sid);
+    let num_media = if media_shown { m.media.len() } else { 0 };
     json!({
         "account_sid": account_sid,
         "api_version": "2010-04-01",
@@ -114,7 +131,7 @@ pub fn message_json(account_sid: &str, m: &SandboxMessage) -> Value {
         "error_message": m.error_message,
         "from": m.from,
         "messaging_service_sid": null,
-        "num_media": m.media.len().to_string(),
+        "num_media": num_media.to_string(),
         "num_segments": segments(&m.body).to_string(),
         "price": null,
         "price_unit": "USD",
@@ -129,79 +146,170 @@ pub fn message_json(account_sid: &str, m: &SandboxMessage) -> Value {
     })
 }
 
-pub fn media_list_json(account_sid: &str, m: &SandboxMessage) -> Value {
-    let uri = message_uri(account_sid, &m.sid);
-    let list: Vec<Value> = m
-        .media
-        .iter()
-        .map(|media| {
-            json!({
-                "account_sid": account_sid,
-                "content_type": media.content_type,
-                "date_created": date(Some(m.created_at)),
-                "date_updated": date(Some(m.updated_at)),
-                "parent_sid": m.sid,
-                "sid": media.sid,
-                "uri": format!("{uri}/Media/{}.json", media.sid),
-            })
-        })
-        .collect();
-    single_page("media_list", list, &format!("{uri}/Media.json"))
+/// One Media resource of message `m`.
+pub fn media_json(account_sid: &str, m: &SandboxMessage, media: &MessageMedia) -> Value {
+    json!({
+        "account_sid": account_sid,
+        "content_type": media.content_type,
+        "date_created": date(Some(m.created_at)),
+        "date_updated": date(Some(m.created_at)),
+        "parent_sid": m.sid,
+        "sid": media.sid,
+        "uri": format!("{}/Media/{}.json", message_uri(account_sid, &m.sid), media.sid),
+    })
 }
 
-/// Twilio's list envelope for a list that always fits one page (media, the account's numbers).
-fn single_page(key: &str, items: Vec<Value>, list_uri: &str) -> Value {
-    let page_uri = format!("{list_uri}?PageSize=50&Page=0");
+/// Which page of a list a request asks for (`PageSize`, 50 unless told, at most 1,000;
+/// `Page`, from 0), and the filters to repeat in the page URIs.
+#[derive(Debug, Clone)]
+pub struct Paging {
+    pub page_size: usize,
+    pub page: usize,
+    pub filters: Vec<(String, String)>,
+}
+
+impl Paging {
+    pub fn read(query: &[(String, String)], filter_names: &[&str]) -> Paging {
+        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        Paging {
+            page_size: get("PageSize")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(50usize)
+                .clamp(1, 1000),
+            page: get("Page").and_then(|v| v.parse().ok()).unwrap_or(0),
+            filters: query
+                .iter()
+                .filter(|(k, _)| filter_names.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The URI of page `page` of the list at `path`, after `token` (Twilio's `PageToken`).
+    pub fn uri(&self, path: &str, page: usize, token: Option<&str>) -> String {
+        let mut pairs = self.filters.clone();
+        pairs.push(("PageSize".into(), self.page_size.to_string()));
+        pairs.push(("Page".into(), page.to_string()));
+        if let Some(token) = token {
+            pairs.push(("PageToken".into(), token.to_owned()));
+        }
+        format!("{path}?{}", encode_query(&pairs))
+    }
+}
+
+/// Twilio's list envelope around one page of `items` under `key`.
+pub fn envelope(
+    key: &str,
+    items: Vec<Value>,
+    path: &str,
+    paging: &Paging,
+    token: Option<&str>,
+    next_page_uri: Option<String>,
+) -> Value {
+    let start = paging.page * paging.page_size;
     let mut envelope = json!({
-        "first_page_uri": page_uri,
-        "next_page_uri": null,
+        "first_page_uri": paging.uri(path, 0, None),
+        "next_page_uri": next_page_uri,
         "previous_page_uri": null,
-        "page": 0,
-        "page_size": 50,
-        "start": 0,
-        "end": items.len().saturating_sub(1),
-        "uri": page_uri,
+        "page": paging.page,
+        "page_size": paging.page_size,
+        "start": start,
+        "end": (start + items.len()).saturating_sub(1),
+        "uri": paging.uri(path, paging.page, token),
     });
     envelope[key] = Value::Array(items);
     envelope
 }
 
-/// The demo account (Twilio's Account resource).
-pub fn account_json(account_sid: &str) -> Value {
+/// A short list (media, the account's numbers) cut into the page `paging` asks for.
+pub fn short_list(key: &str, all: Vec<Value>, path: &str, paging: &Paging) -> Value {
+    let start = paging.page.saturating_mul(paging.page_size);
+    let more = all.len() > start.saturating_add(paging.page_size);
+    let items: Vec<Value> = all.into_iter().skip(start).take(paging.page_size).collect();
+    let next = more.then(|| paging.uri(path, paging.page + 1, None));
+    envelope(key, items, path, paging, None, next)
+}
+
+/// The account (Twilio's Account resource), as its owner fetches it: Twilio shows the owner
+/// its own auth token. `trial` makes it a trial account.
+pub fn account_json(account_sid: &str, auth_token: &str, created_ms: i64, trial: bool) -> Value {
+    let uri = account_uri(account_sid);
+    let sub = |name: &str| format!("{uri}/{name}.json");
     json!({
-        "sid": account_sid,
+        "auth_token": auth_token,
+        "date_created": date(Some(created_ms)),
+        "date_updated": date(Some(created_ms)),
         "friendly_name": "Switchboard sandbox",
+        "owner_account_sid": account_sid,
+        "sid": account_sid,
         "status": "active",
-        "type": "Full",
-        "uri": format!("{}.json", account_uri(account_sid)),
+        "subresource_uris": {
+            "addresses": sub("Addresses"),
+            "applications": sub("Applications"),
+            "authorized_connect_apps": sub("AuthorizedConnectApps"),
+            "available_phone_numbers": sub("AvailablePhoneNumbers"),
+            "balance": sub("Balance"),
+            "calls": sub("Calls"),
+            "conferences": sub("Conferences"),
+            "connect_apps": sub("ConnectApps"),
+            "incoming_phone_numbers": sub("IncomingPhoneNumbers"),
+            "keys": sub("Keys"),
+            "messages": sub("Messages"),
+            "notifications": sub("Notifications"),
+            "outgoing_caller_ids": sub("OutgoingCallerIds"),
+            "queues": sub("Queues"),
+            "recordings": sub("Recordings"),
+            "short_codes": sub("SMS/ShortCodes"),
+            "signing_keys": sub("SigningKeys"),
+            "sip": sub("SIP"),
+            "transcriptions": sub("Transcriptions"),
+            "usage": sub("Usage"),
+        },
+        "type": if trial { "Trial" } else { "Full" },
+        "uri": format!("{uri}.json"),
     })
 }
 
+/// An IncomingPhoneNumber: every field Twilio answers with, those the sandbox has no use for
+/// as Twilio writes them for a number with nothing configured.
 pub fn line_json(account_sid: &str, line: &SandboxLine) -> Value {
     json!({
         "account_sid": account_sid,
+        "address_requirements": "none",
+        "address_sid": null,
         "api_version": "2010-04-01",
         "beta": false,
+        "bundle_sid": null,
         "capabilities": { "voice": false, "sms": line.sms, "mms": line.mms, "fax": false },
         "date_created": date(Some(line.created_at)),
         "date_updated": date(Some(line.created_at)),
+        "emergency_address_sid": null,
+        "emergency_address_status": "unregistered",
+        "emergency_status": "Inactive",
         "friendly_name": line.friendly_name,
+        "identity_sid": null,
         "origin": "twilio",
         "phone_number": line.number,
         "sid": line.sid,
+        "sms_application_sid": "",
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": "",
+        "sms_method": "POST",
+        "sms_url": "",
         "status": "in-use",
+        "status_callback": "",
+        "status_callback_method": "POST",
+        "trunk_sid": null,
+        "type": "local",
         "uri": format!("{}/IncomingPhoneNumbers/{}.json", account_uri(account_sid), line.sid),
+        "voice_application_sid": "",
+        "voice_caller_id_lookup": false,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": null,
+        "voice_method": "POST",
+        "voice_receive_mode": "voice",
+        "voice_url": null,
     })
-}
-
-pub fn numbers_json(account_sid: &str, state: &State) -> Value {
-    let uri = format!("{}/IncomingPhoneNumbers.json", account_uri(account_sid));
-    let lines: Vec<Value> = state
-        .lines
-        .iter()
-        .map(|l| line_json(account_sid, l))
-        .collect();
-    single_page("incoming_phone_numbers", lines, &uri)
 }
 
 /// Percent-encodes a query string the way Twilio's paging URIs do.
@@ -260,6 +368,38 @@ mod tests {
         check("foo", "Zm9v");
         check("foob", "Zm9vYg==");
         check("foobar", "Zm9vYmFy");
+    }
+
+    #[test]
+    fn the_date_header_is_an_imf_fixdate() {
+        assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn a_short_list_is_cut_into_the_page_asked_for() {
+        let items: Vec<Value> = (0..3).map(|i| json!(i)).collect();
+        let query = |size: &str, page: &str| {
+            vec![
+                ("PageSize".to_owned(), size.to_owned()),
+                ("Page".to_owned(), page.to_owned()),
+                ("Ignored".to_owned(), "x".to_owned()),
+            ]
+        };
+        let first = short_list(
+            "l",
+            items.clone(),
+            "/L.json",
+            &Paging::read(&query("2", "0"), &[]),
+        );
+        assert_eq!(first["l"], json!([0, 1]));
+        assert_eq!(first["next_page_uri"], "/L.json?PageSize=2&Page=1");
+        let second = short_list("l", items, "/L.json", &Paging::read(&query("2", "1"), &[]));
+        assert_eq!(second["l"], json!([2]));
+        assert_eq!(second["next_page_uri"], Value::Null);
+        assert_eq!(
+            (second["start"].as_u64(), second["end"].as_u64()),
+            (Some(2), Some(2))
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the carrier reports, as the inbound sync writes it: received messages deduplicated by
-//! the carrier's id, delivery statuses of the messages we sent, and lookups by carrier id.
+//! the carrier's id (news, or a first sync's history recorded as read; a page in one
+//! transaction), delivery statuses of the messages we sent, and lookups by carrier id.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId, ThreadKey};
 
@@ -39,6 +40,27 @@ pub(crate) const DELIVERY_STATUS_SQL: &str =
 pub(crate) const BY_SID_SQL: &str =
     "SELECT id, thread_id, direction, status FROM messages WHERE carrier_sid = ?1";
 
+/// A message received from the carrier, for [`Store::insert_inbound_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewInbound<'a> {
+    pub key: &'a ThreadKey,
+    pub body: &'a str,
+    /// The carrier's id, which deduplicates it.
+    pub carrier_sid: &'a str,
+    pub created_at: i64,
+    pub image: Option<&'a NewImage>,
+}
+
+/// How received messages are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// News: each bumps its thread's unread count.
+    New,
+    /// The history a first sync finds (a new install, another account): recorded as read, for
+    /// an unread count of two days' traffic would bury what is news.
+    History,
+}
+
 impl Store {
     /// Records a message received from the carrier, unless its carrier id is already known.
     /// A new message bumps its thread to the top and its unread count.
@@ -50,50 +72,48 @@ impl Store {
         created_at: i64,
         image: Option<&NewImage>,
     ) -> Result<Inbound> {
-        if carrier_sid.is_empty() {
+        let message = NewInbound {
+            key,
+            body,
+            carrier_sid,
+            created_at,
+            image,
+        };
+        let recorded = self.insert_inbound_batch(&[message], Arrival::New)?;
+        recorded.into_iter().next().ok_or(StoreError::InvalidInput {
+            what: "inbound message",
+            why: "it was not recorded",
+        })
+    }
+
+    /// Records messages received from the carrier in one transaction — one commit, which
+    /// costs a flush to disk, for a whole page of a busy poll or of a first sync's history —
+    /// in the order given, so that ids (and with them a thread's order within one
+    /// `created_at`) follow the carrier's. Those whose carrier id is already known, in the
+    /// store or earlier in `messages`, are left as they are. One answer per message, in order.
+    pub fn insert_inbound_batch(
+        &self,
+        messages: &[NewInbound<'_>],
+        arrival: Arrival,
+    ) -> Result<Vec<Inbound>> {
+        if messages.iter().any(|m| m.carrier_sid.is_empty()) {
             return Err(StoreError::InvalidInput {
                 what: "carrier message id",
                 why: "it is empty",
             });
         }
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let unread = match arrival {
+            Arrival::New => 1,
+            Arrival::History => 0,
+        };
         self.write(|tx| {
-            let known = tx
-                .prepare_cached("SELECT thread_id, id FROM messages WHERE carrier_sid = ?1")?
-                .query_row([rows::Sid(carrier_sid)], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((thread, id)) = known {
-                return Ok(Inbound {
-                    thread_id: ThreadId(thread),
-                    message_id: MessageId(id),
-                    is_new: false,
-                });
-            }
-            check_lines(tx, [key.line])?;
-            let id = MessageId(allocate_message_ids(tx, 1)?);
-            let preview = rows::preview(body, image.is_some());
-            let thread_id = upsert_thread(tx, key, created_at, id, &preview, 1)?;
-            insert_message(
-                tx,
-                &NewRow {
-                    thread_id,
-                    id,
-                    created_at,
-                    direction: Direction::Inbound,
-                    status: MessageStatus::Received,
-                    body,
-                    has_attachment: image.is_some(),
-                    carrier_sid: Some(carrier_sid),
-                },
-            )?;
-            if let Some(image) = image {
-                insert_attachment(tx, id, image)?;
-            }
-            index_bodies(tx, [(id, body)])?;
-            Ok(Inbound {
-                thread_id,
-                message_id: id,
-                is_new: true,
-            })
+            messages
+                .iter()
+                .map(|m| record_inbound(tx, m, unread))
+                .collect()
         })
     }
 
@@ -145,6 +165,46 @@ impl Store {
                 .optional()?)
         })
     }
+}
+
+fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Result<Inbound> {
+    let known = tx
+        .prepare_cached("SELECT thread_id, id FROM messages WHERE carrier_sid = ?1")?
+        .query_row([rows::Sid(m.carrier_sid)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((thread, id)) = known {
+        return Ok(Inbound {
+            thread_id: ThreadId(thread),
+            message_id: MessageId(id),
+            is_new: false,
+        });
+    }
+    check_lines(tx, [m.key.line])?;
+    let id = MessageId(allocate_message_ids(tx, 1)?);
+    let preview = rows::preview(m.body, m.image.is_some());
+    let thread_id = upsert_thread(tx, m.key, m.created_at, id, &preview, unread)?;
+    insert_message(
+        tx,
+        &NewRow {
+            thread_id,
+            id,
+            created_at: m.created_at,
+            direction: Direction::Inbound,
+            status: MessageStatus::Received,
+            body: m.body,
+            has_attachment: m.image.is_some(),
+            carrier_sid: Some(m.carrier_sid),
+        },
+    )?;
+    if let Some(image) = m.image {
+        insert_attachment(tx, id, image)?;
+    }
+    index_bodies(tx, [(id, m.body)])?;
+    Ok(Inbound {
+        thread_id,
+        message_id: id,
+        is_new: true,
+    })
 }
 
 /// Rank of a status along the outbound life; inbound `received` stays where it is.

@@ -45,7 +45,7 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use carrier_sync::{Inbound, SidMatch};
+pub use carrier_sync::{Arrival, Inbound, NewInbound, SidMatch};
 pub use db::{now_ms, Durability};
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};

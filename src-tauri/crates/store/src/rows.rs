@@ -17,6 +17,13 @@ pub(crate) fn e164(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<E164
     E164::from_normalized(&s).ok_or_else(|| bad(col, "E.164 number", &s))
 }
 
+/// A thread's counterpart: a phone number, or a short code or sender name that only ever
+/// wrote to us (see [`E164::from_sender`]).
+pub(crate) fn counterpart(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<E164> {
+    let s: String = row.get(col)?;
+    E164::from_sender(&s).ok_or_else(|| bad(col, "phone number or sender id", &s))
+}
+
 // A message's direction and status are stored as small integers, not names: 0 and 1 take no
 // bytes at all in a record and the others one, which is ~20 bytes per message saved on the
 // size budget (300 bytes per message, FTS included). These numbers are part of the schema

@@ -66,7 +66,7 @@ impl Store {
                         message_id: MessageId(r.get(0)?),
                         thread_id: ThreadId(r.get(1)?),
                         line_id: LineId(r.get(2)?),
-                        counterpart: rows::e164(r, 3)?,
+                        counterpart: rows::counterpart(r, 3)?,
                         contact_name: r.get(4)?,
                         created_at: r.get(5)?,
                         direction: rows::direction(r, 6)?,

@@ -742,7 +742,9 @@ fn outbox_life_cycle() {
         "outbox_job_state"
     );
 
-    store.mark_retry(a, T0 + 2_000, "offline", T0 + 2).unwrap();
+    store
+        .mark_retry(a, T0 + 2_000, None, "offline", T0 + 2)
+        .unwrap();
     assert_eq!(status(0), MessageStatus::Queued);
     assert_eq!(
         store.outbox_job(a).unwrap().last_error.as_deref(),
@@ -839,6 +841,107 @@ fn inbound_is_deduplicated_by_carrier_id() {
             .as_str(),
         "line_not_found"
     );
+}
+
+#[test]
+fn history_is_recorded_as_read_and_what_follows_as_unread() {
+    let (_dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    let k = key(sales, "+447700900001");
+    let message = |carrier_sid, body, created_at| NewInbound {
+        key: &k,
+        body,
+        carrier_sid,
+        created_at,
+        image: None,
+    };
+    let old = store
+        .insert_inbound_batch(
+            &[
+                message("SM1", "Last week's question", T0),
+                message("SM1", "Last week's question", T0),
+                message("SM2", "And its follow-up", T0),
+            ],
+            Arrival::History,
+        )
+        .unwrap();
+    let fresh: Vec<bool> = old.iter().map(|m| m.is_new).collect();
+    assert_eq!(
+        fresh,
+        [true, false, true],
+        "deduplicated within a batch too"
+    );
+    assert_eq!(old[1].message_id, old[0].message_id);
+    let t = store.get_thread(old[0].thread_id).unwrap();
+    assert_eq!((t.unread, t.preview.as_str()), (0, "And its follow-up"));
+    let page: Vec<String> = store
+        .thread_messages(t.id, 10, None)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        page,
+        ["And its follow-up", "Last week's question"],
+        "one second, the order given"
+    );
+
+    store
+        .insert_inbound(&k, "Today's question", "SM3", T0 + 1, None)
+        .unwrap();
+    store
+        .insert_inbound_batch(&[message("SM4", "An older one", T0 - 1)], Arrival::History)
+        .unwrap();
+    let t = store.get_thread(old[0].thread_id).unwrap();
+    assert_eq!((t.unread, t.preview.as_str()), (1, "Today's question"));
+    assert_eq!(store.total_unread().unwrap(), 1);
+    assert_eq!(
+        store
+            .insert_inbound_batch(&[message("", "x", T0)], Arrival::New)
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "invalid_input"
+    );
+}
+
+#[test]
+fn short_codes_and_sender_names_are_counterparts_that_read_back() {
+    let (_dir, store) = new_store();
+    let sales = line(&store, "+14155550100", "Sales");
+    for (i, sender) in ["89363", "GOOGLE", "My Bank"].into_iter().enumerate() {
+        let k = ThreadKey {
+            line: sales,
+            counterpart: E164::from_sender(sender).unwrap(),
+        };
+        store
+            .insert_inbound(
+                &k,
+                "Your code is 123456",
+                &format!("SM{i}"),
+                T0 + i as i64,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            store.thread_by_key(&k).unwrap().unwrap().counterpart,
+            k.counterpart
+        );
+    }
+    let listed: Vec<String> = store
+        .list_threads(None, 50, None)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.counterpart.to_string())
+        .collect();
+    assert_eq!(listed, ["My Bank", "GOOGLE", "89363"]);
+    let found: Vec<String> = store
+        .search("code", 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.counterpart.to_string())
+        .collect();
+    assert_eq!(found, ["My Bank", "GOOGLE", "89363"]);
 }
 
 #[test]

@@ -159,7 +159,7 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadSummary> {
     Ok(ThreadSummary {
         id: ThreadId(r.get(0)?),
         line_id: LineId(r.get(1)?),
-        counterpart: rows::e164(r, 2)?,
+        counterpart: rows::counterpart(r, 2)?,
         contact_name: r.get(3)?,
         last_message_at: r.get(4)?,
         last_message_id: MessageId(r.get(5)?),

@@ -2,10 +2,11 @@
 //! marked `sending`), a reconciliation of a job whose outcome is unknown (a crash, a lost
 //! answer), and the recording of the next state the outbox rules chose.
 
-use switchboard_carrier::{CarrierError, Media, SendRequest};
+use switchboard_carrier::{CarrierError, CarrierMessage, Media, SendRequest};
+use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::MessageStatus;
-use switchboard_core::outbox::{self as rules, Job, JobEvent, JobState};
-use switchboard_store::{MessageError, OutboxJob};
+use switchboard_core::outbox::{self as rules, Doubt, Job, JobEvent, JobState, Lookup, Verdict};
+use switchboard_store::{MessageError, OutboxJob, StoreError};
 
 use super::sync::{carrier_error, delivery_status};
 use super::{send_unanswered, unanswered, Inner};
@@ -74,81 +75,116 @@ impl Inner {
     }
 
     /// Asks the carrier whether it already has a job left `sending` (by a crash, or by an
-    /// answer that never came), then adopts it or queues it to be sent again.
-    pub(super) async fn reconcile(&self, job: OutboxJob, request: SendRequest) -> Outcome {
-        let since = job.attempt_started_at.unwrap_or(job.created_at);
+    /// answer that never came), then adopts it, looks again later, queues it to be sent again
+    /// (only once it can no longer turn up: see [`rules::judge`]), or hands it to the user as
+    /// unconfirmed. `doubt` is what earlier lookups of this job learnt (none at the first).
+    pub(super) async fn reconcile(
+        &self,
+        job: OutboxJob,
+        request: SendRequest,
+        doubt: Option<Doubt>,
+    ) -> Outcome {
+        let started_at = job.attempt_started_at.unwrap_or(job.created_at);
+        let mut doubt =
+            doubt.unwrap_or_else(|| Doubt::new(started_at, self.carrier.capabilities().settle));
         let result = self
-            .call(self.carrier.find_sent(&request, since), unanswered)
+            .call(self.carrier.find_sent(&request, started_at), unanswered)
             .await;
-        let candidates = match result {
-            Ok(candidates) => candidates,
-            Err(e) => {
-                tracing::info!(job = %job.id, error = %describe(&e), "reconciliation postponed");
-                return Outcome::ReconcileLater;
-            }
-        };
-        // A carrier id the store already holds is another message's (an identical text sent
-        // earlier): never this one.
-        let store = self.engine.store();
-        let mut found = None;
-        for candidate in candidates {
-            match store.message_by_carrier_sid(&candidate.sid) {
-                Ok(None) => {
-                    found = Some(candidate);
-                    break;
-                }
-                Ok(Some(_)) => {}
+        let now = self.now();
+        let lookup = match result {
+            Ok(candidates) => match self.adopt_first(&job, candidates, now) {
+                Ok(true) => return Outcome::Adopted,
+                Ok(false) => Lookup::NotFound,
                 Err(e) => {
                     tracing::warn!(job = %job.id, error = %e, "reconciliation postponed");
-                    return Outcome::ReconcileLater;
+                    Lookup::Unanswered { retry_after: None }
+                }
+            },
+            Err(e) => {
+                tracing::info!(job = %job.id, error = %describe(&e), "reconciliation postponed");
+                match e {
+                    CarrierError::Transient { retry_after, .. } => {
+                        Lookup::Unanswered { retry_after }
+                    }
+                    CarrierError::Permanent { .. } | CarrierError::Unknown { .. } => {
+                        Lookup::Refused
+                    }
                 }
             }
-        }
-        let now = self.now();
+        };
         let unknown = Job {
             attempts: u32::try_from(job.attempts).unwrap_or(u32::MAX),
-            state: JobState::Unknown { started_at: since },
+            state: JobState::Unknown { started_at },
         };
-        let event = JobEvent::Reconciled {
-            found: found.as_ref().map(|m| m.sid.clone()),
-            now,
+        let event = match rules::judge(&mut doubt, lookup, now, (self.config.jitter)()) {
+            Verdict::LookAgain { at, not_before } => {
+                return Outcome::LookAgain {
+                    doubt,
+                    at,
+                    not_before,
+                }
+            }
+            Verdict::Resend => JobEvent::Reconciled {
+                found: None,
+                now,
+                settled_at: doubt.settled_at,
+            },
+            Verdict::Unconfirmed => JobEvent::Unconfirmable,
         };
         let next = match rules::step(&unknown, event) {
             Ok(next) => next.state,
             Err(refused) => {
                 tracing::error!(job = %job.id, %refused, "outbox rule refused a reconciliation");
-                return Outcome::ReconcileLater;
+                return Outcome::Unknown;
             }
         };
-        match (self.record(&job, next, None, now), found) {
-            (Outcome::Sent, Some(found)) => {
-                tracing::info!(job = %job.id, sid = %found.sid, "adopted a message the carrier already had");
-                // It may have moved on (delivered) while we were away; the sync would tell too,
-                // but its cursor may already be past that change.
-                if let Some(status) = delivery_status(found.status) {
-                    let store = self.engine.store();
-                    let error = carrier_error(&found);
-                    let applied = store
-                        .apply_delivery_status(&found.sid, status, error.as_ref(), now)
-                        .and_then(|_| store.get_message(job.message_id));
-                    match applied {
-                        Ok(m) if m.status != MessageStatus::Sent => {
-                            self.emit_status(&job, m.status)
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(job = %job.id, error = %e, "cannot apply a status")
-                        }
-                    }
-                }
-                Outcome::Adopted
-            }
-            (Outcome::Retry, None) => {
+        match self.record(&job, next, None, now) {
+            Outcome::Retry => {
                 tracing::info!(job = %job.id, "the carrier never got the message: sending it again");
                 Outcome::Resend
             }
-            (other, _) => other,
+            Outcome::Unconfirmed => {
+                tracing::warn!(job = %job.id, "the carrier would not confirm a message: the user decides");
+                Outcome::Unconfirmed
+            }
+            other => other,
         }
+    }
+
+    /// Adopts the oldest candidate that no other message of ours holds: the store refuses a
+    /// carrier id it already has (an identical text sent earlier, or one recorded meanwhile),
+    /// and such a candidate is simply not this message. Returns whether one was adopted.
+    fn adopt_first(
+        &self,
+        job: &OutboxJob,
+        candidates: Vec<CarrierMessage>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let store = self.engine.store();
+        for found in candidates {
+            match store.mark_sent(job.id, &found.sid, now) {
+                Ok(()) => {}
+                Err(StoreError::DuplicateCarrierSid { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+            tracing::info!(job = %job.id, sid = %found.sid, "adopted a message the carrier already had");
+            self.emit_status(job, MessageStatus::Sent);
+            // It may have moved on (delivered) while we were away; the sync would tell too, but
+            // its cursor may already be past that change.
+            if let Some(status) = delivery_status(found.status) {
+                let error = carrier_error(&found);
+                let applied = store
+                    .apply_delivery_status(&found.sid, status, error.as_ref(), now)
+                    .and_then(|_| store.get_message(job.message_id));
+                match applied {
+                    Ok(m) if m.status != MessageStatus::Sent => self.emit_status(job, m.status),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot apply a status"),
+                }
+            }
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Writes a job's next state to the store and tells the clients.
@@ -159,8 +195,14 @@ impl Inner {
                 Ok(()) => (Ok(()), Outcome::Sent, Some(MessageStatus::Sent)),
                 Err(e) => (Err(e), Outcome::Unknown, None),
             },
-            JobState::Queued { due_at } => (
-                store.mark_retry(job.id, due_at, why.unwrap_or("sending again"), now),
+            JobState::Queued { due_at, not_before } => (
+                store.mark_retry(
+                    job.id,
+                    due_at,
+                    not_before,
+                    why.unwrap_or("sending again"),
+                    now,
+                ),
                 Outcome::Retry,
                 Some(MessageStatus::Queued),
             ),
@@ -174,6 +216,18 @@ impl Inner {
                     now,
                 ),
                 Outcome::Failed,
+                Some(MessageStatus::Failed),
+            ),
+            JobState::Unconfirmed { .. } => (
+                store.mark_failed(
+                    job.id,
+                    &MessageError {
+                        code: Some(ErrorCode::Unconfirmed.as_str().to_owned()),
+                        message: rules::UNCONFIRMED_SENTENCE.to_owned(),
+                    },
+                    now,
+                ),
+                Outcome::Unconfirmed,
                 Some(MessageStatus::Failed),
             ),
             // Left `sending` in the store: the next reconciliation decides.
@@ -217,8 +271,16 @@ pub(super) enum Outcome {
     Resend,
     Retry,
     Failed,
+    /// The carrier would not say whether it has it: failed, for the user to decide.
+    Unconfirmed,
     /// Still `sending`: reconcile later.
     Unknown,
-    ReconcileLater,
+    /// Still `sending`: the lookup settled nothing; ask again at `at` (never before
+    /// `not_before`).
+    LookAgain {
+        doubt: Doubt,
+        at: i64,
+        not_before: Option<i64>,
+    },
     Skipped,
 }

@@ -131,11 +131,12 @@ pub struct RunSummary {
     pub sent: u64,
     /// Found at the carrier after a crash or a lost answer, and recorded as sent without resending.
     pub adopted: u64,
-    /// Not found at the carrier after a crash, so queued to be sent again.
+    /// Not found at the carrier once it could no longer turn up there, so queued to be sent
+    /// again.
     pub resent: u64,
     /// Transient failures: queued again with a later attempt time.
     pub retrying: u64,
-    /// Permanent failures, waiting for the user.
+    /// Permanent failures, and messages the carrier would not confirm, waiting for the user.
     pub failed: u64,
     /// Sends whose outcome is unknown, to reconcile at the next run.
     pub unknown: u64,
@@ -151,7 +152,7 @@ pub struct RunSummary {
 
 /// The background worker of one data directory: the outbox and the inbound sync. Holds the
 /// data directory's outbox lock for as long as it, a clone of it, or a send it started lives.
-/// Clones are handles to the same runner (one spawned task runs it, commands nudge it); its
+/// Clones are handles to the same runner (one spawned task runs it, commands wake it); its
 /// runs never overlap.
 #[derive(Clone)]
 pub struct Runner {
@@ -176,10 +177,13 @@ struct Inner {
     events: broadcast::Sender<EngineEvent>,
     outbox_wake: Notify,
     sync_wake: Notify,
-    /// Set by a nudge or by connectivity returning; the outbox loop then makes everything queued
-    /// due now, and the sync loop forgets its backoff.
-    outbox_nudged: AtomicBool,
-    sync_nudged: AtomicBool,
+    /// Set when connectivity returns; the outbox loop then makes everything queued due now and
+    /// the sync loop forgets its backoff — neither earlier than a carrier's `Retry-After`.
+    outbox_network_back: AtomicBool,
+    sync_network_back: AtomicBool,
+    /// Set once this runner has found the data directory switched to another account: it then
+    /// starts nothing more (it is about to be replaced), said once in the log.
+    account_gone: AtomicBool,
     /// `None` until the first carrier call tells.
     online: Mutex<Option<bool>>,
     last_pending: Mutex<Option<i64>>,
@@ -198,9 +202,21 @@ impl Runner {
         carrier: Arc<dyn Carrier>,
         config: RunnerConfig,
     ) -> Result<Runner, RunnerError> {
+        let account = engine.account_key()?;
+        Runner::start_serving(engine, carrier, account, config)
+    }
+
+    /// [`Runner::start`] for a carrier chosen for `account` (see [`Engine::account_key`]), read
+    /// before the carrier was: should the account change in between, the runner serves the old
+    /// one and sends nothing, rather than the new account's jobs through the old carrier.
+    pub(crate) fn start_serving(
+        engine: Arc<Engine>,
+        carrier: Arc<dyn Carrier>,
+        account: String,
+        config: RunnerConfig,
+    ) -> Result<Runner, RunnerError> {
         let dir = lock::data_dir(&engine);
         let lock = RunnerLock::acquire(&dir)?;
-        let account = engine.account_key().unwrap_or_default();
         let config = RunnerConfig {
             // Without a slot nothing would ever leave.
             max_in_flight: config.max_in_flight.max(1),
@@ -216,8 +232,9 @@ impl Runner {
                 events,
                 outbox_wake: Notify::new(),
                 sync_wake: Notify::new(),
-                outbox_nudged: AtomicBool::new(false),
-                sync_nudged: AtomicBool::new(false),
+                outbox_network_back: AtomicBool::new(false),
+                sync_network_back: AtomicBool::new(false),
+                account_gone: AtomicBool::new(false),
                 online: Mutex::new(None),
                 last_pending: Mutex::new(None),
                 run: tokio::sync::Mutex::new(()),
@@ -230,10 +247,19 @@ impl Runner {
         self.inner.events.subscribe()
     }
 
-    /// "Try now": everything queued becomes due at once and the sync polls at once. The app calls
-    /// it when the OS reports the network back, and after enqueueing or retrying a message.
-    pub fn nudge(&self) {
-        self.inner.nudge();
+    /// "Look now": the outbox is read at once, so a message just enqueued or retried leaves
+    /// without waiting for the next idle look. Nothing else changes: what waits out a backoff or
+    /// a carrier's `Retry-After` keeps waiting, and the sync keeps its pace (a user's send makes
+    /// new work due, not everything).
+    pub fn wake(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
+    /// The network is back (the OS says so; the runner also calls it itself when a carrier call
+    /// gets through after failing to): everything queued becomes due now and the sync polls now,
+    /// but nothing earlier than a carrier's `Retry-After`.
+    pub fn network_back(&self) {
+        self.inner.network_back();
     }
 
     /// The carrier this runner sends through.
@@ -247,7 +273,9 @@ impl Runner {
     }
 
     /// Sends and syncs until `shutdown` completes; then lets sends in flight finish (for up to
-    /// [`RunnerConfig::shutdown_grace`]) and returns. Jobs left `sending` by a crash, here or
+    /// [`RunnerConfig::shutdown_grace`]; any still unanswered are abandoned, and reconciled at
+    /// the next start) and returns once none is in flight any more, so a runner that replaces
+    /// this one never overlaps its carrier calls. Jobs left `sending` by a crash, here or
     /// in an earlier process, are reconciled with the carrier before anything else of their
     /// thread goes.
     pub async fn run_until_stopped(&self, shutdown: impl Future<Output = ()>) {
@@ -330,11 +358,31 @@ impl Inner {
         let _ = self.events.send(event);
     }
 
-    fn nudge(&self) {
-        self.outbox_nudged.store(true, Ordering::SeqCst);
-        self.sync_nudged.store(true, Ordering::SeqCst);
+    fn network_back(&self) {
+        self.outbox_network_back.store(true, Ordering::SeqCst);
+        self.sync_network_back.store(true, Ordering::SeqCst);
         self.outbox_wake.notify_one();
         self.sync_wake.notify_one();
+    }
+
+    /// Whether the data directory still sends through the account this runner was started on.
+    /// Connecting or disconnecting an account writes the account first and the lines after
+    /// (`account.rs`), so a runner that reads the outbox and then finds its account still
+    /// current read only its own account's jobs; once the account changed it starts nothing
+    /// more: a job of the new account's lines must never leave through the old carrier.
+    fn serves_current_account(&self) -> bool {
+        let current = match self.engine.account_key() {
+            Ok(current) => current,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell which account is in use; sending nothing");
+                return false;
+            }
+        };
+        let ours = current == self.account;
+        if !ours && !self.account_gone.swap(true, Ordering::SeqCst) {
+            tracing::info!("the account changed: this runner sends nothing more");
+        }
+        ours
     }
 
     /// Records the outcome of a carrier call for connectivity: "no connection" and timeouts
@@ -359,7 +407,7 @@ impl Inner {
         tracing::info!(online, "carrier connectivity changed");
         self.emit(EngineEvent::Connectivity { online });
         if online && was == Some(false) {
-            self.nudge();
+            self.network_back();
         }
     }
 

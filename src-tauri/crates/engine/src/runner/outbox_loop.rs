@@ -1,13 +1,13 @@
 //! The outbox side of a run: which jobs may go now (the pure plan of `switchboard_core::outbox`),
 //! what is in flight, when each line may send again, and when each job of unknown outcome is
-//! to be reconciled.
+//! to be looked up again (and what its earlier lookups learnt).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use switchboard_core::model::{LineId, MessageStatus};
-use switchboard_core::outbox::{self as rules, Pending};
+use switchboard_core::outbox::{self as rules, Doubt, Pending};
 use switchboard_store::{OutboxId, OutboxState};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -34,13 +34,24 @@ pub(super) struct OutboxLoop<'a> {
     in_flight: HashSet<OutboxId>,
     line_free_at: HashMap<LineId, i64>,
     min_interval_ms: i64,
-    /// Jobs of unknown outcome: failed reconciliations so far, and when to try again.
-    reconcile_at: HashMap<OutboxId, (u32, i64)>,
+    /// Jobs of unknown outcome that this run has looked up (or whose answer it lost), and when
+    /// to look again; one found `sending` without an entry is looked up at once.
+    in_doubt: HashMap<OutboxId, InDoubt>,
     /// Once mode: jobs already tried in this run (they are not tried again).
     deferred: HashSet<OutboxId>,
     /// Once mode: jobs reconciliation found missing, to send in this run after all.
     resend: HashSet<OutboxId>,
     summary: RunSummary,
+}
+
+/// A job of unknown outcome between two lookups.
+#[derive(Debug, Clone, Copy)]
+struct InDoubt {
+    /// What the lookups so far learnt; `None` before the first.
+    doubt: Option<Doubt>,
+    at: i64,
+    /// The end of the carrier's `Retry-After`, which connectivity coming back does not cut.
+    not_before: Option<i64>,
 }
 
 /// What one look at the outbox found.
@@ -68,7 +79,7 @@ impl<'a> OutboxLoop<'a> {
             in_flight: HashSet::new(),
             line_free_at: HashMap::new(),
             min_interval_ms: rules::min_interval_ms(inner.carrier.capabilities().per_line_rate),
-            reconcile_at: HashMap::new(),
+            in_doubt: HashMap::new(),
             deferred: HashSet::new(),
             resend: HashSet::new(),
             summary: RunSummary::default(),
@@ -121,7 +132,14 @@ impl<'a> OutboxLoop<'a> {
             }
         })
         .await;
+        // Abandoned: their jobs stay `sending` and are reconciled at the next start. Waiting
+        // for them to be gone means no carrier call of this run outlives it.
         self.tasks.abort_all();
+        while let Some(done) = self.tasks.join_next_with_id().await {
+            if let Ok(done) = done {
+                self.finished(Ok(done));
+            }
+        }
         inner.publish_pending();
         self.summary
     }
@@ -130,12 +148,12 @@ impl<'a> OutboxLoop<'a> {
     fn tick(&mut self, now: i64) -> Result<Tick, EngineError> {
         let inner = self.inner;
         let store = inner.engine.store();
-        if inner.outbox_nudged.swap(false, Ordering::SeqCst) {
+        if inner.outbox_network_back.swap(false, Ordering::SeqCst) {
             let n = store.requeue_all_now(now)?;
-            for (_, at) in self.reconcile_at.values_mut() {
-                *at = now;
+            for waiting in self.in_doubt.values_mut() {
+                waiting.at = waiting.not_before.map_or(now, |floor| floor.max(now));
             }
-            tracing::debug!(requeued = n, "outbox nudged");
+            tracing::debug!(requeued = n, "network back: the outbox is due now");
         }
         let pending = store.pending_outbox()?;
         let mut tick = Tick {
@@ -143,6 +161,10 @@ impl<'a> OutboxLoop<'a> {
             held: false,
             started: 0,
         };
+        // Read first, checked after: an account switch writes the account before the lines.
+        if !inner.serves_current_account() {
+            return Ok(tick);
+        }
 
         // A job `sending` that this loop did not start is in doubt: reconcile it first. Until
         // then it blocks its thread, like any message in flight.
@@ -150,11 +172,11 @@ impl<'a> OutboxLoop<'a> {
             if job.state != OutboxState::Sending || self.in_flight.contains(&job.id) {
                 continue;
             }
-            match self.reconcile_at.get(&job.id) {
-                Some(&(_, at)) if at > now => tick.wake(at),
+            match self.in_doubt.get(&job.id).copied() {
+                Some(waiting) if waiting.at > now => tick.wake(waiting.at),
                 _ if self.tasks.len() >= inner.config.max_in_flight => {}
-                _ => {
-                    if self.start_reconcile(job.id)? {
+                waiting => {
+                    if self.start_reconcile(job.id, waiting.and_then(|w| w.doubt))? {
                         tick.started += 1;
                     }
                 }
@@ -234,7 +256,7 @@ impl<'a> OutboxLoop<'a> {
         Ok(true)
     }
 
-    fn start_reconcile(&mut self, id: OutboxId) -> Result<bool, EngineError> {
+    fn start_reconcile(&mut self, id: OutboxId, doubt: Option<Doubt>) -> Result<bool, EngineError> {
         let inner = self.inner;
         let job = inner.engine.store().outbox_job(id)?;
         let request = match inner.request_for(&job) {
@@ -246,7 +268,7 @@ impl<'a> OutboxLoop<'a> {
         };
         let task_inner = Arc::clone(inner);
         let handle = self.tasks.spawn(async move {
-            let outcome = task_inner.reconcile(job, request).await;
+            let outcome = task_inner.reconcile(job, request, doubt).await;
             (id, outcome)
         });
         self.by_task.insert(handle.id(), id);
@@ -283,20 +305,40 @@ impl<'a> OutboxLoop<'a> {
                 s.retrying += 1;
                 self.deferred.insert(id);
             }
-            Outcome::Failed => s.failed += 1,
-            Outcome::Unknown | Outcome::ReconcileLater => {
-                if outcome == Outcome::Unknown {
-                    s.unknown += 1;
-                }
+            Outcome::Failed | Outcome::Unconfirmed => s.failed += 1,
+            Outcome::Unknown => {
+                // A send whose answer was lost: look it up after the first step of the backoff.
+                s.unknown += 1;
                 self.deferred.insert(id);
-                let failures = self.reconcile_at.get(&id).map_or(0, |&(n, _)| n) + 1;
-                let delay = rules::SEND_BACKOFF.delay(failures, (self.inner.config.jitter)());
-                self.reconcile_at
-                    .insert(id, (failures, now + delay.as_millis() as i64));
+                let delay = rules::SEND_BACKOFF.delay(1, (self.inner.config.jitter)());
+                self.in_doubt.insert(
+                    id,
+                    InDoubt {
+                        doubt: None,
+                        at: now + delay.as_millis() as i64,
+                        not_before: None,
+                    },
+                );
+                return;
+            }
+            Outcome::LookAgain {
+                doubt,
+                at,
+                not_before,
+            } => {
+                self.deferred.insert(id);
+                self.in_doubt.insert(
+                    id,
+                    InDoubt {
+                        doubt: Some(doubt),
+                        at,
+                        not_before,
+                    },
+                );
                 return;
             }
             Outcome::Skipped => {}
         }
-        self.reconcile_at.remove(&id);
+        self.in_doubt.remove(&id);
     }
 }

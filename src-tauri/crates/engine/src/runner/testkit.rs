@@ -1,7 +1,11 @@
 //! An in-memory carrier for the runner's and the sync's tests, with fault injection. Time is
 //! tokio's (paused in tests), so latencies and backoffs cost nothing.
+//!
+//! It is an adversary as faithful as Twilio: `find_sent` matches what Twilio can match (From,
+//! To, body), not our client id, so an identical text sent earlier is a candidate too; and with
+//! a listing lag an accepted message is listed only some time after it was created.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +29,9 @@ pub enum Fault {
     Permanent,
     /// The carrier takes the message but the answer is lost on the way back.
     LostAnswer,
+    /// The connection breaks before the carrier got the request: the outcome is unknown to
+    /// the sender, but nothing was created.
+    LostRequest,
 }
 
 /// One send call as the carrier saw it.
@@ -53,14 +60,30 @@ pub struct FakeState {
     pub changes_at: Vec<u64>,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    /// The account's numbers as `lines` lists them; `None` until a runner of an [`Office`]
+    /// fills in its two lines.
+    pub lines: Option<Vec<CarrierLine>>,
+    /// When `lines` was called, in milliseconds since the carrier was made.
+    pub lines_at: Vec<u64>,
+    /// Whether an answer to a fresh cursor is history (a first sync), as Twilio's client says.
+    pub history_on_first_sync: bool,
+    /// How long after it is created a message is listed by `find_sent`.
+    pub listing_lag: Duration,
+    /// When each message created under a listing lag is listed, in milliseconds since the
+    /// carrier was made (a message not in here is listed).
+    pub listed_at: HashMap<String, u64>,
+    /// What [`Capabilities::settle`] answers.
+    pub settle: Duration,
+    /// What the next `find_sent` calls meet instead of an answer.
+    pub find_faults: VecDeque<Fault>,
+    /// What the next `changes` calls meet instead of an answer.
+    pub changes_faults: VecDeque<Fault>,
 }
 
 pub struct FakeCarrier {
     pub state: Mutex<FakeState>,
     pub rate: f64,
     pub latency: Duration,
-    /// [`Capabilities::settle`]: 0, an ideal carrier that lists at once, unless a test says.
-    pub settle: Duration,
     born: tokio::time::Instant,
 }
 
@@ -74,7 +97,6 @@ impl FakeCarrier {
             state: Mutex::new(FakeState::default()),
             rate,
             latency,
-            settle: Duration::ZERO,
             born: tokio::time::Instant::now(),
         })
     }
@@ -89,6 +111,19 @@ impl FakeCarrier {
 
     pub fn fail_next(&self, faults: &[Fault]) {
         self.state().faults.extend(faults.iter().cloned());
+    }
+
+    /// Lists what it creates only `lag` later, and says (through [`Capabilities::settle`])
+    /// that a message may turn up until `settle` after its send began.
+    pub fn lagging(&self, lag: Duration, settle: Duration) {
+        let mut s = self.state();
+        s.listing_lag = lag;
+        s.settle = settle;
+    }
+
+    /// Milliseconds since the carrier was made, on tokio's clock.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -124,6 +159,34 @@ impl FakeCarrier {
     }
 }
 
+/// What a fault answers a read (a lookup, a sync round).
+fn fault_error(fault: &Fault) -> CarrierError {
+    match fault {
+        Fault::Timeout => CarrierError::Transient {
+            kind: TransientKind::Timeout,
+            retry_after: None,
+            message: "timed out".into(),
+        },
+        Fault::Server => CarrierError::Transient {
+            kind: TransientKind::Server,
+            retry_after: None,
+            message: "503 Service Unavailable".into(),
+        },
+        Fault::RateLimited(after) => CarrierError::Transient {
+            kind: TransientKind::RateLimited,
+            retry_after: Some(*after),
+            message: "429 Too Many Requests".into(),
+        },
+        Fault::Permanent => CarrierError::Permanent {
+            code: Some("20003".into()),
+            message: "The carrier refused the request.".into(),
+        },
+        Fault::LostAnswer | Fault::LostRequest => CarrierError::Unknown {
+            message: "the connection broke".into(),
+        },
+    }
+}
+
 pub fn message(sid: &str, r: &SendRequest, status: CarrierStatus) -> CarrierMessage {
     CarrierMessage {
         sid: sid.into(),
@@ -147,7 +210,7 @@ impl Carrier for FakeCarrier {
             idempotency_keys: true,
             per_line_rate: self.rate,
             mms_budget: 5_000_000,
-            settle: self.settle,
+            settle: self.state().settle,
         }
     }
 
@@ -159,7 +222,12 @@ impl Carrier for FakeCarrier {
     }
 
     async fn lines(&self) -> Result<Vec<CarrierLine>, CarrierError> {
-        Ok(Vec::new())
+        let mut s = self.state();
+        s.lines_at.push(self.born.elapsed().as_millis() as u64);
+        if s.offline {
+            return Err(FakeCarrier::offline_error());
+        }
+        Ok(s.lines.clone().unwrap_or_default())
     }
 
     async fn rename_line(&self, _sid: &str, _label: &str) -> Result<(), CarrierError> {
@@ -185,10 +253,15 @@ impl Carrier for FakeCarrier {
             return Err(FakeCarrier::offline_error());
         }
         let fault = s.faults.pop_front();
+        let now = self.elapsed_ms();
         let accept = |s: &mut FakeState| {
             let sid = format!("SM{:032x}", s.accepted.len() + 1);
             let m = message(&sid, request, CarrierStatus::Queued);
             s.accepted.push((request.client_id.clone(), m.clone()));
+            if !s.listing_lag.is_zero() {
+                let listed = now + s.listing_lag.as_millis() as u64;
+                s.listed_at.insert(sid, listed);
+            }
             m
         };
         match fault {
@@ -217,6 +290,9 @@ impl Carrier for FakeCarrier {
                     message: "the connection broke".into(),
                 })
             }
+            Some(Fault::LostRequest) => Err(CarrierError::Unknown {
+                message: "the connection broke".into(),
+            }),
             None => {
                 let refused = s
                     .refuse
@@ -239,15 +315,22 @@ impl Carrier for FakeCarrier {
         request: &SendRequest,
         _started_at_ms: i64,
     ) -> Result<Vec<CarrierMessage>, CarrierError> {
+        let now = self.elapsed_ms();
         let mut s = self.state();
         s.find_calls += 1;
         if s.offline {
             return Err(FakeCarrier::offline_error());
         }
+        if let Some(fault) = s.find_faults.pop_front() {
+            return Err(fault_error(&fault));
+        }
+        // What Twilio can match: the line, the recipient and the words, oldest first.
         Ok(s.accepted
             .iter()
-            .filter(|(client_id, _)| *client_id == request.client_id)
-            .map(|(_, m)| m.clone())
+            .map(|(_, m)| m)
+            .filter(|m| m.from == request.from && m.to == request.to && m.body == request.body)
+            .filter(|m| s.listed_at.get(&m.sid).is_none_or(|&at| at <= now))
+            .cloned()
             .collect())
     }
 
@@ -257,12 +340,15 @@ impl Carrier for FakeCarrier {
         if s.offline {
             return Err(FakeCarrier::offline_error());
         }
+        if let Some(fault) = s.changes_faults.pop_front() {
+            return Err(fault_error(&fault));
+        }
         let from = cursor.0.as_u64().unwrap_or(0) as usize;
         let messages: Vec<CarrierMessage> = s.changes.iter().skip(from).cloned().collect();
         Ok(Changes {
             cursor: SyncCursor(serde_json::json!(from + messages.len())),
             messages,
-            backfill: false,
+            backfill: s.history_on_first_sync && cursor.0.is_null(),
         })
     }
 }
@@ -317,6 +403,11 @@ impl Office {
     }
 
     pub fn runner_with(&self, carrier: &Arc<FakeCarrier>, config: RunnerConfig) -> Runner {
+        // The carrier's account holds the office's numbers, as the start adopted them.
+        carrier
+            .state()
+            .lines
+            .get_or_insert_with(|| vec![carrier_line(&self.sales), carrier_line(&self.support)]);
         let carrier: Arc<dyn Carrier> = carrier.clone();
         Runner::start(
             self.engine.clone(),
@@ -336,6 +427,17 @@ impl Office {
         id: switchboard_core::model::MessageId,
     ) -> switchboard_core::model::MessageStatus {
         self.engine.store().get_message(id).unwrap().status
+    }
+}
+
+/// A line as the carrier lists it.
+pub fn carrier_line(line: &Line) -> CarrierLine {
+    CarrierLine {
+        sid: format!("PN{}", &line.number.as_str()[1..]),
+        number: line.number.clone(),
+        label: line.label.clone(),
+        sms: true,
+        mms: true,
     }
 }
 

@@ -10,6 +10,8 @@ use switchboard_carrier::SendRequest;
 use switchboard_core::model::MessageId;
 use switchboard_store::OutboxState;
 
+use switchboard_core::outbox as rules;
+
 use super::testkit::*;
 use super::*;
 
@@ -151,7 +153,7 @@ async fn offline_messages_wait_with_growing_backoff_and_go_when_the_network_retu
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_nudge_sends_what_waits_at_once() {
+async fn the_network_back_sends_what_waits_at_once() {
     let o = office();
     let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
     let carrier = FakeCarrier::new();
@@ -161,7 +163,7 @@ async fn a_nudge_sends_what_waits_at_once() {
     let before = carrier.calls().len();
 
     carrier.set_offline(false);
-    runner.nudge();
+    runner.network_back();
     run_for(&runner, secs(1)).await;
 
     assert_eq!(o.status(m), MessageStatus::Sent);
@@ -268,14 +270,15 @@ async fn a_failed_message_does_not_block_the_rest_of_its_thread() {
     assert_eq!(carrier.accepted_bodies(), ["two", "three"]);
 }
 
-/// A job left `sending` by a process that died mid-request, behind which a later message
-/// of the same thread waits.
-fn crashed_mid_request(o: &Office) -> (OutboxJob, SendRequest, MessageId) {
+/// A job left `sending` by a process that died mid-request `ago`, behind which a later
+/// message of the same thread waits.
+fn crashed_mid_request(o: &Office, ago: Duration) -> (OutboxJob, SendRequest, MessageId) {
     let first = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
     let second = o.send(&o.sales, &[ADA], "It arrives tomorrow")[0];
     let store = o.engine.store();
     let job = store.outbox_job_for_message(first).unwrap().unwrap();
-    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let started_at = crate::now_ms() - ago.as_millis() as i64;
+    store.mark_sending(job.id, started_at).unwrap();
     let request = SendRequest {
         from: o.sales.number.clone(),
         to: num(ADA),
@@ -289,7 +292,7 @@ fn crashed_mid_request(o: &Office) -> (OutboxJob, SendRequest, MessageId) {
 #[tokio::test(start_paused = true)]
 async fn a_send_cut_by_a_crash_is_adopted_when_the_carrier_has_it() {
     let o = office();
-    let (job, request, second) = crashed_mid_request(&o);
+    let (job, request, second) = crashed_mid_request(&o, secs(0));
     let carrier = FakeCarrier::new();
     let sid = "SM0000000000000000000000000000abcd";
     carrier.already_has(&request, sid);
@@ -318,7 +321,7 @@ async fn a_send_cut_by_a_crash_is_adopted_when_the_carrier_has_it() {
 #[tokio::test(start_paused = true)]
 async fn an_adopted_message_takes_the_status_the_carrier_reached_meanwhile() {
     let o = office();
-    let (job, request, _) = crashed_mid_request(&o);
+    let (job, request, _) = crashed_mid_request(&o, secs(0));
     let carrier = FakeCarrier::new();
     carrier.already_has(&request, "SM0000000000000000000000000000abcd");
     carrier.state().accepted[0].1.status = CarrierStatus::Delivered;
@@ -343,7 +346,8 @@ async fn an_adopted_message_takes_the_status_the_carrier_reached_meanwhile() {
 #[tokio::test(start_paused = true)]
 async fn a_send_cut_by_a_crash_is_sent_again_once_when_the_carrier_lacks_it() {
     let o = office();
-    let (job, _, _) = crashed_mid_request(&o);
+    // An hour ago: whatever it sent would be listed by now.
+    let (job, _, _) = crashed_mid_request(&o, secs(3_600));
     let carrier = FakeCarrier::new();
     let runner = o.runner(&carrier);
 
@@ -363,7 +367,7 @@ async fn a_send_cut_by_a_crash_is_sent_again_once_when_the_carrier_lacks_it() {
 #[tokio::test(start_paused = true)]
 async fn a_crash_with_the_carrier_unreachable_waits_and_sends_nothing() {
     let o = office();
-    let (job, _, second) = crashed_mid_request(&o);
+    let (job, _, second) = crashed_mid_request(&o, secs(3_600));
     let carrier = FakeCarrier::new();
     carrier.set_offline(true);
     let runner = o.runner(&carrier);
@@ -500,4 +504,424 @@ async fn failed_messages_can_be_edited_and_retried_or_deleted() {
             .as_str(),
         "invalid_input"
     );
+}
+
+// --- Reconciliation against a carrier as it really behaves ------------------------------------
+
+fn bodies(carrier: &FakeCarrier) -> Vec<String> {
+    carrier.calls().into_iter().map(|c| c.body).collect()
+}
+
+fn error_code(o: &Office, id: MessageId) -> Option<String> {
+    o.engine.store().get_message(id).unwrap().error?.code
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_is_adopted_once_a_slow_carrier_lists_it_not_sent_twice() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    // Lists what it creates 20 s late; a message may turn up until 30 s after its send began.
+    carrier.lagging(secs(20), secs(30));
+    carrier.fail_next(&[Fault::LostAnswer]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(90)).await;
+
+    assert_eq!(bodies(&carrier), ["Your order has shipped"], "sent once");
+    assert_eq!(carrier.accepted_bodies().len(), 1);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_the_carrier_never_got_is_sent_again_only_once_it_cannot_still_appear() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.lagging(secs(20), secs(30));
+    // The connection breaks before the carrier has the request: nothing will ever be listed.
+    carrier.fail_next(&[Fault::LostRequest]);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(90)).await;
+
+    // Looked up again at the attempt's start + settle + the margin, and only then resent.
+    let settled = (secs(30) + rules::RECONCILE_MARGIN).as_millis() as u64;
+    assert_eq!(call_times(&carrier), [0, settled]);
+    assert_eq!(carrier.accepted_bodies(), ["Your order has shipped"]);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_cut_by_a_crash_just_now_waits_for_a_slow_carriers_listing() {
+    let o = office();
+    let (job, request, second) = crashed_mid_request(&o, secs(0));
+    let carrier = FakeCarrier::new();
+    carrier.lagging(secs(15), secs(30));
+    let sid = "SM0000000000000000000000000000abcd";
+    carrier.already_has(&request, sid);
+    carrier.state().listed_at.insert(sid.into(), 15_000);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(60)).await;
+
+    assert_eq!(
+        bodies(&carrier),
+        ["It arrives tomorrow"],
+        "the first not again"
+    );
+    assert_eq!(o.status(job.message_id), MessageStatus::Sent);
+    assert_eq!(o.status(second), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_identical_text_sent_earlier_is_never_taken_for_the_lost_one() {
+    let o = office();
+    let first = o.send(&o.sales, &[ADA], "OK, see you at 3")[0];
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 1);
+    let second = o.send(&o.sales, &[ADA], "OK, see you at 3")[0];
+    carrier.fail_next(&[Fault::LostAnswer]);
+
+    run_for(&runner, secs(30)).await;
+
+    let sids: Vec<String> = carrier
+        .state()
+        .accepted
+        .iter()
+        .map(|(_, m)| m.sid.clone())
+        .collect();
+    assert_eq!(sids.len(), 2, "each sent once");
+    let store = o.engine.store();
+    let holder = |sid: &str| {
+        store
+            .message_by_carrier_sid(sid)
+            .unwrap()
+            .unwrap()
+            .message_id
+    };
+    assert_eq!((holder(&sids[0]), holder(&sids[1])), (first, second));
+    assert_eq!(o.status(second), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_identical_text_lost_before_it_arrived_is_sent_again_once() {
+    let o = office();
+    o.send(&o.sales, &[ADA], "OK, see you at 3");
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 1);
+    let second = o.send(&o.sales, &[ADA], "OK, see you at 3")[0];
+    carrier.fail_next(&[Fault::LostRequest]);
+
+    run_for(&runner, secs(60)).await;
+
+    // The only candidate is the earlier message's: not this one, which goes again.
+    assert_eq!(carrier.accepted_bodies().len(), 2);
+    assert_eq!(bodies(&carrier).len(), 3);
+    assert_eq!(o.status(second), MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lookup_the_carrier_keeps_refusing_becomes_unconfirmed_and_blocks_nothing() {
+    let o = office();
+    let one = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let two = o.send(&o.sales, &[ADA], "It arrives tomorrow")[0];
+    let carrier = FakeCarrier::new();
+    // The carrier has it, but every lookup is refused.
+    carrier.fail_next(&[Fault::LostAnswer]);
+    carrier
+        .state()
+        .find_faults
+        .extend(std::iter::repeat_n(Fault::Permanent, 50));
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(120)).await;
+
+    assert_eq!(o.status(one), MessageStatus::Failed);
+    assert_eq!(error_code(&o, one).as_deref(), Some("unconfirmed"));
+    let error = o.engine.store().get_message(one).unwrap().error.unwrap();
+    assert_eq!(
+        error.message,
+        "Switchboard couldn't confirm whether this message was sent. Retry checks with the \
+         carrier first and sends it only if it never arrived; Delete removes it."
+    );
+    assert_eq!(o.status(two), MessageStatus::Sent, "the thread goes on");
+
+    // Retry asks the carrier first: it has the message, so nothing is sent again.
+    carrier.state().find_faults.clear();
+    o.engine.retry_failed_message(one, None).unwrap();
+    runner.wake();
+    run_for(&runner, secs(30)).await;
+
+    assert_eq!(o.status(one), MessageStatus::Sent);
+    assert_eq!(
+        bodies(&carrier),
+        ["Your order has shipped", "It arrives tomorrow"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retrying_an_unconfirmed_message_sends_it_only_if_it_never_arrived() {
+    let o = office();
+    let one = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::LostRequest]);
+    carrier
+        .state()
+        .find_faults
+        .extend(std::iter::repeat_n(Fault::Permanent, 50));
+    let runner = o.runner(&carrier);
+    run_for(&runner, secs(120)).await;
+    assert_eq!(error_code(&o, one).as_deref(), Some("unconfirmed"));
+
+    // Its words cannot change: the carrier may have them as they were.
+    let edit = o
+        .engine
+        .retry_failed_message(one, Some("Shipped!"))
+        .unwrap_err();
+    assert_eq!(edit.code().as_str(), "invalid_input");
+    carrier.state().find_faults.clear();
+    o.engine.retry_failed_message(one, None).unwrap();
+    runner.wake();
+    run_for(&runner, secs(30)).await;
+
+    assert_eq!(o.status(one), MessageStatus::Sent);
+    assert_eq!(carrier.accepted_bodies(), ["Your order has shipped"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unconfirmed_message_can_be_deleted() {
+    let o = office();
+    let one = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::LostRequest]);
+    carrier
+        .state()
+        .find_faults
+        .extend(std::iter::repeat_n(Fault::Permanent, 50));
+    let runner = o.runner(&carrier);
+    run_for(&runner, secs(120)).await;
+    assert_eq!(error_code(&o, one).as_deref(), Some("unconfirmed"));
+
+    o.engine.delete_failed_message(one).unwrap();
+
+    assert!(o.engine.outbox().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_carrier_never_makes_a_message_unconfirmed() {
+    let o = office();
+    let (job, _, second) = crashed_mid_request(&o, secs(0));
+    let carrier = FakeCarrier::new();
+    carrier.set_offline(true);
+    let runner = o.runner(&carrier);
+
+    run_for(&runner, secs(3_600)).await;
+
+    assert_eq!(o.status(job.message_id), MessageStatus::Sending);
+    assert_eq!(error_code(&o, job.message_id), None);
+    assert_eq!(o.status(second), MessageStatus::Queued);
+    assert!(carrier.calls().is_empty());
+}
+
+// --- Backoffs that honour the carrier ---------------------------------------------------------
+
+fn timed_bodies(carrier: &FakeCarrier) -> Vec<(u64, String)> {
+    carrier
+        .calls()
+        .into_iter()
+        .map(|c| (c.at, c.body))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_users_send_does_not_bring_a_rate_limited_message_forward() {
+    let o = office();
+    o.send(&o.sales, &[ADA], "Your order has shipped");
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::RateLimited(secs(30))]);
+    let runner = o.runner(&carrier);
+
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(5)).await;
+            // What the shell does after the composer enqueued a message.
+            o.send(&o.support, &[GRACE], "Ticket closed");
+            runner.wake();
+            tokio::time::sleep(secs(40)).await;
+        })
+        .await;
+
+    assert_eq!(
+        timed_bodies(&carrier),
+        [
+            (0, "Your order has shipped".to_owned()),
+            (5_000, "Ticket closed".to_owned()),
+            (30_100, "Your order has shipped".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connectivity_back_does_not_bring_a_rate_limited_message_forward() {
+    let o = office();
+    o.send(&o.sales, &[ADA], "Your order has shipped");
+    let carrier = FakeCarrier::new();
+    carrier.fail_next(&[Fault::RateLimited(secs(30)), Fault::Timeout]);
+    let runner = o.runner(&carrier);
+
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(5)).await;
+            // Noticed at the next idle look (the runner looks every 2 s from 100 ms); it times
+            // out (offline), then gets through a second later (online again).
+            o.send(&o.support, &[GRACE], "Ticket closed");
+            tokio::time::sleep(secs(40)).await;
+        })
+        .await;
+
+    assert_eq!(
+        timed_bodies(&carrier),
+        [
+            (0, "Your order has shipped".to_owned()),
+            (6_100, "Ticket closed".to_owned()),
+            (7_100, "Ticket closed".to_owned()),
+            (30_100, "Your order has shipped".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sync_waits_out_retry_after_whatever_wakes_it() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier
+        .state()
+        .changes_faults
+        .push_back(Fault::RateLimited(secs(30)));
+    let runner = o.runner(&carrier);
+
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(5)).await;
+            // What the shell does when the OS reports the network back.
+            runner.network_back();
+            tokio::time::sleep(secs(30)).await;
+        })
+        .await;
+
+    assert_eq!(carrier.state().changes_at[..2], [0, 30_000]);
+}
+
+// --- Account switches -------------------------------------------------------------------------
+
+/// What connecting another account writes, in the order `connect_twilio` writes it: the
+/// account, the carrier, then the account's numbers as the lines (the old ones leave).
+fn switch_to_another_account(o: &Office) -> switchboard_core::model::Line {
+    let store = o.engine.store();
+    store
+        .set_setting(
+            switchboard_store::SettingKey::CarrierAccount,
+            &serde_json::json!({ "name": "Front office", "hint": "AC…beef" }),
+        )
+        .unwrap();
+    store
+        .set_setting(
+            switchboard_store::SettingKey::Carrier,
+            &serde_json::json!("twilio"),
+        )
+        .unwrap();
+    let number = num("+14155550150");
+    o.engine
+        .adopt_account_lines(&[switchboard_carrier::CarrierLine {
+            sid: "PN0000000000000000000000000000beef".into(),
+            number: number.clone(),
+            label: "Front desk".into(),
+            sms: true,
+            mms: true,
+        }])
+        .unwrap();
+    o.engine
+        .lines()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.number == number)
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn switching_accounts_while_the_old_runner_ticks_sends_nothing_through_the_wrong_carrier() {
+    let o = office();
+    let held = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let store = o.engine.store();
+    let in_doubt = o.send(&o.support, &[GRACE], "Ticket closed")[0];
+    let job = store.outbox_job_for_message(in_doubt).unwrap().unwrap();
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let old = FakeCarrier::new();
+    old.set_offline(true);
+    let runner = o.runner(&old);
+    let mut welcome = None;
+
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(3)).await;
+            let front_desk = switch_to_another_account(&o);
+            welcome = Some(o.send(&front_desk, &[GRACE], "Welcome to the front desk")[0]);
+            runner.wake();
+            // The old carrier answers again while the old runner still ticks.
+            old.set_offline(false);
+            tokio::time::sleep(secs(60)).await;
+        })
+        .await;
+    drop(runner);
+
+    assert!(
+        old.calls().iter().all(|c| c.at < 3_000),
+        "nothing left through the old carrier after the switch: {:?}",
+        timed_bodies(&old)
+    );
+    let new = FakeCarrier::new();
+    let runner = o.runner(&new);
+    run_for(&runner, secs(30)).await;
+
+    assert_eq!(bodies(&new), ["Welcome to the front desk"]);
+    assert_eq!(o.status(welcome.unwrap()), MessageStatus::Sent);
+    assert_eq!(
+        new.state().find_calls,
+        0,
+        "the old account's doubt is its own"
+    );
+    assert_eq!(o.status(held), MessageStatus::Queued);
+    assert_eq!(o.status(in_doubt), MessageStatus::Sending);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runner_stopped_mid_send_leaves_nothing_in_flight_for_the_next_one() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    // The first carrier never answers in time; the runner is stopped while its send hangs.
+    let hanging = FakeCarrier::with(1.0, secs(600));
+    let runner = o.runner_with(
+        &hanging,
+        RunnerConfig {
+            shutdown_grace: secs(1),
+            ..RunnerConfig::default()
+        },
+    );
+    run_for(&runner, secs(2)).await;
+    drop(runner);
+
+    // Taken over at once, with no moment for the abandoned send to linger: the lock is free.
+    let next = FakeCarrier::new();
+    let runner = o.runner(&next);
+    run_for(&runner, secs(30)).await;
+
+    assert!(
+        hanging.accepted_bodies().is_empty(),
+        "abandoned before it arrived"
+    );
+    assert_eq!(next.accepted_bodies(), ["Your order has shipped"]);
+    assert_eq!(o.status(m), MessageStatus::Sent);
 }

@@ -28,7 +28,7 @@ ALTER TABLE lines ADD COLUMN in_account INTEGER NOT NULL DEFAULT 1 CHECK (in_acc
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::{migrate, migrate_to, user_version};
+    use crate::migrations::{migrate_to, user_version};
     use crate::testutil::empty_db;
 
     #[test]
@@ -40,7 +40,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), [3]);
+        assert_eq!(migrate_to(&mut conn, 3).unwrap(), [3]);
         assert_eq!(user_version(&conn).unwrap(), 3);
         let row: (Option<String>, i64, i64, i64) = conn
             .query_row(

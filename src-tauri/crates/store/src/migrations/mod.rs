@@ -11,6 +11,7 @@ use crate::error::{Result, StoreError};
 mod m0001_initial;
 mod m0002_message_id_high_water;
 mod m0003_line_capabilities;
+mod m0004_outbox_not_before;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -23,6 +24,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0001_initial::MIGRATION,
     m0002_message_id_high_water::MIGRATION,
     m0003_line_capabilities::MIGRATION,
+    m0004_outbox_not_before::MIGRATION,
 ];
 
 /// The newest schema this code knows.

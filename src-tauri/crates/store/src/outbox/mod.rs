@@ -1,9 +1,10 @@
 //! The durable outbox: one job per outgoing message, written with the message by
 //! `enqueue_outgoing`, what the outbox runner reads, and the state changes it makes. A job is
-//! `queued` (due at `next_attempt_at`), `sending` (an attempt is in flight: after a crash its
-//! outcome is unknown and must be reconciled with the carrier), or `failed` (a permanent error:
-//! it waits for the user and blocks nothing). A job leaves the table once the carrier has
-//! accepted the message.
+//! `queued` (due at `next_attempt_at`, never before `not_before`, the end of the carrier's
+//! `Retry-After`), `sending` (an attempt is in flight: after a crash its outcome is unknown and
+//! must be reconciled with the carrier), or `failed` (a permanent error, or a message the carrier
+//! would not confirm — its message's error code says which: it waits for the user and blocks
+//! nothing). A job leaves the table once the carrier has accepted the message.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -129,9 +130,12 @@ pub(crate) const PENDING_SQL: &str =
     WHERE o.state IN ('queued', 'sending') AND l.in_account = 1
     ORDER BY o.id";
 
-/// Brings every queued job waiting out a backoff forward to `?1`.
-pub(crate) const REQUEUE_ALL_SQL: &str = "UPDATE outbox SET next_attempt_at = ?1
-    WHERE state = 'queued' AND next_attempt_at > ?1";
+/// Brings every queued job waiting out a backoff forward to `?1`, but none before the end of
+/// its carrier's `Retry-After`. The range on `next_attempt_at` keeps `outbox_due` in use.
+pub(crate) const REQUEUE_ALL_SQL: &str =
+    "UPDATE outbox SET next_attempt_at = max(?1, ifnull(not_before, ?1))
+    WHERE state = 'queued' AND next_attempt_at > ?1
+        AND (not_before IS NULL OR next_attempt_at > not_before)";
 
 impl Store {
     /// Writes a send durably, in ONE transaction: for each item its message (`queued`), its
@@ -261,8 +265,9 @@ impl Store {
         })
     }
 
-    /// Connectivity is back: every queued job waiting out a backoff becomes due at `now_ms`.
-    /// Returns how many were brought forward.
+    /// Connectivity is back: every queued job waiting out a backoff becomes due at `now_ms`,
+    /// or at the end of its carrier's `Retry-After` when that is later. Returns how many were
+    /// brought forward.
     pub fn requeue_all_now(&self, now_ms: i64) -> Result<usize> {
         self.write(|tx| Ok(tx.prepare_cached(REQUEUE_ALL_SQL)?.execute([now_ms])?))
     }
@@ -333,7 +338,7 @@ impl Store {
                 id,
                 "start sending",
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1,
-                     attempt_started_at = ?2
+                     attempt_started_at = ?2, not_before = NULL
                  WHERE id = ?1 AND state = 'queued' RETURNING message_id",
                 params![id.0, now_ms],
             )?;
@@ -377,11 +382,13 @@ impl Store {
     }
 
     /// sending → queued after a transient error (offline, timeout, 5xx, 429): try again at
-    /// `next_attempt_at`.
+    /// `next_attempt_at`, and never before `not_before` (the end of the carrier's
+    /// `Retry-After`), whatever brings the outbox forward meanwhile.
     pub fn mark_retry(
         &self,
         id: OutboxId,
         next_attempt_at: i64,
+        not_before: Option<i64>,
         error: &str,
         now_ms: i64,
     ) -> Result<()> {
@@ -390,9 +397,10 @@ impl Store {
                 tx,
                 id,
                 "schedule a retry",
-                "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, last_error = ?3
+                "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, not_before = ?3,
+                     last_error = ?4
                  WHERE id = ?1 AND state = 'sending' RETURNING message_id",
-                params![id.0, next_attempt_at, error],
+                params![id.0, next_attempt_at, not_before, error],
             )?;
             set_message_status(tx, message, MessageStatus::Queued, None, now_ms)
         })
@@ -422,7 +430,8 @@ impl Store {
                 tx,
                 id,
                 "retry",
-                "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, last_error = NULL
+                "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, not_before = NULL,
+                     last_error = NULL
                  WHERE id = ?1 AND state = 'failed' RETURNING message_id",
                 params![id.0, now_ms],
             )?;
@@ -445,6 +454,24 @@ impl Store {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// failed → sending, for a message the carrier would not confirm that the user retries:
+    /// its outcome is in doubt again, so the runner reconciles it (from the same attempt start)
+    /// before anything is sent. Its words cannot change: the carrier may have them as they were.
+    pub fn reconcile_failed(&self, id: OutboxId, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            let message = transition(
+                tx,
+                id,
+                "check with the carrier",
+                "UPDATE outbox SET state = 'sending', last_error = NULL
+                 WHERE id = ?1 AND state = 'failed' AND attempt_started_at IS NOT NULL
+                 RETURNING message_id",
+                [id.0],
+            )?;
+            set_message_status(tx, message, MessageStatus::Sending, None, now_ms)
         })
     }
 }

@@ -72,12 +72,78 @@ fn requeue_all_now_brings_backoffs_forward_only() {
     let b = enqueue(&store, line, "+14155550143", "c2");
     for (job, due) in [(a.outbox_id, T0 + 60_000), (b.outbox_id, T0 + 500)] {
         store.mark_sending(job, T0).unwrap();
-        store.mark_retry(job, due, "offline", T0).unwrap();
+        store.mark_retry(job, due, None, "offline", T0).unwrap();
     }
     assert_eq!(store.requeue_all_now(T0 + 1_000).unwrap(), 1);
     let due = |id| store.outbox_job(id).unwrap().next_attempt_at;
     assert_eq!(due(a.outbox_id), T0 + 1_000);
     assert_eq!(due(b.outbox_id), T0 + 500, "never pushed later");
+}
+
+#[test]
+fn requeue_all_now_never_brings_a_job_before_its_retry_after() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let check = |due: i64, not_before: Option<i64>, expected: i64| {
+        let to = format!("+1415555{:04}", 100 + due % 10_000);
+        let job = enqueue(&store, line, &to, &format!("c{due}-{not_before:?}")).outbox_id;
+        store.mark_sending(job, T0).unwrap();
+        store
+            .mark_retry(job, due, not_before, "rate limited", T0)
+            .unwrap();
+        store.requeue_all_now(T0 + 1_000).unwrap();
+        assert_eq!(
+            store.outbox_job(job).unwrap().next_attempt_at,
+            expected,
+            "due {due}, not before {not_before:?}"
+        );
+    };
+    // A backoff is cut short; a Retry-After is not, even when our backoff ends later.
+    check(T0 + 60_000, None, T0 + 1_000);
+    check(T0 + 60_000, Some(T0 + 30_000), T0 + 30_000);
+    check(T0 + 30_000, Some(T0 + 30_000), T0 + 30_000);
+    check(T0 + 60_000, Some(T0 + 500), T0 + 1_000);
+    check(T0 + 500, Some(T0 + 500), T0 + 500);
+}
+
+#[test]
+fn an_unconfirmed_message_retried_is_in_doubt_again_from_its_attempt() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let job = enqueue(&store, line, "+14155550142", "c1");
+    store.mark_sending(job.outbox_id, T0 + 1).unwrap();
+    store
+        .mark_failed(
+            job.outbox_id,
+            &MessageError {
+                code: Some("unconfirmed".into()),
+                message: "Switchboard couldn't confirm whether this message was sent.".into(),
+            },
+            T0 + 2,
+        )
+        .unwrap();
+
+    store.reconcile_failed(job.outbox_id, T0 + 3).unwrap();
+
+    let again = store.outbox_job(job.outbox_id).unwrap();
+    assert_eq!(
+        (again.state, again.attempts, again.attempt_started_at),
+        (OutboxState::Sending, 1, Some(T0 + 1))
+    );
+    let message = store.get_message(job.message_id).unwrap();
+    assert_eq!(
+        (message.status, message.error),
+        (MessageStatus::Sending, None)
+    );
+    // Only a failed job: one in doubt already is the runner's.
+    assert_eq!(
+        store
+            .reconcile_failed(job.outbox_id, T0 + 4)
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "outbox_job_state"
+    );
 }
 
 #[test]

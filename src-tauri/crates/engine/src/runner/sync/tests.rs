@@ -1,0 +1,467 @@
+//! The sync's tests: an office's runner against the in-memory carrier, on a paused clock.
+
+use std::time::Duration;
+
+use switchboard_carrier::{CarrierLine, CarrierMessage, CarrierStatus};
+use switchboard_core::model::{MessageStatus, ThreadKey, E164};
+use switchboard_store::SettingKey;
+use tokio::sync::broadcast;
+
+use super::SyncState;
+use crate::runner::testkit::*;
+use crate::EngineEvent;
+
+const ADA: &str = "+14155550142";
+const SALES: &str = "+14155550100";
+
+fn inbound(sid: &str, from: &str, to: &str, body: &str) -> CarrierMessage {
+    CarrierMessage {
+        sid: sid.into(),
+        from: E164::from_sender(from).unwrap(),
+        to: num(to),
+        body: body.into(),
+        inbound: true,
+        status: CarrierStatus::Received,
+        created_at: 1_700_000_000_000,
+        error_code: None,
+        error_message: None,
+        media_urls: Vec::new(),
+    }
+}
+
+fn status_of(sid: &str, o: &Office, status: CarrierStatus) -> CarrierMessage {
+    CarrierMessage {
+        inbound: false,
+        status,
+        ..inbound(sid, o.sales.number.as_str(), ADA, "")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn inbound_messages_make_threads_bump_unread_and_are_recorded_once() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    for m in [
+        inbound("SMa1", ADA, "+14155550100", "Is it shipped?"),
+        inbound("SMa2", ADA, "+14155550100", "Hello?"),
+        inbound("SMa3", ADA, "+14155550101", "My printer is broken"),
+        inbound("SMa4", ADA, "+14155550199", "Not one of our lines"),
+    ] {
+        carrier.push_change(m);
+    }
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.inbound, 3);
+
+    let store = o.engine.store();
+    let thread = |line: &switchboard_core::model::Line| {
+        store
+            .thread_by_key(&ThreadKey {
+                line: line.id,
+                counterpart: num(ADA),
+            })
+            .unwrap()
+            .unwrap()
+    };
+    let (sales, support) = (thread(&o.sales), thread(&o.support));
+    assert_eq!(
+        (sales.unread, support.unread),
+        (2, 1),
+        "one thread per line"
+    );
+    let inbound_events: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            EngineEvent::InboundMessage {
+                thread_id,
+                from,
+                line,
+                ..
+            } => Some((thread_id, from.as_str().to_owned(), line)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        inbound_events,
+        [
+            (sales.id, ADA.to_owned(), o.sales.id),
+            (sales.id, ADA.to_owned(), o.sales.id),
+            (support.id, ADA.to_owned(), o.support.id),
+        ]
+    );
+    assert_eq!(
+        store.get_setting(SettingKey::SyncCursor).unwrap(),
+        Some(serde_json::json!({ "account": "sandbox", "cursor": 4 })),
+        "the cursor is saved, with the account it belongs to"
+    );
+
+    // The cursor moves on; and were it lost, the carrier ids keep messages from doubling.
+    assert_eq!(runner.run_once().await.inbound, 0);
+    store.remove_setting(SettingKey::SyncCursor).unwrap();
+    assert_eq!(runner.run_once().await.inbound, 0);
+    assert_eq!(thread(&o.sales).unread, 2);
+    assert!(std::iter::from_fn(|| events.try_recv().ok())
+        .all(|e| !matches!(e, EngineEvent::InboundMessage { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn delivery_statuses_reach_our_messages_and_never_go_back() {
+    let o = office();
+    let ids: Vec<_> = ["one", "two"]
+        .iter()
+        .map(|b| o.send(&o.sales, &[ADA], b)[0])
+        .collect();
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 2);
+    let sids: Vec<String> = carrier
+        .state()
+        .accepted
+        .iter()
+        .map(|(_, m)| m.sid.clone())
+        .collect();
+    let mut events = runner.subscribe();
+
+    carrier.push_change(status_of(&sids[0], &o, CarrierStatus::Delivered));
+    carrier.push_change(status_of(&sids[0], &o, CarrierStatus::Sent));
+    carrier.push_change(CarrierMessage {
+        error_code: Some("30005".into()),
+        error_message: Some("Unknown destination handset".into()),
+        ..status_of(&sids[1], &o, CarrierStatus::Undelivered)
+    });
+    let summary = runner.run_once().await;
+
+    assert_eq!(summary.statuses, 2);
+    assert_eq!(
+        o.status(ids[0]),
+        MessageStatus::Delivered,
+        "a late 'sent' changes nothing"
+    );
+    let undelivered = o.engine.store().get_message(ids[1]).unwrap();
+    assert_eq!(undelivered.status, MessageStatus::Undelivered);
+    let error = undelivered.error.unwrap();
+    assert_eq!(error.code.as_deref(), Some("30005"));
+    assert_eq!(
+        error.message, "This number doesn't exist, or no longer does.",
+        "our sentence, not the carrier's jargon"
+    );
+    let statuses: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            EngineEvent::MessageStatus {
+                message_id, status, ..
+            } => Some((message_id, status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (ids[0], MessageStatus::Delivered),
+            (ids[1], MessageStatus::Undelivered)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_that_arrives_before_its_send_is_recorded_is_applied_later() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "one")[0];
+    let store = o.engine.store();
+    let job = store.outbox_job_for_message(m).unwrap().unwrap();
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let carrier = FakeCarrier::new();
+    let sid = "SM000000000000000000000000000000aa";
+    carrier.push_change(status_of(sid, &o, CarrierStatus::Delivered));
+    let runner = o.runner(&carrier);
+    let mut state = SyncState::default();
+
+    // The sync sees the status while the send's answer is still on its way.
+    runner.inner.sync_round(&mut state).await.unwrap();
+    store.mark_sent(job.id, sid, crate::now_ms()).unwrap();
+    assert_eq!(o.status(m), MessageStatus::Sent);
+    let tally = runner.inner.sync_round(&mut state).await.unwrap();
+
+    assert_eq!(tally.statuses, 1);
+    assert_eq!(o.status(m), MessageStatus::Delivered);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sync_polls_steadily_online_and_backs_off_offline() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    run_for(&runner, Duration::from_secs(12)).await;
+    assert_eq!(carrier.state().changes_at, [0, 5_000, 10_000]);
+
+    carrier.state().changes_at.clear();
+    carrier.set_offline(true);
+    run_for(&runner, Duration::from_secs(100)).await;
+    let times = carrier.state().changes_at.clone();
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // 750 ms doubling (jitter mid-window) up to a minute's window: 45 s.
+    assert_eq!(gaps, [750, 1_500, 3_000, 6_000, 12_000, 24_000, 45_000]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_carrier_saves_no_cursor() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.push_change(inbound("SMa1", ADA, "+14155550100", "Hi"));
+    carrier.set_offline(true);
+    let runner = o.runner(&carrier);
+
+    let summary = runner.run_once().await;
+
+    assert!(!summary.synced);
+    assert_eq!(summary.inbound, 0);
+    assert_eq!(runner.online(), Some(false));
+    assert_eq!(
+        o.engine
+            .store()
+            .get_setting(SettingKey::SyncCursor)
+            .unwrap(),
+        None
+    );
+}
+
+/// Every event published so far; a subscriber that fell behind fails the test, since the
+/// app's would have lost track.
+fn drain(events: &mut broadcast::Receiver<EngineEvent>) -> Vec<EngineEvent> {
+    let mut seen = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(e) => seen.push(e),
+            Err(broadcast::error::TryRecvError::Empty) => return seen,
+            Err(e) => panic!(
+                "the event buffer overflowed: {e:?} after {} events",
+                seen.len()
+            ),
+        }
+    }
+}
+
+fn inbound_events(events: &[EngineEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::InboundMessage { .. }))
+        .count()
+}
+
+fn at(m: CarrierMessage, created_at: i64) -> CarrierMessage {
+    CarrierMessage { created_at, ..m }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_sync_records_history_as_read_without_a_notification_each() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.state().history_on_first_sync = true;
+    for i in 0..500 {
+        let m = inbound(&format!("SMh{i:03}"), ADA, SALES, "Two days ago");
+        carrier.push_change(at(m, 1_700_000_000_000 + i * 1_000));
+    }
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.inbound, 500);
+
+    let seen = drain(&mut events);
+    assert_eq!(inbound_events(&seen), 0, "history raises no notification");
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, EngineEvent::HistoryImported { .. }))
+            .collect::<Vec<_>>(),
+        [&EngineEvent::HistoryImported { messages: 500 }],
+        "one event says it all"
+    );
+    let key = ThreadKey {
+        line: o.sales.id,
+        counterpart: num(ADA),
+    };
+    let store = o.engine.store();
+    let thread = store.thread_by_key(&key).unwrap().unwrap();
+    assert_eq!((thread.unread, store.total_unread().unwrap()), (0, 0));
+    assert_eq!(
+        o.engine
+            .thread(thread.id, 500, None)
+            .unwrap()
+            .messages
+            .len(),
+        500
+    );
+
+    // Later rounds are news again.
+    carrier.push_change(at(
+        inbound("SMnew", ADA, SALES, "Still there?"),
+        1_700_001_000_000,
+    ));
+    assert_eq!(runner.run_once().await.inbound, 1);
+    assert_eq!(inbound_events(&drain(&mut events)), 1);
+    assert_eq!(store.thread_by_key(&key).unwrap().unwrap().unread, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_to_a_number_bought_while_running_adopts_the_number_as_a_line() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    let billing = num("+14155550102");
+    carrier.state().lines.as_mut().unwrap().push(CarrierLine {
+        sid: "PN14155550102".into(),
+        number: billing.clone(),
+        label: "Billing".into(),
+        sms: true,
+        mms: false,
+    });
+    carrier.push_change(inbound("SMb1", ADA, "+14155550102", "About my invoice"));
+    carrier.push_change(inbound("SMb2", ADA, "+14155550199", "Not the account's"));
+    carrier.push_change(inbound("SMb3", ADA, "+14155550198", "Nor this"));
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.inbound, 1);
+
+    let lines = o.engine.lines().unwrap();
+    let line = lines.iter().find(|l| l.number == billing).expect("adopted");
+    assert_eq!(
+        (line.label.as_str(), line.in_account, line.mms),
+        ("Billing", true, false)
+    );
+    assert!(lines.iter().all(|l| l.in_account), "the others stay");
+    let thread = o
+        .engine
+        .store()
+        .thread_by_key(&ThreadKey {
+            line: line.id,
+            counterpart: num(ADA),
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(thread.unread, 1);
+    let seen = drain(&mut events);
+    assert_eq!(inbound_events(&seen), 1);
+    assert!(seen.contains(&EngineEvent::LinesChanged), "{seen:?}");
+    assert_eq!(
+        carrier.state().lines_at.len(),
+        1,
+        "the carrier's numbers are read once a round, however many strangers write"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_carriers_numbers_are_read_again_every_ten_minutes() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    let billing = num("+14155550102");
+    carrier.state().lines.as_mut().unwrap().push(CarrierLine {
+        sid: "PN14155550102".into(),
+        number: billing.clone(),
+        label: "Billing".into(),
+        sms: true,
+        mms: true,
+    });
+
+    run_for(&runner, Duration::from_secs(11 * 60)).await;
+
+    let read_at = carrier.state().lines_at.clone();
+    assert_eq!(read_at.len(), 1, "not at every poll: {read_at:?}");
+    assert!(read_at[0] >= 10 * 60 * 1_000, "{read_at:?}");
+    assert!(o
+        .engine
+        .lines()
+        .unwrap()
+        .iter()
+        .any(|l| l.number == billing));
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_replies_in_the_same_second_keep_the_carriers_order() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    // Carrier ids say nothing of order; the carrier's listing does.
+    carrier.push_change(inbound("SMzz", ADA, SALES, "Is it shipped?"));
+    carrier.push_change(inbound("SMaa", ADA, SALES, "Never mind, it just arrived"));
+    let runner = o.runner(&carrier);
+    runner.run_once().await;
+    carrier.push_change(inbound("SMmm", ADA, SALES, "Thanks!"));
+    runner.run_once().await;
+
+    let thread = o
+        .engine
+        .store()
+        .thread_by_key(&ThreadKey {
+            line: o.sales.id,
+            counterpart: num(ADA),
+        })
+        .unwrap()
+        .unwrap();
+    let newest_first: Vec<String> = o
+        .engine
+        .thread(thread.id, 10, None)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        newest_first,
+        ["Thanks!", "Never mind, it just arrived", "Is it shipped?"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cursor_is_written_only_when_it_moves() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.push_change(inbound("SMc1", ADA, SALES, "Hi"));
+    let runner = o.runner(&carrier);
+    runner.run_once().await;
+    let store = o.engine.store();
+    // A mark the sync does not write: it stays only while the setting is left alone.
+    let marked = serde_json::json!({ "account": "sandbox", "cursor": 1, "mark": true });
+    store.set_setting(SettingKey::SyncCursor, &marked).unwrap();
+
+    runner.run_once().await;
+    runner.run_once().await;
+    assert_eq!(
+        store.get_setting(SettingKey::SyncCursor).unwrap(),
+        Some(marked),
+        "idle rounds write nothing"
+    );
+
+    carrier.push_change(inbound("SMc2", ADA, SALES, "Hello?"));
+    runner.run_once().await;
+    assert_eq!(
+        store.get_setting(SettingKey::SyncCursor).unwrap(),
+        Some(serde_json::json!({ "account": "sandbox", "cursor": 2 }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn short_codes_and_alphanumeric_senders_get_threads_of_their_own() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    for (i, (sid, from, body)) in [
+        ("SMs1", "89363", "Your code is 123456"),
+        ("SMs2", "GOOGLE", "G-123456 is your code"),
+        ("SMs3", "89363", "Your code is 654321"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let m = inbound(sid, from, SALES, body);
+        carrier.push_change(at(m, 1_700_000_000_000 + i as i64 * 1_000));
+    }
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.inbound, 3);
+
+    let threads = o.engine.threads(None, 50, None).unwrap();
+    let shown: Vec<(&str, &str, i64)> = threads
+        .iter()
+        .map(|t| (t.counterpart.as_str(), t.display.as_str(), t.unread))
+        .collect();
+    assert_eq!(shown, [("89363", "89363", 2), ("GOOGLE", "GOOGLE", 1)]);
+    assert_eq!(inbound_events(&drain(&mut events)), 3);
+}
