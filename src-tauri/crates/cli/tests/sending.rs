@@ -42,7 +42,12 @@ impl World {
             .arg("--key-file")
             .arg(self.dir.path().join("key"))
             .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE");
+            .env_remove("SWITCHBOARD_PASSPHRASE")
+            // The sandbox's pace: a message in doubt goes again only once it cannot still turn
+            // up, which with Twilio's figures (30 s for a request, 30 s to be listed) would
+            // make each such test last minutes.
+            .env("SWITCHBOARD_CARRIER_REQUEST_TIMEOUT_MS", "2000")
+            .env("SWITCHBOARD_CARRIER_LISTING_LAG_MS", "1000");
         c
     }
 

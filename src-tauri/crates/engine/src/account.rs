@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use switchboard_carrier::{
     Carrier, CarrierEndpoint, CarrierLine, MediaHost, S3Config, S3MediaHost, SandboxMediaHost,
-    TwilioClient, TwilioOptions,
+    TwilioClient,
 };
 use switchboard_store::{AccountLine, LinesAdopted, SettingKey};
 
@@ -184,7 +184,7 @@ impl Engine {
             api_url,
             &credentials.account_sid,
             &credentials.auth_token,
-            TwilioOptions::default(),
+            crate::pace::twilio_options(),
         )
         .map_err(EngineError::Carrier)?;
         let account = client.account().await.map_err(EngineError::Carrier)?;
@@ -335,7 +335,7 @@ impl Engine {
                   again in Settings."
                     .into(),
             })?;
-        let mut options = TwilioOptions::default();
+        let mut options = crate::pace::twilio_options();
         // A media host that can't be used stops images, never text.
         match self.media_host_config().and_then(|c| {
             c.map(|c| S3MediaHost::new(&c, &options).map_err(EngineError::Carrier))
@@ -381,8 +381,8 @@ impl Engine {
             what: "media host:",
             why: e.to_string(),
         })?;
-        let host =
-            S3MediaHost::new(config, &TwilioOptions::default()).map_err(EngineError::Carrier)?;
+        let host = S3MediaHost::new(config, &crate::pace::twilio_options())
+            .map_err(EngineError::Carrier)?;
         host.check().await.map_err(EngineError::Carrier)?;
         let secret = serde_json::to_string(config).map_err(|e| EngineError::Invalid {
             what: "media host",
@@ -421,7 +421,7 @@ impl Engine {
 
 /// The Twilio-protocol client for `endpoint`; on the sandbox, images go to its media store.
 fn connect(endpoint: &CarrierEndpoint) -> Result<Arc<dyn Carrier>> {
-    let mut options = TwilioOptions::default();
+    let mut options = crate::pace::twilio_options();
     if endpoint.sandbox_control_url.is_some() {
         let host = SandboxMediaHost::new(
             &endpoint.api_base_url,

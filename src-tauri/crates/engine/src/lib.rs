@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod images;
 mod lines;
+mod pace;
 mod runner;
 mod settings;
 mod setup;
