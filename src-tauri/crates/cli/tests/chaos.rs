@@ -196,8 +196,8 @@ fn every_message_reaches_the_carrier_exactly_once_and_in_order_through_chaos() {
     let mut wave = 0usize;
     while started.elapsed() < chaos_for || (wave < waves && soak_secs.is_none()) {
         // In a soak, a wave every third kill, so the sender keeps up.
-        if wave < waves && (soak_secs.is_none() || kills % 3 == 0) {
-            let line = (wave % 2) as usize;
+        if wave < waves && (soak_secs.is_none() || kills.is_multiple_of(3)) {
+            let line = wave % 2;
             let first = rng.below(customers.len() as u64 - 20) as usize;
             let to: Vec<String> = customers[first..first + 20].to_vec();
             written.send(
