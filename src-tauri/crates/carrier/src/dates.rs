@@ -82,7 +82,15 @@ pub fn parse_rfc2822(s: &str) -> Option<i64> {
             sign * (hh * 60 + mm)
         }
     };
-    if !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 || parts.next().is_some() {
+    // Bounded before any arithmetic: a carrier's (or a proxy's) absurd year or negative hour
+    // is refused, never an overflow.
+    if !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&min)
+        || !(0..=60).contains(&sec)
+        || parts.next().is_some()
+    {
         return None;
     }
     let secs =
@@ -167,6 +175,11 @@ mod tests {
             "yesterday",
             "Wed, 21 Foo 2015 07:28:00 GMT",
             "21 Oct 2015 25:00:00 +0000",
+            // Absurd years and negative fields: refused, never an overflow.
+            "Wed, 21 Oct 99999999999999 07:28:00 GMT",
+            "Wed, 21 Oct -9223372036854775808 07:28:00 GMT",
+            "Wed, 21 Oct 2015 -1:28:00 GMT",
+            "Wed, 21 Oct 2015 07:-28:00 GMT",
         ] {
             assert_eq!(parse_rfc2822(bad), None, "{bad}");
         }

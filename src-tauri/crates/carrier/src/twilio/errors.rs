@@ -103,7 +103,11 @@ pub(super) async fn check_status(
             "The carrier asks to slow down; sending will resume shortly.".into(),
         ));
     }
-    if status.is_server_error() && body_sent {
+    // A gateway's or proxy's "took too long" (408 Request Timeout, 499 client closed) or a
+    // conflict may likewise come after the send reached Twilio.
+    let maybe_carried_out =
+        status.is_server_error() || matches!(status.as_u16(), 408 | 409 | 425 | 499);
+    if maybe_carried_out && body_sent {
         return Err(CarrierError::Unknown {
             message: format!(
                 "The carrier had a problem ({status}) while taking the message; whether it went \
@@ -111,7 +115,7 @@ pub(super) async fn check_status(
             ),
         });
     }
-    if status.is_server_error() {
+    if maybe_carried_out {
         return Err(transient(
             TransientKind::Server,
             None,
@@ -192,6 +196,44 @@ pub fn human_sentence(code: i64) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_that_may_follow_a_created_message_leaves_a_send_unknown() {
+        let classify = |status: u16, body_sent: bool| async move {
+            let answer = axum::http::Response::builder()
+                .status(status)
+                .body("{}")
+                .expect("a response");
+            check_status("send message", reqwest::Response::from(answer), body_sent).await
+        };
+        for status in [500, 502, 503, 504, 408, 409, 425, 499] {
+            assert!(
+                matches!(
+                    classify(status, true).await,
+                    Err(CarrierError::Unknown { .. })
+                ),
+                "{status} to a send"
+            );
+            assert!(
+                matches!(
+                    classify(status, false).await,
+                    Err(CarrierError::Transient { .. })
+                ),
+                "{status} to a read"
+            );
+        }
+        assert!(matches!(
+            classify(400, true).await,
+            Err(CarrierError::Permanent { .. })
+        ));
+        assert!(matches!(
+            classify(429, true).await,
+            Err(CarrierError::Transient {
+                kind: TransientKind::RateLimited,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -58,11 +58,21 @@ impl Window {
 }
 
 /// Twilio's body is ours, or ours behind the trial account's prefix (an image alone gets the
-/// prefix without its separator's trailing space, which Twilio trims).
+/// prefix without its separator's trailing space, which Twilio trims), compared as Twilio may
+/// have kept it: line ends as `\n`, without the whitespace at either end. Reading a rewritten
+/// body as another text would send ours a second time; a different text of the same thread
+/// cannot be in doubt at the same time, and ids already held are ruled out by the engine.
 fn same_body(carrier: &str, ours: &str) -> bool {
+    let carrier = comparable(carrier);
+    let ours = comparable(ours);
     carrier == ours
-        || carrier.strip_prefix(TRIAL_PREFIX) == Some(ours)
-        || (ours.is_empty() && carrier == TRIAL_PREFIX.trim_end())
+        || carrier
+            .strip_prefix(TRIAL_PREFIX.trim_end())
+            .is_some_and(|rest| rest.trim_start() == ours)
+}
+
+fn comparable(body: &str) -> String {
+    body.replace("\r\n", "\n").trim().to_owned()
 }
 
 /// Could `listed` be the message `request` created in `window`?
@@ -187,6 +197,31 @@ mod tests {
         // A trial account's body.
         let trial = format!("{TRIAL_PREFIX}OK, see you at 3");
         check(&text, &listed("SM1", &trial, 1_500, 0), &window, true);
+        // Bodies as the carrier may keep them: trimmed, line ends as \n.
+        let written = request("  See you at 3\r\nBring the invoice\n", false);
+        check(
+            &written,
+            &listed("SM1", "See you at 3\nBring the invoice", 1_500, 0),
+            &window,
+            true,
+        );
+        check(
+            &written,
+            &listed(
+                "SM1",
+                &format!("{TRIAL_PREFIX}See you at 3\nBring the invoice"),
+                1_500,
+                0,
+            ),
+            &window,
+            true,
+        );
+        check(
+            &written,
+            &listed("SM1", "See you at 3 Bring the invoice", 1_500, 0),
+            &window,
+            false,
+        );
         check(
             &text,
             &listed("MM1", "OK, see you at 3", 1_500, 0),
