@@ -9,7 +9,6 @@
 //! BENCHMARKS.md records.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{SandboxProcess, BIN};
+use support::SandboxProcess;
 
 /// Twilio trial accounts prefix every body with this.
 const TRIAL_PREFIX: &str = "Sent from your Twilio trial account - ";
@@ -48,23 +47,10 @@ struct World {
 }
 
 impl World {
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--json")
-            .arg("--data-dir")
-            .arg(self.data())
-            .arg("--key-file")
-            .arg(self.dir.path().join("key"))
-            .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
-            // The sandbox's pace, which the client must know to reconcile safely: requests
-            // abandoned after 2 s, messages listed within 3 s (the sandbox lags 2 s).
-            .env("SWITCHBOARD_CARRIER_REQUEST_TIMEOUT_MS", "2000")
-            .env("SWITCHBOARD_CARRIER_LISTING_LAG_MS", "3000")
+        // Listed within 3 s: the sandbox lags 2 s.
+        let mut c = support::cli(self.dir.path(), 3000);
+        c.args(args)
             // The sandbox has no per-line rate limit; 1 a second (Twilio's) would make the
             // test last minutes.
             .env("SWITCHBOARD_CARRIER_RATE", "50");

@@ -2,7 +2,6 @@
 //! a process of its own (`sandbox serve`), and the sender (`run`) is a separate process that a
 //! test can kill. Everything crosses real HTTP on loopback.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{wait_for, SandboxProcess, BIN};
+use support::{wait_for, SandboxProcess};
 
 /// A data directory with its sandbox carrier running beside it.
 struct World {
@@ -27,27 +26,17 @@ impl World {
         };
         // The first run adopts the sandbox's lines (Sales, Support) and demo contacts.
         world.ok(&["run", "--once"]);
+        // The carrier as it really is: a new message is listed a second late, and its clock is
+        // 90 s off this computer's.
+        world.ok(&["sandbox", "list-lag", "1"]);
+        world.ok(&["sandbox", "clock-skew", "90"]);
         world
     }
 
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--json")
-            .arg("--data-dir")
-            .arg(self.data())
-            .arg("--key-file")
-            .arg(self.dir.path().join("key"))
-            .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
-            // The sandbox's pace: a message in doubt goes again only once it cannot still turn
-            // up, which with Twilio's figures (30 s for a request, 30 s to be listed) would
-            // make each such test last minutes.
-            .env("SWITCHBOARD_CARRIER_REQUEST_TIMEOUT_MS", "2000")
-            .env("SWITCHBOARD_CARRIER_LISTING_LAG_MS", "1000");
+        // Listed within 2 s: the sandbox lags 1 s.
+        let mut c = support::cli(self.dir.path(), 2000);
+        c.args(args);
         c
     }
 

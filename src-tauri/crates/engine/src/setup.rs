@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_carrier::{Carrier, CarrierEndpoint, CarrierLine};
 use switchboard_core::model::E164;
 
-use crate::{twilio_api_url, Engine, EngineError, Result, Runner, RunnerError};
+use crate::{twilio_api_url, Engine, EngineError, Result, Runner, RunnerConfig, RunnerError};
 
 /// A demo contact offered by the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,13 +66,7 @@ impl Engine {
         let config = self.runner_config()?;
         let deadline = tokio::time::Instant::now() + lock_wait;
         loop {
-            let started = Runner::start_serving(
-                self.clone(),
-                carrier.clone(),
-                account.clone(),
-                config.clone(),
-            );
-            match started {
+            match self.try_runner(&account, &carrier, &config) {
                 Ok(runner) => return Ok(runner),
                 Err(RunnerError::AlreadyRunning { .. })
                     if tokio::time::Instant::now() < deadline =>
@@ -106,13 +100,7 @@ impl Engine {
         let impatient_at = tokio::time::Instant::now() + patience;
         let mut told = false;
         loop {
-            let started = Runner::start_serving(
-                self.clone(),
-                carrier.clone(),
-                account.clone(),
-                config.clone(),
-            );
-            match started {
+            match self.try_runner(&account, &carrier, &config) {
                 Ok(runner) => return Ok(runner),
                 Err(e @ RunnerError::AlreadyRunning { .. }) => {
                     if tokio::time::Instant::now() < impatient_at {
@@ -129,6 +117,21 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// One try of the outbox lock for a runner of `account` on `carrier`.
+    fn try_runner(
+        self: &Arc<Engine>,
+        account: &str,
+        carrier: &Arc<dyn Carrier>,
+        config: &RunnerConfig,
+    ) -> std::result::Result<Runner, RunnerError> {
+        Runner::start_serving(
+            self.clone(),
+            carrier.clone(),
+            account.to_owned(),
+            config.clone(),
+        )
     }
 
     /// The account in use (see [`Engine::account_key`]: read first, so that a switch meanwhile
