@@ -377,7 +377,7 @@ pub fn reply(
     Ok(receipt)
 }
 
-/// A message's image, base64, with its MIME type.
+/// A message's media item, base64, with its MIME type.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AttachmentData {
     pub mime: String,
@@ -385,15 +385,15 @@ pub struct AttachmentData {
 }
 
 #[tauri::command]
-pub fn attachment(app: State<'_, App>, message: MessageId) -> AppResult<AttachmentData> {
-    let found = engine(&app)?.attachment(message)?.ok_or_else(|| {
+pub fn attachment(app: State<'_, App>, message: MessageId, index: u8) -> AppResult<AttachmentData> {
+    let found = engine(&app)?.attachment(message, index)?.ok_or_else(|| {
         AppError::new(
             ErrorCode::AttachmentMissing,
-            "This message has no image any more.",
+            "This attachment is not here (any more, or not downloaded yet).",
         )
     })?;
     Ok(AttachmentData {
-        mime: found.kind.mime().to_owned(),
+        mime: found.mime,
         data: BASE64.encode(&found.bytes),
     })
 }

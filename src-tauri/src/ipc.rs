@@ -112,7 +112,7 @@ ipc! {
     sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
     sync reply(app: State<'_, App>; thread: ThreadId, body: String, image: Option<String>)
         -> SendReceipt;
-    sync attachment(app: State<'_, App>; message: MessageId) -> AttachmentData;
+    sync attachment(app: State<'_, App>; message: MessageId, index: u8) -> AttachmentData;
     sync outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
     sync retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
     sync delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;

@@ -41,6 +41,9 @@ export type {
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
   ThreadId, ThreadView, Commands, ThreadCursor,
 };
+export type { AttachmentInfo } from "./generated/AttachmentInfo";
+export type { AttachmentState } from "./generated/AttachmentState";
+export type { MediaKind } from "./generated/MediaKind";
 export type { ErrorCode } from "./generated/ErrorCode";
 export type { LineDecision } from "./generated/LineDecision";
 export type { SmsCount } from "./generated/SmsCount";

@@ -47,7 +47,7 @@ fn measure(durability: Durability, fanouts: usize) -> Result<Figures> {
                         counterpart: number(1000 + (f as u64 * 20 + r) % 5000)?,
                     },
                     body: "Our spring sale starts tomorrow morning".into(),
-                    image: None,
+                    images: Vec::new(),
                     client_id: uuid::Uuid::new_v4().to_string(),
                 })
             })

@@ -170,7 +170,7 @@ fn main() -> Result<()> {
                 NewOutgoing {
                     key: keys[(next * 97 % thread_count) as usize].clone(),
                     body: "Our spring sale starts tomorrow morning".into(),
-                    image: None,
+                    images: Vec::new(),
                     client_id: uuid::Uuid::new_v4().to_string(),
                 }
             })

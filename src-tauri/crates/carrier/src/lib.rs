@@ -45,6 +45,23 @@ pub struct CarrierAccount {
     pub name: String,
 }
 
+/// A media item downloaded from the carrier, as it came: to be recognised by its content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FetchedMedia {
+    /// The `Content-Type` the carrier declared, which only names what content alone can't.
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for FetchedMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedMedia")
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
 /// An image to send with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Media {
@@ -58,7 +75,8 @@ pub struct SendRequest {
     pub from: E164,
     pub to: E164,
     pub body: String,
-    pub media: Option<Media>,
+    /// Up to 10 images, one MMS (one `MediaUrl` each).
+    pub media: Vec<Media>,
     /// Our idempotency key, the same on every attempt for this message.
     pub client_id: String,
 }
@@ -95,7 +113,11 @@ pub struct CarrierMessage {
     pub created_at: i64,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The content URLs of its media, in order, where the carrier has listed them (a listing
+    /// gives only their number: see [`Carrier::media_urls`]).
     pub media_urls: Vec<String>,
+    /// How many media items it carries (Twilio's `NumMedia`; at least `media_urls.len()`).
+    pub num_media: u32,
 }
 
 /// Where the inbound sync left off; opaque to everyone but the carrier that made it.
@@ -183,6 +205,16 @@ pub trait Carrier: Send + Sync {
 
     /// Inbound messages and status changes since `cursor`.
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError>;
+
+    /// The content URLs of a message's media, in order (Twilio: its Media subresource), for a
+    /// message reported with `num_media` but without them (a first sync's history, an MMS whose
+    /// media the carrier listed late).
+    async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError>;
+
+    /// Downloads one media item from a URL the carrier gave (`media_urls`), with the account's
+    /// credentials; at most [`switchboard_core::media::MAX_RECEIVED_MEDIA_BYTES`]. A URL that
+    /// is not the carrier's own is refused (Permanent), never sent the credentials.
+    async fn fetch_media(&self, url: &str) -> Result<FetchedMedia, CarrierError>;
 }
 
 pub mod dates;

@@ -228,7 +228,7 @@ fn send_request(body: &str) -> SendRequest {
         from: n("+14155550100"),
         to: n("+14155550123"),
         body: body.into(),
-        media: None,
+        media: Vec::new(),
         client_id: "0b7e4c1e-contract".into(),
     }
 }
@@ -425,10 +425,10 @@ async fn an_image_goes_as_one_media_url_form_field_with_twilios_names() {
     )
     .unwrap();
     let mut request = send_request("Here it is & more");
-    request.media = Some(Media {
+    request.media = vec![Media {
         kind: ImageKind::Png,
         bytes: vec![0x89, b'P', b'N', b'G'],
-    });
+    }];
     let sent = client.send(&request).await.unwrap();
     assert_eq!(
         sent.media_urls,

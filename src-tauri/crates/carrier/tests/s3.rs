@@ -202,7 +202,7 @@ async fn a_twilio_send_with_an_image_goes_through_the_bucket() {
             from: E164::from_normalized("+14155550100").unwrap(),
             to: E164::from_normalized("+14155550123").unwrap(),
             body: "Your receipt".into(),
-            media: Some(png()),
+            media: vec![png()],
             client_id: "s3-end-to-end".into(),
         })
         .await

@@ -25,7 +25,7 @@ async fn check(base_url: &str) {
         from: E164::from_normalized("+14155550100").unwrap(),
         to: E164::from_normalized("+14155550123").unwrap(),
         body: "hello".into(),
-        media: None,
+        media: Vec::new(),
         client_id: "c1".into(),
     };
     for result in [

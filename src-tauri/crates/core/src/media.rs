@@ -2,9 +2,16 @@
 //! OS guesses can lie, and the carrier rejects what is not really an image.
 
 use crate::error_code::ErrorCode;
-use crate::model::ImageKind;
+use crate::model::{ImageKind, MediaKind};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+/// Twilio's limit of media per message, in and out.
+pub const MAX_MEDIA_PER_MESSAGE: usize = 10;
+
+/// The largest received media item kept; Twilio's own limit for a message's media is 5 MB
+/// outbound, and carriers deliver inbound items up to a few MB. Anything larger is refused.
+pub const MAX_RECEIVED_MEDIA_BYTES: usize = 16 * 1024 * 1024;
 
 /// The largest file the composer accepts before re-encoding it for the line's MMS budget.
 pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
@@ -57,6 +64,100 @@ pub fn sniff(bytes: &[u8]) -> Result<ImageKind, MediaError> {
     } else {
         Err(MediaError::NotAnImage)
     }
+}
+
+/// What a received file is, decided by its content, never by the type the carrier declared (a
+/// carrier passes on what the sender's phone said). `mime` is the type it is stored and saved
+/// as: the one its content proves, or, for content we don't recognise, the declared one when it
+/// is a well-formed `type/subtype` (else `application/octet-stream`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identified {
+    pub kind: MediaKind,
+    /// Set for the images the thread shows.
+    pub image: Option<ImageKind>,
+    pub mime: String,
+}
+
+/// Recognises a received file by its signature (see [`Identified`]).
+pub fn identify(bytes: &[u8], declared: Option<&str>) -> Identified {
+    if let Ok(image) = sniff(bytes) {
+        return Identified {
+            kind: MediaKind::Image,
+            image: Some(image),
+            mime: image.mime().to_owned(),
+        };
+    }
+    let head = &bytes[..bytes.len().min(64)];
+    let starts = |sig: &[u8]| head.starts_with(sig);
+    let known = if starts(b"%PDF-") {
+        Some((MediaKind::Pdf, "application/pdf"))
+    } else if is_vcard(head) {
+        Some((MediaKind::Contact, "text/vcard"))
+    } else if starts(b"#!AMR") {
+        Some((MediaKind::Audio, "audio/amr"))
+    } else if starts(b"ID3") || head.len() > 1 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 {
+        Some((MediaKind::Audio, "audio/mpeg"))
+    } else if starts(b"OggS") {
+        Some((MediaKind::Audio, "audio/ogg"))
+    } else if head.len() >= 12 && starts(b"RIFF") && &head[8..12] == b"WAVE" {
+        Some((MediaKind::Audio, "audio/wav"))
+    } else if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        Some(match &head[8..11] {
+            b"M4A" => (MediaKind::Audio, "audio/mp4"),
+            b"3gp" | b"3g2" => (MediaKind::Video, "video/3gpp"),
+            b"qt " => (MediaKind::Video, "video/quicktime"),
+            _ => (MediaKind::Video, "video/mp4"),
+        })
+    } else if starts(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        Some((MediaKind::Video, "video/webm"))
+    } else {
+        None
+    };
+    match known {
+        Some((kind, mime)) => Identified {
+            kind,
+            image: None,
+            mime: mime.to_owned(),
+        },
+        None => Identified {
+            kind: MediaKind::Other,
+            image: None,
+            mime: declared
+                .map(|d| {
+                    d.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .filter(|d| is_mime(d))
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        },
+    }
+}
+
+fn is_vcard(head: &[u8]) -> bool {
+    let text = head
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(head);
+    let text: Vec<u8> = text
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(11)
+        .map(u8::to_ascii_uppercase)
+        .collect();
+    text == b"BEGIN:VCARD"
+}
+
+/// A bare `type/subtype` of token characters, as a MIME type is written.
+fn is_mime(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 64
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((t, sub)) if token(t) && token(sub))
 }
 
 #[cfg(test)]
@@ -129,6 +230,78 @@ mod tests {
                 bytes: limit as u64 + 1,
             }),
         );
+    }
+
+    #[test]
+    fn received_files_are_recognised_by_content_not_by_their_declared_type() {
+        let check = |bytes: &[u8], declared: Option<&str>, kind: MediaKind, mime: &str| {
+            let got = identify(bytes, declared);
+            assert_eq!((got.kind, got.mime.as_str()), (kind, mime), "{declared:?}");
+            assert_eq!(got.image.is_some(), kind == MediaKind::Image);
+        };
+        // A PNG declared as a PDF is a PNG; a "JPEG" that is text is not shown.
+        check(PNG, Some("application/pdf"), MediaKind::Image, "image/png");
+        check(b"hello", Some("image/jpeg"), MediaKind::Other, "image/jpeg");
+        check(b"%PDF-1.4\n", None, MediaKind::Pdf, "application/pdf");
+        check(
+            b"BEGIN:VCARD\r\nVERSION:3.0",
+            Some("text/x-vcard"),
+            MediaKind::Contact,
+            "text/vcard",
+        );
+        check(
+            b"\xEF\xBB\xBF\r\nbegin:vcard\r\n",
+            None,
+            MediaKind::Contact,
+            "text/vcard",
+        );
+        check(b"#!AMR\n", None, MediaKind::Audio, "audio/amr");
+        check(b"ID3\x04\x00", None, MediaKind::Audio, "audio/mpeg");
+        check(b"OggS\x00\x02", None, MediaKind::Audio, "audio/ogg");
+        check(
+            b"RIFF\x00\x00\x00\x00WAVEfmt ",
+            None,
+            MediaKind::Audio,
+            "audio/wav",
+        );
+        check(
+            b"\x00\x00\x00\x20ftypM4A \x00",
+            None,
+            MediaKind::Audio,
+            "audio/mp4",
+        );
+        check(
+            b"\x00\x00\x00\x14ftyp3gp4\x00",
+            None,
+            MediaKind::Video,
+            "video/3gpp",
+        );
+        check(
+            b"\x00\x00\x00\x18ftypisom\x00",
+            None,
+            MediaKind::Video,
+            "video/mp4",
+        );
+        check(
+            &[0x1A, 0x45, 0xDF, 0xA3, 1],
+            None,
+            MediaKind::Video,
+            "video/webm",
+        );
+        // What is not recognised keeps a well-formed declared type, else a neutral one.
+        check(
+            b"PK\x03\x04",
+            Some("Application/ZIP; x=1"),
+            MediaKind::Other,
+            "application/zip",
+        );
+        check(
+            b"PK\x03\x04",
+            Some("<script>"),
+            MediaKind::Other,
+            "application/octet-stream",
+        );
+        check(b"", None, MediaKind::Other, "application/octet-stream");
     }
 
     #[test]

@@ -195,6 +195,13 @@ pub enum ImageKind {
 }
 
 impl ImageKind {
+    pub const ALL: [ImageKind; 3] = [ImageKind::Jpeg, ImageKind::Png, ImageKind::Gif];
+
+    /// The kind whose MIME type is `mime` exactly.
+    pub fn from_mime(mime: &str) -> Option<ImageKind> {
+        ImageKind::ALL.into_iter().find(|k| k.mime() == mime)
+    }
+
     pub fn mime(self) -> &'static str {
         match self {
             ImageKind::Jpeg => "image/jpeg",
@@ -209,6 +216,61 @@ impl ImageKind {
             ImageKind::Jpeg => "jpg",
             ImageKind::Png => "png",
             ImageKind::Gif => "gif",
+        }
+    }
+}
+
+/// What a received (or sent) attachment is, by its content: an image the thread shows, or a file
+/// it lists by kind and size and lets the user save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// A JPEG, PNG or GIF ([`ImageKind`]): shown in the thread.
+    Image,
+    /// A contact card (vCard).
+    Contact,
+    Pdf,
+    Audio,
+    Video,
+    /// Anything else: kept as received, saved on request, never shown.
+    Other,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 6] = [
+        MediaKind::Image,
+        MediaKind::Contact,
+        MediaKind::Pdf,
+        MediaKind::Audio,
+        MediaKind::Video,
+        MediaKind::Other,
+    ];
+
+    /// The stable name used in the store, the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Contact => "contact",
+            MediaKind::Pdf => "pdf",
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        MediaKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a person calls it, for lists and notifications ("Photo", "PDF").
+    pub fn label(self) -> &'static str {
+        match self {
+            MediaKind::Image => "Photo",
+            MediaKind::Contact => "Contact card",
+            MediaKind::Pdf => "PDF",
+            MediaKind::Audio => "Audio",
+            MediaKind::Video => "Video",
+            MediaKind::Other => "File",
         }
     }
 }
@@ -255,6 +317,14 @@ mod tests {
         check("+1234567", false);
         check("+1234567890123456", false);
         check("", false);
+    }
+
+    #[test]
+    fn media_kind_names_round_trip() {
+        for k in MediaKind::ALL {
+            assert_eq!(MediaKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(MediaKind::parse("hologram"), None);
     }
 
     #[test]

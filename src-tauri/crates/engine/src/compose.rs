@@ -355,12 +355,16 @@ impl Engine {
             .map(|out| NewOutgoing {
                 key: out.key,
                 body: out.body,
-                image: p.image.as_ref().map(|i| NewImage {
-                    kind: i.kind,
-                    bytes: i.bytes.clone(),
-                    width: i.width,
-                    height: i.height,
-                }),
+                images: p
+                    .image
+                    .iter()
+                    .map(|i| NewImage {
+                        kind: i.kind,
+                        bytes: i.bytes.clone(),
+                        width: i.width,
+                        height: i.height,
+                    })
+                    .collect(),
                 client_id: uuid::Uuid::new_v4().to_string(),
             })
             .collect();

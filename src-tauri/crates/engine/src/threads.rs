@@ -170,9 +170,9 @@ impl Engine {
         Ok(self.store.pending_count()?)
     }
 
-    /// A message's image, if it has one.
-    pub fn attachment(&self, message: MessageId) -> Result<Option<Attachment>> {
-        Ok(self.store.get_attachment(message)?)
+    /// A message's media item `index` (from 0) with its bytes, once downloaded.
+    pub fn attachment(&self, message: MessageId, index: u8) -> Result<Option<Attachment>> {
+        Ok(self.store.attachment(message, index)?)
     }
 
     pub fn outbox(&self) -> Result<Vec<OutboxJob>> {

@@ -82,7 +82,7 @@ fn request(from: &str, to: &str, body: &str) -> SendRequest {
         from: n(from),
         to: n(to),
         body: body.into(),
-        media: None,
+        media: Vec::new(),
         client_id: uuid_like(body),
     }
 }
@@ -705,10 +705,10 @@ async fn an_image_is_uploaded_then_sent_by_media_url() {
 
     let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
     let req = SendRequest {
-        media: Some(Media {
+        media: vec![Media {
             kind: ImageKind::Png,
             bytes: png.clone(),
-        }),
+        }],
         ..request(SALES, ADA, "")
     };
     let sent = client.send(&req).await.unwrap();
@@ -1125,10 +1125,10 @@ async fn find_sent_knows_an_mms_whose_media_are_not_listed_yet() {
     sandbox.set_media_lag(Duration::from_secs(600)).unwrap();
     let since = now_ms();
     let req = SendRequest {
-        media: Some(Media {
+        media: vec![Media {
             kind: ImageKind::Png,
             bytes: b"\x89PNG\r\n\x1a\nthe photo".to_vec(),
-        }),
+        }],
         ..request(SALES, ADA, "The photo")
     };
     sandbox.fail_next_sends(1, Failure::Timeout);
@@ -1138,7 +1138,7 @@ async fn find_sent_knows_an_mms_whose_media_are_not_listed_yet() {
     assert!(found[0].sid.starts_with("MM"));
     // The same words without the image are another message.
     let text_only = SendRequest {
-        media: None,
+        media: Vec::new(),
         ..req.clone()
     };
     assert_eq!(client.find_sent(&text_only, since).await.unwrap(), []);

@@ -8,8 +8,8 @@ use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId, Thr
 
 use crate::error::{Result, StoreError};
 use crate::messages::{
-    allocate_message_ids, check_lines, index_bodies, insert_attachment, insert_message,
-    set_message_status, MessageError, NewImage, NewRow,
+    allocate_message_ids, check_lines, index_bodies, insert_images, insert_message,
+    insert_pending_media, set_message_status, MessageError, NewImage, NewRow,
 };
 use crate::rows;
 use crate::threads::upsert_thread;
@@ -48,7 +48,29 @@ pub struct NewInbound<'a> {
     /// The carrier's id, which deduplicates it.
     pub carrier_sid: &'a str,
     pub created_at: i64,
-    pub image: Option<&'a NewImage>,
+    pub media: InboundMedia<'a>,
+}
+
+/// The media items a received message carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum InboundMedia<'a> {
+    #[default]
+    None,
+    /// Already in hand: checked images, stored with the message.
+    Images(&'a [NewImage]),
+    /// To be downloaded: `count` items (the carrier's `NumMedia`), of which the carrier has
+    /// listed the `urls` so far, in order. Recorded as downloading, with a download queued.
+    Pending { count: usize, urls: &'a [String] },
+}
+
+impl InboundMedia<'_> {
+    fn count(&self) -> usize {
+        match self {
+            InboundMedia::None => 0,
+            InboundMedia::Images(images) => images.len(),
+            InboundMedia::Pending { count, urls } => (*count).max(urls.len()),
+        }
+    }
 }
 
 /// How received messages are recorded.
@@ -77,7 +99,10 @@ impl Store {
             body,
             carrier_sid,
             created_at,
-            image,
+            media: match image {
+                Some(image) => InboundMedia::Images(std::slice::from_ref(image)),
+                None => InboundMedia::None,
+            },
         };
         let recorded = self.insert_inbound_batch(&[message], Arrival::New)?;
         recorded.into_iter().next().ok_or(StoreError::InvalidInput {
@@ -181,7 +206,8 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
     }
     check_lines(tx, [m.key.line])?;
     let id = MessageId(allocate_message_ids(tx, 1)?);
-    let preview = rows::preview(m.body, m.image.is_some());
+    let has_media = m.media.count() > 0;
+    let preview = rows::preview(m.body, has_media);
     let thread_id = upsert_thread(tx, m.key, m.created_at, id, &preview, unread)?;
     insert_message(
         tx,
@@ -192,12 +218,14 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
             direction: Direction::Inbound,
             status: MessageStatus::Received,
             body: m.body,
-            has_attachment: m.image.is_some(),
+            has_attachment: has_media,
             carrier_sid: Some(m.carrier_sid),
         },
     )?;
-    if let Some(image) = m.image {
-        insert_attachment(tx, id, image)?;
+    match m.media {
+        InboundMedia::None => {}
+        InboundMedia::Images(images) => insert_images(tx, id, images)?,
+        InboundMedia::Pending { count, urls } => insert_pending_media(tx, id, count, urls)?,
     }
     index_bodies(tx, [(id, m.body)])?;
     Ok(Inbound {

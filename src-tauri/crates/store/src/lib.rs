@@ -45,14 +45,16 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use carrier_sync::{Arrival, Inbound, NewInbound, SidMatch};
+pub use carrier_sync::{Arrival, Inbound, InboundMedia, NewInbound, SidMatch};
 pub use db::{now_ms, Durability};
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};
 pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};
 pub use keys::{DbKey, KeySource, KeySourceKind};
 pub use lines::{AccountLine, LinesAdopted};
-pub use messages::{Attachment, MessageCursor, MessageError, MessageRow, NewImage};
+pub use messages::{
+    Attachment, AttachmentInfo, AttachmentState, MessageCursor, MessageError, MessageRow, NewImage,
+};
 pub use migrations::SCHEMA_VERSION;
 pub use outbox::{Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};

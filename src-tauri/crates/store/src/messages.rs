@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{Direction, ImageKind, LineId, MessageId, MessageStatus, ThreadId};
+use switchboard_core::model::{
+    Direction, ImageKind, LineId, MediaKind, MessageId, MessageStatus, ThreadId,
+};
 
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::lines::line_exists;
@@ -24,8 +26,40 @@ pub struct MessageRow {
     pub body: String,
     pub created_at: i64,
     pub has_attachment: bool,
+    /// Its media items in order (none for a text), without their bytes.
+    pub attachments: Vec<AttachmentInfo>,
+    /// An outbound message the account sent from somewhere else (a colleague's desktop, the
+    /// carrier's console, a server): shown as sent, never sent by us.
+    pub sent_elsewhere: bool,
     /// Why a message failed or was not delivered, as the carrier said it.
     pub error: Option<MessageError>,
+}
+
+/// Where a media item of a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentState {
+    /// Its bytes are in the store.
+    Ready,
+    /// Received, not downloaded yet: the download is tried again until it succeeds.
+    Downloading,
+    /// The carrier will not give it (gone, refused); the user may ask again.
+    Unavailable,
+}
+
+/// One media item of a message, as a thread lists it (its bytes come from
+/// [`Store::attachment`]). Kind, type and size are known once it is downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AttachmentInfo {
+    /// Its place in the message, from 0.
+    pub index: u8,
+    pub state: AttachmentState,
+    pub kind: Option<MediaKind>,
+    pub mime: Option<String>,
+    #[ts(type = "number | null")]
+    pub bytes: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 impl MessageRow {
@@ -61,18 +95,45 @@ pub struct NewImage {
     pub height: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A downloaded (or sent) media item with its bytes, exactly as received.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub message_id: MessageId,
-    pub kind: ImageKind,
-    pub width: u32,
-    pub height: u32,
+    pub index: u8,
+    pub kind: MediaKind,
+    pub mime: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
     pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    /// The image format, for the images a thread shows and the outbox sends.
+    pub fn image_kind(&self) -> Option<ImageKind> {
+        match self.kind {
+            MediaKind::Image => ImageKind::from_mime(&self.mime),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("message_id", &self.message_id)
+            .field("index", &self.index)
+            .field("kind", &self.kind)
+            .field("mime", &self.mime)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 pub(crate) const THREAD_PAGE_SQL: &str =
     "SELECT id, thread_id, direction, status, body, created_at,
-        has_attachment, error_code, error_message
+        has_attachment, error_code, error_message, elsewhere
     FROM messages WHERE thread_id = ?1 AND (created_at, id) < (?2, ?3)
     ORDER BY created_at DESC, id DESC LIMIT ?4";
 
@@ -86,13 +147,16 @@ impl Store {
     ) -> Result<Vec<MessageRow>> {
         let (at, id) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.id.0));
         self.read(|conn| {
-            let rows = conn
+            let mut rows: Vec<MessageRow> = conn
                 .prepare_cached(THREAD_PAGE_SQL)?
                 .query_map(
                     params![thread.0, at, id, limit.min(10_000) as i64],
                     message_from_row,
                 )?
                 .collect::<rusqlite::Result<_>>()?;
+            for row in rows.iter_mut().filter(|r| r.has_attachment) {
+                row.attachments = attachment_infos(conn, row.id)?;
+            }
             Ok(rows)
         })
     }
@@ -101,22 +165,26 @@ impl Store {
         self.read(|conn| get_message(conn, id))
     }
 
-    pub fn get_attachment(&self, message: MessageId) -> Result<Option<Attachment>> {
+    /// A message's media item `index` (from 0) with its bytes; `None` when it has no such item
+    /// or the item is not downloaded yet.
+    pub fn attachment(&self, message: MessageId, index: u8) -> Result<Option<Attachment>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached(
-                    "SELECT mime, width, height, bytes FROM attachments WHERE message_id = ?1",
-                )?
-                .query_row([message.0], |r| {
-                    Ok(Attachment {
-                        message_id: message,
-                        kind: rows::image_kind(r, 0)?,
-                        width: r.get(1)?,
-                        height: r.get(2)?,
-                        bytes: r.get(3)?,
-                    })
+                .prepare_cached(ATTACHMENT_SQL)?
+                .query_row(params![message.0, index], |r| {
+                    attachment_from_row(message, r)
                 })
                 .optional()?)
+        })
+    }
+
+    /// A message's downloaded media items with their bytes, in order (what the outbox sends).
+    pub fn attachments(&self, message: MessageId) -> Result<Vec<Attachment>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(ATTACHMENTS_SQL)?
+                .query_map([message.0], |r| attachment_from_row(message, r))?
+                .collect::<rusqlite::Result<_>>()?)
         })
     }
 
@@ -135,6 +203,58 @@ impl Store {
             refresh_thread_last_message(tx, ThreadId(thread))
         })
     }
+}
+
+const ATTACHMENT_SQL: &str = "SELECT idx, kind, mime, width, height, bytes
+    FROM media WHERE message_id = ?1 AND idx = ?2 AND bytes IS NOT NULL";
+
+const ATTACHMENTS_SQL: &str = "SELECT idx, kind, mime, width, height, bytes
+    FROM media WHERE message_id = ?1 AND bytes IS NOT NULL ORDER BY idx";
+
+/// A message's media items without their bytes, for a thread's page.
+pub(crate) const ATTACHMENT_INFOS_SQL: &str =
+    "SELECT idx, kind, mime, size, width, height, bytes IS NOT NULL,
+        coalesce((SELECT failed FROM media_fetch f WHERE f.message_id = media.message_id), 0)
+    FROM media WHERE message_id = ?1 ORDER BY idx";
+
+fn attachment_from_row(message: MessageId, r: &rusqlite::Row<'_>) -> rusqlite::Result<Attachment> {
+    Ok(Attachment {
+        message_id: message,
+        index: r.get(0)?,
+        kind: rows::media_kind(r, 1)?.unwrap_or(MediaKind::Other),
+        mime: r
+            .get::<_, Option<String>>(2)?
+            .unwrap_or_else(|| "application/octet-stream".into()),
+        width: r.get(3)?,
+        height: r.get(4)?,
+        bytes: r.get(5)?,
+    })
+}
+
+pub(crate) fn attachment_infos(
+    conn: &Connection,
+    message: MessageId,
+) -> Result<Vec<AttachmentInfo>> {
+    Ok(conn
+        .prepare_cached(ATTACHMENT_INFOS_SQL)?
+        .query_map([message.0], |r| {
+            let ready: bool = r.get(6)?;
+            let failed: bool = r.get(7)?;
+            Ok(AttachmentInfo {
+                index: r.get(0)?,
+                state: match (ready, failed) {
+                    (true, _) => AttachmentState::Ready,
+                    (false, false) => AttachmentState::Downloading,
+                    (false, true) => AttachmentState::Unavailable,
+                },
+                kind: rows::media_kind(r, 1)?,
+                mime: r.get(2)?,
+                bytes: r.get(3)?,
+                width: r.get(4)?,
+                height: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 pub(crate) const ALLOCATE_IDS_SQL: &str = "UPDATE message_id_high_water
@@ -236,22 +356,59 @@ pub(crate) fn insert_message(tx: &Transaction<'_>, row: &NewRow<'_>) -> Result<(
     Ok(())
 }
 
-pub(crate) fn insert_attachment(
+/// Stores a message's images (already checked and fitted), as its media items 0, 1, ….
+pub(crate) fn insert_images(
     tx: &Transaction<'_>,
     message: MessageId,
-    image: &NewImage,
+    images: &[NewImage],
 ) -> Result<()> {
+    if images.len() > switchboard_core::media::MAX_MEDIA_PER_MESSAGE {
+        return Err(StoreError::InvalidInput {
+            what: "images",
+            why: "a message carries at most 10",
+        });
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO media (message_id, idx, kind, mime, size, width, height, bytes)
+         VALUES (?1, ?2, 'image', ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (idx, image) in images.iter().enumerate() {
+        insert.execute(params![
+            message.0,
+            idx as i64,
+            image.kind.mime(),
+            image.bytes.len() as i64,
+            image.width,
+            image.height,
+            image.bytes
+        ])?;
+    }
+    Ok(())
+}
+
+/// Records that a received message has `count` media items to download (`urls`, in order, as
+/// far as the carrier listed them) and queues their download, due now.
+pub(crate) fn insert_pending_media(
+    tx: &Transaction<'_>,
+    message: MessageId,
+    count: usize,
+    urls: &[String],
+) -> Result<()> {
+    let count = count
+        .max(urls.len())
+        .min(switchboard_core::media::MAX_MEDIA_PER_MESSAGE);
+    if count == 0 {
+        return Ok(());
+    }
+    let mut insert =
+        tx.prepare_cached("INSERT INTO media (message_id, idx, url) VALUES (?1, ?2, ?3)")?;
+    for idx in 0..count {
+        insert.execute(params![message.0, idx as i64, urls.get(idx)])?;
+    }
     tx.prepare_cached(
-        "INSERT INTO attachments (message_id, mime, width, height, bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO media_fetch (message_id, next_attempt_at) VALUES (?1, 0)",
     )?
-    .execute(params![
-        message.0,
-        image.kind.mime(),
-        image.width,
-        image.height,
-        image.bytes
-    ])?;
+    .execute([message.0])?;
     Ok(())
 }
 
@@ -281,14 +438,19 @@ pub(crate) fn set_message_status(
 }
 
 pub(crate) fn get_message(conn: &Connection, id: MessageId) -> Result<MessageRow> {
-    conn.prepare_cached(
-        "SELECT id, thread_id, direction, status, body, created_at, has_attachment,
-                error_code, error_message
-         FROM messages WHERE id = ?1",
-    )?
-    .query_row([id.0], message_from_row)
-    .optional()?
-    .ok_or(StoreError::MessageNotFound(id))
+    let mut row = conn
+        .prepare_cached(
+            "SELECT id, thread_id, direction, status, body, created_at, has_attachment,
+                error_code, error_message, elsewhere
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([id.0], message_from_row)
+        .optional()?
+        .ok_or(StoreError::MessageNotFound(id))?;
+    if row.has_attachment {
+        row.attachments = attachment_infos(conn, id)?;
+    }
+    Ok(row)
 }
 
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -302,6 +464,8 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         body: r.get(4)?,
         created_at: r.get(5)?,
         has_attachment: r.get(6)?,
+        attachments: Vec::new(),
+        sent_elsewhere: r.get(9)?,
         error: match (code, message) {
             (None, None) => None,
             (code, message) => Some(MessageError {

@@ -2,7 +2,7 @@
 //! database was damaged or hand-edited: it becomes a conversion error, never a panic.
 
 use rusqlite::types::Type;
-use switchboard_core::model::{Direction, ImageKind, MessageStatus, E164};
+use switchboard_core::model::{Direction, MediaKind, MessageStatus, E164};
 
 fn bad(col: usize, what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -72,12 +72,17 @@ fn bad_code(col: usize, what: &str, code: i64) -> rusqlite::Error {
     )
 }
 
-pub(crate) fn image_kind(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<ImageKind> {
-    let s: String = row.get(col)?;
-    [ImageKind::Jpeg, ImageKind::Png, ImageKind::Gif]
-        .into_iter()
-        .find(|k| k.mime() == s)
-        .ok_or_else(|| bad(col, "image type", &s))
+/// A media item's kind, `None` while it is not downloaded.
+pub(crate) fn media_kind(
+    row: &rusqlite::Row<'_>,
+    col: usize,
+) -> rusqlite::Result<Option<MediaKind>> {
+    let Some(s) = row.get::<_, Option<String>>(col)? else {
+        return Ok(None);
+    };
+    MediaKind::parse(&s)
+        .map(Some)
+        .ok_or_else(|| bad(col, "media kind", &s))
 }
 
 /// A carrier message id as stored. Ids of Twilio's shape (two capitals then 32 lowercase hex

@@ -18,7 +18,7 @@ fn outgoing(key: ThreadKey, body: &str, client_id: &str) -> NewOutgoing {
     NewOutgoing {
         key,
         body: body.into(),
-        image: None,
+        images: Vec::new(),
         client_id: client_id.into(),
     }
 }
@@ -595,13 +595,7 @@ fn a_fan_out_that_fails_midway_writes_nothing() {
             T0,
         )
         .unwrap();
-    let tables = [
-        "messages",
-        "threads",
-        "outbox",
-        "attachments",
-        "message_fts_data",
-    ];
+    let tables = ["messages", "threads", "outbox", "media", "message_fts_data"];
     let before: Vec<i64> = tables.iter().map(|t| count(&store, t)).collect();
 
     let check = |items: Vec<NewOutgoing>, code: &str| {
@@ -621,12 +615,15 @@ fn a_fan_out_that_fails_midway_writes_nothing() {
                         "Hi",
                         &format!("new/{i}"),
                     );
-                    item.image = (i == 3).then(|| NewImage {
-                        kind: ImageKind::Png,
-                        bytes: vec![1, 2, 3],
-                        width: 1,
-                        height: 1,
-                    });
+                    item.images = (i == 3)
+                        .then(|| NewImage {
+                            kind: ImageKind::Png,
+                            bytes: vec![1, 2, 3],
+                            width: 1,
+                            height: 1,
+                        })
+                        .into_iter()
+                        .collect();
                     item
                 }
             })
@@ -661,28 +658,50 @@ fn images_are_stored_with_their_message() {
     let (_dir, store) = new_store();
     let sales = line(&store, "+14155550100", "Sales");
     let mut item = outgoing(key(sales, "+14155550111"), "", "img");
-    item.image = Some(NewImage {
-        kind: ImageKind::Jpeg,
-        bytes: vec![0xff, 0xd8, 0xff, 0xe0],
-        width: 640,
-        height: 480,
-    });
+    item.images = vec![
+        NewImage {
+            kind: ImageKind::Jpeg,
+            bytes: vec![0xff, 0xd8, 0xff, 0xe0],
+            width: 640,
+            height: 480,
+        },
+        NewImage {
+            kind: ImageKind::Png,
+            bytes: vec![0x89, b'P'],
+            width: 2,
+            height: 1,
+        },
+    ];
     let done = store.enqueue_outgoing(&[item], T0).unwrap();
     let m = done[0].message_id;
-    let att = store.get_attachment(m).unwrap().unwrap();
+    let att = store.attachment(m, 0).unwrap().unwrap();
     assert_eq!(
-        (att.kind, att.width, att.height),
-        (ImageKind::Jpeg, 640, 480)
+        (att.image_kind(), att.width, att.height),
+        (Some(ImageKind::Jpeg), Some(640), Some(480))
     );
     assert_eq!(att.bytes, [0xff, 0xd8, 0xff, 0xe0]);
-    assert!(store.get_message(m).unwrap().has_attachment);
+    let all = store.attachments(m).unwrap();
+    assert_eq!(all.iter().map(|a| a.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(all[1].image_kind(), Some(ImageKind::Png));
+    let row = store.get_message(m).unwrap();
+    assert!(row.has_attachment);
+    assert_eq!(
+        row.attachments
+            .iter()
+            .map(|a| (a.index, a.state, a.bytes, a.width))
+            .collect::<Vec<_>>(),
+        [
+            (0, AttachmentState::Ready, Some(4), Some(640)),
+            (1, AttachmentState::Ready, Some(2), Some(2))
+        ]
+    );
     assert_eq!(
         store.get_thread(done[0].thread_id).unwrap().preview,
         "📷 Image"
     );
     store.delete_message(m).unwrap();
-    assert_eq!(store.get_attachment(m).unwrap(), None);
-    assert_eq!(count(&store, "attachments"), 0);
+    assert_eq!(store.attachment(m, 0).unwrap(), None);
+    assert_eq!(count(&store, "media"), 0);
 }
 
 // --- The outbox ------------------------------------------------------------------------------
@@ -853,7 +872,7 @@ fn history_is_recorded_as_read_and_what_follows_as_unread() {
         body,
         carrier_sid,
         created_at,
-        image: None,
+        media: InboundMedia::None,
     };
     let old = store
         .insert_inbound_batch(

@@ -7,7 +7,7 @@ import type { OutboxState } from "./OutboxState";
 import type { ThreadId } from "./ThreadId";
 
 /**
- * A job with what the runner needs to send it (the image, if any, via `get_attachment`).
+ * A job with what the runner needs to send it (its images, if any, via `attachments`).
  */
 export type OutboxJob = { id: OutboxId, message_id: MessageId, thread_id: ThreadId, line_id: LineId, counterpart: E164, 
 /**

@@ -53,7 +53,7 @@ export interface Commands {
   preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
   reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
-  attachment(message: MessageId): Promise<AttachmentData>;
+  attachment(message: MessageId, index: number): Promise<AttachmentData>;
   outbox(): Promise<Array<OutboxJob>>;
   retryMessage(message: MessageId, body: string | null): Promise<void>;
   deleteMessage(message: MessageId): Promise<ThreadId>;
@@ -96,7 +96,7 @@ export const tauriCommands: Commands = {
   preview: (input) => invoke("preview", { input }),
   send: (input) => invoke("send", { input }),
   reply: (thread, body, image) => invoke("reply", { thread, body, image }),
-  attachment: (message) => invoke("attachment", { message }),
+  attachment: (message, index) => invoke("attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
   deleteMessage: (message) => invoke("delete_message", { message }),

@@ -5,6 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder};
+use switchboard_core::media::MAX_RECEIVED_MEDIA_BYTES;
 use switchboard_core::model::E164;
 
 use super::clock::CarrierClock;
@@ -20,7 +21,7 @@ use super::wire::{
 use crate::dates::{format_day, now_ms};
 use crate::{
     Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage, Changes,
-    SendRequest, SyncCursor, TransientKind,
+    FetchedMedia, SendRequest, SyncCursor, TransientKind,
 };
 
 /// Twilio accepts up to 5 MB of media per message.
@@ -289,10 +290,11 @@ impl TwilioClient {
         Ok(())
     }
 
-    async fn media_url(&self, request: &SendRequest) -> Result<Option<String>, CarrierError> {
-        let Some(media) = &request.media else {
-            return Ok(None);
-        };
+    /// Uploads the request's images to the media host, in order: one URL each.
+    async fn media_urls_for(&self, request: &SendRequest) -> Result<Vec<String>, CarrierError> {
+        if request.media.is_empty() {
+            return Ok(Vec::new());
+        }
         let host = self
             .options
             .media_host
@@ -302,7 +304,64 @@ impl TwilioClient {
                 message: "Images can't be sent from this account: no media host is configured."
                     .into(),
             })?;
-        host.upload(media).await.map(Some)
+        let mut urls = Vec::with_capacity(request.media.len());
+        for media in &request.media {
+            urls.push(host.upload(media).await?);
+        }
+        Ok(urls)
+    }
+
+    /// `GET` one media item's content with the account's credentials, as long as it is no
+    /// larger than [`MAX_RECEIVED_MEDIA_BYTES`]. Twilio answers with a redirect to its media
+    /// store, which reqwest follows without the credentials (they are dropped when the host
+    /// changes).
+    async fn download(&self, url: &str) -> Result<FetchedMedia, CarrierError> {
+        let what = "download media";
+        let url = self.own_url(url).ok_or_else(|| CarrierError::Permanent {
+            code: None,
+            message: "The carrier gave a media address on another server, which is not fetched."
+                .into(),
+        })?;
+        let response = self
+            .request(Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| classify_transport(what, &e, false))?;
+        let response = check_status(what, response, false).await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let too_large = || CarrierError::Permanent {
+            code: None,
+            message: format!(
+                "A media item is larger than {} MB, more than Switchboard keeps.",
+                MAX_RECEIVED_MEDIA_BYTES / (1024 * 1024)
+            ),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RECEIVED_MEDIA_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify_read(what, &e, false))?
+        {
+            if bytes.len() + chunk.len() > MAX_RECEIVED_MEDIA_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(FetchedMedia {
+            content_type,
+            bytes,
+        })
     }
 }
 
@@ -396,13 +455,13 @@ impl Carrier for TwilioClient {
     }
 
     async fn send(&self, request: &SendRequest) -> Result<CarrierMessage, CarrierError> {
-        let media_url = self.media_url(request).await?;
+        let media_urls = self.media_urls_for(request).await?;
         let mut form: Vec<(&str, &str)> =
             vec![("From", request.from.as_str()), ("To", request.to.as_str())];
         if !request.body.is_empty() {
             form.push(("Body", &request.body));
         }
-        if let Some(url) = &media_url {
+        for url in &media_urls {
             form.push(("MediaUrl", url));
         }
         tracing::debug!(client_id = request.client_id, "sending a message");
@@ -413,7 +472,7 @@ impl Carrier for TwilioClient {
         // The carrier has the message now: whatever goes wrong from here must not read as "not
         // sent", or the outbox would send it again. The media URLs are the ones just sent, which
         // spares a request that could fail.
-        convert_message(api, media_url.into_iter().collect()).map_err(|e| CarrierError::Unknown {
+        convert_message(api, media_urls).map_err(|e| CarrierError::Unknown {
             message: format!("The carrier took the message but its answer was unusable: {e}"),
         })
     }
@@ -441,7 +500,7 @@ impl Carrier for TwilioClient {
                     started_at_ms,
                     self.clock.offset_ms(),
                     self.options.request_timeout,
-                    request.media.is_some(),
+                    !request.media.is_empty(),
                 )
             });
             let reached = page.iter().any(|l| l.message.created_at < window.from_ms);
@@ -492,6 +551,14 @@ impl Carrier for TwilioClient {
             cursor: state.write(),
             backfill,
         })
+    }
+
+    async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
+        TwilioClient::media_urls(self, message_sid).await
+    }
+
+    async fn fetch_media(&self, url: &str) -> Result<FetchedMedia, CarrierError> {
+        self.download(url).await
     }
 }
 

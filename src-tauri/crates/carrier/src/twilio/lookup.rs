@@ -82,7 +82,7 @@ pub(super) fn is_candidate(request: &SendRequest, listed: &Listed, window: &Wind
         && m.from == request.from
         && m.to == request.to
         && same_body(&m.body, &request.body)
-        && listed.is_mms() == request.media.is_some()
+        && listed.is_mms() != request.media.is_empty()
         && window.contains(m.created_at)
 }
 
@@ -111,10 +111,13 @@ mod tests {
             from: n("+14155550100"),
             to: n("+14155550123"),
             body: body.into(),
-            media: media.then(|| Media {
-                kind: switchboard_core::model::ImageKind::Png,
-                bytes: vec![1],
-            }),
+            media: media
+                .then(|| Media {
+                    kind: switchboard_core::model::ImageKind::Png,
+                    bytes: vec![1],
+                })
+                .into_iter()
+                .collect(),
             client_id: "c1".into(),
         }
     }
@@ -132,6 +135,7 @@ mod tests {
                 error_code: None,
                 error_message: None,
                 media_urls: vec![],
+                num_media: 0,
             },
             num_media,
         }

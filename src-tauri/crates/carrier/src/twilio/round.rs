@@ -448,6 +448,7 @@ mod tests {
                 error_code: None,
                 error_message: None,
                 media_urls: vec![],
+                num_media: 0,
             },
             num_media: 0,
         }

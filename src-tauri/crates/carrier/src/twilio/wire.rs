@@ -189,6 +189,7 @@ pub(super) fn convert_message(
         .or(api.date_sent.as_deref())
         .and_then(parse_rfc2822)
         .ok_or_else(|| bad("date"))?;
+    let num_media = num_media(&api).max(media_urls.len() as u32);
     Ok(CarrierMessage {
         from: number(&api.from, "sender")?,
         to: number(&api.to, "recipient")?,
@@ -199,6 +200,7 @@ pub(super) fn convert_message(
         error_code: api.error_code.map(|c| c.to_string()),
         error_message: api.error_message,
         media_urls,
+        num_media,
         sid: api.sid,
     })
 }

@@ -18,12 +18,21 @@ impl Inner {
         let store = self.engine.store();
         let line = store.get_line(job.line_id)?;
         let media = if job.has_attachment {
-            store.get_attachment(job.message_id)?.map(|a| Media {
-                kind: a.kind,
-                bytes: a.bytes,
-            })
+            store
+                .attachments(job.message_id)?
+                .into_iter()
+                .map(|a| match a.image_kind() {
+                    Some(kind) => Ok(Media {
+                        kind,
+                        bytes: a.bytes,
+                    }),
+                    None => Err(EngineError::Store(switchboard_store::StoreError::Corrupt(
+                        format!("message {} holds media that is no image", job.message_id),
+                    ))),
+                })
+                .collect::<Result<_, _>>()?
         } else {
-            None
+            Vec::new()
         };
         Ok(SendRequest {
             from: line.number,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor};
 use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey, E164};
 use switchboard_core::outbox::Backoff;
-use switchboard_store::{Arrival, MessageError, NewInbound, SettingKey, StoreError};
+use switchboard_store::{Arrival, InboundMedia, MessageError, NewInbound, SettingKey, StoreError};
 use tokio::sync::watch;
 
 use super::Inner;
@@ -360,10 +360,6 @@ impl Inner {
                 tracing::warn!(sid = %m.sid, "skipped an inbound message to a number the account does not have");
                 continue;
             };
-            if !m.media_urls.is_empty() {
-                // The engine does no HTTP of its own; fetching media is the carrier's to add.
-                tracing::debug!(sid = %m.sid, media = m.media_urls.len(), "inbound media not fetched");
-            }
             let key = ThreadKey {
                 line: line.id,
                 counterpart: m.from.clone(),
@@ -377,7 +373,10 @@ impl Inner {
                 body: &m.body,
                 carrier_sid: &m.sid,
                 created_at: m.created_at,
-                image: None,
+                media: InboundMedia::Pending {
+                    count: m.num_media as usize,
+                    urls: &m.media_urls,
+                },
             })
             .collect();
         let arrival = if history {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use switchboard_carrier::{
     Capabilities, Carrier, CarrierAccount, CarrierError, CarrierLine, CarrierMessage,
-    CarrierStatus, Changes, SendRequest, SyncCursor, TransientKind,
+    CarrierStatus, Changes, FetchedMedia, SendRequest, SyncCursor, TransientKind,
 };
 use switchboard_core::model::{Line, E164};
 
@@ -78,6 +78,14 @@ pub struct FakeState {
     pub find_faults: VecDeque<Fault>,
     /// What the next `changes` calls meet instead of an answer.
     pub changes_faults: VecDeque<Fault>,
+    /// Media the carrier holds: a message's content URLs (what `media_urls` answers) and
+    /// each URL's content type and bytes (what `fetch_media` answers).
+    pub media_lists: HashMap<String, Vec<String>>,
+    pub media: HashMap<String, (Option<String>, Vec<u8>)>,
+    /// What the next `media_urls` or `fetch_media` calls meet instead of an answer.
+    pub media_faults: VecDeque<Fault>,
+    /// The URLs `fetch_media` was asked for, in order.
+    pub media_fetched: Vec<String>,
 }
 
 pub struct FakeCarrier {
@@ -199,6 +207,7 @@ pub fn message(sid: &str, r: &SendRequest, status: CarrierStatus) -> CarrierMess
         error_code: None,
         error_message: None,
         media_urls: Vec::new(),
+        num_media: 0,
     }
 }
 
@@ -350,6 +359,38 @@ impl Carrier for FakeCarrier {
             messages,
             backfill: s.history_on_first_sync && cursor.0.is_null(),
         })
+    }
+
+    async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
+        let mut s = self.state();
+        if s.offline {
+            return Err(FakeCarrier::offline_error());
+        }
+        if let Some(fault) = s.media_faults.pop_front() {
+            return Err(fault_error(&fault));
+        }
+        Ok(s.media_lists.get(message_sid).cloned().unwrap_or_default())
+    }
+
+    async fn fetch_media(&self, url: &str) -> Result<FetchedMedia, CarrierError> {
+        let mut s = self.state();
+        if s.offline {
+            return Err(FakeCarrier::offline_error());
+        }
+        if let Some(fault) = s.media_faults.pop_front() {
+            return Err(fault_error(&fault));
+        }
+        s.media_fetched.push(url.to_owned());
+        match s.media.get(url) {
+            Some((content_type, bytes)) => Ok(FetchedMedia {
+                content_type: content_type.clone(),
+                bytes: bytes.clone(),
+            }),
+            None => Err(CarrierError::Permanent {
+                code: Some("20404".into()),
+                message: "The requested resource was not found.".into(),
+            }),
+        }
     }
 }
 

@@ -283,7 +283,7 @@ fn crashed_mid_request(o: &Office, ago: Duration) -> (OutboxJob, SendRequest, Me
         from: o.sales.number.clone(),
         to: num(ADA),
         body: job.body.clone(),
-        media: None,
+        media: Vec::new(),
         client_id: job.client_id.clone(),
     };
     (store.outbox_job(job.id).unwrap(), request, second)
@@ -416,7 +416,7 @@ async fn a_send_that_never_answers_is_reconciled_not_resent() {
             from: o.sales.number.clone(),
             to: num(ADA),
             body: "Your order has shipped".into(),
-            media: None,
+            media: Vec::new(),
             client_id: o.engine.outbox().unwrap()[0].client_id.clone(),
         },
         "SM00000000000000000000000000000042",

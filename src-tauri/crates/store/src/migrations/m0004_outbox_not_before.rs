@@ -23,7 +23,7 @@ ALTER TABLE outbox ADD COLUMN not_before INTEGER;
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::{migrate, migrate_to, user_version};
+    use crate::migrations::{migrate_to, user_version};
     use crate::testutil::empty_db;
 
     #[test]
@@ -40,7 +40,7 @@ mod tests {
                  VALUES (1, 'c1', 'queued', 5000, 0);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), [4]);
+        assert_eq!(migrate_to(&mut conn, 4).unwrap(), [4]);
         assert_eq!(user_version(&conn).unwrap(), 4);
         let row: (i64, Option<i64>) = conn
             .query_row("SELECT next_attempt_at, not_before FROM outbox", [], |r| {

@@ -12,6 +12,7 @@ mod m0001_initial;
 mod m0002_message_id_high_water;
 mod m0003_line_capabilities;
 mod m0004_outbox_not_before;
+mod m0005_media;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -25,6 +26,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0002_message_id_high_water::MIGRATION,
     m0003_line_capabilities::MIGRATION,
     m0004_outbox_not_before::MIGRATION,
+    m0005_media::MIGRATION,
 ];
 
 /// The newest schema this code knows.

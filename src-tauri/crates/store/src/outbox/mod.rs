@@ -14,8 +14,8 @@ use switchboard_core::model::{
 
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::messages::{
-    allocate_message_ids, check_lines, get_message, index_bodies, insert_attachment,
-    insert_message, set_message_status, MessageError, NewImage, NewRow,
+    allocate_message_ids, check_lines, get_message, index_bodies, insert_images, insert_message,
+    set_message_status, MessageError, NewImage, NewRow,
 };
 use crate::rows;
 use crate::threads::{refresh_thread_last_message, upsert_thread};
@@ -61,7 +61,7 @@ impl OutboxState {
     }
 }
 
-/// A job with what the runner needs to send it (the image, if any, via `get_attachment`).
+/// A job with what the runner needs to send it (its images, if any, via `attachments`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OutboxJob {
     pub id: OutboxId,
@@ -87,7 +87,8 @@ pub struct OutboxJob {
 pub struct NewOutgoing {
     pub key: ThreadKey,
     pub body: String,
-    pub image: Option<NewImage>,
+    /// Up to 10, sent as one MMS.
+    pub images: Vec<NewImage>,
     /// The idempotency key of this message, kept across retries and unique in the store.
     pub client_id: String,
 }
@@ -143,7 +144,7 @@ impl Store {
     /// list. Any failure (an unknown line, a client id already used) writes nothing at all.
     pub fn enqueue_outgoing(&self, items: &[NewOutgoing], now_ms: i64) -> Result<Vec<Enqueued>> {
         for item in items {
-            if item.body.is_empty() && item.image.is_none() {
+            if item.body.is_empty() && item.images.is_empty() {
                 return Err(StoreError::InvalidInput {
                     what: "message",
                     why: "it has neither text nor an image",
@@ -164,13 +165,13 @@ impl Store {
             let first_id = allocate_message_ids(tx, items.len())?;
             let mut out = Vec::with_capacity(items.len());
             for (id, item) in (first_id..).map(MessageId).zip(items) {
-                let image = item.image.as_ref();
+                let has_images = !item.images.is_empty();
                 let thread_id = upsert_thread(
                     tx,
                     &item.key,
                     now_ms,
                     id,
-                    &rows::preview(&item.body, image.is_some()),
+                    &rows::preview(&item.body, has_images),
                     0,
                 )?;
                 insert_message(
@@ -182,13 +183,11 @@ impl Store {
                         direction: Direction::Outbound,
                         status: MessageStatus::Queued,
                         body: &item.body,
-                        has_attachment: image.is_some(),
+                        has_attachment: has_images,
                         carrier_sid: None,
                     },
                 )?;
-                if let Some(image) = image {
-                    insert_attachment(tx, id, image)?;
-                }
+                insert_images(tx, id, &item.images)?;
                 let outbox_id = tx
                     .prepare_cached(
                         "INSERT INTO outbox (message_id, client_id, state, attempts, next_attempt_at, created_at)

@@ -13,7 +13,7 @@ fn enqueue(store: &Store, line: LineId, to: &str, client_id: &str) -> crate::Enq
             &[NewOutgoing {
                 key: key(line, to),
                 body: "See you at nine".into(),
-                image: None,
+                images: Vec::new(),
                 client_id: client_id.into(),
             }],
             T0,

@@ -26,6 +26,7 @@ fn inbound(sid: &str, from: &str, to: &str, body: &str) -> CarrierMessage {
         error_code: None,
         error_message: None,
         media_urls: Vec::new(),
+        num_media: 0,
     }
 }
 
