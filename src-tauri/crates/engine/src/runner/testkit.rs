@@ -427,7 +427,7 @@ impl Office {
                 &ComposeRequest {
                     recipients: to.iter().map(|s| s.to_string()).collect(),
                     body: body.into(),
-                    image: None,
+                    images: Vec::new(),
                     line: Some(line.id),
                 },
                 None,
