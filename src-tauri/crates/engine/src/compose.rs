@@ -711,4 +711,103 @@ mod tests {
         e.send_(&request(&["Ada Lovelace"], None)).unwrap();
         assert!(e.load_draft(DraftKey::Composer).unwrap().is_some());
     }
+
+    /// Three distinct images: two PNGs of different sizes and one bigger.
+    fn three_images() -> Vec<Vec<u8>> {
+        use crate::images::tests::noisy_png;
+        vec![noisy_png(20, 20), noisy_png(30, 10), noisy_png(12, 40)]
+    }
+
+    /// The stored images of `message`, in their order: what the outbox sends.
+    fn stored(e: &Engine, message: switchboard_core::model::MessageId) -> Vec<Vec<u8>> {
+        let items = e.store.attachments(message).unwrap();
+        let indexes: Vec<u8> = items.iter().map(|a| a.index).collect();
+        assert_eq!(indexes, (0..items.len() as u8).collect::<Vec<_>>());
+        items.into_iter().map(|a| a.bytes).collect()
+    }
+
+    #[test]
+    fn three_images_go_in_one_message_per_recipient_in_their_order() {
+        let (_d, e, sales, _support) = office();
+        let mut req = request(&["Ada Lovelace", "Grace Hopper"], Some(sales.id));
+        req.images = three_images();
+        let preview = e.preview(&req).unwrap();
+        let previewed: Vec<Vec<u8>> = preview.images.iter().map(|i| i.bytes.clone()).collect();
+        assert_eq!(previewed, req.images);
+
+        let receipt = e.send_(&req).unwrap();
+        assert_eq!(receipt.sent.len(), 2);
+        for sent in &receipt.sent {
+            assert_eq!(stored(&e, sent.message_id), req.images, "{:?}", sent.recipient);
+            let shown = e.thread(sent.thread_id, 10, None).unwrap().messages;
+            assert_eq!(shown[0].attachments.len(), 3);
+        }
+        assert_eq!(e.outbox().unwrap().len(), 2, "one job per recipient, not per image");
+    }
+
+    #[test]
+    fn a_reply_carries_several_images_and_an_eleventh_is_refused_with_nothing_queued() {
+        let (_d, e, sales, _support) = office();
+        let first = e.send_(&request(&["Ada Lovelace"], Some(sales.id))).unwrap();
+        let thread = first.sent[0].thread_id;
+        let reply = e.reply(thread, "", three_images(), None).unwrap();
+        assert_eq!(stored(&e, reply.sent[0].message_id), three_images());
+
+        let eleven = vec![crate::images::tests::noisy_png(8, 8); 11];
+        let refused = e.reply(thread, "Too many", eleven, None).unwrap_err();
+        assert_eq!(
+            (refused.code().as_str(), refused.to_string().as_str()),
+            ("too_many_images", "A message can carry up to 10 images.")
+        );
+        assert_eq!(e.outbox().unwrap().len(), 2, "the refused reply queued nothing");
+    }
+
+    #[test]
+    fn a_fake_among_the_images_refuses_the_whole_message_naming_the_file() {
+        let (_d, e, sales, _support) = office();
+        let mut req = request(&["Ada Lovelace"], Some(sales.id));
+        req.images = three_images();
+        req.images[1] = b"%PDF-1.4 an invoice".to_vec();
+        let refused = e.send_(&req).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "The 2nd file is not a JPEG, PNG or GIF image."
+        );
+        assert!(e.outbox().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_live_preview_says_when_the_line_cannot_take_the_images() {
+        let (_d, e, sales, support) = office();
+        let account_line = |line: &Line, mms: bool| switchboard_store::AccountLine {
+            number: line.number.clone(),
+            label: line.label.clone(),
+            carrier_sid: None,
+            sms: true,
+            mms,
+        };
+        let fax = Line {
+            number: E164::from_normalized("+14155550109").unwrap(),
+            label: "Fax".into(),
+            ..sales.clone()
+        };
+        let listed = [
+            account_line(&sales, true),
+            account_line(&support, true),
+            account_line(&fax, false),
+        ];
+        e.store.adopt_lines(&listed, &|_| "#3366cc".into()).unwrap();
+        let fax = e.store.list_lines().unwrap().into_iter().find(|l| l.label == "Fax").unwrap();
+        let check = |images: usize, line: LineId, expected: Option<&str>| {
+            let mut s = state(&["Ada Lovelace"], "Hi");
+            s.line = Some(line);
+            s.images = vec![ImageKind::Png; images];
+            let problem = e.live_preview(&s).unwrap().problem;
+            assert_eq!(problem.map(|b| b.code.as_str()), expected, "{images} on {line:?}");
+        };
+        check(0, fax.id, None);
+        check(1, fax.id, Some("line_has_no_mms"));
+        check(3, fax.id, Some("line_has_no_mms"));
+        check(11, sales.id, Some("too_many_images"));
+    }
 }
