@@ -66,9 +66,10 @@ pub enum Command {
         /// Read the message text from a file, or from standard input with "-".
         #[arg(long, value_name = "FILE")]
         body_file: Option<PathBuf>,
-        /// Attach an image (JPEG, PNG or GIF; checked by content). Larger than 5 MB is scaled.
-        #[arg(long, value_name = "FILE")]
-        image: Option<PathBuf>,
+        /// Attach an image (JPEG, PNG or GIF; checked by content). Repeat for up to 10, sent in
+        /// the order given as one MMS; over 5 MB together, they are scaled to fit.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         /// The line to send from: its label, number or id.
         #[arg(long)]
         line: Option<String>,
@@ -82,8 +83,9 @@ pub enum Command {
         thread: i64,
         #[arg(long)]
         body: Option<String>,
-        #[arg(long, value_name = "FILE")]
-        image: Option<PathBuf>,
+        /// Attach an image, as `send --image` does; repeat for up to 10.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
     },
     /// The conversation list, most recent activity first.
     Threads {
