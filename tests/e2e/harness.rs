@@ -1043,6 +1043,9 @@ pub struct CarrierMessage {
     /// "inbound" (from a contact) or "outbound-api" (sent by the app).
     pub direction: String,
     pub error_code: Option<u32>,
+    /// How many media the message carries, as Twilio writes it ("3").
+    #[serde(default)]
+    pub num_media: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
