@@ -379,6 +379,32 @@ async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_rep
 }
 
 #[tokio::test]
+async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let pictures = three_pictures(&app);
+    let files: Vec<&std::path::Path> = pictures.iter().map(|p| p.as_path()).collect();
+    compose(&app, &["Ada Lovelace"], "Photos to follow").await;
+    attach(&app, &composer(), &files).await;
+    app.wait_for(&by_role("img", "Attached image 3").within(&composer()))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is saved as one types
+    let dir = app.close().await;
+    let app = App::launch_with(dir).await;
+    app.wait_for(&composer()).await;
+    for n in 1..=3 {
+        app.wait_for(&by_role("img", &format!("Attached image {n}")).within(&composer()))
+            .await;
+    }
+    app.wait_for(&containing_text("3 images ·").within(&composer()))
+        .await;
+    assert!(!app.shows(&by_role("img", "Attached image 4")).await);
+    app.close().await;
+}
+
+#[tokio::test]
 async fn offline_messages_wait_and_go_once_on_reconnect() {
     if skipped() {
         return;
