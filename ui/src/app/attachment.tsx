@@ -108,9 +108,19 @@ export function AttachedImagesTray(props: {
   attached: AttachedImages;
   onRemove: (index: number) => void;
 }) {
+  let tray: HTMLDivElement | undefined;
+  // The keyboard stays in the tray: focus moves to the Remove button now in the removed one's
+  // place (or the one before it).
+  const remove = (index: number) => {
+    props.onRemove(index);
+    queueMicrotask(() => {
+      const buttons = tray?.querySelectorAll<HTMLButtonElement>("button") ?? [];
+      buttons[Math.min(index, buttons.length - 1)]?.focus();
+    });
+  };
   return (
     <Show when={props.attached.images.length > 0}>
-      <div class="attachments" role="group" aria-label="Attached images">
+      <div class="attachments" role="group" aria-label="Attached images" ref={tray}>
         <ul class="attachment-list">
           <For each={props.attached.images}>
             {(img, i) => (
@@ -126,7 +136,7 @@ export function AttachedImagesTray(props: {
                 <button
                   type="button"
                   aria-label={`Remove image ${i() + 1}`}
-                  onClick={() => props.onRemove(i())}
+                  onClick={() => remove(i())}
                 >
                   Remove
                 </button>
