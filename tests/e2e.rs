@@ -680,7 +680,7 @@ async fn a_twilio_account_is_connected_in_settings_and_sends() {
         .expect("ImageMagick's convert");
     assert!(status.success());
     compose(&app, &["+1 415 555 0123"], "And the menu").await;
-    app.wait_for(&by_label("Image file").within(&composer()))
+    app.wait_for(&by_label("Image files").within(&composer()))
         .await
         .send_keys(png.to_str().unwrap())
         .await
