@@ -282,21 +282,25 @@ async fn an_image_is_attached_shown_and_sent() {
 
 /// Three different images beside the data directory, made with ImageMagick.
 fn three_pictures(app: &App) -> Vec<std::path::PathBuf> {
-    ["64x48 gradient:blue-white", "40x60 gradient:red-yellow", "80x30 plasma:green-black"]
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let (size, fill) = spec.split_once(' ').unwrap();
-            let path = app.data_dir().with_extension(format!("{i}.png"));
-            let status = std::process::Command::new("convert")
-                .args(["-size", size, fill])
-                .arg(&path)
-                .status()
-                .expect("ImageMagick's convert");
-            assert!(status.success());
-            path
-        })
-        .collect()
+    [
+        "64x48 gradient:blue-white",
+        "40x60 gradient:red-yellow",
+        "80x30 plasma:green-black",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, spec)| {
+        let (size, fill) = spec.split_once(' ').unwrap();
+        let path = app.data_dir().with_extension(format!("{i}.png"));
+        let status = std::process::Command::new("convert")
+            .args(["-size", size, fill])
+            .arg(&path)
+            .status()
+            .expect("ImageMagick's convert");
+        assert!(status.success());
+        path
+    })
+    .collect()
 }
 
 /// Picks `files` at once in the file input labelled "Image files" within `within`.
@@ -334,7 +338,8 @@ async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_rep
     app.wait_for(&containing_text("3 images ·").within(&composer()))
         .await;
     app.screenshot("three-attached").await;
-    app.click(&button("Remove image 2").within(&composer())).await;
+    app.click(&button("Remove image 2").within(&composer()))
+        .await;
     app.wait_gone(&by_role("img", "Attached image 3")).await;
     app.wait_for(&containing_text("2 images ·").within(&composer()))
         .await;
@@ -350,8 +355,15 @@ async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_rep
     app.wait_gone(&composer()).await;
     let sent = carrier_received(&app, 1).await;
     assert_eq!(sent.len(), 1, "one message, not one per image: {sent:?}");
-    assert!(sent[0].sid.starts_with("MM"), "sent as MMS: {}", sent[0].sid);
-    assert_eq!(sent_media(&app, 1).await, [("Three photos".into(), "3".into())]);
+    assert!(
+        sent[0].sid.starts_with("MM"),
+        "sent as MMS: {}",
+        sent[0].sid
+    );
+    assert_eq!(
+        sent_media(&app, 1).await,
+        [("Three photos".into(), "3".into())]
+    );
     app.wait_for(&containing_text("Three photos")).await;
 
     // The reply box of the thread now open: three more, sent as one message.

@@ -496,7 +496,8 @@ impl LoopbackHost {
             .route(
                 "/media/{id}",
                 axum::routing::get(
-                    |State(h): State<Hosted>, axum::extract::Path(id): axum::extract::Path<usize>| async move {
+                    |State(h): State<Hosted>,
+                     axum::extract::Path(id): axum::extract::Path<usize>| async move {
                         h.0.lock().unwrap()[id].clone()
                     },
                 ),
@@ -571,7 +572,10 @@ async fn three_images_go_as_three_media_url_fields_in_order_each_fetchable_with_
     assert_eq!(requests.len(), 1, "one message, not one per image");
     let fields = form_pairs(&requests[0].1);
     let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["From", "To", "Body", "MediaUrl", "MediaUrl", "MediaUrl"]);
+    assert_eq!(
+        keys,
+        ["From", "To", "Body", "MediaUrl", "MediaUrl", "MediaUrl"]
+    );
     let urls: Vec<String> = fields
         .into_iter()
         .filter(|(k, _)| k == "MediaUrl")
@@ -581,7 +585,11 @@ async fn three_images_go_as_three_media_url_fields_in_order_each_fetchable_with_
     let http = reqwest::Client::new();
     for (url, (_, bytes)) in urls.iter().zip(&images) {
         let fetched = http.get(url).send().await.unwrap().bytes().await.unwrap();
-        assert_eq!(&fetched[..], &bytes[..], "{url} serves its own image, in its place");
+        assert_eq!(
+            &fetched[..],
+            &bytes[..],
+            "{url} serves its own image, in its place"
+        );
     }
 }
 

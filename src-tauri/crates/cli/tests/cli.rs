@@ -206,10 +206,16 @@ fn image_is_repeatable_up_to_ten_in_the_order_given() {
     };
     let args = send(&files[..3]);
     let receipt = cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let thread = receipt["sent"][0]["thread_id"].as_i64().unwrap().to_string();
+    let thread = receipt["sent"][0]["thread_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     let shown = cli.ok(&["thread", &thread]);
     let attachments = shown["messages"][0]["attachments"].as_array().unwrap();
-    let indexes: Vec<i64> = attachments.iter().map(|a| a["index"].as_i64().unwrap()).collect();
+    let indexes: Vec<i64> = attachments
+        .iter()
+        .map(|a| a["index"].as_i64().unwrap())
+        .collect();
     assert_eq!(indexes, [0, 1, 2], "{shown}");
     for (i, a) in attachments.iter().enumerate() {
         assert_eq!(a["bytes"].as_u64(), Some(png(i as u8).len() as u64), "{a}");

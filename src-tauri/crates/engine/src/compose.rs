@@ -131,10 +131,8 @@ impl Engine {
             images: state.images.clone(),
         });
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
-        let checked = checked.and_then(|m| {
-            self.check_line(&decision, state.images.len())
-                .map(|()| m)
-        });
+        let checked =
+            checked.and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m));
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
             Err(e) => (
@@ -582,7 +580,9 @@ mod tests {
             .send_(&request(&["Ada Lovelace"], Some(support.id)))
             .unwrap();
         let thread = sent.sent[0].thread_id;
-        let reply = e.reply(thread, "And a follow-up", Vec::new(), None).unwrap();
+        let reply = e
+            .reply(thread, "And a follow-up", Vec::new(), None)
+            .unwrap();
         assert_eq!(reply.line.id, support.id);
         assert_eq!(reply.sent[0].thread_id, thread);
     }
@@ -603,7 +603,9 @@ mod tests {
             let draft = DraftKey::Thread(thread);
             e.save_draft(draft, r#"{"body":"Thanks"}"#).unwrap();
 
-            let refused = e.reply(thread, "Thanks", Vec::new(), Some(draft)).unwrap_err();
+            let refused = e
+                .reply(thread, "Thanks", Vec::new(), Some(draft))
+                .unwrap_err();
 
             let sentence = "Verification codes and short codes can't be replied to.";
             assert_eq!(
@@ -738,17 +740,28 @@ mod tests {
         let receipt = e.send_(&req).unwrap();
         assert_eq!(receipt.sent.len(), 2);
         for sent in &receipt.sent {
-            assert_eq!(stored(&e, sent.message_id), req.images, "{:?}", sent.recipient);
+            assert_eq!(
+                stored(&e, sent.message_id),
+                req.images,
+                "{:?}",
+                sent.recipient
+            );
             let shown = e.thread(sent.thread_id, 10, None).unwrap().messages;
             assert_eq!(shown[0].attachments.len(), 3);
         }
-        assert_eq!(e.outbox().unwrap().len(), 2, "one job per recipient, not per image");
+        assert_eq!(
+            e.outbox().unwrap().len(),
+            2,
+            "one job per recipient, not per image"
+        );
     }
 
     #[test]
     fn a_reply_carries_several_images_and_an_eleventh_is_refused_with_nothing_queued() {
         let (_d, e, sales, _support) = office();
-        let first = e.send_(&request(&["Ada Lovelace"], Some(sales.id))).unwrap();
+        let first = e
+            .send_(&request(&["Ada Lovelace"], Some(sales.id)))
+            .unwrap();
         let thread = first.sent[0].thread_id;
         let reply = e.reply(thread, "", three_images(), None).unwrap();
         assert_eq!(stored(&e, reply.sent[0].message_id), three_images());
@@ -759,7 +772,11 @@ mod tests {
             (refused.code().as_str(), refused.to_string().as_str()),
             ("too_many_images", "A message can carry up to 10 images.")
         );
-        assert_eq!(e.outbox().unwrap().len(), 2, "the refused reply queued nothing");
+        assert_eq!(
+            e.outbox().unwrap().len(),
+            2,
+            "the refused reply queued nothing"
+        );
     }
 
     #[test]
@@ -797,13 +814,23 @@ mod tests {
             account_line(&fax, false),
         ];
         e.store.adopt_lines(&listed, &|_| "#3366cc".into()).unwrap();
-        let fax = e.store.list_lines().unwrap().into_iter().find(|l| l.label == "Fax").unwrap();
+        let fax = e
+            .store
+            .list_lines()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.label == "Fax")
+            .unwrap();
         let check = |images: usize, line: LineId, expected: Option<&str>| {
             let mut s = state(&["Ada Lovelace"], "Hi");
             s.line = Some(line);
             s.images = vec![ImageKind::Png; images];
             let problem = e.live_preview(&s).unwrap().problem;
-            assert_eq!(problem.map(|b| b.code.as_str()), expected, "{images} on {line:?}");
+            assert_eq!(
+                problem.map(|b| b.code.as_str()),
+                expected,
+                "{images} on {line:?}"
+            );
         };
         check(0, fax.id, None);
         check(1, fax.id, Some("line_has_no_mms"));

@@ -1126,8 +1126,16 @@ async fn a_three_image_mms_is_one_message_with_three_media_byte_identical_in_ord
     sandbox.set_list_lag(Duration::from_millis(300)).unwrap();
     sandbox.set_media_lag(Duration::from_millis(800)).unwrap();
     let images = [
-        (ImageKind::Png, "image/png", b"\x89PNG\r\n\x1a\nthe parcel".to_vec()),
-        (ImageKind::Jpeg, "image/jpeg", b"\xff\xd8\xffthe label".to_vec()),
+        (
+            ImageKind::Png,
+            "image/png",
+            b"\x89PNG\r\n\x1a\nthe parcel".to_vec(),
+        ),
+        (
+            ImageKind::Jpeg,
+            "image/jpeg",
+            b"\xff\xd8\xffthe label".to_vec(),
+        ),
         (ImageKind::Gif, "image/gif", b"GIF89athe receipt".to_vec()),
     ];
     let req = SendRequest {
@@ -1142,7 +1150,11 @@ async fn a_three_image_mms_is_one_message_with_three_media_byte_identical_in_ord
     };
     let sent = client.send(&req).await.unwrap();
     assert!(sent.sid.starts_with("MM"), "{}", sent.sid);
-    assert_eq!(sandbox.received_count(), 1, "one message, not one per image");
+    assert_eq!(
+        sandbox.received_count(),
+        1,
+        "one message, not one per image"
+    );
     assert_eq!(sandbox.messages().len(), 1);
 
     let http = reqwest::Client::new();
