@@ -522,3 +522,35 @@ pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Ok(count)` of decoded images, or the code refusing them.
+    #[track_caller]
+    fn check(images: &[String], expected: Result<usize, ErrorCode>) {
+        let got = decode_images(images).map(|d| d.len()).map_err(|e| e.code);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn images_from_the_page_are_guarded_one_by_one_and_together() {
+        let small = BASE64.encode(b"\x89PNG\r\n\x1a\n");
+        let big = "A".repeat(MAX_IMAGE_BASE64 / 2 + 4); // five are over the total, four are not
+        check(&[], Ok(0));
+        check(&vec![small.clone(); 3], Ok(3));
+        // An 11th is the engine's to refuse, in its words.
+        check(&vec![small.clone(); 11], Ok(11));
+        check(
+            &["A".repeat(MAX_IMAGE_BASE64 + 4)],
+            Err(ErrorCode::FileTooLarge),
+        );
+        check(&vec![big.clone(); 5], Err(ErrorCode::FileTooLarge));
+        check(&vec![big; 4], Ok(4));
+        check(
+            &[small, "not base64!".into()],
+            Err(ErrorCode::ImageDataMalformed),
+        );
+    }
+}
