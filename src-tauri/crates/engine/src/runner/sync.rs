@@ -7,7 +7,9 @@
 //!
 //! Messages are recorded in the order the carrier lists them (oldest first, its own order
 //! within a second): message ids grow with each insert, and a thread is read by
-//! `(created_at, id)`, so two replies of the same second keep their order.
+//! `(created_at, id)`, so two replies of the same second keep their order. Their dates are
+//! moved from the carrier's clock onto this computer's (`Carrier::clock_offset_ms`), which
+//! dates the messages we send: one time line per thread, however far either clock is off.
 //!
 //! A first sync's messages (`Changes::backfill`: a new install, another account) are history:
 //! recorded as read, announced by one [`EngineEvent::HistoryImported`], never by a
@@ -469,7 +471,7 @@ impl Inner {
                 key,
                 body: &m.body,
                 carrier_sid: &m.sid,
-                created_at: m.created_at,
+                created_at: self.local_date(m.created_at),
                 media: InboundMedia::Pending {
                     count: m.num_media as usize,
                     urls: &m.media_urls,
@@ -610,7 +612,7 @@ impl Inner {
                     key,
                     body: &m.body,
                     carrier_sid: &m.sid,
-                    created_at: m.created_at,
+                    created_at: self.local_date(m.created_at),
                     status,
                     error: match status {
                         MessageStatus::Failed | MessageStatus::Undelivered => error.as_ref(),
@@ -660,6 +662,12 @@ impl Inner {
             tracing::info!(messages = news, "recorded messages sent from elsewhere");
         }
         Ok(())
+    }
+
+    /// A date of the carrier's on this computer's clock, which dates our own messages: one time
+    /// line for a thread, however far the carrier's clock is off.
+    fn local_date(&self, carrier_ms: i64) -> i64 {
+        carrier_ms.saturating_sub(self.carrier.clock_offset_ms().unwrap_or(0))
     }
 
     /// Applies the status of one of our messages; the store never moves a status backwards.
