@@ -92,6 +92,8 @@ pub struct FakeState {
     pub listed_sent: std::collections::HashSet<String>,
     /// When `find_sent` answered, and how many candidates it gave.
     pub found: Vec<(u64, usize)>,
+    /// What `clock_offset_ms` answers: how far the carrier's clock is ahead.
+    pub clock_offset_ms: Option<i64>,
 }
 
 pub struct FakeCarrier {
@@ -383,6 +385,10 @@ impl Carrier for FakeCarrier {
             messages,
             backfill: s.history_on_first_sync && cursor.0.is_null(),
         })
+    }
+
+    fn clock_offset_ms(&self) -> Option<i64> {
+        self.state().clock_offset_ms
     }
 
     async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {

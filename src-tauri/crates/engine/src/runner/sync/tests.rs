@@ -934,3 +934,54 @@ async fn a_message_from_a_number_the_account_does_not_have_is_dropped_after_a_wh
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_carrier_whose_clock_is_off_still_gives_a_thread_one_time_line() {
+    let o = office();
+    let ours = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let sent_at = o.engine.store().get_message(ours).unwrap().created_at;
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 1);
+    // The carrier's clock is 90 s ahead: its dates for what came a second and two after ours.
+    carrier.state().clock_offset_ms = Some(90_000);
+    carrier.push_change(at(
+        sent_from(
+            "SMcolleague6",
+            SALES,
+            ADA,
+            "It left at 9",
+            CarrierStatus::Sent,
+        ),
+        sent_at + 91_000,
+    ));
+    carrier.push_change(at(
+        inbound("SMreply6", ADA, SALES, "Thanks!"),
+        sent_at + 92_000,
+    ));
+
+    runner.run_once().await;
+
+    let store = o.engine.store();
+    let date = |sid: &str| {
+        let m = store
+            .message_by_carrier_sid(sid)
+            .unwrap()
+            .unwrap()
+            .message_id;
+        store.get_message(m).unwrap().created_at
+    };
+    assert_eq!(
+        (date("SMcolleague6"), date("SMreply6")),
+        (sent_at + 1_000, sent_at + 2_000),
+        "on this computer's clock"
+    );
+    let bodies: Vec<String> = thread_of(&o, &o.sales, ADA)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Your order has shipped", "It left at 9", "Thanks!"]
+    );
+}
