@@ -64,9 +64,11 @@ const UNMATCHED_ROUNDS: u32 = 10;
 /// The ends of rounds an unknown outbound message must stay unmatched through before it may be
 /// recorded as sent elsewhere: the round that listed it, and one more.
 const ELSEWHERE_ROUNDS: u32 = 2;
-/// Unknown outbound messages remembered at once; past it, more are not taken until some are
-/// settled (the carrier's cursor has moved past them: a later status lists them again).
-const MAX_UNMATCHED: usize = 1_000;
+/// Unknown outbound messages remembered at once: a first sync's two days of a busy account's
+/// sent messages (a few hundred bytes each). Past it, more are not taken until some are
+/// recorded; the carrier's cursor has moved past them, so only a later status of theirs
+/// lists them again.
+const MAX_UNMATCHED: usize = 20_000;
 /// How often the carrier's numbers are read again while syncing. Rarely: a message to a number
 /// we don't know reads them at once, and this only shows a new number before its first one.
 pub(crate) const LINES_REFRESH: Duration = Duration::from_secs(10 * 60);

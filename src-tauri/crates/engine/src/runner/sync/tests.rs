@@ -985,3 +985,37 @@ async fn a_carrier_whose_clock_is_off_still_gives_a_thread_one_time_line() {
         ["Your order has shipped", "It left at 9", "Thanks!"]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_accounts_first_sync_records_all_its_sent_messages() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.state().history_on_first_sync = true;
+    for i in 0..2_500 {
+        let to = format!("+1415555{:04}", i % 400);
+        let m = sent_from(
+            &format!("SMbusy{i:04}"),
+            SALES,
+            &to,
+            "Your order has shipped",
+            CarrierStatus::Delivered,
+        );
+        carrier.push_change(at(m, 1_700_000_000_000 + i * 1_000));
+    }
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.elsewhere, 2_500);
+
+    let history: u64 = drain(&mut events)
+        .iter()
+        .map(|e| match e {
+            EngineEvent::HistoryImported { messages } => *messages,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(history, 2_500);
+    let threads = o.engine.store().list_threads(None, 1_000, None).unwrap();
+    assert_eq!(threads.len(), 400);
+    assert_eq!(runner.run_once().await.elsewhere, 0);
+}
