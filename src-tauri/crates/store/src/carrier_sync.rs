@@ -115,12 +115,15 @@ pub enum Elsewhere {
 /// (`sending`), or failed because the carrier would not confirm it (`unconfirmed`). A queued
 /// job is not: its last attempt, if any, was refused for sure, or looked for after the
 /// carrier's settle and not found.
+/// It reads the outbox (a few rows) and each job's message, never the thread's messages (any
+/// number): `CROSS JOIN` keeps SQLite to that order.
 pub(crate) const JOB_IN_DOUBT_SQL: &str = "SELECT EXISTS (
-        SELECT 1 FROM threads t
-        JOIN messages m ON m.thread_id = t.id
-        JOIN outbox o ON o.message_id = m.id
-        WHERE t.line_id = ?1 AND t.counterpart = ?2
-            AND (o.state = 'sending' OR (o.state = 'failed' AND m.error_code = ?3)))";
+        SELECT 1 FROM outbox o
+        CROSS JOIN messages m ON m.id = o.message_id
+        CROSS JOIN threads t ON t.id = m.thread_id
+        WHERE o.state IN ('sending', 'failed')
+            AND (o.state = 'sending' OR m.error_code = ?3)
+            AND t.line_id = ?1 AND t.counterpart = ?2)";
 
 /// How received messages are recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -595,6 +598,28 @@ mod tests {
         store.mark_sending(refused, T0).unwrap();
         store.mark_failed(refused, &error("21211"), T0).unwrap();
         check(&k, "SM4", "recorded");
+    }
+
+    #[test]
+    fn the_doubt_check_reads_the_outbox_not_the_threads_messages() {
+        let (_dir, store) = new_store();
+        let plan: String = store
+            .read(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {JOB_IN_DOUBT_SQL}"))?;
+                let steps: Vec<String> = stmt
+                    .query_map(params![1, "+447700900001", "unconfirmed"], |r| {
+                        r.get::<_, String>(3)
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(steps.join("\n"))
+            })
+            .unwrap();
+        assert!(plan.contains("SCAN o"), "{plan}");
+        assert!(plan.contains("messages_by_id"), "{plan}");
+        assert!(
+            !plan.contains("SCAN m") && !plan.contains("SCAN t"),
+            "{plan}"
+        );
     }
 
     #[test]
