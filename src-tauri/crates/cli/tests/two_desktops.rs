@@ -80,6 +80,21 @@ impl Desktop {
         )
     }
 
+    /// What a person sees (no `--json`).
+    fn text(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(support::BIN)
+            .arg("--data-dir")
+            .arg(self.dir.join("data"))
+            .arg("--key-file")
+            .arg(self.dir.join("key"))
+            .args(args)
+            .env_remove("SWITCHBOARD_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -245,6 +260,19 @@ fn a_message_sent_from_one_desktop_shows_once_in_the_others_thread_as_sent_elsew
     }
     let threads = b.ok(&["threads"]);
     assert_eq!(threads[0]["unread"], 0, "ours, not news");
+    let words = b.text(&["thread", &threads[0]["id"].to_string()]);
+    let label = words
+        .lines()
+        .find(|l| l.trim_start().starts_with('#') && l.contains("The label"))
+        .unwrap_or_else(|| panic!("{words}"));
+    assert!(
+        label.contains("(sent, sent elsewhere)") || label.contains("(delivered, sent elsewhere)"),
+        "{label}"
+    );
+    assert!(
+        label.contains("[Attachment, downloading]") || label.contains("[Photo 32×32, 220 bytes]"),
+        "{label}"
+    );
 
     // More rounds on both sides, and B answers in the same thread: nothing doubles, and
     // each desktop's own messages are never "elsewhere" there.
