@@ -286,16 +286,24 @@ impl Inner {
         })
     }
 
-    /// Takes up the unknown outbound messages saved with the cursor, once per sync loop. A
-    /// damaged list is forgotten (its messages are listed again by a later status).
+    /// Takes up the unknown outbound messages saved with the cursor, once per sync loop. One
+    /// that cannot be read (damaged, or saved by another version) is forgotten, the others kept;
+    /// a later status of it lists it again.
     fn load_unmatched(&self, state: &mut SyncState) -> Result<(), SyncError> {
         if std::mem::replace(&mut state.loaded, true) {
             return Ok(());
         }
         let saved = self.saved_sync()?["unmatched"].clone();
-        let list: Vec<Unmatched> = serde_json::from_value(saved.clone()).unwrap_or_default();
-        for u in list {
-            state.unmatched.entry(u.message.sid.clone()).or_insert(u);
+        let list = saved.as_array().map(Vec::as_slice).unwrap_or_default();
+        for value in list {
+            match serde_json::from_value::<Unmatched>(value.clone()) {
+                Ok(u) => {
+                    state.unmatched.entry(u.message.sid.clone()).or_insert(u);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "forgot an unreadable unknown outbound message")
+                }
+            }
         }
         state.saved_unmatched = saved;
         Ok(())

@@ -830,6 +830,16 @@ async fn a_waiting_message_survives_a_restart_and_a_one_off_run_records_it() {
         .unwrap();
     assert_eq!(saved()["unmatched"][0]["message"]["sid"], "SMcolleague4");
     assert!(thread_of(&o, &o.sales, ADA).is_empty());
+    // An entry another version saved in a form this one cannot read costs only itself.
+    let mut damaged = saved();
+    damaged["unmatched"].as_array_mut().unwrap().insert(
+        0,
+        serde_json::json!({ "message": { "sid": "SMunreadable" } }),
+    );
+    o.engine
+        .store()
+        .set_setting(SettingKey::SyncCursor, &damaged)
+        .unwrap();
     // A new process: the cursor is past the message, which the saved list still holds.
     runner
         .inner
