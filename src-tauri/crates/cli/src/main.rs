@@ -3,6 +3,7 @@
 //! lives in the engine and the core.
 
 mod args;
+mod attachment;
 mod live;
 mod names;
 mod output;
@@ -323,6 +324,15 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             out.threads(&e.threads(line, *limit, None)?)
         }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
+        Command::Attachment {
+            message,
+            index,
+            out: file,
+            force,
+        } => {
+            let saved = attachment::save(e, MessageId(*message), *index, file, *force)?;
+            out.attachment_saved(&saved, file)
+        }
         Command::Search { query, limit } => out.search(&e.search(query, *limit)?),
         Command::Outbox { cmd } => match cmd {
             None | Some(OutboxCmd::List) => out.outbox(&e.outbox()?),
