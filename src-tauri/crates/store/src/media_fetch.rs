@@ -71,6 +71,9 @@ const DUE_SQL: &str = "SELECT f.message_id, m.thread_id, m.carrier_sid, f.attemp
     WHERE f.failed = 0 AND f.next_attempt_at <= ?1
     ORDER BY f.message_id DESC LIMIT ?2";
 
+const ONE_SQL: &str = "SELECT f.message_id, m.thread_id, m.carrier_sid, f.attempts
+    FROM media_fetch f JOIN messages m ON m.id = f.message_id WHERE f.message_id = ?1";
+
 const PENDING_ITEMS_SQL: &str =
     "SELECT idx, url FROM media WHERE message_id = ?1 AND bytes IS NULL ORDER BY idx";
 
@@ -113,10 +116,19 @@ impl Store {
     /// Up to `limit` messages whose media are due for download at `now_ms` (not given up on),
     /// newest first: what just arrived is what the user is looking at.
     pub fn due_media_downloads(&self, now_ms: i64, limit: usize) -> Result<Vec<MediaDownload>> {
+        self.due_media_downloads_where(DUE_SQL, params![now_ms, limit as i64])
+    }
+
+    /// The downloads `sql` (a query of [`DUE_SQL`]'s columns) picks, with their items.
+    fn due_media_downloads_where(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<MediaDownload>> {
         self.read(|conn| {
             let heads: Vec<(i64, i64, Option<String>, i64)> = conn
-                .prepare_cached(DUE_SQL)?
-                .query_map(params![now_ms, limit as i64], |r| {
+                .prepare_cached(sql)?
+                .query_map(params, |r| {
                     Ok((r.get(0)?, r.get(1)?, sid_from(r.get_ref(2)?), r.get(3)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -141,6 +153,15 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// `message`'s place in the download queue, with the items still to fetch (`None`: it has
+    /// none to fetch); given up on or not.
+    pub fn media_download(&self, message: MessageId) -> Result<Option<MediaDownload>> {
+        Ok(self
+            .due_media_downloads_where(ONE_SQL, params![message.0])?
+            .into_iter()
+            .next())
     }
 
     /// When the next download not given up on is due (`None`: the queue is empty).
@@ -548,6 +569,9 @@ mod tests {
                 },
             ]
         );
+        let one = store.media_download(m).unwrap().unwrap();
+        assert_eq!(one.items.len(), 2);
+        assert_eq!(store.media_download(MessageId(999)).unwrap(), None);
         let eleven: Vec<String> = (0..11).map(|i| format!("https://c/{i}")).collect();
         store.set_media_urls(m, &eleven).unwrap();
         assert_eq!(media_rows(&store, m), 10, "Twilio's limit");
