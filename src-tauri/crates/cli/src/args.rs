@@ -110,6 +110,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: Option<OutboxCmd>,
     },
+    /// Media received with messages (photos, PDFs, contact cards…).
+    Media {
+        #[command(subcommand)]
+        cmd: MediaCmd,
+    },
     /// Send what is queued and receive replies and delivery reports, until Ctrl-C.
     ///
     /// Talks to the carrier of this data directory (today the sandbox started with
@@ -275,6 +280,16 @@ pub enum AccountCmd {
     },
     /// Stop sending images through the media host (its keys leave the keychain).
     RemoveMediaHost,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCmd {
+    /// Ask again for a received message's media that could not be downloaded (deleted at
+    /// the carrier, refused): `switchboard-cli run` fetches them.
+    Retry {
+        /// The message's id (see `thread`).
+        message: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

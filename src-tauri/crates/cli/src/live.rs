@@ -556,6 +556,12 @@ fn print_event(event: &EngineEvent, json: bool) {
         } => say(&format!(
             "new message from {from} in conversation {thread_id}"
         )),
+        EngineEvent::MessageMedia {
+            message_id,
+            thread_id,
+        } => say(&format!(
+            "media of message {message_id} (conversation {thread_id}) downloaded or unavailable"
+        )),
         EngineEvent::Connectivity { online } => say(if *online {
             "online"
         } else {
