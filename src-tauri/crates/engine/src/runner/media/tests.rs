@@ -434,3 +434,20 @@ async fn a_runner_whose_account_changed_downloads_nothing() {
     assert_eq!(fetched(&carrier), Vec::<String>::new());
     assert_eq!(states(&o, m), [Downloading]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn media_arriving_while_the_runner_runs_are_fetched_at_once_not_at_the_next_idle_look() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    runner
+        .run_until_stopped(async {
+            tokio::time::sleep(secs(1)).await;
+            let urls = carry(&carrier, "MMnews", &[photo(3, 2)]);
+            carrier.push_change(mms("MMnews", 1, &urls));
+            // The next sync round finds it (every 5 s) and wakes the download.
+            tokio::time::sleep(secs(6)).await;
+            assert_eq!(states(&o, received(&o)), [Ready]);
+        })
+        .await;
+}
