@@ -451,3 +451,124 @@ async fn media_arriving_while_the_runner_runs_are_fetched_at_once_not_at_the_nex
         })
         .await;
 }
+
+/// The in-memory carrier, each download taking a second; counts the downloads at once.
+struct SlowMedia {
+    inner: std::sync::Arc<FakeCarrier>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl switchboard_carrier::Carrier for SlowMedia {
+    fn capabilities(&self) -> switchboard_carrier::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn account(
+        &self,
+    ) -> Result<switchboard_carrier::CarrierAccount, switchboard_carrier::CarrierError> {
+        self.inner.account().await
+    }
+    async fn lines(
+        &self,
+    ) -> Result<Vec<switchboard_carrier::CarrierLine>, switchboard_carrier::CarrierError> {
+        self.inner.lines().await
+    }
+    async fn rename_line(
+        &self,
+        sid: &str,
+        label: &str,
+    ) -> Result<(), switchboard_carrier::CarrierError> {
+        self.inner.rename_line(sid, label).await
+    }
+    async fn send(
+        &self,
+        request: &switchboard_carrier::SendRequest,
+    ) -> Result<CarrierMessage, switchboard_carrier::CarrierError> {
+        self.inner.send(request).await
+    }
+    async fn find_sent(
+        &self,
+        request: &switchboard_carrier::SendRequest,
+        started_at_ms: i64,
+    ) -> Result<Vec<CarrierMessage>, switchboard_carrier::CarrierError> {
+        self.inner.find_sent(request, started_at_ms).await
+    }
+    async fn changes(
+        &self,
+        cursor: &switchboard_carrier::SyncCursor,
+    ) -> Result<switchboard_carrier::Changes, switchboard_carrier::CarrierError> {
+        self.inner.changes(cursor).await
+    }
+    async fn media_urls(
+        &self,
+        message_sid: &str,
+    ) -> Result<Vec<String>, switchboard_carrier::CarrierError> {
+        self.inner.media_urls(message_sid).await
+    }
+    async fn fetch_media(
+        &self,
+        url: &str,
+    ) -> Result<switchboard_carrier::FetchedMedia, switchboard_carrier::CarrierError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(secs(1)).await;
+        let fetched = self.inner.fetch_media(url).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        fetched
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_messages_are_downloaded_at_once_newest_first() {
+    use switchboard_carrier::Carrier as _;
+    let o = office();
+    let fake = FakeCarrier::new();
+    let mut all_urls = Vec::new();
+    for i in 0..5 {
+        let sid = format!("MMbusy{i}");
+        let urls = carry(&fake, &sid, &[photo(i + 1, 1)]);
+        fake.push_change(CarrierMessage {
+            created_at: 1_700_000_000_000 + i64::from(i) * 1000,
+            ..mms(&sid, 1, &urls)
+        });
+        all_urls.extend(urls);
+    }
+    fake.state().lines = Some(vec![carrier_line(&o.sales), carrier_line(&o.support)]);
+    let slow = std::sync::Arc::new(SlowMedia {
+        inner: fake.clone(),
+        in_flight: Default::default(),
+        most: Default::default(),
+    });
+    assert!(slow.capabilities().mms);
+    let runner = crate::Runner::start(
+        o.engine.clone(),
+        slow.clone(),
+        crate::RunnerConfig {
+            clock: crate::Clock::tokio(),
+            jitter: || 0.5,
+            ..crate::RunnerConfig::default()
+        },
+    )
+    .unwrap();
+
+    run_for(&runner, secs(10)).await;
+
+    assert_eq!(slow.most.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let fetched = fetched(&fake);
+    assert_eq!(fetched.len(), 5, "{fetched:?}");
+    let mut first_two = fetched[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, all_urls[3..], "the newest two first, together");
+    let store = o.engine.store();
+    let thread = store
+        .thread_by_key(&ThreadKey {
+            line: o.sales.id,
+            counterpart: num(ADA),
+        })
+        .unwrap()
+        .unwrap();
+    let rows = store.thread_messages(thread.id, 10, None).unwrap();
+    assert!(rows.iter().all(|r| r.attachments[0].state == Ready));
+}
