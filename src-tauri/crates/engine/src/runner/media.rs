@@ -43,6 +43,8 @@ const ROUND: usize = 20;
 /// The longest the loop sleeps with nothing due: downloads queued by another process (the CLI
 /// syncing while the app runs) are noticed this late at worst.
 const IDLE: Duration = Duration::from_secs(60);
+/// How long the loop waits after its own store failed before it reads the queue again.
+const STORE_TROUBLE: Duration = Duration::from_secs(5);
 
 /// Why a message's media were not all stored this time.
 enum Stop {
@@ -131,11 +133,16 @@ impl Inner {
                         tracing::warn!(error = %e, "cannot make the media downloads due");
                     }
                 }
-                tokio::select! {
-                    () = self.media_round() => {}
+                let healthy = tokio::select! {
+                    healthy = self.media_round() => healthy,
                     _ = stop.changed() => break,
+                };
+                if healthy {
+                    self.next_media_delay()
+                } else {
+                    // Our own store failed: what it left due is tried again, not in a spin.
+                    STORE_TROUBLE
                 }
-                self.next_media_delay()
             } else {
                 // About to be replaced: wait for the stop.
                 Duration::MAX
@@ -166,28 +173,33 @@ impl Inner {
         }
     }
 
-    /// One pass over the downloads due now, two messages at a time.
-    pub(crate) async fn media_round(&self) {
+    /// One pass over the downloads due now, two messages at a time; false when the store
+    /// failed along the way.
+    pub(crate) async fn media_round(&self) -> bool {
         let due = match self.engine.store().due_media_downloads(self.now(), ROUND) {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the media download queue");
-                return;
+                return false;
             }
         };
         let queue = Mutex::new(VecDeque::from(due));
         let worker = || async {
+            let mut healthy = true;
             loop {
                 let next = lock(&queue).pop_front();
                 let Some(download) = next else { break };
-                self.download(download).await;
+                healthy &= self.download(download).await;
             }
+            healthy
         };
-        tokio::join!(worker(), worker());
+        let (a, b) = tokio::join!(worker(), worker());
+        a && b
     }
 
-    /// Downloads what `download` still misses and records how it went.
-    async fn download(&self, download: MediaDownload) {
+    /// Downloads what `download` still misses and records how it went; false when the store
+    /// failed.
+    async fn download(&self, download: MediaDownload) -> bool {
         let message = download.message_id;
         let thread = download.thread_id;
         let attempts = download.attempts;
@@ -209,6 +221,7 @@ impl Inner {
                 );
                 if let Err(e) = store.media_download_failed(message, &why, next) {
                     tracing::warn!(error = %e, message = message.0, "media failure not recorded");
+                    return false;
                 }
             }
             Err(Stop::Never(why)) => {
@@ -220,13 +233,16 @@ impl Inner {
                     }),
                     Err(e) => {
                         tracing::warn!(error = %e, message = message.0, "media failure not recorded");
+                        return false;
                     }
                 }
             }
             Err(Stop::Store(e)) => {
                 tracing::warn!(error = %e, message = message.0, "media not stored");
+                return false;
             }
         }
+        true
     }
 
     /// Lists the items' URLs if the carrier has not yet, then fetches and stores each.
