@@ -1043,7 +1043,8 @@ pub struct CarrierMessage {
     /// "inbound" (from a contact) or "outbound-api" (sent by the app).
     pub direction: String,
     pub error_code: Option<u32>,
-    /// How many media items the carrier reports ("0" for an SMS, and during the media lag).
+    /// How many media the message carries, as Twilio writes it ("3").
+    #[serde(default)]
     pub num_media: String,
 }
 
