@@ -535,6 +535,24 @@ async fn notifications_follow_the_privacy_setting() {
 }
 
 #[tokio::test]
+async fn a_photo_without_words_is_notified_as_a_photo() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let photo: &[u8] = include_bytes!("../src-tauri/crates/sandbox/src/demo-photo-1.jpg");
+    // Labelled as a phone might; the app goes by the content.
+    app.sandbox()
+        .reply_with_media(ADA, SALES, "", &[("application/octet-stream", photo)])
+        .await;
+    let shown = app
+        .wait_for_notification("Ada Lovelace → Sales", Duration::from_secs(20))
+        .await;
+    assert_eq!(shown.body, "Photo", "named once downloaded and recognised");
+    app.close().await;
+}
+
+#[tokio::test]
 async fn clicking_a_notification_opens_its_conversation() {
     if skipped() {
         return;

@@ -2,13 +2,17 @@
 //! and starts the runner (`Engine::start_background_when_free`); this file serves the embedded
 //! sandbox when the engine asks for it, runs the runner, and forwards its events to the
 //! webview, to notifications and to the tray — reloading what is shown, rather than losing
-//! track, when it falls behind them. When the account changes, it stops the runner (its sends
+//! track, when it falls behind them. An inbound message with media to download has its
+//! notification held until they are in (or given up on), [`MEDIA_WAIT`] at most, so that it can
+//! say "Photo". When the account changes, it stops the runner (its sends
 //! in flight land or are abandoned first) and starts again on the new one. While another
 //! Switchboard (the CLI's `run`) holds the outbox lock, it keeps trying and the banner says so.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_engine::core::model::{MessageId, ThreadId};
 use switchboard_engine::{DemoContact, Engine, EngineEvent, ErrorCode, Runner, SandboxAccess};
 use switchboard_sandbox::serve_sandbox;
 use tauri::{AppHandle, Emitter, Manager};
@@ -178,8 +182,43 @@ async fn run(
 fn forward_events(handle: AppHandle, engine: Arc<Engine>, runner: &Runner) {
     let events = runner.subscribe();
     tauri::async_runtime::spawn(async move {
-        forward(events, &mut Shell { handle, engine }).await;
+        let mut shell = Shell {
+            handle,
+            engine,
+            held: Arc::default(),
+        };
+        forward(events, &mut shell).await;
     });
+}
+
+/// How long an inbound message's notification waits for its media to be downloaded (so that
+/// it can say "Photo" rather than "Attachment") before it is raised all the same.
+pub const MEDIA_WAIT: Duration = Duration::from_secs(10);
+
+/// Inbound messages whose notification waits for their media, by message; whoever takes one
+/// out (its media in, or its [`MEDIA_WAIT`] over) raises it, once.
+#[derive(Debug, Default)]
+struct Held(std::sync::Mutex<HashMap<MessageId, ThreadId>>);
+
+impl Held {
+    fn hold(&self, message: MessageId, thread: ThreadId) {
+        self.lock().insert(message, thread);
+    }
+
+    fn holds(&self, message: MessageId) -> bool {
+        self.lock().contains_key(&message)
+    }
+
+    /// The thread of `message` if it was held, now no longer.
+    fn release(&self, message: MessageId) -> Option<ThreadId> {
+        self.lock().remove(&message)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MessageId, ThreadId>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Where the runner's events go: in the app, the webview, notifications and the tray.
@@ -208,6 +247,7 @@ async fn forward(mut events: broadcast::Receiver<EngineEvent>, sink: &mut impl E
 struct Shell {
     handle: AppHandle,
     engine: Arc<Engine>,
+    held: Arc<Held>,
 }
 
 impl Shell {
@@ -217,6 +257,20 @@ impl Shell {
         let (handle, engine) = (self.handle.clone(), self.engine.clone());
         let _ = tokio::task::spawn_blocking(move || f(&handle, &engine)).await;
     }
+}
+
+/// Raises `message`'s held notification after [`MEDIA_WAIT`] if its media have not come by
+/// then: it then names only what is proved.
+fn raise_when_waited(handle: AppHandle, engine: Arc<Engine>, held: Arc<Held>, message: MessageId) {
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(MEDIA_WAIT).await;
+        if let Some(thread) = held.release(message) {
+            let _ = tokio::task::spawn_blocking(move || {
+                notify::inbound(&handle, &engine, thread, message);
+            })
+            .await;
+        }
+    });
 }
 
 fn show_unread(handle: &AppHandle, engine: &Engine) {
@@ -232,9 +286,27 @@ impl EventSink for Shell {
                 message_id,
                 ..
             } => {
+                let (held, shared) = (self.held.clone(), self.engine.clone());
                 self.blocking(move |handle, engine| {
-                    notify::inbound(handle, engine, thread_id, message_id);
+                    if notify::waits_for_media(engine, message_id) {
+                        held.hold(message_id, thread_id);
+                        raise_when_waited(handle.clone(), shared, held, message_id);
+                    } else {
+                        notify::inbound(handle, engine, thread_id, message_id);
+                    }
                     show_unread(handle, engine);
+                })
+                .await;
+            }
+            // A held notification goes once its media are in (or given up on).
+            EngineEvent::MessageMedia { message_id, .. } if self.held.holds(message_id) => {
+                let held = self.held.clone();
+                self.blocking(move |handle, engine| {
+                    if !notify::waits_for_media(engine, message_id) {
+                        if let Some(thread) = held.release(message_id) {
+                            notify::inbound(handle, engine, thread, message_id);
+                        }
+                    }
                 })
                 .await;
             }
@@ -298,6 +370,22 @@ mod tests {
             sink.0, expected,
             "one resync for what was missed, then every newer event"
         );
+    }
+
+    #[test]
+    fn a_held_notification_is_released_once() {
+        let held = Held::default();
+        let (message, thread) = (MessageId(7), ThreadId(2));
+        assert!(!held.holds(message));
+        held.hold(message, thread);
+        assert!(held.holds(message));
+        assert_eq!(held.release(message), Some(thread), "its media came");
+        assert_eq!(
+            held.release(message),
+            None,
+            "the wait's end raises nothing more"
+        );
+        assert!(!held.holds(message));
     }
 
     #[tokio::test]

@@ -442,6 +442,13 @@ pub fn retry_message(
 }
 
 #[tauri::command]
+pub fn retry_media(app: State<'_, App>, message: MessageId) -> AppResult<()> {
+    engine(&app)?.retry_media(message)?;
+    app.wake();
+    Ok(())
+}
+
+#[tauri::command]
 pub fn delete_message(app: State<'_, App>, message: MessageId) -> AppResult<ThreadId> {
     Ok(engine(&app)?.delete_failed_message(message)?)
 }

@@ -116,6 +116,8 @@ ipc! {
     sync attachment(app: State<'_, App>; message: MessageId, index: u8) -> AttachmentData;
     sync outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
     sync retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
+    /// "Try again" on a received message's media that could not be downloaded.
+    sync retry_media(app: State<'_, App>; message: MessageId) -> ();
     sync delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;
     sync load_draft(app: State<'_, App>; key: DraftKey) -> Option<String>;
     sync save_draft(app: State<'_, App>; key: DraftKey, json: String) -> ();

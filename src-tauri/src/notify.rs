@@ -1,10 +1,13 @@
 //! OS notifications for inbound messages (`notify-rust`: D-Bus on Linux, the notification
-//! centres elsewhere). What a notification says depends on the privacy setting; whether one is
-//! raised at all on do-not-disturb and on what the window shows.
+//! centres elsewhere). What a notification says depends on the privacy setting — the sender,
+//! and the text or, for a message without text, what it carries ("Photo", "2 photos", "PDF"…,
+//! known once downloaded); whether one is raised at all on do-not-disturb and on what the window
+//! shows. The message is read by its id, wherever it stands in its thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use switchboard_engine::core::model::{MessageId, ThreadId};
+use switchboard_engine::core::model::{MediaKind, MessageId, ThreadId};
+use switchboard_engine::store::{AttachmentInfo, AttachmentState};
 use switchboard_engine::{Engine, NotificationPrivacy};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -47,16 +50,48 @@ impl Drop for Waiting {
     }
 }
 
-/// "Ada Lovelace → Sales" with the text, only the sender, or nothing but that a message came.
-pub fn content(privacy: NotificationPrivacy, sender: &str, line: &str, text: &str) -> Content {
+/// What a message without text carries, as a notification names it: "Photo", "2 photos",
+/// "PDF", "Contact card"… once its items are downloaded and so proved; "Attachment" (or
+/// "3 attachments") for items not downloaded (or not to be), or of several kinds.
+pub fn media_label(items: &[AttachmentInfo]) -> String {
+    let proved: Option<Vec<MediaKind>> = items
+        .iter()
+        .map(|a| {
+            (a.state == AttachmentState::Ready)
+                .then_some(a.kind)
+                .flatten()
+        })
+        .collect();
+    let one_kind = proved.as_deref().and_then(|kinds| {
+        let first = *kinds.first()?;
+        kinds.iter().all(|k| *k == first).then_some(first)
+    });
+    match (items.len(), one_kind) {
+        (0, _) => "New message".to_owned(),
+        (1, Some(kind)) => kind.label().to_owned(),
+        (1, None) => "Attachment".to_owned(),
+        (n, Some(MediaKind::Image)) => format!("{n} photos"),
+        (n, _) => format!("{n} attachments"),
+    }
+}
+
+/// "Ada Lovelace → Sales" with the text (or, for a message without text, what it carries:
+/// [`media_label`]), only the sender, or nothing but that a message came.
+pub fn content(
+    privacy: NotificationPrivacy,
+    sender: &str,
+    line: &str,
+    text: &str,
+    media: &[AttachmentInfo],
+) -> Content {
     match privacy {
         NotificationPrivacy::Full => Content {
             title: format!("{sender} → {line}"),
             body: if text.chars().count() > MAX_BODY_CHARS {
                 let cut: String = text.chars().take(MAX_BODY_CHARS).collect();
                 format!("{cut}…")
-            } else if text.is_empty() {
-                "Sent an image".to_owned()
+            } else if text.trim().is_empty() {
+                media_label(media)
             } else {
                 text.to_owned()
             },
@@ -70,6 +105,38 @@ pub fn content(privacy: NotificationPrivacy, sender: &str, line: &str, text: &st
             body: "New message".to_owned(),
         },
     }
+}
+
+/// Whether an inbound message's notification waits for its media: while any item is still
+/// downloading, what it is (a photo, a PDF) is not known yet.
+pub fn waits_for_media(engine: &Engine, message: MessageId) -> bool {
+    engine.store().get_message(message).is_ok_and(|m| {
+        m.attachments
+            .iter()
+            .any(|a| a.state == AttachmentState::Downloading)
+    })
+}
+
+/// What the notification of `message` in `thread` says under `privacy`; the message is read
+/// by its id, wherever it stands in its thread.
+pub fn message_content(
+    engine: &Engine,
+    privacy: NotificationPrivacy,
+    thread: ThreadId,
+    message: MessageId,
+) -> Option<Content> {
+    let header = engine.thread(thread, 1, None).ok()?.thread;
+    let row = engine.store().get_message(message).ok()?;
+    if row.thread_id != thread {
+        return None;
+    }
+    Some(content(
+        privacy,
+        &header.display,
+        &header.line.label,
+        &row.body,
+        &row.attachments,
+    ))
 }
 
 /// Raises the notification for an inbound message unless do-not-disturb is on, or the window has
@@ -89,21 +156,10 @@ pub fn inbound(handle: &AppHandle, engine: &Engine, thread: ThreadId, message: M
     if settings.do_not_disturb {
         return;
     }
-    let Ok(detail) = engine.thread(thread, 20, None) else {
+    let Some(shown) = message_content(engine, settings.notification_privacy, thread, message)
+    else {
         return;
     };
-    let text = detail
-        .messages
-        .iter()
-        .find(|m| m.id == message)
-        .map(|m| m.body.as_str())
-        .unwrap_or_default();
-    let shown = content(
-        settings.notification_privacy,
-        &detail.thread.display,
-        &detail.thread.line.label,
-        text,
-    );
     let handle = handle.clone();
     std::thread::spawn(move || show(&handle, thread, &shown));
 }
@@ -159,30 +215,124 @@ mod tests {
         assert!(Waiting::take().is_some(), "places come back");
     }
 
+    fn item(state: AttachmentState, kind: Option<MediaKind>) -> AttachmentInfo {
+        AttachmentInfo {
+            index: 0,
+            state,
+            kind,
+            mime: None,
+            bytes: None,
+            width: None,
+            height: None,
+        }
+    }
+
+    fn ready(kind: MediaKind) -> AttachmentInfo {
+        item(AttachmentState::Ready, Some(kind))
+    }
+
+    fn downloading() -> AttachmentInfo {
+        item(AttachmentState::Downloading, None)
+    }
+
     #[test]
     fn privacy_decides_what_a_notification_says() {
-        let check = |privacy, text: &str, title: &str, body: &str| {
+        #[track_caller]
+        fn check(
+            privacy: NotificationPrivacy,
+            text: &str,
+            media: &[AttachmentInfo],
+            title: &str,
+            body: &str,
+        ) {
             assert_eq!(
-                content(privacy, "Ada Lovelace", "Sales", text),
+                content(privacy, "Ada Lovelace", "Sales", text, media),
                 Content {
                     title: title.into(),
                     body: body.into()
                 }
             );
-        };
+        }
+        use MediaKind::*;
         use NotificationPrivacy::*;
-        check(Full, "See you at 3", "Ada Lovelace → Sales", "See you at 3");
-        check(Full, "", "Ada Lovelace → Sales", "Sent an image");
+        let ada = "Ada Lovelace → Sales";
+        check(Full, "See you at 3", &[], ada, "See you at 3");
+        check(Full, "See you at 3", &[ready(Image)], ada, "See you at 3");
+        check(Full, "", &[ready(Image)], ada, "Photo");
+        check(Full, " ", &[ready(Image), ready(Image)], ada, "2 photos");
+        check(Full, "", &[ready(Pdf)], ada, "PDF");
+        check(Full, "", &[ready(Contact)], ada, "Contact card");
+        check(Full, "", &[ready(Other)], ada, "File");
+        check(Full, "", &[ready(Image), ready(Pdf)], ada, "2 attachments");
+        // Not downloaded (yet, or ever): not proved a photo.
+        check(Full, "", &[downloading()], ada, "Attachment");
         check(
-            Sender,
-            "See you at 3",
-            "Ada Lovelace → Sales",
-            "New message",
+            Full,
+            "",
+            &[ready(Image), downloading()],
+            ada,
+            "2 attachments",
         );
-        check(Nothing, "See you at 3", "Switchboard", "New message");
+        let gone = item(AttachmentState::Unavailable, None);
+        check(Full, "", &[gone], ada, "Attachment");
+        check(Sender, "See you at 3", &[], ada, "New message");
+        check(Sender, "", &[ready(Image)], ada, "New message");
+        check(Nothing, "See you at 3", &[], "Switchboard", "New message");
+        check(Nothing, "", &[ready(Image)], "Switchboard", "New message");
         let long = "x".repeat(250);
-        let shown = content(Full, "Ada", "Sales", &long);
+        let shown = content(Full, "Ada", "Sales", &long, &[]);
         assert_eq!(shown.body.chars().count(), MAX_BODY_CHARS + 1);
         assert!(shown.body.ends_with('…'));
+    }
+
+    #[test]
+    fn a_message_is_read_by_its_id_wherever_it_is_in_its_thread() {
+        use switchboard_engine::store::ThreadKey;
+        use switchboard_engine::KeyChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            &dir.path().join("data"),
+            KeyChoice::KeyFile(dir.path().join("key")),
+        )
+        .unwrap();
+        let sales = engine.add_line("+14155550100", "Sales", None).unwrap();
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: switchboard_engine::store::E164::from_normalized("+14155550142").unwrap(),
+        };
+        let store = engine.store();
+        let first = store
+            .insert_inbound(&key, "The first of many", "SMfirst", 1_000, None)
+            .unwrap();
+        for i in 0..25 {
+            store
+                .insert_inbound(
+                    &key,
+                    &format!("then {i}"),
+                    &format!("SM{i}"),
+                    2_000 + i,
+                    None,
+                )
+                .unwrap();
+        }
+        let shown = message_content(
+            &engine,
+            NotificationPrivacy::Full,
+            first.thread_id,
+            first.message_id,
+        )
+        .unwrap();
+        assert_eq!(shown.body, "The first of many", "26th from the newest");
+        assert_eq!(shown.title, "+1 415-555-0142 → Sales");
+        assert!(!waits_for_media(&engine, first.message_id));
+        assert_eq!(
+            message_content(
+                &engine,
+                NotificationPrivacy::Full,
+                switchboard_engine::core::model::ThreadId(99),
+                first.message_id
+            ),
+            None
+        );
     }
 }

@@ -1112,6 +1112,33 @@ impl Sandbox {
         serde_json::from_value(sent).expect("the sandbox's message")
     }
 
+    /// `from` texts `to_line` an MMS: `body` (may be empty) and `media`, each (content type,
+    /// bytes), up to 10.
+    pub async fn reply_with_media(
+        &self,
+        from: &str,
+        to_line: &str,
+        body: &str,
+        media: &[(&str, &[u8])],
+    ) -> CarrierMessage {
+        let media: Vec<Value> = media
+            .iter()
+            .map(|(content_type, bytes)| {
+                json!({
+                    "content_type": content_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+                })
+            })
+            .collect();
+        let sent = self
+            .post(
+                "reply",
+                json!({ "from": from, "to": to_line, "body": body, "media": media }),
+            )
+            .await;
+        serde_json::from_value(sent).expect("the sandbox's message")
+    }
+
     /// As if the network were gone: the carrier's API refuses connections.
     pub async fn offline(&self) -> SandboxStats {
         serde_json::from_value(self.post("offline", json!({})).await).expect("sandbox stats")

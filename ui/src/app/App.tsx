@@ -138,6 +138,7 @@ export function App(props: { backend: Backend }) {
       b.onEngineEvent((e) => {
         switch (e.kind) {
           case "message_status":
+          case "message_media":
           case "inbound_message":
             reloadSoon();
             if (e.thread_id === selected()) setVersion(version() + 1);

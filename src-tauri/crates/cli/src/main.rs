@@ -19,7 +19,7 @@ use switchboard_engine::{
     KeyChoice, LineDecision, RunnerError, SettingChange,
 };
 
-use args::{Cli, Command, ContactsCmd, LinesCmd, OutboxCmd, SettingsCmd};
+use args::{Cli, Command, ContactsCmd, LinesCmd, MediaCmd, OutboxCmd, SettingsCmd};
 use output::Out;
 
 /// Exit codes, documented in `--help`.
@@ -351,6 +351,18 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 )
             }
         },
+        Command::Media {
+            cmd: MediaCmd::Retry { message },
+        } => {
+            e.retry_media(MessageId(*message))?;
+            out.done(
+                json!({ "retried": message }),
+                &format!(
+                    "Message {message}'s media will be downloaded again; `switchboard-cli run` \
+                     fetches them."
+                ),
+            )
+        }
         Command::Run { .. } | Command::Sandbox { .. } | Command::Account { .. } => {
             unreachable!("handled above")
         }

@@ -1,6 +1,7 @@
 //! What the background work (the outbox runner and the inbound sync) tells its clients, on a
 //! `tokio::sync::broadcast` channel: the app forwards these to the webview and raises
-//! notifications from `InboundMessage`. They carry ids, never message bodies.
+//! notifications from `InboundMessage` (or, for a message with media, once `MessageMedia` says
+//! they are in). They carry ids, never message bodies.
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{LineId, MessageId, MessageStatus, ThreadId, E164};
@@ -13,6 +14,12 @@ pub enum EngineEvent {
         message_id: MessageId,
         thread_id: ThreadId,
         status: MessageStatus,
+    },
+    /// A received message's media changed: an item was downloaded, or its media became
+    /// unavailable. Refresh that message.
+    MessageMedia {
+        thread_id: ThreadId,
+        message_id: MessageId,
     },
     /// A new message arrived (never repeated for a message already recorded).
     InboundMessage {
@@ -66,6 +73,13 @@ mod tests {
                 line: LineId(1),
             },
             serde_json::json!({"kind": "inbound_message", "thread_id": 2, "message_id": 8, "from": "+14155550142", "line": 1}),
+        );
+        check(
+            EngineEvent::MessageMedia {
+                thread_id: ThreadId(2),
+                message_id: MessageId(8),
+            },
+            serde_json::json!({"kind": "message_media", "thread_id": 2, "message_id": 8}),
         );
         check(
             EngineEvent::Connectivity { online: false },

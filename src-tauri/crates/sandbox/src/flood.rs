@@ -115,15 +115,21 @@ pub(crate) fn flood(shared: &Shared, count: u32) -> Result<Flooded, SandboxError
             let who = rng.gen_range(0..customers.len());
             used[who] = true;
             let customer = customers[who].clone();
-            let is_inbound = rng.gen_bool(0.5);
             let is_mms = i % 10 == 9;
+            // MMS alternate, from a customer first: a flood of ten or more has a customer's
+            // photo, every time.
+            let is_inbound = if is_mms {
+                i % 20 == 9
+            } else {
+                rng.gen_bool(0.5)
+            };
             let body = if is_inbound {
                 INBOUND[rng.gen_range(0..INBOUND.len())]
             } else {
                 OUTBOUND[rng.gen_range(0..OUTBOUND.len())]
             };
             // Some customers send a photo without a word.
-            let body = if is_mms && is_inbound && i % 20 == 19 {
+            let body = if is_mms && is_inbound && i % 40 == 9 {
                 ""
             } else {
                 body

@@ -18,7 +18,8 @@
 //! `store` (the handle, readers/writer, data directories), `migrations/` (one file per schema
 //! version), then one file per noun: `lines`, `contacts`, `threads`, `messages`, `outbox/`,
 //! `drafts`, `settings`, `search`; and per way messages arrive besides a send: `carrier_sync`
-//! (what the carrier reports) and `history` (the bulk import). No two modules import each
+//! (what the carrier reports), `media_fetch` (the download queue of received media) and
+//! `history` (the bulk import). No two modules import each
 //! other: `outbox`, `carrier_sync` and `history` build on `messages`, which builds on `threads`.
 
 mod carrier_sync;
@@ -30,6 +31,7 @@ mod history;
 mod key_kind;
 pub mod keys;
 mod lines;
+mod media_fetch;
 mod messages;
 mod migrations;
 mod outbox;
@@ -54,6 +56,7 @@ pub use error::{Result, StoreError};
 pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};
 pub use keys::{DbKey, KeySource, KeySourceKind};
 pub use lines::{AccountLine, LinesAdopted};
+pub use media_fetch::{DownloadedMedia, MediaDownload, PendingItem};
 pub use messages::{
     Attachment, AttachmentInfo, AttachmentState, MessageCursor, MessageError, MessageRow, NewImage,
 };

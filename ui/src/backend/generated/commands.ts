@@ -59,6 +59,8 @@ export interface Commands {
   attachment(message: MessageId, index: number): Promise<AttachmentData>;
   outbox(): Promise<Array<OutboxJob>>;
   retryMessage(message: MessageId, body: string | null): Promise<void>;
+  /** "Try again" on a received message's media that could not be downloaded. */
+  retryMedia(message: MessageId): Promise<void>;
   deleteMessage(message: MessageId): Promise<ThreadId>;
   loadDraft(key: DraftKey): Promise<string | null>;
   saveDraft(key: DraftKey, json: string): Promise<void>;
@@ -102,6 +104,7 @@ export const tauriCommands: Commands = {
   attachment: (message, index) => invoke("attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
+  retryMedia: (message) => invoke("retry_media", { message }),
   deleteMessage: (message) => invoke("delete_message", { message }),
   loadDraft: (key) => invoke("load_draft", { key }),
   saveDraft: (key, json) => invoke("save_draft", { key, json }),

@@ -2,7 +2,7 @@
 //! cap and each line's rate limit; retries transient failures with backoff; records permanent
 //! ones for the user; and makes sends **exactly once across crashes** by reconciling every job
 //! found `sending` with the carrier before anything is resent. It also drives the inbound sync
-//! and publishes [`EngineEvent`]s.
+//! and the download of received media, and publishes [`EngineEvent`]s.
 //!
 //! Signal's job queue and matrix-rust-sdk's send queue are the models: the job is written with
 //! its message, its idempotency key (`client_id`) never changes, a permanent failure "wedges" a
@@ -16,6 +16,7 @@
 //! - `sync`: the inbound sync (replies and delivery statuses);
 //! - `attempt`: one carrier call for one job — send, reconcile, record the outcome;
 //! - `outbox_loop`: which jobs go now, what is in flight, when to look again;
+//! - `media`: the download of received media (the store's download queue), beside the sync;
 //! - `failed`: the user's hand on failed messages (retry, delete);
 //! - `testkit` (tests only): an in-memory carrier with fault injection, and an office to send from.
 //!
@@ -25,6 +26,7 @@ mod attempt;
 mod clock;
 mod failed;
 mod lock;
+mod media;
 mod outbox_loop;
 mod sync;
 #[cfg(test)]
@@ -180,10 +182,14 @@ struct Inner {
     events: broadcast::Sender<EngineEvent>,
     outbox_wake: Notify,
     sync_wake: Notify,
+    /// Woken when the sync records media to download, and by the user's "Try again".
+    media_wake: Notify,
     /// Set when connectivity returns; the outbox loop then makes everything queued due now and
-    /// the sync loop forgets its backoff — neither earlier than a carrier's `Retry-After`.
+    /// the sync loop forgets its backoff — neither earlier than a carrier's `Retry-After` —
+    /// and the media loop makes every download due now.
     outbox_network_back: AtomicBool,
     sync_network_back: AtomicBool,
+    media_network_back: AtomicBool,
     /// Set once this runner has found the data directory switched to another account: it then
     /// starts nothing more (it is about to be replaced), said once in the log.
     account_gone: AtomicBool,
@@ -235,8 +241,10 @@ impl Runner {
                 events,
                 outbox_wake: Notify::new(),
                 sync_wake: Notify::new(),
+                media_wake: Notify::new(),
                 outbox_network_back: AtomicBool::new(false),
                 sync_network_back: AtomicBool::new(false),
+                media_network_back: AtomicBool::new(false),
                 account_gone: AtomicBool::new(false),
                 online: Mutex::new(None),
                 last_pending: Mutex::new(None),
@@ -250,12 +258,14 @@ impl Runner {
         self.inner.events.subscribe()
     }
 
-    /// "Look now": the outbox is read at once, so a message just enqueued or retried leaves
-    /// without waiting for the next idle look. Nothing else changes: what waits out a backoff or
-    /// a carrier's `Retry-After` keeps waiting, and the sync keeps its pace (a user's send makes
+    /// "Look now": the outbox and the media download queue are read at once, so a message
+    /// just enqueued or retried leaves (and media the user asked for again are fetched) without
+    /// waiting for the next idle look. Nothing else changes: what waits out a backoff or a
+    /// carrier's `Retry-After` keeps waiting, and the sync keeps its pace (a user's send makes
     /// new work due, not everything).
     pub fn wake(&self) {
         self.inner.outbox_wake.notify_one();
+        self.inner.media_wake.notify_one();
     }
 
     /// The network is back (the OS says so; the runner also calls it itself when a carrier call
@@ -288,7 +298,8 @@ impl Runner {
         let loops = async {
             tokio::join!(
                 outbox.run(stop_rx.clone()),
-                self.inner.sync_loop(stop_rx.clone())
+                self.inner.sync_loop(stop_rx.clone()),
+                self.inner.media_loop(stop_rx.clone())
             )
         };
         tokio::pin!(loops);
@@ -302,7 +313,7 @@ impl Runner {
 
     /// For scripts: reconciles what a crash left in flight, sends everything due now (waiting
     /// out the lines' rate limits, but not backoffs: a transient failure stays queued for later),
-    /// then syncs once.
+    /// syncs once, then downloads the received media due now (once each).
     pub async fn run_once(&self) -> RunSummary {
         let _running = self.inner.run.lock().await;
         // The sender stays alive (and silent) so the loop never sees a stop.
@@ -320,6 +331,9 @@ impl Runner {
                 summary.synced = true;
             }
             Err(e) => tracing::warn!(error = %e, "the inbound sync failed"),
+        }
+        if self.inner.serves_current_account() {
+            self.inner.media_round().await;
         }
         summary.pending = self.inner.engine.store().pending_count().unwrap_or(-1);
         self.inner.publish_pending();
@@ -382,8 +396,10 @@ impl Inner {
     fn network_back(&self) {
         self.outbox_network_back.store(true, Ordering::SeqCst);
         self.sync_network_back.store(true, Ordering::SeqCst);
+        self.media_network_back.store(true, Ordering::SeqCst);
         self.outbox_wake.notify_one();
         self.sync_wake.notify_one();
+        self.media_wake.notify_one();
     }
 
     /// Whether the data directory still sends through the account this runner was started on.

@@ -494,6 +494,7 @@ impl Inner {
             Arrival::New
         };
         let recorded = self.engine.store().insert_inbound_batch(&batch, arrival)?;
+        self.media_wake.notify_one();
         for ((key, m), got) in keyed.iter().zip(recorded) {
             if !got.is_new {
                 continue;
