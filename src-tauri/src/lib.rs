@@ -55,6 +55,8 @@ pub fn run() {
             window::show_main(handle);
         }))
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
+        // Only Rust opens its dialogs (`save_attachment`): no capability lets the page call it.
+        .plugin(tauri_plugin_dialog::init())
         .manage(App::new(data_dir()))
         .setup(|tauri_app| {
             let handle = tauri_app.handle().clone();
