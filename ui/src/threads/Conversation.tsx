@@ -1,4 +1,4 @@
-// One conversation: its messages (text rendered as text, never HTML), images, delivery states
+// One conversation: its messages (text rendered as text, never HTML), media, delivery states
 // with retry and delete for failures, and the reply box, which always sends from the thread's
 // own line (no picker) and keeps its draft across restarts. A thread with a short code or a
 // sender name (verification codes) takes no replies: the engine's sentence stands in the box's
@@ -59,7 +59,14 @@ export function Conversation(props: {
           </button>
         </Show>
         <For each={messages()}>
-          {(m) => <Bubble backend={b} message={m} onChanged={() => { void refetch(); props.onChanged(); }} />}
+          {(m) => (
+            <Bubble
+              backend={b}
+              message={m}
+              counterpart={detail.latest?.thread.display ?? ""}
+              onChanged={() => { void refetch(); props.onChanged(); }}
+            />
+          )}
         </For>
       </div>
       <Show when={detail.latest} keyed>

@@ -54,6 +54,8 @@ export interface Commands {
   send(input: ComposeInput): Promise<SendReceipt>;
   reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
   attachment(message: MessageId, index: number): Promise<AttachmentData>;
+  /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
+  saveAttachment(message: MessageId, index: number): Promise<string | null>;
   outbox(): Promise<Array<OutboxJob>>;
   retryMessage(message: MessageId, body: string | null): Promise<void>;
   deleteMessage(message: MessageId): Promise<ThreadId>;
@@ -97,6 +99,7 @@ export const tauriCommands: Commands = {
   send: (input) => invoke("send", { input }),
   reply: (thread, body, image) => invoke("reply", { thread, body, image }),
   attachment: (message, index) => invoke("attachment", { message, index }),
+  saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
   deleteMessage: (message) => invoke("delete_message", { message }),
