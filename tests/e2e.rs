@@ -7,7 +7,14 @@ mod harness;
 
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use harness::*;
+use switchboard_engine::core::model::{ImageKind, Line, ThreadKey, E164};
+use switchboard_engine::store::keys::write_key_file;
+use switchboard_engine::store::{
+    now_ms, Arrival, DbKey, InboundMedia, NewImage, NewInbound, Store, DB_FILE_NAME,
+};
 
 #[tokio::test]
 async fn the_app_opens_on_its_conversations_and_notifies_an_inbound_message() {
@@ -276,7 +283,7 @@ async fn an_image_is_attached_shown_and_sent() {
         "sent as MMS: {}",
         sent[0].sid
     );
-    app.wait_for(&by_role("img", "Image in the message")).await;
+    app.wait_for(&by_role("img", "Photo 1 of 1")).await;
     app.close().await;
 }
 
@@ -626,4 +633,143 @@ async fn the_main_views_follow_the_desktop_in_light_and_dark() {
         app.screenshot(&format!("{name}-settings")).await;
         app.close().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media in the thread (issue 12): the photos of a message, the viewer.
+
+/// A data directory whose store already holds what `fill` writes, on the Sales line, before the
+/// app's first start (which adopts the sandbox's lines and demo contacts as usual).
+fn prefilled(fill: impl FnOnce(&Store, &Line)) -> DataDir {
+    let dir = DataDir::new();
+    std::fs::create_dir_all(dir.path()).expect("the data directory");
+    let key = DbKey::generate();
+    write_key_file(&dir.key_file(), &key).expect("the key file");
+    let store = Store::create(&dir.path().join(DB_FILE_NAME), key).expect("a store");
+    let sales = store
+        .add_line(&E164::from_normalized(SALES).unwrap(), "Sales", "#2563eb")
+        .expect("the Sales line");
+    fill(&store, &sales);
+    dir
+}
+
+/// An image made by ImageMagick (`convert`), e.g. `("plasma:red-blue", 800, 600, "jpg")`.
+fn picture(source: &str, width: u32, height: u32, format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join(format!("picture.{format}"));
+    let status = std::process::Command::new("convert")
+        .args(["-seed", "7", "-size", &format!("{width}x{height}"), source])
+        .arg(&path)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    std::fs::read(&path).expect("the picture")
+}
+
+/// Presses a key as the keyboard does, on whatever has the focus.
+async fn press(app: &App, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    app.client()
+        .perform_actions(keys)
+        .await
+        .expect("a key press");
+}
+
+/// Waits until the image named `name` has loaded; its `naturalWidth` and where it came from.
+async fn loaded(app: &App, name: &str) -> (u32, String) {
+    let img = by_role("img", name);
+    eventually(&format!("{img} to load"), Duration::from_secs(30), async || {
+        let el = app.find(&img).await?;
+        let width: u32 = el.prop("naturalWidth").await.ok()??.parse().ok()?;
+        let src = el.prop("currentSrc").await.ok()??;
+        (width > 0).then_some((width, src))
+    })
+    .await
+}
+
+/// The accessible name of the element that has the focus.
+async fn focused(app: &App) -> Option<String> {
+    let el = app.client().active_element().await.ok()?;
+    el.attr("aria-label").await.ok()?
+}
+
+#[tokio::test]
+async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them() {
+    if skipped() {
+        return;
+    }
+    let wide = picture("plasma:red-blue", 800, 600, "jpg");
+    let tall = picture("gradient:green-white", 300, 400, "png");
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(ADA).unwrap(),
+        };
+        let images = [
+            NewImage { kind: ImageKind::Jpeg, bytes: wide.clone(), width: 800, height: 600 },
+            NewImage { kind: ImageKind::Png, bytes: tall.clone(), width: 300, height: 400 },
+        ];
+        store
+            .insert_inbound_batch(
+                &[NewInbound {
+                    key: &key,
+                    body: "Both sides of the parcel",
+                    carrier_sid: "MM0000000000000000000000000000e2e1",
+                    created_at: now_ms() - 60_000,
+                    media: InboundMedia::Images(&images),
+                }],
+                Arrival::New,
+            )
+            .expect("the message with two photos");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&by_text("Both sides of the parcel")).await;
+
+    // Both photos, loaded from the shell's media scheme (not base64 in the page).
+    let (first, src) = loaded(&app, "Photo 1 of 2").await;
+    assert_eq!(first, 800);
+    assert!(src.starts_with("media://localhost/"), "served by the media scheme: {src}");
+    assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 300);
+    app.screenshot("thread").await;
+
+    // A click opens the viewer on the photo clicked, named for a screen reader.
+    app.click(&button("Photo 1 of 2")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace")).await;
+    assert_eq!(
+        app.wait_for(&button("Previous photo").within(&dialog("Photo 1 of 2 from Ada Lovelace")))
+            .await
+            .prop("disabled")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true"),
+        "nothing before the first"
+    );
+    app.screenshot("viewer").await;
+
+    // The right arrow shows the second, the left arrow the first again.
+    press(&app, Key::Right).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
+    assert_eq!(loaded(&app, "Photo 2 of 2 from Ada Lovelace").await.0, 300);
+    press(&app, Key::Right).await; // there is no third
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
+    press(&app, Key::Left).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace")).await;
+    assert_eq!(loaded(&app, "Photo 1 of 2 from Ada Lovelace").await.0, 800);
+
+    // Escape closes it and gives the focus back to the photo that opened it.
+    press(&app, Key::Escape).await;
+    app.wait_gone(&by_role("dialog", "Photo 1 of 2 from Ada Lovelace")).await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
+
+    // The keyboard opens it too: Enter on the second photo.
+    app.find(&button("Photo 2 of 2")).await.unwrap().send_keys("\u{e007}").await.unwrap();
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
+    app.click(&button("Close").within(&dialog("Photo 2 of 2 from Ada Lovelace"))).await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Ada Lovelace")).await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 2 of 2"));
+    app.close().await;
 }

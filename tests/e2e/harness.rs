@@ -645,6 +645,12 @@ impl App {
             .expect("the second launch's status")
     }
 
+    /// Every process under tauri-driver now: WebKitWebDriver, the app, its WebKit helpers (for
+    /// the benchmarks' memory figures).
+    pub fn processes(&self) -> Vec<u32> {
+        descendants(self.driver.child.id())
+    }
+
     /// The WebDriver client, for what the helpers below do not cover.
     pub fn client(&self) -> &Client {
         &self.client
