@@ -1049,6 +1049,8 @@ pub struct CarrierMessage {
     /// "inbound" (from a contact) or "outbound-api" (sent by the app).
     pub direction: String,
     pub error_code: Option<u32>,
+    /// How many media items the carrier reports ("0" for an SMS, and during the media lag).
+    pub num_media: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -1110,6 +1112,33 @@ impl Sandbox {
             .post(
                 "reply",
                 json!({ "from": from, "to": to_line, "body": body }),
+            )
+            .await;
+        serde_json::from_value(sent).expect("the sandbox's message")
+    }
+
+    /// `from` texts `to_line` an MMS: `body` (may be empty) and `media`, each (content type,
+    /// bytes), up to 10.
+    pub async fn reply_with_media(
+        &self,
+        from: &str,
+        to_line: &str,
+        body: &str,
+        media: &[(&str, &[u8])],
+    ) -> CarrierMessage {
+        let media: Vec<Value> = media
+            .iter()
+            .map(|(content_type, bytes)| {
+                json!({
+                    "content_type": content_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+                })
+            })
+            .collect();
+        let sent = self
+            .post(
+                "reply",
+                json!({ "from": from, "to": to_line, "body": body, "media": media }),
             )
             .await;
         serde_json::from_value(sent).expect("the sandbox's message")

@@ -337,10 +337,18 @@ pub enum SandboxCmd {
     /// without a code, let it receive again.
     FailNumber { number: String, code: Option<u32> },
     /// Make NUMBER send TEXT to the line LINE (a number) now, as a reply.
+    ///
+    /// With --image, an MMS: each FILE is attached as it is (any file, up to 10 of them, 32 MB
+    /// in all), labelled with the content type its content shows (a JPEG, PNG or GIF image, a
+    /// PDF, a contact card, audio or video; else application/octet-stream), as a phone would.
+    /// TEXT may be "" for a message that is only media.
     Reply {
         from: String,
         line: String,
         text: String,
+        /// Attach FILE (repeatable, up to 10).
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
     },
     /// What the carrier has received, how many requests its API has answered, whether it is
     /// online.

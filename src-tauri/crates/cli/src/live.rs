@@ -13,7 +13,8 @@ use switchboard_engine::{
     SandboxAccess, TwilioCredentials,
 };
 use switchboard_sandbox::{
-    endpoint_file, load_endpoint, Failure as SandboxFailure, Flooded, Quirks, ServerStatus,
+    endpoint_file, load_endpoint, Failure as SandboxFailure, Flooded, Quirks, ReplyMedia,
+    ServerStatus, MAX_REPLY_MEDIA, MAX_REPLY_MEDIA_BYTES,
 };
 
 use crate::args::{AccountCmd, FailKind, OnOff, SandboxCmd};
@@ -110,16 +111,69 @@ pub fn sandbox(data_dir: &Path, cmd: &SandboxCmd, out: &Out) -> Result<(), Failu
             json!({ "number": number, "code": code }),
             out,
         ),
-        SandboxCmd::Reply { from, line, text } => control(
-            &rt,
-            data_dir,
-            "reply",
-            json!({ "from": from, "to": line, "body": text }),
-            out,
-        ),
+        SandboxCmd::Reply {
+            from,
+            line,
+            text,
+            images,
+        } => {
+            let media = reply_media(images)?;
+            control(
+                &rt,
+                data_dir,
+                "reply",
+                json!({ "from": from, "to": line, "body": text, "media": media }),
+                out,
+            )
+        }
         SandboxCmd::Stats => control(&rt, data_dir, "stats", serde_json::Value::Null, out),
         SandboxCmd::Messages => control(&rt, data_dir, "messages", serde_json::Value::Null, out),
     }
+}
+
+/// The files of `sandbox reply --image`, each labelled by its content.
+fn reply_media(files: &[std::path::PathBuf]) -> Result<Vec<ReplyMedia>, Failure> {
+    if files.len() > MAX_REPLY_MEDIA {
+        return Err(failure(
+            "too_many_media",
+            format!(
+                "A message carries at most {MAX_REPLY_MEDIA} media items, not {}.",
+                files.len()
+            ),
+            exit::INVALID_INPUT,
+        ));
+    }
+    files
+        .iter()
+        .map(|file| {
+            // Refused before reading whole: `/dev/zero` never ends.
+            let too_large = std::fs::metadata(file)
+                .map_err(|e| crate::file_error(file, e))?
+                .len()
+                > MAX_REPLY_MEDIA_BYTES as u64;
+            if too_large {
+                return Err(failure(
+                    "file_too_large",
+                    format!(
+                        "{} is larger than a message's {} MB of media.",
+                        file.display(),
+                        MAX_REPLY_MEDIA_BYTES / (1024 * 1024)
+                    ),
+                    exit::INVALID_INPUT,
+                ));
+            }
+            let bytes = std::fs::read(file).map_err(|e| crate::file_error(file, e))?;
+            if bytes.is_empty() {
+                return Err(failure(
+                    "empty_file",
+                    format!("{} is empty.", file.display()),
+                    exit::INVALID_INPUT,
+                ));
+            }
+            let mime = switchboard_core::media::identify(&bytes, None).mime;
+            Ok(ReplyMedia::new(mime, bytes))
+        })
+        .collect()
 }
 
 async fn serve_until_stopped(

@@ -162,6 +162,101 @@ fn a_list_lag_hides_new_messages_from_the_api_until_it_is_lifted() {
     assert_eq!(w.listed_bodies(), ["Are you open?"]);
 }
 
+/// The bytes at `url` on the sandbox's API, with the account's credentials.
+fn api_bytes(data: &Path, url: &str) -> (String, Vec<u8>) {
+    let endpoint: Value =
+        serde_json::from_slice(&std::fs::read(data.join("sandbox/endpoint.json")).unwrap())
+            .unwrap();
+    let text = |k: &str| endpoint[k].as_str().unwrap().to_owned();
+    let url = format!("{}{url}", text("api_base_url"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let response = http
+            .get(url)
+            .basic_auth(text("account_sid"), Some(text("auth_token")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (content_type, response.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn a_reply_with_images_attaches_each_file_labelled_by_its_content() {
+    let w = World::start();
+    let png = w.dir.path().join("meter.jpg");
+    let mut png_bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_bytes.extend((0..500u32).map(|i| (i * 7) as u8));
+    std::fs::write(&png, &png_bytes).unwrap();
+    let pdf = w.dir.path().join("form");
+    let pdf_bytes = b"%PDF-1.4\nsigned form".to_vec();
+    std::fs::write(&pdf, &pdf_bytes).unwrap();
+    let sent = w.ok(&[
+        "reply",
+        "+14155550123",
+        "+14155550100",
+        "",
+        "--image",
+        png.to_str().unwrap(),
+        "--image",
+        pdf.to_str().unwrap(),
+    ]);
+    let sid = sent["sid"].as_str().unwrap();
+    assert!(sid.starts_with("MM"), "{sent}");
+    assert_eq!(sent["num_media"], "2");
+
+    let list = w.api("GET", &format!("/Messages/{sid}/Media.json"), &[]);
+    let items = list.body["media_list"].as_array().unwrap();
+    let types: Vec<&str> = items
+        .iter()
+        .map(|m| m["content_type"].as_str().unwrap())
+        .collect();
+    // Labelled by content, not by the file's name.
+    assert_eq!(types, ["image/png", "application/pdf"]);
+    for (item, expected) in items.iter().zip([&png_bytes, &pdf_bytes]) {
+        let uri = item["uri"].as_str().unwrap().trim_end_matches(".json");
+        let (_, bytes) = api_bytes(&w.data(), uri);
+        assert_eq!(&bytes, expected, "{uri}");
+    }
+}
+
+#[test]
+fn a_reply_takes_at_most_ten_images_and_only_files_it_can_read() {
+    let w = World::start();
+    let file = w.dir.path().join("photo.png");
+    std::fs::write(&file, b"\x89PNG\r\n\x1a\nxx").unwrap();
+    let mut args = vec!["reply", "+14155550123", "+14155550100", "hi"];
+    for _ in 0..11 {
+        args.extend(["--image", file.to_str().unwrap()]);
+    }
+    let out = w.cli(&args);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answer["message"], "A message carries at most 10 media items, not 11.",
+        "{answer}"
+    );
+    let missing = w.cli(&[
+        "reply",
+        "+14155550123",
+        "+14155550100",
+        "hi",
+        "--image",
+        "/nonexistent",
+    ]);
+    assert_eq!(missing.status.code(), Some(3), "{missing:?}");
+    assert_eq!(w.ok(&["messages"])["messages"], serde_json::json!([]));
+}
+
 #[test]
 fn a_502_after_create_is_an_error_for_a_message_the_carrier_sends() {
     let w = World::start();
@@ -263,4 +358,8 @@ fn every_quirk_and_fault_is_explained_in_the_help() {
     check(&["sandbox", "fail"], &["--after-create", "502", "504"]);
     check(&["sandbox", "stats"], &["api_requests"]);
     check(&["sandbox", "quirks"], &["restarted"]);
+    check(
+        &["sandbox", "reply"],
+        &["--image <FILE>", "up to 10", "PDF"],
+    );
 }

@@ -1,13 +1,13 @@
 //! The always-on control API (`/_sandbox/…`), which mirrors `SandboxHandle` so that a CLI or a
 //! test can drive a sandbox running in another process, even while its Twilio API is offline:
 //! online and offline, faults, the quirks (`GET`/`POST /_sandbox/quirks`), a busy day
-//! (`/_sandbox/flood`), replies, and what the carrier holds (all of it, whatever the quirks
+//! (`/_sandbox/flood`), replies (with media: an inbound MMS), and what the carrier holds (all of it, whatever the quirks
 //! let the API show). It listens on loopback only and asks for no credentials: it controls a
 //! fake.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,9 @@ use switchboard_core::model::E164;
 
 use crate::quirks::QuirksChange;
 use crate::wire::{self, TwilioError};
-use crate::{flood, state, Failure, SandboxError, Shared};
+use crate::{
+    flood, state, Failure, ReplyMedia, SandboxError, Shared, MAX_REPLY_MEDIA, MAX_REPLY_MEDIA_BYTES,
+};
 
 type Shd = State<Arc<Shared>>;
 
@@ -30,7 +32,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/fail-number", post(fail_number))
         .route("/_sandbox/quirks", get(quirks).post(change_quirks))
         .route("/_sandbox/flood", post(flood))
-        .route("/_sandbox/reply", post(reply))
+        .route(
+            "/_sandbox/reply",
+            // Base64 of the most media a reply carries, and room for the rest.
+            post(reply).layer(DefaultBodyLimit::max(
+                MAX_REPLY_MEDIA_BYTES / 3 * 4 + 64 * 1024,
+            )),
+        )
         .route("/_sandbox/messages", get(messages))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/demo-contacts", get(demo_contacts))
@@ -94,13 +102,22 @@ async fn fail_number(State(shared): Shd, Json(body): Json<FailNumberBody>) -> Re
     Json(shared.stats()).into_response()
 }
 
-/// `{"from": "+14155550123", "to": "+14155550100", "body": "Hi", "at_ms": 1767225599000}`
+/// `{"from": "+14155550123", "to": "+14155550100", "body": "Hi", "at_ms": 1767225599000}`,
+/// and for an MMS `"media": [{"content_type": "image/png", "data": "<base64>"}]` (at most 10).
 #[derive(Deserialize)]
 struct ReplyBody {
     from: String,
     to: String,
     body: String,
     at_ms: Option<i64>,
+    #[serde(default)]
+    media: Vec<ReplyMediaBody>,
+}
+
+#[derive(Deserialize)]
+struct ReplyMediaBody {
+    content_type: String,
+    data: String,
 }
 
 async fn reply(State(shared): Shd, Json(body): Json<ReplyBody>) -> Response {
@@ -110,13 +127,31 @@ async fn reply(State(shared): Shd, Json(body): Json<ReplyBody>) -> Response {
     ) else {
         return bad("from and to must be E.164 numbers");
     };
-    match shared.receive(&from, &to, &body.body, body.at_ms) {
+    if body.media.len() > MAX_REPLY_MEDIA {
+        return bad(format!(
+            "a message carries at most {MAX_REPLY_MEDIA} media items, not {}",
+            body.media.len()
+        ));
+    }
+    let media: Result<Vec<ReplyMedia>, String> = body
+        .media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ReplyMedia::from_control(&m.content_type, &m.data, i))
+        .collect();
+    let media = match media {
+        Ok(media) => media,
+        Err(sentence) => return bad(sentence),
+    };
+    match shared.receive(&from, &to, &body.body, &media, body.at_ms) {
         Ok(m) => (
             StatusCode::CREATED,
             Json(wire::message_json(&shared.account_sid, &m, true)),
         )
             .into_response(),
-        Err(e) => bad(e.to_string()),
+        Err(e @ (SandboxError::UnknownLine(_) | SandboxError::Media(_))) => bad(e.to_string()),
+        Err(e) => TwilioError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, e.to_string())
+            .into_response(),
     }
 }
 

@@ -17,6 +17,7 @@ mod control;
 mod endpoint;
 mod faults;
 mod flood;
+mod inbound;
 mod listing;
 mod quirks;
 mod state;
@@ -38,6 +39,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use endpoint::{endpoint_file, load_endpoint, sandbox_dir, serve_sandbox};
 pub use faults::{Failure, ServerStatus};
 pub use flood::{Flooded, MAX_FLOOD};
+pub use inbound::{demo_photos, ReplyMedia, MAX_REPLY_MEDIA, MAX_REPLY_MEDIA_BYTES};
 pub use quirks::{Quirks, QuirksChange, TRIAL_PREFIX};
 pub use state::{DemoContact, MessageMedia, SandboxLine, SandboxMessage};
 
@@ -138,6 +140,9 @@ pub enum SandboxError {
     FloodSize { asked: u32 },
     #[error("the sandbox account has no line that can send SMS, so there is no one to flood")]
     NoLines,
+    /// Too many media items, or too many bytes, for one message.
+    #[error("{0}")]
+    Media(String),
 }
 
 /// Statistics the control API reports (`GET /_sandbox/stats`).
@@ -286,19 +291,48 @@ impl Shared {
     }
 
     /// A person (`from`) writes to one of the lines, dated `at_ms` (now by default), to the
-    /// second as Twilio dates.
+    /// second as Twilio dates, with `media` attached (an MMS, `MM…`, whose items are kept with
+    /// the sandbox's media and served behind the account's credentials).
     fn receive(
         &self,
         from: &E164,
         to_line: &E164,
         body: &str,
+        media: &[ReplyMedia],
         at_ms: Option<i64>,
     ) -> Result<SandboxMessage, SandboxError> {
+        if let Some(sentence) = inbound::check(media) {
+            return Err(SandboxError::Media(sentence));
+        }
+        if self.store.read(|s| s.line(to_line).is_none()) {
+            return Err(SandboxError::UnknownLine(to_line.clone()));
+        }
         let at = at_ms.map_or_else(|| self.now_ms(), quirks::whole_second);
+        let mut stored = Vec::with_capacity(media.len());
+        let mut attached = Vec::with_capacity(media.len());
+        for item in media {
+            let id = new_sid("ME");
+            let path = self.store.media_path(&id);
+            std::fs::write(&path, &item.bytes).map_err(|source| SandboxError::Io {
+                action: "write",
+                path,
+                source,
+            })?;
+            attached.push(MessageMedia {
+                sid: new_sid("ME"),
+                url: format!("{}/_sandbox/media/{id}", self.api_base_url()),
+                content_type: item.content_type.clone(),
+            });
+            stored.push(state::StoredMedia {
+                id,
+                content_type: item.content_type.clone(),
+            });
+        }
         let message = self.store.update(|s| {
             s.line(to_line)?;
+            s.media.extend(stored);
             let message = SandboxMessage {
-                sid: new_sid("SM"),
+                sid: new_sid(if attached.is_empty() { "SM" } else { "MM" }),
                 from: from.clone(),
                 to: to_line.clone(),
                 body: body.to_owned(),
@@ -309,7 +343,7 @@ impl Shared {
                 sent_at: Some(at),
                 error_code: None,
                 error_message: None,
-                media: Vec::new(),
+                media: attached,
                 seq: s.take_seq(),
                 arrived: Some(Instant::now()),
             };
@@ -348,7 +382,8 @@ impl Shared {
         }
     }
 
-    /// A demo contact answers a message sent to them, after the configured delay.
+    /// A demo contact answers a message sent to them, after the configured delay; asked for a
+    /// photo (or photos), with one (or two) attached ([`demo_photos`]).
     fn maybe_reply(self: &Arc<Self>, message: &SandboxMessage) {
         let Some(delay) = self.delays.reply else {
             return;
@@ -361,11 +396,16 @@ impl Shared {
         };
         let shared = self.clone();
         let line = message.from.clone();
+        let photos = demo_photos(&message.body);
         self.spawn(async move {
             tokio::time::sleep(delay).await;
             let first_name = contact.name.split(' ').next().unwrap_or("");
-            let text = format!("Hi, {first_name} here. Thanks for your message, talk soon!");
-            if let Err(e) = shared.receive(&contact.number, &line, &text, None) {
+            let text = match photos.len() {
+                0 => format!("Hi, {first_name} here. Thanks for your message, talk soon!"),
+                1 => format!("Hi, {first_name} here. Here's the photo you asked for."),
+                _ => format!("Hi, {first_name} here. Here are the photos you asked for."),
+            };
+            if let Err(e) = shared.receive(&contact.number, &line, &text, &photos, None) {
                 tracing::error!(error = %e, "sandbox reply not recorded");
             }
         });
@@ -496,7 +536,20 @@ impl SandboxHandle {
         body: &str,
         at_ms: Option<i64>,
     ) -> Result<SandboxMessage, SandboxError> {
-        self.shared.receive(from, to_line, body, at_ms)
+        self.shared.receive(from, to_line, body, &[], at_ms)
+    }
+
+    /// `from` writes `body` to the line `to_line` now with up to [`MAX_REPLY_MEDIA`] items
+    /// attached: an MMS, whose Media list and content the API serves (after the media lag, if
+    /// set, as for any MMS).
+    pub fn reply_with_media(
+        &self,
+        from: &E164,
+        to_line: &E164,
+        body: &str,
+        media: &[ReplyMedia],
+    ) -> Result<SandboxMessage, SandboxError> {
+        self.shared.receive(from, to_line, body, media, None)
     }
 
     /// How many messages the API has accepted for sending, ever (restarts included).
