@@ -773,3 +773,39 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 2 of 2"));
     app.close().await;
 }
+
+/// Issue 12's Done-when: a demo contact's reply with two photos shows both (downloaded by the
+/// app from the sandbox, which serves them as Twilio does), the viewer opens and closes.
+#[tokio::test]
+async fn a_demo_contacts_reply_with_two_photos_shows_both_and_the_viewer_opens_and_closes() {
+    if skipped() {
+        return;
+    }
+    let wide = picture("plasma:orange-purple", 640, 480, "jpg");
+    let square = picture("gradient:navy-white", 200, 200, "png");
+    let app = App::launch().await;
+    app.sandbox()
+        .reply_with_media(
+            GRACE,
+            SUPPORT,
+            "The meter, front and back",
+            &[("image/jpeg", &wide), ("image/png", &square)],
+        )
+        .await;
+    app.click(&row("Grace Hopper", "Support")).await;
+    app.wait_for_within(&by_text("The meter, front and back"), Duration::from_secs(30))
+        .await;
+    assert_eq!(loaded(&app, "Photo 1 of 2").await.0, 640);
+    assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 200);
+    app.screenshot("two-photos").await;
+
+    app.click(&button("Photo 1 of 2")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Grace Hopper")).await;
+    press(&app, Key::Right).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Grace Hopper")).await;
+    assert_eq!(loaded(&app, "Photo 2 of 2 from Grace Hopper").await.0, 200);
+    press(&app, Key::Escape).await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Grace Hopper")).await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
+    app.close().await;
+}
