@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use harness::*;
 use serde_json::{json, Value};
-use switchboard_engine::core::model::{Direction, ImageKind, MessageStatus, ThreadId, ThreadKey, E164};
+use switchboard_engine::core::model::{
+    Direction, ImageKind, MessageStatus, ThreadId, ThreadKey, E164,
+};
 use switchboard_engine::store::keys::write_key_file;
 use switchboard_engine::store::{
     Arrival, DbKey, HistoryMessage, InboundMedia, NewImage, NewInbound, Store, DB_FILE_NAME,
@@ -142,7 +144,11 @@ async fn run(runs: usize) {
             let opened = open(&app, thread, MESSAGES).await;
             tokio::time::sleep(SETTLE).await;
             let after = pss_mib(&app);
-            figures[which].push(Figure { opened, before, after });
+            figures[which].push(Figure {
+                opened,
+                before,
+                after,
+            });
         }
         let [t, p] = [&figures[0][run - 1], &figures[1][run - 1]];
         println!(
@@ -162,7 +168,9 @@ async fn run(runs: usize) {
         xs.sort_by(f64::total_cmp);
         xs[xs.len() / 2]
     };
-    println!("Medians of {runs} runs (click → shown, from the page's clock; PSS of the app's tree):");
+    println!(
+        "Medians of {runs} runs (click → shown, from the page's clock; PSS of the app's tree):"
+    );
     println!(
         "  thread of {MESSAGES} texts:            shown {:>5.0} ms, all decoded {:>5.0} ms, memory +{:>5.1} MiB (tree {:.0} MiB)",
         median(0, |f| f.opened.shown),
@@ -256,8 +264,16 @@ fn fill(store: &Store) -> Threads {
             let inbound = i % 2 == 1;
             history.push(HistoryMessage {
                 key: thread.clone(),
-                direction: if inbound { Direction::Inbound } else { Direction::Outbound },
-                status: if inbound { MessageStatus::Received } else { MessageStatus::Delivered },
+                direction: if inbound {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                status: if inbound {
+                    MessageStatus::Received
+                } else {
+                    MessageStatus::Delivered
+                },
                 body: format!("Message {i} about the order, with a few words more to wrap a line."),
                 created_at: START_MS + i as i64 * 60_000,
                 carrier_sid: Some(format!("SM{t}{i:031}")),
@@ -290,7 +306,11 @@ fn fill(store: &Store) -> Threads {
                         body: "Here is the photo of the parcel",
                         carrier_sid: &format!("MM{t}{i:031}"),
                         created_at: START_MS + i as i64 * 60_000,
-                        media: if t == 0 { InboundMedia::Images(&image) } else { InboundMedia::None },
+                        media: if t == 0 {
+                            InboundMedia::Images(&image)
+                        } else {
+                            InboundMedia::None
+                        },
                     }],
                     Arrival::History,
                 )

@@ -680,12 +680,16 @@ async fn press(app: &App, key: Key) {
 /// Waits until the image named `name` has loaded; its `naturalWidth` and where it came from.
 async fn loaded(app: &App, name: &str) -> (u32, String) {
     let img = by_role("img", name);
-    eventually(&format!("{img} to load"), Duration::from_secs(30), async || {
-        let el = app.find(&img).await?;
-        let width: u32 = el.prop("naturalWidth").await.ok()??.parse().ok()?;
-        let src = el.prop("currentSrc").await.ok()??;
-        (width > 0).then_some((width, src))
-    })
+    eventually(
+        &format!("{img} to load"),
+        Duration::from_secs(30),
+        async || {
+            let el = app.find(&img).await?;
+            let width: u32 = el.prop("naturalWidth").await.ok()??.parse().ok()?;
+            let src = el.prop("currentSrc").await.ok()??;
+            (width > 0).then_some((width, src))
+        },
+    )
     .await
 }
 
@@ -708,8 +712,18 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
             counterpart: E164::from_normalized(ADA).unwrap(),
         };
         let images = [
-            NewImage { kind: ImageKind::Jpeg, bytes: wide.clone(), width: 800, height: 600 },
-            NewImage { kind: ImageKind::Png, bytes: tall.clone(), width: 300, height: 400 },
+            NewImage {
+                kind: ImageKind::Jpeg,
+                bytes: wide.clone(),
+                width: 800,
+                height: 600,
+            },
+            NewImage {
+                kind: ImageKind::Png,
+                bytes: tall.clone(),
+                width: 300,
+                height: 400,
+            },
         ];
         store
             .insert_inbound_batch(
@@ -731,13 +745,17 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     // Both photos, loaded from the shell's media scheme (not base64 in the page).
     let (first, src) = loaded(&app, "Photo 1 of 2").await;
     assert_eq!(first, 800);
-    assert!(src.starts_with("media://localhost/"), "served by the media scheme: {src}");
+    assert!(
+        src.starts_with("media://localhost/"),
+        "served by the media scheme: {src}"
+    );
     assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 300);
     app.screenshot("thread").await;
 
     // A click opens the viewer on the photo clicked, named for a screen reader.
     app.click(&button("Photo 1 of 2")).await;
-    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace"))
+        .await;
     assert_eq!(
         app.wait_for(&button("Previous photo").within(&dialog("Photo 1 of 2 from Ada Lovelace")))
             .await
@@ -752,24 +770,36 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
 
     // The right arrow shows the second, the left arrow the first again.
     press(&app, Key::Right).await;
-    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
     assert_eq!(loaded(&app, "Photo 2 of 2 from Ada Lovelace").await.0, 300);
     press(&app, Key::Right).await; // there is no third
-    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
     press(&app, Key::Left).await;
-    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace"))
+        .await;
     assert_eq!(loaded(&app, "Photo 1 of 2 from Ada Lovelace").await.0, 800);
 
     // Escape closes it and gives the focus back to the photo that opened it.
     press(&app, Key::Escape).await;
-    app.wait_gone(&by_role("dialog", "Photo 1 of 2 from Ada Lovelace")).await;
+    app.wait_gone(&by_role("dialog", "Photo 1 of 2 from Ada Lovelace"))
+        .await;
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
 
     // The keyboard opens it too: Enter on the second photo.
-    app.find(&button("Photo 2 of 2")).await.unwrap().send_keys("\u{e007}").await.unwrap();
-    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace")).await;
-    app.click(&button("Close").within(&dialog("Photo 2 of 2 from Ada Lovelace"))).await;
-    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Ada Lovelace")).await;
+    app.find(&button("Photo 2 of 2"))
+        .await
+        .unwrap()
+        .send_keys("\u{e007}")
+        .await
+        .unwrap();
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
+    app.click(&button("Close").within(&dialog("Photo 2 of 2 from Ada Lovelace")))
+        .await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Ada Lovelace"))
+        .await;
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 2 of 2"));
     app.close().await;
 }
@@ -793,19 +823,25 @@ async fn a_demo_contacts_reply_with_two_photos_shows_both_and_the_viewer_opens_a
         )
         .await;
     app.click(&row("Grace Hopper", "Support")).await;
-    app.wait_for_within(&by_text("The meter, front and back"), Duration::from_secs(30))
-        .await;
+    app.wait_for_within(
+        &by_text("The meter, front and back"),
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(loaded(&app, "Photo 1 of 2").await.0, 640);
     assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 200);
     app.screenshot("two-photos").await;
 
     app.click(&button("Photo 1 of 2")).await;
-    app.wait_for(&dialog("Photo 1 of 2 from Grace Hopper")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Grace Hopper"))
+        .await;
     press(&app, Key::Right).await;
-    app.wait_for(&dialog("Photo 2 of 2 from Grace Hopper")).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Grace Hopper"))
+        .await;
     assert_eq!(loaded(&app, "Photo 2 of 2 from Grace Hopper").await.0, 200);
     press(&app, Key::Escape).await;
-    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Grace Hopper")).await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Grace Hopper"))
+        .await;
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
     app.close().await;
 }

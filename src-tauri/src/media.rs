@@ -54,7 +54,10 @@ pub fn serve<R: Runtime>(
 /// `/<message>/<index>` (the separator may arrive percent-encoded, as `convertFileSrc` writes
 /// it) → the item; anything else → `None`.
 pub fn parse_path(path: &str) -> Option<(MessageId, u8)> {
-    let path = path.strip_prefix('/')?.replace("%2F", "/").replace("%2f", "/");
+    let path = path
+        .strip_prefix('/')?
+        .replace("%2F", "/")
+        .replace("%2f", "/");
     let (message, index) = path.split_once('/')?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(message) || !digits(index) {
@@ -71,10 +74,19 @@ pub fn parse_path(path: &str) -> Option<(MessageId, u8)> {
 /// else a 404 (a file of another kind is saved, never rendered).
 pub fn answer(found: AppResult<Option<Attachment>>) -> Response<Vec<u8>> {
     match found {
-        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "The store could not be read."),
-        Ok(None) => plain(StatusCode::NOT_FOUND, "No such media item (or not downloaded yet)."),
+        Err(_) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The store could not be read.",
+        ),
+        Ok(None) => plain(
+            StatusCode::NOT_FOUND,
+            "No such media item (or not downloaded yet).",
+        ),
         Ok(Some(a)) => match a.image_kind() {
-            None => plain(StatusCode::NOT_FOUND, "Only images are shown; save this file instead."),
+            None => plain(
+                StatusCode::NOT_FOUND,
+                "Only images are shown; save this file instead.",
+            ),
             Some(kind) => Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, mime_of(kind))
@@ -120,7 +132,11 @@ pub async fn save<R: Runtime>(
             "This attachment is not here (any more, or not downloaded yet).",
         )
     })?;
-    let sent_at = engine.store().get_message(message).map_err(switchboard_engine::EngineError::from)?.created_at;
+    let sent_at = engine
+        .store()
+        .get_message(message)
+        .map_err(switchboard_engine::EngineError::from)?
+        .created_at;
     let name = suggested_name(item.kind, &item.mime, sent_at, index);
     let (tx, rx) = tokio::sync::oneshot::channel();
     window
@@ -136,10 +152,18 @@ pub async fn save<R: Runtime>(
         return Ok(None);
     };
     let path: PathBuf = picked.into_path().map_err(|_| {
-        AppError::new(ErrorCode::Io, "That place can't be written to: choose a folder on this computer.")
+        AppError::new(
+            ErrorCode::Io,
+            "That place can't be written to: choose a folder on this computer.",
+        )
     })?;
     write(&path, &item.bytes)?;
-    tracing::info!(message = message.0, index, bytes = item.bytes.len(), "a media item was saved");
+    tracing::info!(
+        message = message.0,
+        index,
+        bytes = item.bytes.len(),
+        "a media item was saved"
+    );
     Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()))
 }
 
@@ -147,7 +171,10 @@ pub async fn save<R: Runtime>(
 /// leaves no half file under the chosen name.
 fn write(path: &std::path::Path, bytes: &[u8]) -> AppResult<()> {
     let failed = |e: std::io::Error| {
-        AppError::new(ErrorCode::Io, format!("The file could not be saved there ({e})."))
+        AppError::new(
+            ErrorCode::Io,
+            format!("The file could not be saved there ({e})."),
+        )
     };
     let mut partial = path.as_os_str().to_owned();
     partial.push(".part");
@@ -171,11 +198,20 @@ pub fn suggested_name(kind: MediaKind, mime: &str, sent_at_ms: i64, index: u8) -
         MediaKind::Other => "file",
     };
     let (y, m, d) = civil_date(sent_at_ms.div_euclid(86_400_000));
-    format!("{stem}-{y:04}-{m:02}-{d:02}-{}.{}", u16::from(index) + 1, extension(kind, mime))
+    format!(
+        "{stem}-{y:04}-{m:02}-{d:02}-{}.{}",
+        u16::from(index) + 1,
+        extension(kind, mime)
+    )
 }
 
 fn extension(kind: MediaKind, mime: &str) -> &'static str {
-    let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if let Some(image) = ImageKind::from_mime(&essence) {
         return image.extension();
     }
@@ -219,7 +255,11 @@ mod tests {
 
     #[track_caller]
     fn check_path(path: &str, expected: Option<(i64, u8)>) {
-        assert_eq!(parse_path(path), expected.map(|(m, i)| (MessageId(m), i)), "{path}");
+        assert_eq!(
+            parse_path(path),
+            expected.map(|(m, i)| (MessageId(m), i)),
+            "{path}"
+        );
     }
 
     #[test]
@@ -253,7 +293,12 @@ mod tests {
     }
 
     #[track_caller]
-    fn check_answer(found: AppResult<Option<Attachment>>, status: u16, mime: &str, body: Option<&[u8]>) {
+    fn check_answer(
+        found: AppResult<Option<Attachment>>,
+        status: u16,
+        mime: &str,
+        body: Option<&[u8]>,
+    ) {
         let r = answer(found);
         assert_eq!(r.status().as_u16(), status);
         assert_eq!(r.headers()[header::CONTENT_TYPE], mime);
@@ -266,17 +311,57 @@ mod tests {
     #[test]
     fn only_images_are_served_and_as_they_are_stored() {
         let jpeg = b"\xFF\xD8\xFF\xE0 the original bytes";
-        check_answer(Ok(Some(item(MediaKind::Image, "image/jpeg", jpeg))), 200, "image/jpeg", Some(jpeg));
-        check_answer(Ok(Some(item(MediaKind::Image, "image/png", b"png"))), 200, "image/png", Some(b"png"));
-        check_answer(Ok(Some(item(MediaKind::Image, "image/gif", b"gif"))), 200, "image/gif", Some(b"gif"));
+        check_answer(
+            Ok(Some(item(MediaKind::Image, "image/jpeg", jpeg))),
+            200,
+            "image/jpeg",
+            Some(jpeg),
+        );
+        check_answer(
+            Ok(Some(item(MediaKind::Image, "image/png", b"png"))),
+            200,
+            "image/png",
+            Some(b"png"),
+        );
+        check_answer(
+            Ok(Some(item(MediaKind::Image, "image/gif", b"gif"))),
+            200,
+            "image/gif",
+            Some(b"gif"),
+        );
         // Kinds the webview must never render, even under an image's type.
         let not_shown = "text/plain; charset=utf-8";
-        check_answer(Ok(Some(item(MediaKind::Pdf, "application/pdf", b"%PDF"))), 404, not_shown, None);
-        check_answer(Ok(Some(item(MediaKind::Contact, "text/vcard", b"BEGIN:VCARD"))), 404, not_shown, None);
-        check_answer(Ok(Some(item(MediaKind::Other, "image/jpeg", b"<svg"))), 404, not_shown, None);
-        check_answer(Ok(Some(item(MediaKind::Image, "image/svg+xml", b"<svg"))), 404, not_shown, None);
+        check_answer(
+            Ok(Some(item(MediaKind::Pdf, "application/pdf", b"%PDF"))),
+            404,
+            not_shown,
+            None,
+        );
+        check_answer(
+            Ok(Some(item(MediaKind::Contact, "text/vcard", b"BEGIN:VCARD"))),
+            404,
+            not_shown,
+            None,
+        );
+        check_answer(
+            Ok(Some(item(MediaKind::Other, "image/jpeg", b"<svg"))),
+            404,
+            not_shown,
+            None,
+        );
+        check_answer(
+            Ok(Some(item(MediaKind::Image, "image/svg+xml", b"<svg"))),
+            404,
+            not_shown,
+            None,
+        );
         check_answer(Ok(None), 404, not_shown, None);
-        check_answer(Err(AppError::new(ErrorCode::Database, "x")), 500, not_shown, None);
+        check_answer(
+            Err(AppError::new(ErrorCode::Database, "x")),
+            500,
+            not_shown,
+            None,
+        );
     }
 
     #[test]
@@ -294,17 +379,83 @@ mod tests {
     fn the_save_dialog_offers_a_name_by_kind_date_and_place() {
         // 2026-03-14 09:26:53 UTC.
         let pi_day = 1_773_480_413_000;
-        check_name(MediaKind::Image, "image/jpeg", pi_day, 0, "photo-2026-03-14-1.jpg");
-        check_name(MediaKind::Image, "image/png", pi_day, 1, "photo-2026-03-14-2.png");
-        check_name(MediaKind::Image, "image/gif", pi_day, 9, "photo-2026-03-14-10.gif");
-        check_name(MediaKind::Pdf, "application/pdf", pi_day, 0, "document-2026-03-14-1.pdf");
-        check_name(MediaKind::Contact, "text/x-vcard", pi_day, 2, "contact-2026-03-14-3.vcf");
-        check_name(MediaKind::Audio, "audio/amr", pi_day, 0, "audio-2026-03-14-1.amr");
-        check_name(MediaKind::Video, "video/mp4; codecs=avc1", pi_day, 0, "video-2026-03-14-1.mp4");
-        check_name(MediaKind::Other, "application/zip", pi_day, 0, "file-2026-03-14-1.bin");
-        check_name(MediaKind::Image, "image/jpeg", 0, 0, "photo-1970-01-01-1.jpg");
-        check_name(MediaKind::Image, "image/jpeg", 951_782_400_000, 0, "photo-2000-02-29-1.jpg");
-        check_name(MediaKind::Image, "image/jpeg", -86_400_000, 0, "photo-1969-12-31-1.jpg");
+        check_name(
+            MediaKind::Image,
+            "image/jpeg",
+            pi_day,
+            0,
+            "photo-2026-03-14-1.jpg",
+        );
+        check_name(
+            MediaKind::Image,
+            "image/png",
+            pi_day,
+            1,
+            "photo-2026-03-14-2.png",
+        );
+        check_name(
+            MediaKind::Image,
+            "image/gif",
+            pi_day,
+            9,
+            "photo-2026-03-14-10.gif",
+        );
+        check_name(
+            MediaKind::Pdf,
+            "application/pdf",
+            pi_day,
+            0,
+            "document-2026-03-14-1.pdf",
+        );
+        check_name(
+            MediaKind::Contact,
+            "text/x-vcard",
+            pi_day,
+            2,
+            "contact-2026-03-14-3.vcf",
+        );
+        check_name(
+            MediaKind::Audio,
+            "audio/amr",
+            pi_day,
+            0,
+            "audio-2026-03-14-1.amr",
+        );
+        check_name(
+            MediaKind::Video,
+            "video/mp4; codecs=avc1",
+            pi_day,
+            0,
+            "video-2026-03-14-1.mp4",
+        );
+        check_name(
+            MediaKind::Other,
+            "application/zip",
+            pi_day,
+            0,
+            "file-2026-03-14-1.bin",
+        );
+        check_name(
+            MediaKind::Image,
+            "image/jpeg",
+            0,
+            0,
+            "photo-1970-01-01-1.jpg",
+        );
+        check_name(
+            MediaKind::Image,
+            "image/jpeg",
+            951_782_400_000,
+            0,
+            "photo-2000-02-29-1.jpg",
+        );
+        check_name(
+            MediaKind::Image,
+            "image/jpeg",
+            -86_400_000,
+            0,
+            "photo-1969-12-31-1.jpg",
+        );
     }
 
     #[test]
@@ -314,11 +465,18 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).cycle().take(300_000).collect();
         write(&path, &bytes).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [std::ffi::OsString::from("photo-2026-03-14-1.jpg")]);
 
         let err = write(&dir.path().join("missing-folder").join("x.jpg"), &bytes).unwrap_err();
         assert_eq!(err.code, ErrorCode::Io);
-        assert!(err.message.starts_with("The file could not be saved there"), "{}", err.message);
+        assert!(
+            err.message.starts_with("The file could not be saved there"),
+            "{}",
+            err.message
+        );
     }
 }
