@@ -685,8 +685,17 @@ async fn loaded(app: &App, name: &str) -> (u32, String) {
         Duration::from_secs(30),
         async || {
             let el = app.find(&img).await?;
-            let width: u32 = el.prop("naturalWidth").await.ok()??.parse().ok()?;
-            let src = el.prop("currentSrc").await.ok()??;
+            // A number, which WebDriver's property answer does not give as text.
+            let seen = app
+                .client()
+                .execute(
+                    "return [arguments[0].naturalWidth, arguments[0].currentSrc];",
+                    vec![serde_json::to_value(&el).ok()?],
+                )
+                .await
+                .ok()?;
+            let width = u32::try_from(seen.get(0)?.as_u64()?).ok()?;
+            let src = seen.get(1)?.as_str()?.to_owned();
             (width > 0).then_some((width, src))
         },
     )
