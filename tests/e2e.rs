@@ -810,6 +810,8 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Ada Lovelace"))
         .await;
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 2 of 2"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot("thread-after-the-viewer").await;
     app.close().await;
 }
 

@@ -25,7 +25,9 @@ export function Bubble(props: {
   const [saved, setSaved] = createSignal("");
   const [viewing, setViewing] = createSignal<number | null>(null);
   const images = () => m().attachments.filter(isImage);
-  const several = () => images().length > 1;
+  // A grid as soon as two pictures (or downloads, mostly pictures) stand side by side.
+  const several = () =>
+    m().attachments.filter((a) => isImage(a) || a.state === "downloading").length > 1;
   /** The image buttons by item index, to give focus back when the viewer closes. */
   const thumbs = new Map<number, HTMLButtonElement>();
   let opener: number | null = null;
