@@ -856,3 +856,80 @@ async fn a_demo_contacts_reply_with_two_photos_shows_both_and_the_viewer_opens_a
     assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
     app.close().await;
 }
+
+/// Drives the desktop's save dialog titled `title` (GTK's, a window of its own that WebDriver
+/// cannot reach) with the keyboard, as a person would: the whole path typed into its name field,
+/// then Enter.
+fn save_through_dialog(title: &str, path: &std::path::Path) {
+    let found = std::process::Command::new("xdotool")
+        .args(["search", "--sync", "--name", title])
+        .output()
+        .expect("xdotool");
+    let window = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .last()
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no window titled {title:?}"));
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("xdotool")
+            .args(args)
+            .status()
+            .expect("xdotool");
+        assert!(status.success(), "xdotool {args:?}");
+    };
+    run(&["windowfocus", "--sync", &window]);
+    std::thread::sleep(Duration::from_millis(500));
+    run(&["key", "--clearmodifiers", "ctrl+a"]);
+    run(&["type", "--delay", "20", path.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    run(&["key", "Return"]);
+}
+
+#[tokio::test]
+async fn save_image_writes_the_original_bytes_where_the_person_chose() {
+    if skipped() {
+        return;
+    }
+    let original = picture("plasma:teal-yellow", 640, 480, "jpg");
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(KATHERINE).unwrap(),
+        };
+        let images = [NewImage {
+            kind: ImageKind::Jpeg,
+            bytes: original.clone(),
+            width: 640,
+            height: 480,
+        }];
+        store
+            .insert_inbound_batch(
+                &[NewInbound {
+                    key: &key,
+                    body: "The signed form",
+                    carrier_sid: "MM0000000000000000000000000000e2e2",
+                    created_at: now_ms() - 60_000,
+                    media: InboundMedia::Images(&images),
+                }],
+                Arrival::New,
+            )
+            .expect("the message with a photo");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Katherine Johnson", "Sales")).await;
+    app.click(&button("Photo 1 of 1")).await;
+    let viewer = dialog("Photo 1 of 1 from Katherine Johnson");
+    app.click(&button("Save image…").within(&viewer)).await;
+
+    let folder = tempfile::tempdir().expect("a folder to save into");
+    let path = folder.path().join("signed-form.jpg");
+    let typed = path.clone();
+    tokio::task::spawn_blocking(move || save_through_dialog("Save photo", &typed))
+        .await
+        .expect("the save dialog");
+    app.wait_for(&containing_text("Saved as signed-form.jpg").within(&viewer))
+        .await;
+    let saved = std::fs::read(&path).expect("the saved file");
+    assert!(saved == original, "the bytes received, not a re-encoding");
+    app.close().await;
+}
