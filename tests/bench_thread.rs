@@ -45,14 +45,18 @@ const SETTLE: Duration = Duration::from_secs(3);
 const OPEN_AND_WAIT: &str = r#"
 const [threadId, expected, done] = arguments;
 const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
-const row = document.querySelector(`button[data-thread-id="${threadId}"]`);
-if (!row) { done({ error: "no row for thread " + threadId }); return; }
 const logOf = () => document.querySelector('[role="log"][aria-label="Messages"]');
 // The thread on screen before: its bubbles must be gone before the new ones count.
 const old = logOf()?.querySelector("article.bubble");
-const t0 = performance.now();
-row.click();
 (async () => {
+  // The list may still be loading in a window that has just opened.
+  let row;
+  for (let tries = 0; !(row = document.querySelector(`button[data-thread-id="${threadId}"]`)); tries++) {
+    if (tries > 600) { done({ error: "no row for thread " + threadId }); return; }
+    await frame();
+  }
+  const t0 = performance.now();
+  row.click();
   let log;
   for (;;) {
     log = logOf();
@@ -351,7 +355,7 @@ fn photo(n: usize) -> Vec<u8> {
     let status = std::process::Command::new("convert")
         .args(["-seed", &n.to_string(), "-size"])
         .arg(format!("{}x{}", PHOTO_SIZE.0, PHOTO_SIZE.1))
-        .args(["plasma:", "-blur", "0x1", "-quality", "85"])
+        .args(["plasma:", "-blur", "0x0.5", "-quality", "88"])
         .arg(&path)
         .status()
         .expect("ImageMagick's convert");
