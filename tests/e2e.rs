@@ -713,7 +713,7 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     if skipped() {
         return;
     }
-    let wide = picture("plasma:red-blue", 800, 600, "jpg");
+    let wide = picture("plasma:red-blue", 1200, 900, "jpg");
     let tall = picture("gradient:green-white", 300, 400, "png");
     let dir = prefilled(|store, sales| {
         let key = ThreadKey {
@@ -724,8 +724,8 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
             NewImage {
                 kind: ImageKind::Jpeg,
                 bytes: wide.clone(),
-                width: 800,
-                height: 600,
+                width: 1200,
+                height: 900,
             },
             NewImage {
                 kind: ImageKind::Png,
@@ -751,9 +751,10 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     app.click(&row("Ada Lovelace", "Sales")).await;
     app.wait_for(&by_text("Both sides of the parcel")).await;
 
-    // Both photos, loaded from the shell's media scheme (not base64 in the page).
+    // Both photos, loaded from the shell's media scheme (not base64 in the page), the larger
+    // one as a preview of the size the thread shows.
     let (first, src) = loaded(&app, "Photo 1 of 2").await;
-    assert_eq!(first, 800);
+    assert_eq!(first, 800, "a preview 800 px wide");
     assert!(
         src.starts_with("media://localhost/"),
         "served by the media scheme: {src}"
@@ -788,7 +789,11 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
     press(&app, Key::Left).await;
     app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace"))
         .await;
-    assert_eq!(loaded(&app, "Photo 1 of 2 from Ada Lovelace").await.0, 800);
+    assert_eq!(
+        loaded(&app, "Photo 1 of 2 from Ada Lovelace").await.0,
+        1200,
+        "the viewer shows the original"
+    );
 
     // Escape closes it and gives the focus back to the photo that opened it.
     press(&app, Key::Escape).await;

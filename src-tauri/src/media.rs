@@ -36,7 +36,7 @@ pub fn serve<R: Runtime>(
         let response = match (method_ok, item) {
             (false, _) => plain(StatusCode::METHOD_NOT_ALLOWED, "Only GET is served."),
             (true, None) => plain(StatusCode::BAD_REQUEST, "Not a media item's address."),
-            (true, Some((message, index))) => {
+            (true, Some((message, index, size))) => {
                 let found = handle
                     .state::<App>()
                     .engine()
@@ -44,20 +44,42 @@ pub fn serve<R: Runtime>(
                 if let Err(e) = &found {
                     tracing::warn!(message = message.0, index, code = %e.code, "a media item could not be read");
                 }
-                answer(found)
+                match size {
+                    Size::Original => answer(found),
+                    Size::Preview => answer(found.map(|a| a.map(preview))),
+                }
             }
         };
         responder.respond(response);
     });
 }
 
-/// `/<message>/<index>` (the separator may arrive percent-encoded, as `convertFileSrc` writes
-/// it) → the item; anything else → `None`.
-pub fn parse_path(path: &str) -> Option<(MessageId, u8)> {
+/// Which bytes of an image the page asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// As received (the viewer).
+    Original,
+    /// At most `PREVIEW_SIDE` on its longer side (the thread): a thread of 20 photos then holds
+    /// 20 small bitmaps, not 20 camera-sized ones.
+    Preview,
+}
+
+/// The longer side of a thread's preview: a single photo is shown at most 280 px high, a
+/// grid's squares at 140 px, so this is sharp on a screen of twice the density.
+pub const PREVIEW_SIDE: u32 = 800;
+
+/// `/<message>/<index>` or `/<message>/<index>/preview` (the separators may arrive
+/// percent-encoded, as `convertFileSrc` writes them) → the item and its size; anything else →
+/// `None`.
+pub fn parse_path(path: &str) -> Option<(MessageId, u8, Size)> {
     let path = path
         .strip_prefix('/')?
         .replace("%2F", "/")
         .replace("%2f", "/");
+    let (path, size) = match path.strip_suffix("/preview") {
+        Some(rest) => (rest.to_owned(), Size::Preview),
+        None => (path, Size::Original),
+    };
     let (message, index) = path.split_once('/')?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(message) || !digits(index) {
@@ -67,7 +89,50 @@ pub fn parse_path(path: &str) -> Option<(MessageId, u8)> {
     if usize::from(index) >= switchboard_engine::core::media::MAX_MEDIA_PER_MESSAGE {
         return None;
     }
-    Some((MessageId(message.parse().ok()?), index))
+    Some((MessageId(message.parse().ok()?), index, size))
+}
+
+/// The item made a preview: scaled down to `PREVIEW_SIDE` when it is larger (JPEG stays JPEG,
+/// PNG stays PNG, keeping its transparency), as it is otherwise — a GIF too, which would lose
+/// its animation, and an image that cannot be decoded within the limits, which the webview
+/// then handles as it would the original.
+pub fn preview(mut item: Attachment) -> Attachment {
+    let (Some(w), Some(h)) = (item.width, item.height) else {
+        return item;
+    };
+    let kind = item.image_kind();
+    if w.max(h) <= PREVIEW_SIDE || !matches!(kind, Some(ImageKind::Jpeg | ImageKind::Png)) {
+        return item;
+    }
+    let Some(scaled) = scale(&item.bytes, kind == Some(ImageKind::Png)) else {
+        return item;
+    };
+    item.bytes = scaled;
+    item
+}
+
+fn scale(bytes: &[u8], png: bool) -> Option<Vec<u8>> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    // A picture of absurd dimensions is not decoded here (the store accepts up to 16 MB).
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let small = reader.decode().ok()?.thumbnail(PREVIEW_SIDE, PREVIEW_SIDE);
+    let mut out = Vec::new();
+    if png {
+        small
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .ok()?;
+    } else {
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
+            .encode_image(&small.to_rgb8())
+            .ok()?;
+    }
+    Some(out)
 }
 
 /// The answer to a request for an item: its bytes when it is an image the webview can show,
@@ -257,7 +322,7 @@ mod tests {
     fn check_path(path: &str, expected: Option<(i64, u8)>) {
         assert_eq!(
             parse_path(path),
-            expected.map(|(m, i)| (MessageId(m), i)),
+            expected.map(|(m, i)| (MessageId(m), i, Size::Original)),
             "{path}"
         );
     }
@@ -268,6 +333,8 @@ mod tests {
         check_path("/12%2F3", Some((12, 3)));
         check_path("/12%2f9", Some((12, 9)));
         check_path("/12/10", None); // past the 10 a message may carry
+        check_path("/12/0/thumbnail", None);
+        check_path("/12/preview", None);
         check_path("/12/300", None);
         check_path("/12", None);
         check_path("/12/", None);
@@ -278,6 +345,75 @@ mod tests {
         check_path("/12/+1", None);
         check_path("/99999999999999999999/0", None);
         check_path("12/0", None);
+    }
+
+    #[test]
+    fn a_preview_is_asked_for_by_its_suffix() {
+        let preview = |m, i| Some((MessageId(m), i, Size::Preview));
+        assert_eq!(parse_path("/12/3/preview"), preview(12, 3));
+        assert_eq!(parse_path("/12%2F3%2Fpreview"), preview(12, 3));
+        assert_eq!(parse_path("/12%2F3/preview"), preview(12, 3));
+    }
+
+    fn picture(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), format)
+            .unwrap();
+        out
+    }
+
+    #[track_caller]
+    fn check_preview(
+        format: image::ImageFormat,
+        mime: &str,
+        size: (u32, u32),
+        expected: (u32, u32),
+    ) {
+        let bytes = picture(format, size.0, size.1);
+        let mut original = item(MediaKind::Image, mime, &bytes);
+        (original.width, original.height) = (Some(size.0), Some(size.1));
+        let made = preview(original.clone());
+        let decoded = image::load_from_memory(&made.bytes).unwrap();
+        assert_eq!(
+            (decoded.width(), decoded.height()),
+            expected,
+            "{mime} {size:?}"
+        );
+        assert_eq!(
+            image::guess_format(&made.bytes).unwrap(),
+            format,
+            "the same format"
+        );
+        if size == expected {
+            assert!(made == original, "a small image is served as it is");
+        }
+    }
+
+    #[test]
+    fn a_thread_gets_previews_no_larger_than_it_shows() {
+        use image::ImageFormat::{Gif, Jpeg, Png};
+        check_preview(Jpeg, "image/jpeg", (1600, 1200), (800, 600));
+        check_preview(Jpeg, "image/jpeg", (1200, 1600), (600, 800));
+        check_preview(Png, "image/png", (2000, 500), (800, 200));
+        check_preview(Jpeg, "image/jpeg", (800, 600), (800, 600));
+        check_preview(Png, "image/png", (64, 48), (64, 48));
+        // A GIF keeps its frames: served as it is.
+        check_preview(Gif, "image/gif", (1000, 1000), (1000, 1000));
+    }
+
+    #[test]
+    fn a_picture_that_cannot_be_decoded_is_previewed_as_it_is() {
+        let mut broken = item(
+            MediaKind::Image,
+            "image/jpeg",
+            b"\xFF\xD8\xFF\xE0 not a jpeg",
+        );
+        (broken.width, broken.height) = (Some(4000), Some(3000));
+        assert!(preview(broken.clone()) == broken);
     }
 
     fn item(kind: MediaKind, mime: &str, bytes: &[u8]) -> Attachment {

@@ -52,8 +52,9 @@ export type { SmsCount } from "./generated/SmsCount";
  * loads a media item's bytes from. */
 export interface Backend extends Commands {
   /** The address an `<img>` loads a message's image `index` (from 0) from: the shell's `media:`
-   * scheme, which answers images only. */
-  mediaUrl(message: MessageId, index: number): string;
+   * scheme, which answers images only — as received, or (`preview`) scaled down for the
+   * thread. */
+  mediaUrl(message: MessageId, index: number, preview: boolean): string;
   onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
   onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
 }

@@ -11,5 +11,6 @@ export const tauriBackend: Backend = {
   onAppEvent: (handler) => listen<AppEvent>("app", (e) => handler(e.payload)),
   // `media://localhost/<message>%2F<index>` on Linux and macOS, `http://media.localhost/…` on
   // Windows: convertFileSrc knows each platform's form.
-  mediaUrl: (message, index) => convertFileSrc(`${message}/${index}`, "media"),
+  mediaUrl: (message, index, preview) =>
+    convertFileSrc(`${message}/${index}${preview ? "/preview" : ""}`, "media"),
 };

@@ -89,7 +89,7 @@ export function Bubble(props: {
                       onClick={() => open(a)}
                     >
                       <img
-                        src={props.backend.mediaUrl(m().id, a.index)}
+                        src={props.backend.mediaUrl(m().id, a.index, true)}
                         alt={itemName(m(), a)}
                         width={a.width ?? undefined}
                         height={a.height ?? undefined}

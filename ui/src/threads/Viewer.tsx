@@ -101,7 +101,7 @@ export function Viewer(props: {
             </button>
             <img
               class="viewer-image"
-              src={props.backend.mediaUrl(props.message.id, item().index)}
+              src={props.backend.mediaUrl(props.message.id, item().index, false)}
               alt={name()}
               draggable={false}
             />
