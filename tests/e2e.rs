@@ -265,13 +265,13 @@ async fn an_image_is_attached_shown_and_sent() {
     assert!(status.success());
     compose(&app, &["Katherine Johnson"], "The diagram").await;
     let input = app
-        .wait_for(&by_label("Image file").within(&composer()))
+        .wait_for(&by_label("Image files").within(&composer()))
         .await;
     input
         .send_keys(png.to_str().unwrap())
         .await
         .expect("the file chosen");
-    app.wait_for(&by_role("img", "Attached image")).await;
+    app.wait_for(&by_role("img", "Attached image 1")).await;
     app.click(&button("Send").within(&composer())).await;
     app.click(&line_option("Sales")).await;
     app.click(&button("Send from Sales").within(&composer()))
@@ -284,6 +284,142 @@ async fn an_image_is_attached_shown_and_sent() {
         sent[0].sid
     );
     app.wait_for(&by_role("img", "Photo 1 of 1")).await;
+    app.close().await;
+}
+
+/// Three different images beside the data directory, made with ImageMagick.
+fn three_pictures(app: &App) -> Vec<std::path::PathBuf> {
+    [
+        "64x48 gradient:blue-white",
+        "40x60 gradient:red-yellow",
+        "80x30 plasma:green-black",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, spec)| {
+        let (size, fill) = spec.split_once(' ').unwrap();
+        let path = app.data_dir().with_extension(format!("{i}.png"));
+        let status = std::process::Command::new("convert")
+            .args(["-size", size, fill])
+            .arg(&path)
+            .status()
+            .expect("ImageMagick's convert");
+        assert!(status.success());
+        path
+    })
+    .collect()
+}
+
+/// Picks `files` at once in the file input labelled "Image files" within `within`.
+async fn attach(app: &App, within: &Target, files: &[&std::path::Path]) {
+    let paths: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+    app.wait_for(&by_label("Image files").within(within))
+        .await
+        .send_keys(&paths.join("\n"))
+        .await
+        .expect("the files chosen");
+}
+
+/// The carrier's messages from the app with their media counts, once `n` have arrived.
+async fn sent_media(app: &App, n: usize) -> Vec<(String, String)> {
+    let sent = carrier_received(app, n).await;
+    sent.into_iter().map(|m| (m.body, m.num_media)).collect()
+}
+
+#[tokio::test]
+async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_reply() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let pictures = three_pictures(&app);
+    let [first, second, third] = [&pictures[0], &pictures[1], &pictures[2]].map(|p| p.as_path());
+
+    // The New message window: three at once, one removed, then added back with the button.
+    compose(&app, &["Katherine Johnson"], "Three photos").await;
+    attach(&app, &composer(), &[first, second, third]).await;
+    for n in 1..=3 {
+        app.wait_for(&by_role("img", &format!("Attached image {n}")).within(&composer()))
+            .await;
+    }
+    app.wait_for(&containing_text("3 images ·").within(&composer()))
+        .await;
+    app.screenshot("three-attached").await;
+    app.click(&button("Remove image 2").within(&composer()))
+        .await;
+    app.wait_gone(&by_role("img", "Attached image 3")).await;
+    app.wait_for(&containing_text("2 images ·").within(&composer()))
+        .await;
+    attach(&app, &composer(), &[second]).await;
+    app.wait_for(&by_role("img", "Attached image 3").within(&composer()))
+        .await;
+    app.wait_for(&containing_text("3 images ·").within(&composer()))
+        .await;
+    app.click(&button("Send").within(&composer())).await;
+    app.click(&line_option("Sales")).await;
+    app.click(&button("Send from Sales").within(&composer()))
+        .await;
+    app.wait_gone(&composer()).await;
+    let sent = carrier_received(&app, 1).await;
+    assert_eq!(sent.len(), 1, "one message, not one per image: {sent:?}");
+    assert!(
+        sent[0].sid.starts_with("MM"),
+        "sent as MMS: {}",
+        sent[0].sid
+    );
+    assert_eq!(
+        sent_media(&app, 1).await,
+        [("Three photos".into(), "3".into())]
+    );
+    app.wait_for(&containing_text("Three photos")).await;
+
+    // The reply box of the thread now open: three more, sent as one message.
+    let reply = by_role("form", "Reply");
+    attach(&app, &reply, &[third, first, second]).await;
+    app.wait_for(&by_role("img", "Attached image 3").within(&reply))
+        .await;
+    app.type_into(&textbox("Reply text"), "Three more").await;
+    app.click(&button("Send from Sales").within(&reply)).await;
+    app.wait_gone(&by_role("img", "Attached image 1").within(&reply))
+        .await;
+    let sent = sent_media(&app, 2).await;
+    assert_eq!(
+        sent,
+        [
+            ("Three photos".into(), "3".into()),
+            ("Three more".into(), "3".into())
+        ]
+    );
+    app.wait_for(&containing_text("Three more")).await;
+    app.screenshot("three-sent").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.sandbox().sent().await.len(), 2, "exactly two messages");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let pictures = three_pictures(&app);
+    let files: Vec<&std::path::Path> = pictures.iter().map(|p| p.as_path()).collect();
+    compose(&app, &["Ada Lovelace"], "Photos to follow").await;
+    attach(&app, &composer(), &files).await;
+    app.wait_for(&by_role("img", "Attached image 3").within(&composer()))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is saved as one types
+    let dir = app.close().await;
+    let app = App::launch_with(dir).await;
+    app.wait_for(&composer()).await;
+    for n in 1..=3 {
+        app.wait_for(&by_role("img", &format!("Attached image {n}")).within(&composer()))
+            .await;
+    }
+    app.wait_for(&containing_text("3 images ·").within(&composer()))
+        .await;
+    assert!(!app.shows(&by_role("img", "Attached image 4")).await);
     app.close().await;
 }
 
@@ -563,7 +699,7 @@ async fn a_twilio_account_is_connected_in_settings_and_sends() {
         .expect("ImageMagick's convert");
     assert!(status.success());
     compose(&app, &["+1 415 555 0123"], "And the menu").await;
-    app.wait_for(&by_label("Image file").within(&composer()))
+    app.wait_for(&by_label("Image files").within(&composer()))
         .await
         .send_keys(png.to_str().unwrap())
         .await

@@ -27,15 +27,18 @@ const SEARCH_LIMIT: usize = 50;
 /// Largest image accepted from the page as base64, before decoding: the JSON transport's own
 /// guard (base64 is a third larger than the image, which the engine checks again).
 const MAX_IMAGE_BASE64: usize = 40 * 1024 * 1024;
+/// Largest set of images accepted from the page in one call, as base64: ten phone photos of
+/// 7 MB each, with room to spare (the set sent is within the line's 5 MB budget anyway).
+const MAX_IMAGES_BASE64: usize = 100 * 1024 * 1024;
 
 /// What the composer sends to Rust: recipients as typed (names or numbers), the body, the line
-/// picked (if any), and the prepared image as base64.
+/// picked (if any), and the prepared images as base64, in the order they are sent.
 #[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
 pub struct ComposeInput {
     pub recipients: Vec<String>,
     pub body: String,
     pub line: Option<LineId>,
-    pub image: Option<String>,
+    pub images: Vec<String>,
 }
 
 /// An image as it will be sent, with its bytes for display.
@@ -49,6 +52,14 @@ pub struct ImageData {
     pub bytes: usize,
     /// The image, base64.
     pub data: String,
+}
+
+/// A message's images as they will be sent, and the line's budget for all of them together.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AttachedImages {
+    pub images: Vec<ImageData>,
+    /// Bytes of media a message may carry in all (Twilio: 5 MB).
+    pub budget: usize,
 }
 
 /// What the window shows in its status bar and the offline banner.
@@ -93,11 +104,23 @@ fn decode_image(data: &str) -> AppResult<Vec<u8>> {
     })
 }
 
+/// Each image decoded, under the one-image guard and the guard for all of them together.
+fn decode_images(images: &[String]) -> AppResult<Vec<Vec<u8>>> {
+    if images.iter().map(String::len).sum::<usize>() > MAX_IMAGES_BASE64 {
+        return Err(AppError::new(
+            ErrorCode::FileTooLarge,
+            "These images are too large to attach together (more than 75 MB). Attach fewer at a \
+             time.",
+        ));
+    }
+    images.iter().map(|data| decode_image(data)).collect()
+}
+
 fn compose_request(input: ComposeInput) -> AppResult<ComposeRequest> {
     Ok(ComposeRequest {
         recipients: input.recipients,
         body: input.body,
-        image: input.image.as_deref().map(decode_image).transpose()?,
+        images: decode_images(&input.images)?,
         line: input.line,
     })
 }
@@ -345,11 +368,15 @@ pub fn recipient(app: State<'_, App>, input: String) -> AppResult<Recipient> {
     Ok(engine(&app)?.recipient(&input)?)
 }
 
-/// Checks and, when over the line's budget, scales an image; answers what will be sent.
+/// Checks a message's images (those attached, then those added) and fits them together to the
+/// line's budget; answers what will be sent, in order.
 #[tauri::command]
-pub fn prepare_image(data: String) -> AppResult<ImageData> {
-    let prepared = switchboard_engine::prepare_image(decode_image(&data)?, DEFAULT_MMS_BUDGET)?;
-    Ok(image_data(prepared))
+pub fn prepare_images(images: Vec<String>) -> AppResult<AttachedImages> {
+    let prepared = switchboard_engine::prepare_images(decode_images(&images)?, DEFAULT_MMS_BUDGET)?;
+    Ok(AttachedImages {
+        images: prepared.into_iter().map(image_data).collect(),
+        budget: DEFAULT_MMS_BUDGET,
+    })
 }
 
 #[tauri::command]
@@ -369,10 +396,10 @@ pub fn reply(
     app: State<'_, App>,
     thread: ThreadId,
     body: String,
-    image: Option<String>,
+    images: Vec<String>,
 ) -> AppResult<SendReceipt> {
-    let image = image.as_deref().map(decode_image).transpose()?;
-    let receipt = engine(&app)?.reply(thread, &body, image, Some(DraftKey::Thread(thread)))?;
+    let images = decode_images(&images)?;
+    let receipt = engine(&app)?.reply(thread, &body, images, Some(DraftKey::Thread(thread)))?;
     app.wake();
     Ok(receipt)
 }
@@ -506,4 +533,36 @@ pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> 
         app.network_back();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Ok(count)` of decoded images, or the code refusing them.
+    #[track_caller]
+    fn check(images: &[String], expected: Result<usize, ErrorCode>) {
+        let got = decode_images(images).map(|d| d.len()).map_err(|e| e.code);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn images_from_the_page_are_guarded_one_by_one_and_together() {
+        let small = BASE64.encode(b"\x89PNG\r\n\x1a\n");
+        let big = "A".repeat(MAX_IMAGE_BASE64 / 2 + 4); // five are over the total, four are not
+        check(&[], Ok(0));
+        check(&vec![small.clone(); 3], Ok(3));
+        // An 11th is the engine's to refuse, in its words.
+        check(&vec![small.clone(); 11], Ok(11));
+        check(
+            &["A".repeat(MAX_IMAGE_BASE64 + 4)],
+            Err(ErrorCode::FileTooLarge),
+        );
+        check(&vec![big.clone(); 5], Err(ErrorCode::FileTooLarge));
+        check(&vec![big; 4], Ok(4));
+        check(
+            &[small, "not base64!".into()],
+            Err(ErrorCode::ImageDataMalformed),
+        );
+    }
 }

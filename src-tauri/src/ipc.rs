@@ -22,7 +22,7 @@ use switchboard_engine::{
 use tauri::{AppHandle, State, WebviewWindow};
 
 use crate::commands::{
-    self, AppStatus, AttachmentData, ComposeInput, ContactInput, ImageData, MediaHostInput,
+    self, AppStatus, AttachedImages, AttachmentData, ComposeInput, ContactInput, MediaHostInput,
 };
 use crate::error::AppResult;
 use crate::state::App;
@@ -106,11 +106,12 @@ ipc! {
     sync remove_contact(app: State<'_, App>; id: ContactId) -> ();
     sync import_contacts(app: State<'_, App>; text: String) -> ImportSummary;
     sync recipient(app: State<'_, App>; input: String) -> Recipient;
-    /// Checks an image (base64) and scales it when over the budget: what will be sent.
-    sync prepare_image(; data: String) -> ImageData;
+    /// Checks a message's images (base64; those attached, then those added) and fits them
+    /// together to the line's budget: what will be sent.
+    sync prepare_images(; images: Vec<String>) -> AttachedImages;
     sync preview(app: State<'_, App>; input: ComposerState) -> Preview;
     sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
-    sync reply(app: State<'_, App>; thread: ThreadId, body: String, image: Option<String>)
+    sync reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
         -> SendReceipt;
     sync attachment(app: State<'_, App>; message: MessageId, index: u8) -> AttachmentData;
     /// Opens a save dialog and writes the item's original bytes; the file's name, or null.

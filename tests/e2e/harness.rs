@@ -1049,7 +1049,9 @@ pub struct CarrierMessage {
     /// "inbound" (from a contact) or "outbound-api" (sent by the app).
     pub direction: String,
     pub error_code: Option<u32>,
-    /// How many media items the carrier reports ("0" for an SMS, and during the media lag).
+    /// How many media items the carrier reports, as Twilio writes it ("3"; "0" for an SMS, and
+    /// during the media lag).
+    #[serde(default)]
     pub num_media: String,
 }
 

@@ -1,61 +1,153 @@
-// Attaching an image, the same in the New message window and in a reply box: the file is read,
-// checked and (when over the line's budget) scaled by Rust, and what will be sent is shown.
-import { Show } from "solid-js";
-import type { Backend, ImageData } from "../backend";
+// Attaching images, the same in the New message window and in a reply box: several files can be
+// picked at once and the button pressed again to add more (Rust refuses an 11th, in words). The
+// files are read, checked and fitted together to the line's budget by Rust (`prepareImages`: the
+// images already attached, then those added), so the tray shows what will be sent: each image
+// with its size and its own Remove button, and the total against the budget in words.
+import { createSignal, For, Show } from "solid-js";
+import type { AttachedImages, Backend, ImageData } from "../backend";
 import { messageOf } from "../backend";
 import { fileToBase64, mimeOf } from "./format";
 import { ClipIcon } from "./icons";
 
+export type { AttachedImages };
+
+export const NOTHING_ATTACHED: AttachedImages = { images: [], budget: 0 };
+
+/** A size as a person reads it: "340 KB", "1.2 MB". */
+export function sizeText(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return mb < 1 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${mb.toFixed(1)} MB`;
+}
+
+/** "3 images · 1.2 MB of the 5 MB a message can carry". */
+export function totalText(attached: AttachedImages): string {
+  const count = attached.images.length;
+  const total = attached.images.reduce((sum, i) => sum + i.bytes, 0);
+  const budget = Math.round(attached.budget / (1024 * 1024));
+  const what = `${count} ${count === 1 ? "image" : "images"} · ${sizeText(total)}`;
+  return attached.budget > 0 ? `${what} of the ${budget} MB a message can carry` : what;
+}
+
+/** The set without its `index`th image (the others keep their order and their bytes). */
+export function withoutImage(attached: AttachedImages, index: number): AttachedImages {
+  return { ...attached, images: attached.images.filter((_, i) => i !== index) };
+}
+
+/**
+ * What a stored draft held: today's set, or the single image drafts kept before several were
+ * possible (fitted again, so that it gets its budget).
+ */
+export function restoreAttached(
+  backend: Backend,
+  draft: { attached?: AttachedImages; image?: ImageData | null },
+  set: (attached: AttachedImages) => void,
+  onError: (message: string) => void,
+) {
+  if (draft.attached?.images) {
+    set(draft.attached);
+  } else if (draft.image) {
+    backend.prepareImages([draft.image.data]).then(set, (e) => onError(messageOf(e)));
+  } else {
+    set(NOTHING_ATTACHED);
+  }
+}
+
 export function AttachButton(props: {
   backend: Backend;
-  onAttached: (image: ImageData) => void;
+  attached: AttachedImages;
+  onAttached: (attached: AttachedImages) => void;
   onError: (message: string) => void;
 }) {
   let file: HTMLInputElement | undefined;
-  const attach = async (picked: File | undefined) => {
-    if (!picked) return;
+  const [busy, setBusy] = createSignal(false);
+  const attach = async (picked: File[]) => {
+    if (picked.length === 0) return;
     props.onError("");
+    setBusy(true);
     try {
-      props.onAttached(await props.backend.prepareImage(await fileToBase64(picked)));
+      const added = await Promise.all(picked.map(fileToBase64));
+      const attached = props.attached.images.map((i) => i.data);
+      props.onAttached(await props.backend.prepareImages([...attached, ...added]));
     } catch (e) {
       props.onError(messageOf(e));
+    } finally {
+      setBusy(false);
     }
   };
   return (
     <>
-      <button type="button" class="icon" aria-label="Attach image" onClick={() => file?.click()}>
+      <button
+        type="button"
+        class="icon"
+        aria-label={props.attached.images.length ? "Add images" : "Attach images"}
+        aria-busy={busy()}
+        disabled={busy()}
+        onClick={() => file?.click()}
+      >
         <ClipIcon />
       </button>
       <input
         ref={file}
         type="file"
+        multiple
         accept="image/jpeg,image/png,image/gif"
         class="visually-hidden"
-        aria-label="Image file"
+        aria-label="Image files"
         onChange={(e) => {
-          void attach(e.currentTarget.files?.[0]);
+          // Taken before the input is cleared, which empties its list.
+          const picked = Array.from(e.currentTarget.files ?? []);
           e.currentTarget.value = "";
+          void attach(picked);
         }}
       />
     </>
   );
 }
 
-export function AttachedImage(props: { image: ImageData | null; onRemove: () => void }) {
+export function AttachedImagesTray(props: {
+  attached: AttachedImages;
+  onRemove: (index: number) => void;
+}) {
+  let tray: HTMLDivElement | undefined;
+  // The keyboard stays in the tray: focus moves to the Remove button now in the removed one's
+  // place (or the one before it).
+  const remove = (index: number) => {
+    props.onRemove(index);
+    queueMicrotask(() => {
+      const buttons = tray?.querySelectorAll<HTMLButtonElement>("button") ?? [];
+      buttons[Math.min(index, buttons.length - 1)]?.focus();
+    });
+  };
   return (
-    <Show when={props.image}>
-      {(img) => (
-        <div class="attachment">
-          <img src={`data:${mimeOf(img().kind)};base64,${img().data}`} alt="Attached image" />
-          <span class="muted">
-            {img().width}×{img().height} · {Math.round(img().bytes / 1024)} KB
-            {img().resized ? " · scaled down to fit the line's limit" : ""}
-          </span>
-          <button type="button" onClick={props.onRemove}>
-            Remove image
-          </button>
-        </div>
-      )}
+    <Show when={props.attached.images.length > 0}>
+      <div class="attachments" role="group" aria-label="Attached images" ref={tray}>
+        <ul class="attachment-list">
+          <For each={props.attached.images}>
+            {(img, i) => (
+              <li class="attachment">
+                <img
+                  src={`data:${mimeOf(img.kind)};base64,${img.data}`}
+                  alt={`Attached image ${i() + 1}`}
+                />
+                <span class="muted">
+                  {img.width}×{img.height} · {sizeText(img.bytes)}
+                  {img.resized ? " · scaled down to fit" : ""}
+                </span>
+                <button
+                  type="button"
+                  aria-label={`Remove image ${i() + 1}`}
+                  onClick={() => remove(i())}
+                >
+                  Remove
+                </button>
+              </li>
+            )}
+          </For>
+        </ul>
+        <p class="muted" role="status" aria-label="Images attached">
+          {totalText(props.attached)}
+        </p>
+      </div>
     </Show>
   );
 }

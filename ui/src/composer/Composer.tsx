@@ -1,18 +1,21 @@
 // The New message window. Recipients are found by name or number and become chips (1 to 20);
-// the counter shows characters, encoding and segments as Rust counts them; an image is checked
-// and, if too large, scaled by Rust before it is shown. The send button follows DESIGN.md's
+// the counter shows characters, encoding and segments as Rust counts them; up to 10 images are
+// checked and, if too large together, scaled by Rust before they are shown. The send button follows DESIGN.md's
 // table, decided in Rust (`preview`): "Send from Sales" for a shared default; otherwise the first
 // Send opens the line list and sends nothing, the chosen line is highlighted and shown on the
 // button, and a second Send sends. The line button changes the line at any time (click or
 // hover). Everything typed is kept as a draft.
 import { createEffect, createSignal, For, on, onMount, Show } from "solid-js";
 import type {
-  Backend, ContactView, ImageData, Line, LineId, Preview, Recipient, SendReceipt,
+  Backend, ContactView, Line, LineId, Preview, Recipient, SendReceipt,
 } from "../backend";
 import { messageOf } from "../backend";
 import { debounce } from "../app/format";
 import { createDraft } from "../app/drafts";
-import { AttachButton, AttachedImage } from "../app/attachment";
+import {
+  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, restoreAttached, withoutImage,
+  type AttachedImages,
+} from "../app/attachment";
 
 export const MAX_RECIPIENTS = 20;
 const COMPOSER = "Composer" as const;
@@ -21,7 +24,7 @@ type ComposerDraft = {
   recipients: Recipient[];
   body: string;
   line: LineId | null;
-  image: ImageData | null;
+  attached: AttachedImages;
 };
 
 type Option = { contact: ContactView | null; number: string; label: string; detail: string };
@@ -38,7 +41,7 @@ export function Composer(props: {
   const [options, setOptions] = createSignal<Option[]>([]);
   const [active, setActive] = createSignal(0);
   const [body, setBody] = createSignal("");
-  const [image, setImage] = createSignal<ImageData | null>(null);
+  const [attached, setAttached] = createSignal<AttachedImages>(NOTHING_ATTACHED);
   const [chosen, setChosen] = createSignal<LineId | null>(null);
   const [preview, setPreview] = createSignal<Preview | null>(null);
   const [pickerOpen, setPickerOpen] = createSignal(false);
@@ -61,19 +64,20 @@ export function Composer(props: {
   };
 
   const draft = createDraft<ComposerDraft>(b, COMPOSER, {
-    snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), image: image() }),
-    isEmpty: (d) => d.recipients.length === 0 && !d.body && !d.image,
+    snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), attached: attached() }),
+    isEmpty: (d) => d.recipients.length === 0 && !d.body && d.attached.images.length === 0,
     restore: (d) => {
       setChips(d.recipients ?? []);
       setBody(d.body ?? "");
       setChosen(d.line ?? null);
-      setImage(d.image ?? null);
+      restoreAttached(b, d, setAttached, setError);
     },
     onError: setError,
   });
   onMount(() => void draft.loaded.then(() => toField?.focus()));
 
   // The counter and the sending line, from Rust, whenever what matters changes.
+  const kinds = () => attached().images.map((i) => i.kind);
   const refresh = debounce(async () => {
     try {
       setPreview(
@@ -81,14 +85,14 @@ export function Composer(props: {
           recipients: chips().map((c) => c.number),
           body: body(),
           line: chosen(),
-          image: image()?.kind ?? null,
+          images: kinds(),
         }),
       );
     } catch (e) {
       setError(messageOf(e));
     }
   }, 60);
-  createEffect(on([chips, body, chosen, () => image()?.kind], () => refresh()));
+  createEffect(on([chips, body, chosen, () => kinds().join()], () => refresh()));
 
   // Contacts matching what is typed in the To field.
   const search = debounce(async (q: string) => {
@@ -157,7 +161,7 @@ export function Composer(props: {
     heldOpen = false; // the list stays while the pointer is on it, showing the pick highlighted
   };
 
-  // Whether the sending line can take the attached image is said as soon as it is attached (the
+  // Whether the sending line can take the attached images is said as soon as they are attached (the
   // engine decides: a line without MMS, or a carrier without a media host), not only at Send.
   const imageProblem = () => {
     const p = preview()?.problem;
@@ -185,7 +189,7 @@ export function Composer(props: {
         recipients: chips().map((c) => c.number),
         body: body(),
         line: chosen(),
-        image: image()?.data ?? null,
+        images: attached().images.map((i) => i.data),
       });
       draft.finish(); // the draft is gone with the send
       props.onSent(receipt);
@@ -320,9 +324,9 @@ export function Composer(props: {
           {counter()}
         </p>
 
-        <AttachedImage
-          image={image()}
-          onRemove={() => setImage(null)}
+        <AttachedImagesTray
+          attached={attached()}
+          onRemove={(i) => setAttached(withoutImage(attached(), i))}
         />
         <Show when={imageProblem()}>
           <p role="status" class="error">{imageProblem()}</p>
@@ -338,7 +342,8 @@ export function Composer(props: {
         <footer class="composer-actions">
           <AttachButton
             backend={b}
-            onAttached={setImage}
+            attached={attached()}
+            onAttached={setAttached}
             onError={setError}
           />
           <button class="link" onClick={() => void discard()}>

@@ -1,27 +1,30 @@
 // The reply box of a conversation: it always sends from the thread's own line (no picker) and
 // keeps its draft across restarts.
 import { createSignal, Show } from "solid-js";
-import type { Backend, ImageData, ThreadDetail } from "../backend";
+import type { Backend, ThreadDetail } from "../backend";
 import { messageOf } from "../backend";
 import { createDraft } from "../app/drafts";
-import { AttachButton, AttachedImage } from "../app/attachment";
+import {
+  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, restoreAttached, withoutImage,
+  type AttachedImages,
+} from "../app/attachment";
 
-type ReplyDraft = { body: string; image: ImageData | null };
+type ReplyDraft = { body: string; attached: AttachedImages };
 
 export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () => void }) {
   const b = props.backend;
   const thread = props.detail.thread;
   const key = { Thread: thread.id } as const;
   const [body, setBody] = createSignal("");
-  const [image, setImage] = createSignal<ImageData | null>(null);
+  const [attached, setAttached] = createSignal<AttachedImages>(NOTHING_ATTACHED);
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   createDraft<ReplyDraft>(b, key, {
-    snapshot: () => ({ body: body(), image: image() }),
-    isEmpty: (d) => !d.body && !d.image,
+    snapshot: () => ({ body: body(), attached: attached() }),
+    isEmpty: (d) => !d.body && d.attached.images.length === 0,
     restore: (d) => {
       setBody(d.body ?? "");
-      setImage(d.image ?? null);
+      restoreAttached(b, d, setAttached, setError);
     },
     onError: setError,
   });
@@ -31,9 +34,9 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
     setBusy(true);
     setError("");
     try {
-      await b.reply(thread.id, body(), image()?.data ?? null);
+      await b.reply(thread.id, body(), attached().images.map((i) => i.data));
       setBody("");
-      setImage(null);
+      setAttached(NOTHING_ATTACHED);
       props.onSent();
     } catch (e) {
       setError(messageOf(e));
@@ -51,9 +54,9 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
         void send();
       }}
     >
-      <AttachedImage
-        image={image()}
-        onRemove={() => setImage(null)}
+      <AttachedImagesTray
+        attached={attached()}
+        onRemove={(i) => setAttached(withoutImage(attached(), i))}
       />
       <Show when={error()}>
         <p role="alert" class="error">{error()}</p>
@@ -61,7 +64,8 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
       <div class="reply-row">
         <AttachButton
           backend={b}
-          onAttached={setImage}
+          attached={attached()}
+          onAttached={setAttached}
           onError={setError}
         />
         <textarea
@@ -78,7 +82,7 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
             }
           }}
         />
-        <button type="submit" class="primary" disabled={busy() || (!body().trim() && !image())}>
+        <button type="submit" class="primary" disabled={busy() || (!body().trim() && attached().images.length === 0)}>
           Send from {thread.line.label}
         </button>
       </div>

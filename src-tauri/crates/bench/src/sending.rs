@@ -55,7 +55,7 @@ fn enqueue(
             &ComposeRequest {
                 recipients,
                 body: format!("Benchmark message {next}"),
-                image: None,
+                images: Vec::new(),
                 line: Some(line),
             },
             None,

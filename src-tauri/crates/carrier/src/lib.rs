@@ -206,6 +206,13 @@ pub trait Carrier: Send + Sync {
     /// Inbound messages and status changes since `cursor`.
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError>;
 
+    /// How far the carrier's clock, which dates its messages, runs ahead of this computer's
+    /// (negative: behind), in ms, as its latest answer told; `None` while unknown. A thread
+    /// orders our messages (dated here) and the carrier's (dated there) on one time line.
+    fn clock_offset_ms(&self) -> Option<i64> {
+        None
+    }
+
     /// The content URLs of a message's media, in order (Twilio: its Media subresource), for a
     /// message reported with `num_media` but without them (a first sync's history, an MMS whose
     /// media the carrier listed late).

@@ -471,6 +471,128 @@ async fn an_image_goes_as_one_media_url_form_field_with_twilios_names() {
     assert_eq!(keys, ["From", "To", "MediaUrl"]);
 }
 
+/// A media host on loopback: `upload` POSTs the bytes to it over HTTP, and each is served back
+/// at the URL the upload answered (as an S3 bucket serves a presigned GET).
+struct LoopbackHost {
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Clone, Default)]
+struct Hosted(Arc<Mutex<Vec<Bytes>>>);
+
+impl LoopbackHost {
+    async fn start() -> LoopbackHost {
+        let hosted = Hosted::default();
+        let app = Router::new()
+            .route(
+                "/media",
+                axum::routing::post(|State(h): State<Hosted>, bytes: Bytes| async move {
+                    let mut all = h.0.lock().unwrap();
+                    all.push(bytes);
+                    (all.len() - 1).to_string()
+                }),
+            )
+            .route(
+                "/media/{id}",
+                axum::routing::get(
+                    |State(h): State<Hosted>,
+                     axum::extract::Path(id): axum::extract::Path<usize>| async move {
+                        h.0.lock().unwrap()[id].clone()
+                    },
+                ),
+            )
+            .with_state(hosted);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        LoopbackHost {
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl MediaHost for LoopbackHost {
+    async fn upload(&self, media: &Media) -> Result<String, CarrierError> {
+        let id = self
+            .http
+            .post(format!("{}/media", self.base))
+            .body(media.bytes.clone())
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        Ok(format!("{}/media/{id}", self.base))
+    }
+}
+
+#[tokio::test]
+async fn three_images_go_as_three_media_url_fields_in_order_each_fetchable_with_its_bytes() {
+    let captured = Captured::default();
+    let app = Router::new()
+        .route(
+            &format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"),
+            axum::routing::any(capture),
+        )
+        .with_state(captured.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = TwilioClient::new(
+        &base_url,
+        ACCOUNT,
+        TOKEN,
+        TwilioOptions {
+            media_host: Some(Arc::new(LoopbackHost::start().await)),
+            ..TwilioOptions::default()
+        },
+    )
+    .unwrap();
+    let images = [
+        (ImageKind::Png, b"\x89PNG\r\n\x1a\n the first".to_vec()),
+        (ImageKind::Jpeg, b"\xff\xd8\xff the second".to_vec()),
+        (ImageKind::Gif, b"GIF89a the third".to_vec()),
+    ];
+    let mut request = send_request("Three photos");
+    request.media = images
+        .iter()
+        .map(|(kind, bytes)| Media {
+            kind: *kind,
+            bytes: bytes.clone(),
+        })
+        .collect();
+    let sent = client.send(&request).await.unwrap();
+
+    let requests = captured.0.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "one message, not one per image");
+    let fields = form_pairs(&requests[0].1);
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["From", "To", "Body", "MediaUrl", "MediaUrl", "MediaUrl"]
+    );
+    let urls: Vec<String> = fields
+        .into_iter()
+        .filter(|(k, _)| k == "MediaUrl")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(sent.media_urls, urls);
+    let http = reqwest::Client::new();
+    for (url, (_, bytes)) in urls.iter().zip(&images) {
+        let fetched = http.get(url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(
+            &fetched[..],
+            &bytes[..],
+            "{url} serves its own image, in its place"
+        );
+    }
+}
+
 /// Decodes `application/x-www-form-urlencoded`, keeping repeated keys and their order.
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://x/?{}", String::from_utf8_lossy(body)))

@@ -12,10 +12,11 @@ Exit codes:
   2  the command line itself is wrong (unknown command or flag)
   3  input refused: an invalid number, too many recipients, a file that is not an image, …
   4  the sending line must be chosen: pass --line (nothing was sent)
-  5  not found: no such line, contact or conversation
+  5  not found: no such line, contact, conversation, message or attachment
   6  the store cannot be opened: wrong or missing key, keychain unavailable, damaged file,
      or a database from a newer Switchboard
-  7  the carrier or the media host can't be reached now: try again later
+  7  the carrier or the media host can't be reached now, or an attachment is not downloaded
+     yet: try again later
 
 Keys: by default the database key is kept in the OS keychain. Set SWITCHBOARD_PASSPHRASE to
 use a passphrase instead, or pass --key-file (or SWITCHBOARD_KEY_FILE) for a key file that only
@@ -66,9 +67,10 @@ pub enum Command {
         /// Read the message text from a file, or from standard input with "-".
         #[arg(long, value_name = "FILE")]
         body_file: Option<PathBuf>,
-        /// Attach an image (JPEG, PNG or GIF; checked by content). Larger than 5 MB is scaled.
-        #[arg(long, value_name = "FILE")]
-        image: Option<PathBuf>,
+        /// Attach an image (JPEG, PNG or GIF; checked by content). Repeat for up to 10, sent in
+        /// the order given as one MMS; over 5 MB together, they are scaled to fit.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         /// The line to send from: its label, number or id.
         #[arg(long)]
         line: Option<String>,
@@ -82,8 +84,9 @@ pub enum Command {
         thread: i64,
         #[arg(long)]
         body: Option<String>,
-        #[arg(long, value_name = "FILE")]
-        image: Option<PathBuf>,
+        /// Attach an image, as `send --image` does; repeat for up to 10.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
     },
     /// The conversation list, most recent activity first.
     Threads {
@@ -98,6 +101,21 @@ pub enum Command {
         id: i64,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+    /// Save one attachment of a message (a photo, a PDF, a contact card…) to a file, its bytes
+    /// exactly as received or sent. FILE is never replaced unless --force is given.
+    Attachment {
+        /// The message's id (`#ID` in `thread`, `id` in `thread --json`).
+        message: i64,
+        /// Which of the message's attachments, from 0 (`index` in `thread --json`).
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it already exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Search message text, newest hits first, grouped by conversation.
     Search {

@@ -342,7 +342,7 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
                 serde_json::to_value(summary).unwrap_or_default(),
                 &format!(
                     "Sent {}, adopted after a crash {}, failed {}, retrying {}, unknown {}; received {}, \
-                     statuses {}; {} still waiting{}.",
+                     statuses {}, sent from elsewhere {}; {} still waiting{}.",
                     summary.sent,
                     summary.adopted,
                     summary.failed,
@@ -350,6 +350,7 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
                     summary.unknown,
                     summary.inbound,
                     summary.statuses,
+                    summary.elsewhere,
                     summary.pending,
                     if summary.synced { "" } else { " (the carrier could not be reached)" }
                 ),

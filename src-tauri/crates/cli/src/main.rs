@@ -3,6 +3,7 @@
 //! lives in the engine and the core.
 
 mod args;
+mod attachment;
 mod live;
 mod names;
 mod output;
@@ -126,6 +127,13 @@ pub(crate) fn file_error(path: &std::path::Path, e: std::io::Error) -> Failure {
 
 /// Reads a file given on the command line, refusing one larger than any attachment may be
 /// before reading it whole (`/dev/zero` never ends).
+/// The `--image` files, in the order given; an 11th is refused before any is read.
+fn read_images(paths: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>, Failure> {
+    switchboard_engine::core::composer::check_image_count(paths.len())
+        .map_err(EngineError::from)?;
+    paths.iter().map(|p| read_file(p)).collect()
+}
+
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     let limit = switchboard_engine::core::media::MAX_ATTACHMENT_BYTES;
     let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
@@ -269,7 +277,7 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             to,
             body,
             body_file,
-            image,
+            images,
             line,
             dry_run,
         } => {
@@ -288,7 +296,7 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             let request = ComposeRequest {
                 recipients: to.clone(),
                 body,
-                image: image.as_deref().map(read_file).transpose()?,
+                images: read_images(images)?,
                 line: line.as_deref().map(|l| names::line_id(e, l)).transpose()?,
             };
             if *dry_run {
@@ -304,21 +312,27 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         Command::Reply {
             thread,
             body,
-            image,
-        } => {
-            let image = image.as_deref().map(read_file).transpose()?;
-            out.receipt(&e.reply(
-                ThreadId(*thread),
-                body.as_deref().unwrap_or(""),
-                image,
-                None,
-            )?)
-        }
+            images,
+        } => out.receipt(&e.reply(
+            ThreadId(*thread),
+            body.as_deref().unwrap_or(""),
+            read_images(images)?,
+            None,
+        )?),
         Command::Threads { line, limit } => {
             let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
             out.threads(&e.threads(line, *limit, None)?)
         }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
+        Command::Attachment {
+            message,
+            index,
+            out: file,
+            force,
+        } => {
+            let saved = attachment::save(e, MessageId(*message), *index, file, *force)?;
+            out.attachment_saved(&saved, file)
+        }
         Command::Search { query, limit } => out.search(&e.search(query, *limit)?),
         Command::Outbox { cmd } => match cmd {
             None | Some(OutboxCmd::List) => out.outbox(&e.outbox()?),

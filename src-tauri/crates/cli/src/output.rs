@@ -4,10 +4,12 @@ use std::io::Write;
 
 use serde::Serialize;
 use serde_json::json;
-use switchboard_engine::core::model::{Direction, Line};
+use switchboard_engine::core::model::{Direction, Line, MediaKind};
 use switchboard_engine::core::phone::format_international;
 use switchboard_engine::core::sms::Encoding;
-use switchboard_engine::store::{MessageRow, OutboxJob};
+use switchboard_engine::store::{
+    Attachment, AttachmentInfo, AttachmentState, MessageRow, OutboxJob,
+};
 use switchboard_engine::{
     ContactView, ImportSummary, LineDecision, Preview, SearchGroup, SendReceipt, Settings,
     ThreadDetail, ThreadView,
@@ -181,6 +183,37 @@ impl Out {
         })
     }
 
+    /// What `attachment` wrote: the item's kind, type, size and dimensions, and the file.
+    pub fn attachment_saved(&self, a: &Attachment, file: &std::path::Path) -> Done {
+        let doc = json!({
+            "message_id": a.message_id,
+            "index": a.index,
+            "kind": a.kind,
+            "mime": a.mime,
+            "bytes": a.bytes.len(),
+            "width": a.width,
+            "height": a.height,
+            "file": file,
+        });
+        self.emit(&doc, || {
+            let info = AttachmentInfo {
+                index: a.index,
+                state: AttachmentState::Ready,
+                kind: Some(a.kind),
+                mime: Some(a.mime.clone()),
+                bytes: Some(a.bytes.len() as u64),
+                width: a.width,
+                height: a.height,
+            };
+            format!(
+                "Wrote {} ({}) to {}.",
+                attachment_text(&info),
+                clean(&a.mime),
+                file.display()
+            )
+        })
+    }
+
     pub fn search(&self, groups: &[SearchGroup]) -> Done {
         self.emit(groups, || {
             if groups.is_empty() {
@@ -298,23 +331,62 @@ fn thread_text(t: &ThreadView) -> String {
     )
 }
 
+/// One message of a thread: its id (for `attachment`), when, who, its status (and whether it
+/// was sent from elsewhere), its attachments in words, its text and its error.
 fn message_text(m: &MessageRow) -> String {
     let who = match m.direction {
         Direction::Outbound => "you",
         Direction::Inbound => "them",
     };
-    let image = if m.has_attachment { " [image]" } else { "" };
+    let elsewhere = if m.sent_elsewhere {
+        ", sent elsewhere"
+    } else {
+        ""
+    };
+    let attachments: String = m
+        .attachments
+        .iter()
+        .map(|a| format!(" [{}]", attachment_text(a)))
+        .collect();
     let error = m
         .error
         .as_ref()
         .map(|e| format!(" — {}", e.message))
         .unwrap_or_default();
     format!(
-        "  {} {who:>4} ({}){image}: {}{error}\n",
+        "  #{} {} {who:>4} ({}{elsewhere}){attachments}: {}{error}\n",
+        m.id,
         time(m.created_at),
         m.status.as_str(),
         clean(&m.body)
     )
+}
+
+/// A media item in words: "Photo 640×480, 120 KB", "PDF, 2.1 MB", "Photo, downloading".
+fn attachment_text(a: &AttachmentInfo) -> String {
+    let label = a.kind.map_or("Attachment", MediaKind::label);
+    let size = match (a.width, a.height) {
+        (Some(w), Some(h)) => format!(" {w}×{h}"),
+        _ => String::new(),
+    };
+    match a.state {
+        AttachmentState::Ready => match a.bytes {
+            Some(bytes) => format!("{label}{size}, {}", size_text(bytes)),
+            None => format!("{label}{size}"),
+        },
+        AttachmentState::Downloading => format!("{label}, downloading"),
+        AttachmentState::Unavailable => format!("{label}, could not be downloaded"),
+    }
+}
+
+/// A size as people read it: "512 bytes", "120 KB", "2.1 MB" (powers of 1000, as file
+/// managers show them).
+pub fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..=999 => format!("{bytes} bytes"),
+        1_000..=999_499 => format!("{} KB", (bytes + 500) / 1_000),
+        _ => format!("{:.1} MB", bytes as f64 / 1_000_000.0),
+    }
 }
 
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` UTC (Howard Hinnant's civil calendar).
@@ -345,6 +417,66 @@ mod tests {
             super::clean("hi\u{1b}]52;c;ZXZpbA==\u{7}!\nbye"),
             "hi\u{fffd}]52;c;ZXZpbA==\u{fffd}! bye"
         );
+    }
+
+    #[test]
+    fn attachments_are_told_in_words() {
+        use super::{AttachmentInfo, AttachmentState, MediaKind};
+        let item = |state, kind, bytes, size: Option<(u32, u32)>| AttachmentInfo {
+            index: 0,
+            state,
+            kind,
+            mime: None,
+            bytes,
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
+        };
+        let check = |a: AttachmentInfo, expected: &str| {
+            assert_eq!(super::attachment_text(&a), expected, "{a:?}");
+        };
+        use AttachmentState::{Downloading, Ready, Unavailable};
+        check(
+            item(
+                Ready,
+                Some(MediaKind::Image),
+                Some(120_000),
+                Some((640, 480)),
+            ),
+            "Photo 640×480, 120 KB",
+        );
+        check(
+            item(Ready, Some(MediaKind::Pdf), Some(2_100_000), None),
+            "PDF, 2.1 MB",
+        );
+        check(
+            item(Ready, Some(MediaKind::Contact), Some(312), None),
+            "Contact card, 312 bytes",
+        );
+        check(
+            item(Downloading, None, None, None),
+            "Attachment, downloading",
+        );
+        check(
+            item(Downloading, Some(MediaKind::Image), None, None),
+            "Photo, downloading",
+        );
+        check(
+            item(Unavailable, None, None, None),
+            "Attachment, could not be downloaded",
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        let check = |bytes: u64, expected: &str| assert_eq!(super::size_text(bytes), expected);
+        check(0, "0 bytes");
+        check(999, "999 bytes");
+        check(1_000, "1 KB");
+        check(120_400, "120 KB");
+        check(999_499, "999 KB");
+        check(999_500, "1.0 MB");
+        check(2_100_000, "2.1 MB");
+        check(16_000_000, "16.0 MB");
     }
 
     #[test]

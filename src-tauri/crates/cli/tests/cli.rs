@@ -171,6 +171,77 @@ fn a_default_line_sends_in_one_go_and_a_reply_keeps_the_threads_line() {
     );
 }
 
+/// A 1×1 PNG whose last pixel byte is `shade`, so that each file is a different image.
+fn png(shade: u8) -> Vec<u8> {
+    let mut bytes = vec![
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R', 0,
+        0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
+    ];
+    // Trailing bytes after IEND are ignored by decoders; they make the files distinct.
+    bytes.extend([
+        0, 0, 0, 0x0d, b'I', b'D', b'A', b'T', 0x78, 0x9c, 0x63, 0, 0x01, 0, 0, 0x05, 0, 0x01,
+        0x0d, 0x0a, 0x2d, 0xb4, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82, shade,
+    ]);
+    bytes
+}
+
+#[test]
+fn image_is_repeatable_up_to_ten_in_the_order_given() {
+    let cli = Cli::office();
+    let files: Vec<String> = (0..11u8)
+        .map(|i| {
+            let path = cli.dir.path().join(format!("photo-{i}.png"));
+            std::fs::write(&path, png(i)).unwrap();
+            path.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let send = |images: &[String]| -> Vec<String> {
+        let mut args: Vec<String> = ["send", "--to", "Ada Lovelace", "--line", "Sales"]
+            .map(String::from)
+            .to_vec();
+        for image in images {
+            args.extend(["--image".to_owned(), image.clone()]);
+        }
+        args
+    };
+    let args = send(&files[..3]);
+    let receipt = cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let thread = receipt["sent"][0]["thread_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let shown = cli.ok(&["thread", &thread]);
+    let attachments = shown["messages"][0]["attachments"].as_array().unwrap();
+    let indexes: Vec<i64> = attachments
+        .iter()
+        .map(|a| a["index"].as_i64().unwrap())
+        .collect();
+    assert_eq!(indexes, [0, 1, 2], "{shown}");
+    for (i, a) in attachments.iter().enumerate() {
+        assert_eq!(a["bytes"].as_u64(), Some(png(i as u8).len() as u64), "{a}");
+    }
+
+    let args = send(&files);
+    let refused = cli.fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        "too_many_images",
+        3,
+    );
+    assert_eq!(refused["message"], "A message can carry up to 10 images.");
+    std::fs::write(&files[1], "a text file, not a picture").unwrap();
+    let args = send(&files[..3]);
+    let refused = cli.fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        "not_an_image",
+        3,
+    );
+    assert_eq!(
+        refused["message"],
+        "The 2nd file is not a JPEG, PNG or GIF image."
+    );
+    assert_eq!(cli.ok(&["outbox"]).as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn bad_input_is_refused_with_a_reason_and_nothing_stored_is_lost() {
     let cli = Cli::office();

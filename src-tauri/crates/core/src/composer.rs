@@ -1,6 +1,7 @@
 //! The new-message rules: who may receive it, how long it may be, and when it is sendable.
 
 use crate::error_code::ErrorCode;
+use crate::media::MAX_MEDIA_PER_MESSAGE;
 use crate::model::{ImageKind, E164};
 use crate::sms::{self, SmsCount};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,8 @@ pub const MAX_BODY_CHARS: usize = 1600;
 pub struct Draft {
     pub recipients: Vec<E164>,
     pub body: String,
-    pub image: Option<ImageKind>,
+    /// The attached images, in the order they will be sent.
+    pub images: Vec<ImageKind>,
 }
 
 /// A message that may be sent as it is.
@@ -24,9 +26,10 @@ pub struct Draft {
 pub struct ValidMessage {
     /// Distinct, in the order they were first added.
     pub recipients: Vec<E164>,
-    /// Empty when the message is only an image.
+    /// Empty when the message is only images.
     pub body: String,
-    pub image: Option<ImageKind>,
+    /// 0 to [`MAX_MEDIA_PER_MESSAGE`], in the order they will be sent.
+    pub images: Vec<ImageKind>,
     pub sms: SmsCount,
 }
 
@@ -41,6 +44,9 @@ pub enum ComposeError {
     BodyTooLong { chars: usize, limit: usize },
     #[error("Write a message or attach an image.")]
     EmptyMessage,
+    /// Twilio takes at most 10 media per message.
+    #[error("A message can carry up to {limit} images.")]
+    TooManyImages { count: usize, limit: usize },
     #[error("{line} can't send images: its number has no MMS. Send the text alone, or pick another line.")]
     LineHasNoMms { line: String },
     #[error(
@@ -61,6 +67,7 @@ impl ComposeError {
             ComposeError::TooManyRecipients { .. } => ErrorCode::TooManyRecipients,
             ComposeError::BodyTooLong { .. } => ErrorCode::BodyTooLong,
             ComposeError::EmptyMessage => ErrorCode::EmptyMessage,
+            ComposeError::TooManyImages { .. } => ErrorCode::TooManyImages,
             ComposeError::LineHasNoMms { .. } => ErrorCode::LineHasNoMms,
             ComposeError::NoMediaHost { .. } => ErrorCode::NoMediaHost,
             ComposeError::SenderCannotReceive => ErrorCode::SenderCannotReceive,
@@ -93,6 +100,17 @@ pub fn add_recipient(list: &mut Vec<E164>, number: E164) -> Result<Added, Compos
     Ok(Added::Added)
 }
 
+/// Refuses an 11th image at the moment it is attached, as [`validate`] would at Send.
+pub fn check_image_count(count: usize) -> Result<(), ComposeError> {
+    if count > MAX_MEDIA_PER_MESSAGE {
+        return Err(ComposeError::TooManyImages {
+            count,
+            limit: MAX_MEDIA_PER_MESSAGE,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a draft at Send. Recipient problems come first: they are the first field on screen.
 pub fn validate(draft: &Draft) -> Result<ValidMessage, ComposeError> {
     let recipients = distinct(&draft.recipients);
@@ -115,11 +133,12 @@ pub fn validate(draft: &Draft) -> Result<ValidMessage, ComposeError> {
             limit: MAX_BODY_CHARS,
         });
     }
+    check_image_count(draft.images.len())?;
     let blank = draft.body.trim().is_empty();
-    if blank && draft.image.is_none() {
+    if blank && draft.images.is_empty() {
         return Err(ComposeError::EmptyMessage);
     }
-    // Stray spaces beside an image would otherwise be billed as a text part.
+    // Stray spaces beside images would otherwise be billed as a text part.
     let body = if blank {
         String::new()
     } else {
@@ -129,19 +148,19 @@ pub fn validate(draft: &Draft) -> Result<ValidMessage, ComposeError> {
         recipients,
         sms: sms::count(&body),
         body,
-        image: draft.image,
+        images: draft.images.clone(),
     })
 }
 
-/// Whether the sending line can carry the message's image: its number must have MMS, and the
-/// carrier must have somewhere to fetch the image from (`media_host`).
+/// Whether the sending line can carry the message's `images` (however many): its number must
+/// have MMS, and the carrier must have somewhere to fetch them from (`media_host`).
 pub fn check_image_line(
-    has_image: bool,
+    images: usize,
     line_label: &str,
     line_mms: bool,
     media_host: bool,
 ) -> Result<(), ComposeError> {
-    if !has_image {
+    if images == 0 {
         return Ok(());
     }
     if !line_mms {
@@ -172,30 +191,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_image_needs_a_line_with_mms_and_a_media_host() {
-        let check = |image, mms, host| check_image_line(image, "Sales", mms, host);
-        assert_eq!(
-            check(false, false, false),
-            Ok(()),
-            "text goes from any line"
-        );
-        assert_eq!(check(true, true, true), Ok(()));
-        let no_mms = check(true, false, true).unwrap_err();
-        assert_eq!(no_mms.code().as_str(), "line_has_no_mms");
-        assert!(no_mms.to_string().starts_with("Sales can't send images"));
-        let no_host = check(true, true, false).unwrap_err();
-        assert_eq!(no_host.code().as_str(), "no_media_host");
-        assert!(no_host.to_string().contains("media host"), "{no_host}");
-        assert_eq!(
-            check(true, false, false).unwrap_err().code().as_str(),
-            "line_has_no_mms"
-        );
+    fn images_need_a_line_with_mms_and_a_media_host_however_many() {
+        #[track_caller]
+        fn check(images: usize, mms: bool, host: bool, expected: Option<&str>) {
+            let got = check_image_line(images, "Sales", mms, host);
+            assert_eq!(
+                got.as_ref().err().map(|e| e.code().as_str()),
+                expected,
+                "{images} images, mms {mms}, host {host}"
+            );
+            if let Err(e) = got {
+                let words = e.to_string();
+                match e {
+                    ComposeError::LineHasNoMms { .. } => {
+                        assert!(words.starts_with("Sales can't send images"), "{words}")
+                    }
+                    _ => assert!(words.contains("media host"), "{words}"),
+                }
+            }
+        }
+        check(0, false, false, None); // text goes from any line
+        check(1, true, true, None);
+        check(3, true, true, None);
+        check(10, true, true, None);
+        check(1, false, true, Some("line_has_no_mms"));
+        check(3, false, true, Some("line_has_no_mms"));
+        check(1, true, false, Some("no_media_host"));
+        check(10, true, false, Some("no_media_host"));
+        check(2, false, false, Some("line_has_no_mms"));
     }
 
     #[test]
     fn nothing_goes_to_a_short_code_or_an_alphanumeric_sender() {
         for sender in ["89363", "GOOGLE", "Bank-Info"] {
-            let mut d = draft(&[1], "Thanks", None);
+            let mut d = draft(&[1], "Thanks", &[]);
             d.recipients.push(E164::from_sender(sender).unwrap());
             let refused = validate(&d).unwrap_err();
             assert_eq!(refused, ComposeError::SenderCannotReceive, "{sender}");
@@ -216,11 +245,11 @@ mod tests {
         ids.iter().copied().map(n).collect()
     }
 
-    fn draft(recipients: &[usize], body: &str, image: Option<ImageKind>) -> Draft {
+    fn draft(recipients: &[usize], body: &str, images: &[ImageKind]) -> Draft {
         Draft {
             recipients: numbers(recipients),
             body: body.to_owned(),
-            image,
+            images: images.to_vec(),
         }
     }
 
@@ -231,7 +260,7 @@ mod tests {
             (Ok(msg), Ok((recipients, body))) => {
                 assert_eq!(msg.recipients, numbers(recipients), "{draft:?}");
                 assert_eq!(msg.body, body, "{draft:?}");
-                assert_eq!(msg.image, draft.image);
+                assert_eq!(msg.images, draft.images, "every image kept, in order");
                 assert_eq!(msg.sms, sms::count(body));
             }
             (got, expected) => assert_eq!(got.map(|_| ()), expected.map(|_| ()), "{draft:?}"),
@@ -240,36 +269,52 @@ mod tests {
 
     #[test]
     fn drafts_at_send() {
-        let png = Some(ImageKind::Png);
+        let png: &[ImageKind] = &[ImageKind::Png];
+        let three = [ImageKind::Jpeg, ImageKind::Png, ImageKind::Gif];
+        let ten = [ImageKind::Jpeg; 10];
+        let eleven = [ImageKind::Png; 11];
         let twenty: Vec<usize> = (1..=20).collect();
         let twenty_one: Vec<usize> = (1..=21).collect();
         let mut twenty_with_repeats = twenty.clone();
         twenty_with_repeats.extend([3, 7, 20, 1]);
 
-        check(draft(&[1], "Hello", None), Ok((&[1], "Hello")));
-        check(draft(&[2, 1, 2, 3, 1], "Hi", None), Ok((&[2, 1, 3], "Hi")));
-        check(draft(&twenty, "Hi", None), Ok((&twenty, "Hi")));
-        check(draft(&twenty_with_repeats, "Hi", None), Ok((&twenty, "Hi")));
+        check(draft(&[1], "Hello", &[]), Ok((&[1], "Hello")));
+        check(draft(&[2, 1, 2, 3, 1], "Hi", &[]), Ok((&[2, 1, 3], "Hi")));
+        check(draft(&twenty, "Hi", &[]), Ok((&twenty, "Hi")));
+        check(draft(&twenty_with_repeats, "Hi", &[]), Ok((&twenty, "Hi")));
         check(
-            draft(&twenty_one, "Hi", None),
+            draft(&twenty_one, "Hi", &[]),
             Err(ComposeError::TooManyRecipients {
                 count: 21,
                 limit: 20,
             }),
         );
-        check(draft(&[], "Hi", None), Err(ComposeError::NoRecipients));
-        check(draft(&[], "", None), Err(ComposeError::NoRecipients));
-        check(draft(&[1], "", None), Err(ComposeError::EmptyMessage));
-        check(draft(&[1], " \n\t ", None), Err(ComposeError::EmptyMessage));
+        check(draft(&[], "Hi", &[]), Err(ComposeError::NoRecipients));
+        check(draft(&[], "", &[]), Err(ComposeError::NoRecipients));
+        check(draft(&[1], "", &[]), Err(ComposeError::EmptyMessage));
+        check(draft(&[1], " \n\t ", &[]), Err(ComposeError::EmptyMessage));
         check(draft(&[1], "", png), Ok((&[1], "")));
         check(draft(&[1], "  \n", png), Ok((&[1], "")));
         check(draft(&[1], " Look! ", png), Ok((&[1], " Look! ")));
+        check(draft(&[1], "Three", &three), Ok((&[1], "Three")));
+        check(draft(&[1], "", &ten), Ok((&[1], "")));
         check(
-            draft(&[1], &"é".repeat(1600), None),
+            draft(&[1], "Too many", &eleven),
+            Err(ComposeError::TooManyImages {
+                count: 11,
+                limit: 10,
+            }),
+        );
+        check(
+            draft(&[], "Too many", &eleven),
+            Err(ComposeError::NoRecipients),
+        );
+        check(
+            draft(&[1], &"é".repeat(1600), &[]),
             Ok((&[1], &"é".repeat(1600))),
         );
         check(
-            draft(&[1], &"é".repeat(1601), None),
+            draft(&[1], &"é".repeat(1601), &[]),
             Err(ComposeError::BodyTooLong {
                 chars: 1601,
                 limit: 1600,
@@ -312,6 +357,15 @@ mod tests {
                 limit: 20,
             }),
         );
+    }
+
+    #[test]
+    fn an_eleventh_image_is_refused_in_words() {
+        assert_eq!(check_image_count(0), Ok(()));
+        assert_eq!(check_image_count(10), Ok(()));
+        let refused = check_image_count(11).unwrap_err();
+        assert_eq!(refused.code().as_str(), "too_many_images");
+        assert_eq!(refused.to_string(), "A message can carry up to 10 images.");
     }
 
     #[test]

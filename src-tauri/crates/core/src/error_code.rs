@@ -48,6 +48,7 @@ error_codes! {
     TooManyRecipients = "too_many_recipients",
     BodyTooLong = "body_too_long",
     EmptyMessage = "empty_message",
+    TooManyImages = "too_many_images",
     LineHasNoMms = "line_has_no_mms",
     NoMediaHost = "no_media_host",
     SenderCannotReceive = "sender_cannot_receive",

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct Outgoing {
     pub key: ThreadKey,
     pub body: String,
-    pub image: Option<ImageKind>,
+    /// Every recipient's message carries the same images, in the same order.
+    pub images: Vec<ImageKind>,
 }
 
 /// One `Outgoing` per recipient, in the order the recipients were added, so the threads move to
@@ -24,7 +25,7 @@ pub fn plan(line: LineId, msg: &ValidMessage) -> Vec<Outgoing> {
                 counterpart: recipient.clone(),
             },
             body: msg.body.clone(),
-            image: msg.image,
+            images: msg.images.clone(),
         })
         .collect()
 }
@@ -39,11 +40,12 @@ mod tests {
         E164::from_normalized(s).unwrap()
     }
 
-    fn check(line: LineId, recipients: &[&str], image: Option<ImageKind>, expected: &[&str]) {
+    #[track_caller]
+    fn check(line: LineId, recipients: &[&str], images: &[ImageKind], expected: &[&str]) {
         let draft = Draft {
             recipients: recipients.iter().map(|s| n(s)).collect(),
             body: "See you at 3".to_owned(),
-            image,
+            images: images.to_vec(),
         };
         let msg = validate(&draft).unwrap();
         let got = plan(line, &msg);
@@ -55,7 +57,7 @@ mod tests {
                     counterpart: n(s),
                 },
                 body: "See you at 3".to_owned(),
-                image,
+                images: images.to_vec(),
             })
             .collect();
         assert_eq!(got, want, "{recipients:?}");
@@ -64,14 +66,11 @@ mod tests {
     #[test]
     fn one_message_per_recipient() {
         let (ada, bob, cy) = ("+447400123456", "+14155550100", "+33612345678");
-        check(LineId(1), &[ada], None, &[ada]);
-        check(LineId(2), &[bob, ada, cy], None, &[bob, ada, cy]);
-        check(
-            LineId(2),
-            &[bob, ada, bob],
-            Some(ImageKind::Gif),
-            &[bob, ada],
-        );
+        check(LineId(1), &[ada], &[], &[ada]);
+        check(LineId(2), &[bob, ada, cy], &[], &[bob, ada, cy]);
+        check(LineId(2), &[bob, ada, bob], &[ImageKind::Gif], &[bob, ada]);
+        let three = [ImageKind::Png, ImageKind::Jpeg, ImageKind::Gif];
+        check(LineId(2), &[bob, ada], &three, &[bob, ada]);
     }
 
     #[test]
@@ -79,7 +78,7 @@ mod tests {
         let msg = validate(&Draft {
             recipients: vec![n("+447400123456")],
             body: "Hi".to_owned(),
-            image: None,
+            images: Vec::new(),
         })
         .unwrap();
         let sales = plan(LineId(1), &msg);
@@ -94,7 +93,7 @@ mod tests {
         let msg = validate(&Draft {
             recipients: recipients.clone(),
             body: "Sale ends Friday".to_owned(),
-            image: None,
+            images: Vec::new(),
         })
         .unwrap();
         let out = plan(LineId(3), &msg);

@@ -160,6 +160,19 @@ fn is_mime(s: &str) -> bool {
     matches!(s.split_once('/'), Some((t, sub)) if token(t) && token(sub))
 }
 
+/// "1st", "2nd", "3rd", "4th"… for naming the file of a set that was refused ("The 2nd file is
+/// not a JPEG, PNG or GIF image").
+pub fn ordinal(position: usize) -> String {
+    let suffix = match (position % 10, position % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{position}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +337,24 @@ mod tests {
         for e in [MediaError::Empty, MediaError::NotAnImage, e] {
             assert_eq!(serde_json::to_value(&e).unwrap()["code"], e.code().as_str());
         }
+    }
+
+    #[test]
+    fn positions_read_as_ordinals() {
+        #[track_caller]
+        fn check(position: usize, expected: &str) {
+            assert_eq!(ordinal(position), expected);
+        }
+        check(1, "1st");
+        check(2, "2nd");
+        check(3, "3rd");
+        check(4, "4th");
+        check(10, "10th");
+        check(11, "11th");
+        check(12, "12th");
+        check(13, "13th");
+        check(21, "21st");
+        check(22, "22nd");
+        check(111, "111th");
     }
 }

@@ -22,20 +22,22 @@ pub struct ComposeRequest {
     /// Each a phone number as typed, or a contact's name.
     pub recipients: Vec<String>,
     pub body: String,
+    /// Up to 10 image files, in the order they are sent; each checked by content, and the set
+    /// fitted to the line's MMS budget (a set already fitted is sent as it is).
     #[serde(skip)]
-    pub image: Option<Vec<u8>>,
+    pub images: Vec<Vec<u8>>,
     /// The line the user picked, if any.
     pub line: Option<LineId>,
 }
 
-/// The composer as the user is filling it in, for [`Engine::live_preview`]. Its image was
-/// checked and prepared when attached; the rules only need its kind.
+/// The composer as the user is filling it in, for [`Engine::live_preview`]. Its images were
+/// checked and prepared when attached; the rules only need their kinds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ComposerState {
     pub recipients: Vec<String>,
     pub body: String,
     pub line: Option<LineId>,
-    pub image: Option<ImageKind>,
+    pub images: Vec<ImageKind>,
 }
 
 /// A recipient as resolved: the number messages go to, and the contact it belongs to.
@@ -67,7 +69,8 @@ pub struct Preview {
     pub recipients: Vec<Recipient>,
     pub sms: SmsCount,
     pub decision: LineDecision,
-    pub image: Option<PreparedImage>,
+    /// What will be sent, in order (empty from [`Engine::live_preview`]).
+    pub images: Vec<PreparedImage>,
     /// A contact to offer "make this line the default" for, after a pick.
     pub offer_default: Option<ContactId>,
     /// Why Send would be refused as things stand (only from [`Engine::live_preview`]).
@@ -92,7 +95,7 @@ pub struct SendReceipt {
 struct Prepared {
     recipients: Vec<Recipient>,
     message: ValidMessage,
-    image: Option<PreparedImage>,
+    images: Vec<PreparedImage>,
     decision: LineDecision,
     offer_default: Option<ContactId>,
 }
@@ -103,7 +106,7 @@ impl From<Prepared> for Preview {
             recipients: p.recipients,
             sms: p.message.sms,
             decision: p.decision,
-            image: p.image,
+            images: p.images,
             offer_default: p.offer_default,
             problem: None,
         }
@@ -125,13 +128,11 @@ impl Engine {
         let checked = composer::validate(&Draft {
             recipients: recipients.iter().map(|r| r.number.clone()).collect(),
             body: state.body.clone(),
-            image: state.image,
+            images: state.images.clone(),
         });
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
-        let checked = checked.and_then(|m| {
-            self.check_line(&decision, state.image.is_some())
-                .map(|()| m)
-        });
+        let checked =
+            checked.and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m));
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
             Err(e) => (
@@ -143,7 +144,7 @@ impl Engine {
             recipients,
             sms,
             decision,
-            image: None,
+            images: Vec::new(),
             offer_default,
             problem,
         })
@@ -166,14 +167,14 @@ impl Engine {
         &self,
         thread: ThreadId,
         body: &str,
-        image: Option<Vec<u8>>,
+        images: Vec<Vec<u8>>,
         draft: Option<DraftKey>,
     ) -> Result<SendReceipt> {
         let summary = self.store.get_thread(thread)?;
         let request = ComposeRequest {
             recipients: Vec::new(),
             body: body.to_owned(),
-            image,
+            images,
             line: None,
         };
         let recipient = self.recipient_for(summary.counterpart)?;
@@ -298,22 +299,22 @@ impl Engine {
         Ok((decision, offer_default))
     }
 
-    /// Whether the decided line can carry an image (MMS, and a media host for the carrier).
+    /// Whether the decided line can carry `images` (MMS, and a media host for the carrier).
     /// Decided by the engine, so that the composer and the CLI say the same thing.
     fn check_line(
         &self,
         decision: &LineDecision,
-        has_image: bool,
+        images: usize,
     ) -> std::result::Result<(), composer::ComposeError> {
         let LineDecision::Use { line, .. } = decision else {
             return Ok(());
         };
-        if !has_image {
+        if images == 0 {
             return Ok(());
         }
         // A store that can't be read here fails the send a moment later with its own error.
         let hosted = self.images_hosted().unwrap_or(true);
-        composer::check_image_line(true, &line.label, line.mms, hosted)
+        composer::check_image_line(images, &line.label, line.mms, hosted)
     }
 
     fn prepare(
@@ -322,22 +323,18 @@ impl Engine {
         request: &ComposeRequest,
         reply_in: Option<LineId>,
     ) -> Result<Prepared> {
-        let image = request
-            .image
-            .clone()
-            .map(|bytes| images::prepare(bytes, DEFAULT_MMS_BUDGET))
-            .transpose()?;
+        let images = images::prepare_all(request.images.clone(), DEFAULT_MMS_BUDGET)?;
         let message = composer::validate(&Draft {
             recipients: recipients.iter().map(|r| r.number.clone()).collect(),
             body: request.body.clone(),
-            image: image.as_ref().map(|i| i.kind),
+            images: images.iter().map(|i| i.kind).collect(),
         })?;
         let (decision, offer_default) = self.decide(&recipients, request.line, reply_in)?;
-        self.check_line(&decision, image.is_some())?;
+        self.check_line(&decision, images.len())?;
         Ok(Prepared {
             recipients,
             message,
-            image,
+            images,
             decision,
             offer_default,
         })
@@ -356,7 +353,7 @@ impl Engine {
                 key: out.key,
                 body: out.body,
                 images: p
-                    .image
+                    .images
                     .iter()
                     .map(|i| NewImage {
                         kind: i.kind,
@@ -369,7 +366,12 @@ impl Engine {
             })
             .collect();
         let enqueued = self.store.enqueue_outgoing(&items, now_ms())?;
-        tracing::info!(line = %line.id, recipients = enqueued.len(), "message enqueued");
+        tracing::info!(
+            line = %line.id,
+            recipients = enqueued.len(),
+            images = p.images.len(),
+            "message enqueued"
+        );
         Ok(SendReceipt {
             line,
             sent: p
@@ -428,7 +430,7 @@ mod tests {
         ComposeRequest {
             recipients: recipients.iter().map(|s| s.to_string()).collect(),
             body: "Your order has shipped".into(),
-            image: None,
+            images: Vec::new(),
             line,
         }
     }
@@ -438,7 +440,7 @@ mod tests {
             recipients: recipients.iter().map(|s| s.to_string()).collect(),
             body: body.into(),
             line: None,
-            image: None,
+            images: Vec::new(),
         }
     }
 
@@ -578,7 +580,9 @@ mod tests {
             .send_(&request(&["Ada Lovelace"], Some(support.id)))
             .unwrap();
         let thread = sent.sent[0].thread_id;
-        let reply = e.reply(thread, "And a follow-up", None, None).unwrap();
+        let reply = e
+            .reply(thread, "And a follow-up", Vec::new(), None)
+            .unwrap();
         assert_eq!(reply.line.id, support.id);
         assert_eq!(reply.sent[0].thread_id, thread);
     }
@@ -599,7 +603,9 @@ mod tests {
             let draft = DraftKey::Thread(thread);
             e.save_draft(draft, r#"{"body":"Thanks"}"#).unwrap();
 
-            let refused = e.reply(thread, "Thanks", None, Some(draft)).unwrap_err();
+            let refused = e
+                .reply(thread, "Thanks", Vec::new(), Some(draft))
+                .unwrap_err();
 
             let sentence = "Verification codes and short codes can't be replied to.";
             assert_eq!(
@@ -670,7 +676,7 @@ mod tests {
         let (_d, e, sales, _support) = office();
         let mut req = request(&["Ada Lovelace"], Some(sales.id));
         req.body = String::new();
-        req.image = Some(crate::images::tests::noisy_png(20, 20));
+        req.images = vec![crate::images::tests::noisy_png(20, 20)];
         let receipt = e.send_(&req).unwrap();
         let msg = e
             .thread(receipt.sent[0].thread_id, 10, None)
@@ -678,7 +684,7 @@ mod tests {
             .messages;
         assert!(msg[0].has_attachment);
 
-        req.image = Some(b"not really a png".to_vec());
+        req.images = vec![b"not really a png".to_vec()];
         assert_eq!(e.send_(&req).unwrap_err().code().as_str(), "not_an_image");
         assert_eq!(e.outbox().unwrap().len(), 1);
     }
@@ -706,5 +712,129 @@ mod tests {
             .unwrap();
         e.send_(&request(&["Ada Lovelace"], None)).unwrap();
         assert!(e.load_draft(DraftKey::Composer).unwrap().is_some());
+    }
+
+    /// Three distinct images: two PNGs of different sizes and one bigger.
+    fn three_images() -> Vec<Vec<u8>> {
+        use crate::images::tests::noisy_png;
+        vec![noisy_png(20, 20), noisy_png(30, 10), noisy_png(12, 40)]
+    }
+
+    /// The stored images of `message`, in their order: what the outbox sends.
+    fn stored(e: &Engine, message: switchboard_core::model::MessageId) -> Vec<Vec<u8>> {
+        let items = e.store.attachments(message).unwrap();
+        let indexes: Vec<u8> = items.iter().map(|a| a.index).collect();
+        assert_eq!(indexes, (0..items.len() as u8).collect::<Vec<_>>());
+        items.into_iter().map(|a| a.bytes).collect()
+    }
+
+    #[test]
+    fn three_images_go_in_one_message_per_recipient_in_their_order() {
+        let (_d, e, sales, _support) = office();
+        let mut req = request(&["Ada Lovelace", "Grace Hopper"], Some(sales.id));
+        req.images = three_images();
+        let preview = e.preview(&req).unwrap();
+        let previewed: Vec<Vec<u8>> = preview.images.iter().map(|i| i.bytes.clone()).collect();
+        assert_eq!(previewed, req.images);
+
+        let receipt = e.send_(&req).unwrap();
+        assert_eq!(receipt.sent.len(), 2);
+        for sent in &receipt.sent {
+            assert_eq!(
+                stored(&e, sent.message_id),
+                req.images,
+                "{:?}",
+                sent.recipient
+            );
+            let shown = e.thread(sent.thread_id, 10, None).unwrap().messages;
+            assert_eq!(shown[0].attachments.len(), 3);
+        }
+        assert_eq!(
+            e.outbox().unwrap().len(),
+            2,
+            "one job per recipient, not per image"
+        );
+    }
+
+    #[test]
+    fn a_reply_carries_several_images_and_an_eleventh_is_refused_with_nothing_queued() {
+        let (_d, e, sales, _support) = office();
+        let first = e
+            .send_(&request(&["Ada Lovelace"], Some(sales.id)))
+            .unwrap();
+        let thread = first.sent[0].thread_id;
+        let reply = e.reply(thread, "", three_images(), None).unwrap();
+        assert_eq!(stored(&e, reply.sent[0].message_id), three_images());
+
+        let eleven = vec![crate::images::tests::noisy_png(8, 8); 11];
+        let refused = e.reply(thread, "Too many", eleven, None).unwrap_err();
+        assert_eq!(
+            (refused.code().as_str(), refused.to_string().as_str()),
+            ("too_many_images", "A message can carry up to 10 images.")
+        );
+        assert_eq!(
+            e.outbox().unwrap().len(),
+            2,
+            "the refused reply queued nothing"
+        );
+    }
+
+    #[test]
+    fn a_fake_among_the_images_refuses_the_whole_message_naming_the_file() {
+        let (_d, e, sales, _support) = office();
+        let mut req = request(&["Ada Lovelace"], Some(sales.id));
+        req.images = three_images();
+        req.images[1] = b"%PDF-1.4 an invoice".to_vec();
+        let refused = e.send_(&req).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "The 2nd file is not a JPEG, PNG or GIF image."
+        );
+        assert!(e.outbox().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_live_preview_says_when_the_line_cannot_take_the_images() {
+        let (_d, e, sales, support) = office();
+        let account_line = |line: &Line, mms: bool| switchboard_store::AccountLine {
+            number: line.number.clone(),
+            label: line.label.clone(),
+            carrier_sid: None,
+            sms: true,
+            mms,
+        };
+        let fax = Line {
+            number: E164::from_normalized("+14155550109").unwrap(),
+            label: "Fax".into(),
+            ..sales.clone()
+        };
+        let listed = [
+            account_line(&sales, true),
+            account_line(&support, true),
+            account_line(&fax, false),
+        ];
+        e.store.adopt_lines(&listed, &|_| "#3366cc".into()).unwrap();
+        let fax = e
+            .store
+            .list_lines()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.label == "Fax")
+            .unwrap();
+        let check = |images: usize, line: LineId, expected: Option<&str>| {
+            let mut s = state(&["Ada Lovelace"], "Hi");
+            s.line = Some(line);
+            s.images = vec![ImageKind::Png; images];
+            let problem = e.live_preview(&s).unwrap().problem;
+            assert_eq!(
+                problem.map(|b| b.code.as_str()),
+                expected,
+                "{images} on {line:?}"
+            );
+        };
+        check(0, fax.id, None);
+        check(1, fax.id, Some("line_has_no_mms"));
+        check(3, fax.id, Some("line_has_no_mms"));
+        check(11, sales.id, Some("too_many_images"));
     }
 }

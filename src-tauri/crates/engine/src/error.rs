@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_carrier::CarrierError;
 use switchboard_core::composer::ComposeError;
 use switchboard_core::error_code::ErrorCode;
-use switchboard_core::media::MediaError;
+use switchboard_core::media::{self, MediaError};
 use switchboard_core::model::Line;
 use switchboard_core::phone::{self, CountryError, PhoneError};
 use switchboard_core::resolve::{PickReason, ResolveError};
@@ -48,6 +48,18 @@ pub enum EngineError {
     ImageUnreadable,
     #[error("The image could not be made small enough to send ({bytes} bytes over a {budget}-byte limit).")]
     ImageTooLargeToSend { bytes: usize, budget: usize },
+    /// One file of several was refused; `position` counts from 1, as a person does.
+    #[error("{}", image_at_message(*position, source))]
+    ImageAt {
+        position: usize,
+        source: Box<EngineError>,
+    },
+    #[error(
+        "These {count} images can't be made small enough to go in one message, which carries {} \
+         of images in all. Remove one, or send them in two messages.",
+        megabytes(*budget)
+    )]
+    ImagesTooLargeToSend { count: usize, budget: usize },
     #[error("{what} {why}")]
     Invalid { what: &'static str, why: String },
     /// A page of threads, messages or hits asked for none, or for more than a page holds.
@@ -62,6 +74,32 @@ pub enum EngineError {
     Carrier(switchboard_carrier::CarrierError),
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+/// "The 2nd file is not a JPEG, PNG or GIF image.": the refusal of one file of several, in the
+/// words of its cause.
+fn image_at_message(position: usize, source: &EngineError) -> String {
+    let file = format!("The {} file", media::ordinal(position));
+    match source {
+        EngineError::Media(MediaError::NotAnImage) => {
+            format!("{file} is not a JPEG, PNG or GIF image.")
+        }
+        EngineError::Media(MediaError::Empty) => format!("{file} is empty."),
+        EngineError::Media(e @ MediaError::TooLarge { .. }) => {
+            format!("{file}: {e}")
+        }
+        EngineError::ImageUnreadable => format!("{file} could not be read: it may be damaged."),
+        other => format!("{file}: {other}"),
+    }
+}
+
+/// Whole megabytes when the figure is whole ("5 MB"), else one decimal.
+fn megabytes(bytes: usize) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    match mb.fract() == 0.0 {
+        true => format!("{mb:.0} MB"),
+        false => format!("{mb:.1} MB"),
+    }
 }
 
 fn pick_message(reason: PickReason, lines: &[Line]) -> String {
@@ -101,7 +139,10 @@ impl EngineError {
             EngineError::UnknownLine { .. } => ErrorCode::UnknownLine,
             EngineError::UnknownContact { .. } => ErrorCode::UnknownContact,
             EngineError::ImageUnreadable => ErrorCode::ImageUnreadable,
-            EngineError::ImageTooLargeToSend { .. } => ErrorCode::ImageTooLargeToSend,
+            EngineError::ImageTooLargeToSend { .. } | EngineError::ImagesTooLargeToSend { .. } => {
+                ErrorCode::ImageTooLargeToSend
+            }
+            EngineError::ImageAt { source, .. } => source.code(),
             EngineError::Invalid { .. }
             | EngineError::PageSize { .. }
             | EngineError::QueryTooLong { .. } => ErrorCode::InvalidInput,

@@ -34,7 +34,9 @@ pub use contacts::{
 };
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
-pub use images::{prepare as prepare_image, PreparedImage, DEFAULT_MMS_BUDGET};
+pub use images::{
+    prepare as prepare_image, prepare_all as prepare_images, PreparedImage, DEFAULT_MMS_BUDGET,
+};
 pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };

@@ -246,7 +246,7 @@ mod tests {
             let request = ComposeRequest {
                 recipients: vec![to.into()],
                 body: body.into(),
-                image: None,
+                images: Vec::new(),
                 line: Some(sales.id),
             };
             e.send(&request, None).unwrap().sent[0].thread_id

@@ -116,11 +116,11 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
     assert!(dir.path().join("data").join(DB_FILE_NAME).exists());
 
     // The composer: the fax number is not offered, the front desk sends text but not images.
-    let state = |image| ComposerState {
+    let state = |image: Option<ImageKind>| ComposerState {
         recipients: vec!["+14155550123".into()],
         body: "Your table is ready".into(),
         line: None,
-        image,
+        images: image.into_iter().collect(),
     };
     let preview = engine.live_preview(&state(None)).unwrap();
     let LineDecision::Use { line, .. } = &preview.decision else {

@@ -1100,6 +1100,99 @@ async fn two_identical_texts_are_both_found_oldest_first() {
 }
 
 #[tokio::test]
+async fn a_three_image_mms_is_one_message_with_three_media_byte_identical_in_order() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = serve(SandboxConfig {
+        delays: quick(),
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .unwrap();
+    let host = SandboxMediaHost::new(
+        &sandbox.api_base_url(),
+        sandbox.account_sid(),
+        sandbox.auth_token(),
+        &options(),
+    )
+    .unwrap();
+    let client = client_for(
+        &sandbox,
+        TwilioOptions {
+            media_host: Some(std::sync::Arc::new(host)),
+            ..options()
+        },
+    );
+    // Twilio's habits: the message listed late, its media counted later still.
+    sandbox.set_list_lag(Duration::from_millis(300)).unwrap();
+    sandbox.set_media_lag(Duration::from_millis(800)).unwrap();
+    let images = [
+        (
+            ImageKind::Png,
+            "image/png",
+            b"\x89PNG\r\n\x1a\nthe parcel".to_vec(),
+        ),
+        (
+            ImageKind::Jpeg,
+            "image/jpeg",
+            b"\xff\xd8\xffthe label".to_vec(),
+        ),
+        (ImageKind::Gif, "image/gif", b"GIF89athe receipt".to_vec()),
+    ];
+    let req = SendRequest {
+        media: images
+            .iter()
+            .map(|(kind, _, bytes)| Media {
+                kind: *kind,
+                bytes: bytes.clone(),
+            })
+            .collect(),
+        ..request(SALES, ADA, "Three photos")
+    };
+    let sent = client.send(&req).await.unwrap();
+    assert!(sent.sid.starts_with("MM"), "{}", sent.sid);
+    assert_eq!(
+        sandbox.received_count(),
+        1,
+        "one message, not one per image"
+    );
+    assert_eq!(sandbox.messages().len(), 1);
+
+    let http = reqwest::Client::new();
+    let resource = format!(
+        "{}/2010-04-01/Accounts/{}/Messages/{}.json",
+        sandbox.api_base_url(),
+        sandbox.account_sid(),
+        sent.sid
+    );
+    let num_media = eventually(|| async {
+        let m: serde_json::Value = http
+            .get(&resource)
+            .basic_auth(sandbox.account_sid(), Some(sandbox.auth_token()))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (m["num_media"] != "0" && m["num_media"].is_string()).then(|| m["num_media"].clone())
+    })
+    .await;
+    assert_eq!(num_media, "3");
+
+    let urls = client.media_urls(&sent.sid).await.unwrap();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    for (url, (_, mime, bytes)) in urls.iter().zip(&images) {
+        let fetched = client.fetch_media(url).await.unwrap();
+        assert_eq!(
+            (fetched.content_type.as_deref(), fetched.bytes.as_slice()),
+            (Some(*mime), bytes.as_slice()),
+            "{url}"
+        );
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn find_sent_knows_an_mms_whose_media_are_not_listed_yet() {
     let dir = TempDir::new().unwrap();
     let sandbox = serve(SandboxConfig {

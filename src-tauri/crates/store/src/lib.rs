@@ -45,7 +45,9 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use carrier_sync::{Arrival, Inbound, InboundMedia, NewInbound, SidMatch};
+pub use carrier_sync::{
+    Arrival, Elsewhere, Inbound, InboundMedia, NewInbound, NewSentElsewhere, SidMatch,
+};
 pub use db::{now_ms, Durability};
 pub use drafts::{Draft, DraftKey};
 pub use error::{Result, StoreError};

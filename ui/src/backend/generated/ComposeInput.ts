@@ -3,6 +3,6 @@ import type { LineId } from "./LineId";
 
 /**
  * What the composer sends to Rust: recipients as typed (names or numbers), the body, the line
- * picked (if any), and the prepared image as base64.
+ * picked (if any), and the prepared images as base64, in the order they are sent.
  */
-export type ComposeInput = { recipients: Array<string>, body: string, line: LineId | null, image: string | null, };
+export type ComposeInput = { recipients: Array<string>, body: string, line: LineId | null, images: Array<string>, };

@@ -3,7 +3,7 @@ import type { ImageKind } from "./ImageKind";
 import type { LineId } from "./LineId";
 
 /**
- * The composer as the user is filling it in, for [`Engine::live_preview`]. Its image was
- * checked and prepared when attached; the rules only need its kind.
+ * The composer as the user is filling it in, for [`Engine::live_preview`]. Its images were
+ * checked and prepared when attached; the rules only need their kinds.
  */
-export type ComposerState = { recipients: Array<string>, body: string, line: LineId | null, image: ImageKind | null, };
+export type ComposerState = { recipients: Array<string>, body: string, line: LineId | null, images: Array<ImageKind>, };

@@ -9,7 +9,11 @@ import type { SmsCount } from "./SmsCount";
 /**
  * Everything the composer shows before sending.
  */
-export type Preview = { recipients: Array<Recipient>, sms: SmsCount, decision: LineDecision, image: PreparedImage | null, 
+export type Preview = { recipients: Array<Recipient>, sms: SmsCount, decision: LineDecision, 
+/**
+ * What will be sent, in order (empty from [`Engine::live_preview`]).
+ */
+images: Array<PreparedImage>, 
 /**
  * A contact to offer "make this line the default" for, after a pick.
  */

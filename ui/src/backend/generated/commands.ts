@@ -4,6 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import type { AccountConnected } from "./AccountConnected";
 import type { AccountStatus } from "./AccountStatus";
 import type { AppStatus } from "./AppStatus";
+import type { AttachedImages } from "./AttachedImages";
 import type { AttachmentData } from "./AttachmentData";
 import type { ComposeInput } from "./ComposeInput";
 import type { ComposerState } from "./ComposerState";
@@ -11,7 +12,6 @@ import type { ContactId } from "./ContactId";
 import type { ContactInput } from "./ContactInput";
 import type { ContactView } from "./ContactView";
 import type { DraftKey } from "./DraftKey";
-import type { ImageData } from "./ImageData";
 import type { ImportSummary } from "./ImportSummary";
 import type { Line } from "./Line";
 import type { LineId } from "./LineId";
@@ -48,11 +48,14 @@ export interface Commands {
   removeContact(id: ContactId): Promise<void>;
   importContacts(text: string): Promise<ImportSummary>;
   recipient(input: string): Promise<Recipient>;
-  /** Checks an image (base64) and scales it when over the budget: what will be sent. */
-  prepareImage(data: string): Promise<ImageData>;
+  /**
+   * Checks a message's images (base64; those attached, then those added) and fits them
+   * together to the line's budget: what will be sent.
+   */
+  prepareImages(images: Array<string>): Promise<AttachedImages>;
   preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
-  reply(thread: ThreadId, body: string, image: string | null): Promise<SendReceipt>;
+  reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
   attachment(message: MessageId, index: number): Promise<AttachmentData>;
   /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
   saveAttachment(message: MessageId, index: number): Promise<string | null>;
@@ -94,10 +97,10 @@ export const tauriCommands: Commands = {
   removeContact: (id) => invoke("remove_contact", { id }),
   importContacts: (text) => invoke("import_contacts", { text }),
   recipient: (input) => invoke("recipient", { input }),
-  prepareImage: (data) => invoke("prepare_image", { data }),
+  prepareImages: (images) => invoke("prepare_images", { images }),
   preview: (input) => invoke("preview", { input }),
   send: (input) => invoke("send", { input }),
-  reply: (thread, body, image) => invoke("reply", { thread, body, image }),
+  reply: (thread, body, images) => invoke("reply", { thread, body, images }),
   attachment: (message, index) => invoke("attachment", { message, index }),
   saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),

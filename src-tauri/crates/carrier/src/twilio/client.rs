@@ -553,6 +553,10 @@ impl Carrier for TwilioClient {
         })
     }
 
+    fn clock_offset_ms(&self) -> Option<i64> {
+        self.clock.offset_ms()
+    }
+
     async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
         TwilioClient::media_urls(self, message_sid).await
     }

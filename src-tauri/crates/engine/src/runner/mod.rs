@@ -144,6 +144,9 @@ pub struct RunSummary {
     pub inbound: u64,
     /// Delivery statuses applied to our messages.
     pub statuses: u64,
+    /// Messages the account sent from elsewhere (another desktop, the console), recorded in
+    /// their threads.
+    pub elsewhere: u64,
     /// Whether the inbound sync reached the carrier.
     pub synced: bool,
     /// Messages still waiting to be sent afterwards.
@@ -305,10 +308,15 @@ impl Runner {
         // The sender stays alive (and silent) so the loop never sees a stop.
         let (_stop_tx, stop_rx) = watch::channel(false);
         let mut summary = OutboxLoop::new(&self.inner, Mode::Once).run(stop_rx).await;
-        match self.inner.sync_round(&mut SyncState::default()).await {
-            Ok(SyncTally { inbound, statuses }) => {
+        match self.sync_once().await {
+            Ok(SyncTally {
+                inbound,
+                statuses,
+                elsewhere,
+            }) => {
                 summary.inbound = inbound;
                 summary.statuses = statuses;
+                summary.elsewhere = elsewhere;
                 summary.synced = true;
             }
             Err(e) => tracing::warn!(error = %e, "the inbound sync failed"),
@@ -316,6 +324,19 @@ impl Runner {
         summary.pending = self.inner.engine.store().pending_count().unwrap_or(-1);
         self.inner.publish_pending();
         summary
+    }
+}
+
+impl Runner {
+    /// One sync round, and a second at once when a message the first listed waits only for
+    /// it to be recorded as sent elsewhere (the sends of this run are all recorded by now).
+    async fn sync_once(&self) -> Result<SyncTally, sync::SyncError> {
+        let mut state = SyncState::default();
+        let mut tally = self.inner.sync_round(&mut state).await?;
+        if state.awaits_another_round() {
+            tally += self.inner.sync_round(&mut state).await?;
+        }
+        Ok(tally)
     }
 }
 

@@ -7,7 +7,9 @@
 //!
 //! Messages are recorded in the order the carrier lists them (oldest first, its own order
 //! within a second): message ids grow with each insert, and a thread is read by
-//! `(created_at, id)`, so two replies of the same second keep their order.
+//! `(created_at, id)`, so two replies of the same second keep their order. Their dates are
+//! moved from the carrier's clock onto this computer's (`Carrier::clock_offset_ms`), which
+//! dates the messages we send: one time line per thread, however far either clock is off.
 //!
 //! A first sync's messages (`Changes::backfill`: a new install, another account) are history:
 //! recorded as read, announced by one [`EngineEvent::HistoryImported`], never by a
@@ -15,15 +17,31 @@
 //! since the start: the carrier's numbers are read again (once a round) and adopted before the
 //! message is given up; they are also read every [`LINES_REFRESH`] so a new number shows up
 //! before its first message.
+//!
+//! An outbound message whose carrier id is none of ours is either ours with its send's answer
+//! not recorded yet (lost, or on its way: the listing can come first) or one the account sent
+//! from somewhere else (a colleague's desktop, the console, a server). The carrier's data cannot
+//! tell them apart, and recording ours as "sent elsewhere" would make its reconciliation rule
+//! the candidate out and send it again. So such a message waits in [`SyncState::unmatched`]:
+//! it is recorded as sent elsewhere (in its (line, recipient) thread, quietly, never sent by us)
+//! only once it has stayed unmatched through one more round after the one that listed it, and
+//! only while no job of its thread is in doubt — the store checks that in the transaction that
+//! writes it, so no `mark_sent` can slip in between. While a job is in doubt it waits, however
+//! many rounds that takes. The waiting messages are saved with the cursor, so that neither a
+//! restart nor a one-off run loses them once the cursor has moved past.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use switchboard_carrier::{CarrierError, CarrierMessage, CarrierStatus, SyncCursor};
 use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey, E164};
 use switchboard_core::outbox::Backoff;
-use switchboard_store::{Arrival, InboundMedia, MessageError, NewInbound, SettingKey, StoreError};
+use switchboard_store::{
+    Arrival, Elsewhere, InboundMedia, MessageError, NewInbound, NewSentElsewhere, SettingKey,
+    StoreError,
+};
 use tokio::sync::watch;
 
 use super::Inner;
@@ -39,10 +57,18 @@ pub const SYNC_BACKOFF: Backoff = Backoff {
 
 /// Pages fetched in one round while the carrier keeps returning changes.
 const MAX_PAGES: usize = 20;
-/// A status for a carrier id we do not know yet (the send's answer is still being recorded) is
-/// tried again for this many rounds before it is dropped (it may be another client's message).
+/// An outbound message whose carrier id we do not know and that was sent from a number that is
+/// none of our lines is tried again for this many rounds before it is dropped: no thread of
+/// ours can show it.
 const UNMATCHED_ROUNDS: u32 = 10;
-const MAX_UNMATCHED: usize = 1_000;
+/// The ends of rounds an unknown outbound message must stay unmatched through before it may be
+/// recorded as sent elsewhere: the round that listed it, and one more.
+const ELSEWHERE_ROUNDS: u32 = 2;
+/// Unknown outbound messages remembered at once: a first sync's two days of a busy account's
+/// sent messages (a few hundred bytes each). Past it, more are not taken until some are
+/// recorded; the carrier's cursor has moved past them, so only a later status of theirs
+/// lists them again.
+const MAX_UNMATCHED: usize = 20_000;
 /// How often the carrier's numbers are read again while syncing. Rarely: a message to a number
 /// we don't know reads them at once, and this only shows a new number before its first one.
 pub(crate) const LINES_REFRESH: Duration = Duration::from_secs(10 * 60);
@@ -64,11 +90,40 @@ impl From<StoreError> for SyncError {
 /// What a sync loop remembers between rounds.
 #[derive(Debug, Default)]
 pub(crate) struct SyncState {
-    /// Statuses whose carrier id matched no message yet, with the rounds they waited.
-    unmatched: HashMap<String, (CarrierMessage, u32)>,
+    /// Outbound messages whose carrier id matched no message yet, by carrier id; loaded from
+    /// the saved cursor by the first round, saved with it.
+    unmatched: BTreeMap<String, Unmatched>,
+    /// `unmatched` as last saved (or loaded), so that an unchanged set is not written again.
+    saved_unmatched: serde_json::Value,
+    loaded: bool,
     /// When the carrier's numbers were last read; `None` before the first round, whose start
     /// has just adopted them.
     lines_read_at: Option<tokio::time::Instant>,
+}
+
+impl SyncState {
+    /// Whether a message waits only for its next round to be recorded as sent elsewhere (a
+    /// one-off run then runs that round at once).
+    pub(crate) fn awaits_another_round(&self) -> bool {
+        self.unmatched.values().any(|u| u.rounds < ELSEWHERE_ROUNDS)
+    }
+
+    fn unmatched_json(&self) -> serde_json::Value {
+        if self.unmatched.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::to_value(self.unmatched.values().collect::<Vec<_>>()).unwrap_or_default()
+    }
+}
+
+/// An outbound message the carrier listed whose carrier id is none of ours (yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Unmatched {
+    message: CarrierMessage,
+    /// The ends of rounds it stayed unmatched through, counted up to [`UNMATCHED_ROUNDS`].
+    rounds: u32,
+    /// Listed by a first sync: history, recorded quietly.
+    history: bool,
 }
 
 /// The lines a round records inbound messages on.
@@ -97,6 +152,16 @@ struct Round {
 pub(crate) struct SyncTally {
     pub inbound: u64,
     pub statuses: u64,
+    /// Messages the account sent elsewhere, recorded in their threads.
+    pub elsewhere: u64,
+}
+
+impl std::ops::AddAssign for SyncTally {
+    fn add_assign(&mut self, other: SyncTally) {
+        self.inbound += other.inbound;
+        self.statuses += other.statuses;
+        self.elsewhere += other.elsewhere;
+    }
 }
 
 enum Applied {
@@ -204,16 +269,58 @@ impl Inner {
     /// after a switch, the previous runner's last save must not send the new carrier off from
     /// the old one's place (a fresh cursor only lists recent days again, deduplicated by sid).
     fn saved_cursor(&self) -> Result<SyncCursor, SyncError> {
+        Ok(SyncCursor(self.saved_sync()?["cursor"].clone()))
+    }
+
+    /// The saved cursor's setting if it is this account's, else `null`.
+    fn saved_sync(&self) -> Result<serde_json::Value, SyncError> {
         let saved = self
             .engine
             .store()
             .get_setting(SettingKey::SyncCursor)?
             .unwrap_or_default();
-        Ok(SyncCursor(if saved["account"] == self.account.as_str() {
-            saved["cursor"].clone()
+        Ok(if saved["account"] == self.account.as_str() {
+            saved
         } else {
             serde_json::Value::Null
-        }))
+        })
+    }
+
+    /// Takes up the unknown outbound messages saved with the cursor, once per sync loop. One
+    /// that cannot be read (damaged, or saved by another version) is forgotten, the others kept;
+    /// a later status of it lists it again.
+    fn load_unmatched(&self, state: &mut SyncState) -> Result<(), SyncError> {
+        if std::mem::replace(&mut state.loaded, true) {
+            return Ok(());
+        }
+        let saved = self.saved_sync()?["unmatched"].clone();
+        let list = saved.as_array().map(Vec::as_slice).unwrap_or_default();
+        for value in list {
+            match serde_json::from_value::<Unmatched>(value.clone()) {
+                Ok(u) => {
+                    state.unmatched.entry(u.message.sid.clone()).or_insert(u);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "forgot an unreadable unknown outbound message")
+                }
+            }
+        }
+        state.saved_unmatched = saved;
+        Ok(())
+    }
+
+    /// Saves where the sync left off, with the unknown outbound messages still waiting.
+    fn save_sync(&self, cursor: &SyncCursor, state: &mut SyncState) -> Result<(), SyncError> {
+        let unmatched = state.unmatched_json();
+        let mut saved = serde_json::json!({ "account": self.account, "cursor": cursor.0 });
+        if !unmatched.is_null() {
+            saved["unmatched"] = unmatched.clone();
+        }
+        self.engine
+            .store()
+            .set_setting(SettingKey::SyncCursor, &saved)?;
+        state.saved_unmatched = unmatched;
+        Ok(())
     }
 
     /// One round: fetches pages of changes until the carrier has no more, records them, and
@@ -229,17 +336,23 @@ impl Inner {
                 tracing::info!(error = %e, "the carrier's numbers could not be read again");
             }
         }
+        self.load_unmatched(state)?;
         let mut round = Round::default();
-        let pages = self.sync_pages(state, &mut lines, &mut round).await;
-        // Said even when a later page failed: what was recorded is in the store.
+        let mut result = self.sync_pages(state, &mut lines, &mut round).await;
+        if result.is_ok() {
+            result = self.retry_unmatched(state, &mut lines, &mut round).await;
+        }
+        // Said even when a later step failed: what was recorded is in the store.
         if round.history > 0 {
             tracing::info!(messages = round.history, "recorded the account's history");
             self.emit(EngineEvent::HistoryImported {
                 messages: round.history,
             });
         }
-        pages?;
-        self.retry_unmatched(state, &mut round.tally)?;
+        result?;
+        if state.unmatched_json() != state.saved_unmatched {
+            self.save_sync(&self.saved_cursor()?, state)?;
+        }
         Ok(round.tally)
     }
 
@@ -249,7 +362,6 @@ impl Inner {
         lines: &mut RoundLines,
         round: &mut Round,
     ) -> Result<(), SyncError> {
-        let store = self.engine.store();
         let mut cursor = self.saved_cursor()?;
         for _ in 0..MAX_PAGES {
             let result = self
@@ -261,14 +373,11 @@ impl Inner {
             self.record_inbound(&inbound, changes.backfill, lines, state, round)
                 .await?;
             for m in statuses {
-                self.record_status(m, state, &mut round.tally)?;
+                self.record_status(m, changes.backfill, state, &mut round.tally)?;
             }
             let moved = changes.cursor != cursor;
             if moved {
-                store.set_setting(
-                    SettingKey::SyncCursor,
-                    &serde_json::json!({ "account": self.account, "cursor": changes.cursor.0 }),
-                )?;
+                self.save_sync(&changes.cursor, state)?;
             }
             if changes.messages.is_empty() || !moved {
                 break;
@@ -372,7 +481,7 @@ impl Inner {
                 key,
                 body: &m.body,
                 carrier_sid: &m.sid,
-                created_at: m.created_at,
+                created_at: self.local_date(m.created_at),
                 media: InboundMedia::Pending {
                     count: m.num_media as usize,
                     urls: &m.media_urls,
@@ -404,61 +513,183 @@ impl Inner {
         Ok(())
     }
 
+    /// Applies a status to our message with its carrier id; an id matching none of ours
+    /// waits among the unmatched (the newest report of it kept, its rounds too).
     fn record_status(
         &self,
         m: &CarrierMessage,
+        history: bool,
         state: &mut SyncState,
         tally: &mut SyncTally,
     ) -> Result<(), SyncError> {
+        let room = state.unmatched.len() < MAX_UNMATCHED;
         match self.apply_status(m)? {
             Applied::Changed => tally.statuses += 1,
             Applied::Unchanged => {}
-            Applied::NoMatch => {
-                if state.unmatched.len() < MAX_UNMATCHED {
-                    state.unmatched.insert(m.sid.clone(), (m.clone(), 0));
+            Applied::NoMatch => match state.unmatched.get_mut(&m.sid) {
+                Some(waiting) => {
+                    waiting.message = m.clone();
+                    waiting.history |= history;
                 }
-            }
+                None if room => {
+                    state.unmatched.insert(
+                        m.sid.clone(),
+                        Unmatched {
+                            message: m.clone(),
+                            rounds: 0,
+                            history,
+                        },
+                    );
+                }
+                None => {
+                    tracing::warn!(sid = %m.sid, "too many unknown outbound messages: one left for later");
+                }
+            },
         }
         Ok(())
     }
 
-    fn retry_unmatched(
+    /// At the end of a round: applies the statuses that now match one of our messages, and
+    /// records as sent elsewhere those that stayed unmatched long enough, in one transaction
+    /// (which leaves those a job in doubt could be, to wait). A message from a number that is
+    /// none of our lines is dropped after [`UNMATCHED_ROUNDS`].
+    async fn retry_unmatched(
         &self,
         state: &mut SyncState,
-        tally: &mut SyncTally,
+        lines: &mut RoundLines,
+        round: &mut Round,
     ) -> Result<(), SyncError> {
+        let mut due: Vec<(ThreadKey, Unmatched)> = Vec::new();
         let sids: Vec<String> = state.unmatched.keys().cloned().collect();
         for sid in sids {
-            let Some((m, rounds)) = state.unmatched.get_mut(&sid) else {
+            let Some(waiting) = state.unmatched.get_mut(&sid) else {
                 continue;
             };
-            *rounds += 1;
-            let (m, rounds) = (m.clone(), *rounds);
-            match self.apply_status(&m)? {
+            waiting.rounds = (waiting.rounds + 1).min(UNMATCHED_ROUNDS);
+            let waiting = waiting.clone();
+            match self.apply_status(&waiting.message)? {
                 Applied::Changed => {
-                    tally.statuses += 1;
+                    round.tally.statuses += 1;
                     state.unmatched.remove(&sid);
+                    continue;
                 }
                 Applied::Unchanged => {
                     state.unmatched.remove(&sid);
-                }
-                Applied::NoMatch if rounds >= UNMATCHED_ROUNDS => {
-                    state.unmatched.remove(&sid);
+                    continue;
                 }
                 Applied::NoMatch => {}
             }
+            let Some(line) = self.line_for(&waiting.message.from, lines, state).await? else {
+                if waiting.rounds >= UNMATCHED_ROUNDS {
+                    tracing::warn!(sid = %sid, "dropped an outbound message from a number the account does not have");
+                    state.unmatched.remove(&sid);
+                }
+                continue;
+            };
+            if waiting.rounds >= ELSEWHERE_ROUNDS {
+                let key = ThreadKey {
+                    line: line.id,
+                    counterpart: waiting.message.to.clone(),
+                };
+                due.push((key, waiting));
+            }
+        }
+        if due.is_empty() {
+            return Ok(());
+        }
+        // In the carrier's order, so that a thread's ids follow its dates.
+        due.sort_by_key(|(_, w)| w.message.created_at);
+        self.record_elsewhere(&due, state, round)
+    }
+
+    /// Records messages sent elsewhere (see [`Self::retry_unmatched`]): each leaves the
+    /// unmatched once recorded, or once its carrier id turned out ours (its status applied).
+    fn record_elsewhere(
+        &self,
+        due: &[(ThreadKey, Unmatched)],
+        state: &mut SyncState,
+        round: &mut Round,
+    ) -> Result<(), SyncError> {
+        let errors: Vec<Option<MessageError>> =
+            due.iter().map(|(_, w)| carrier_error(&w.message)).collect();
+        let batch: Vec<NewSentElsewhere<'_>> = due
+            .iter()
+            .zip(&errors)
+            .map(|((key, w), error)| {
+                let m = &w.message;
+                let status = delivery_status(m.status).unwrap_or(MessageStatus::Sending);
+                NewSentElsewhere {
+                    key,
+                    body: &m.body,
+                    carrier_sid: &m.sid,
+                    created_at: self.local_date(m.created_at),
+                    status,
+                    error: match status {
+                        MessageStatus::Failed | MessageStatus::Undelivered => error.as_ref(),
+                        _ => None,
+                    },
+                    media: InboundMedia::Pending {
+                        count: m.num_media as usize,
+                        urls: &m.media_urls,
+                    },
+                }
+            })
+            .collect();
+        let recorded = self.engine.store().insert_sent_elsewhere_batch(&batch)?;
+        let mut news = 0;
+        for ((_, w), (new, got)) in due.iter().zip(batch.iter().zip(recorded)) {
+            let sid = &w.message.sid;
+            match got {
+                Elsewhere::Recorded {
+                    thread_id,
+                    message_id,
+                } => {
+                    state.unmatched.remove(sid);
+                    round.tally.elsewhere += 1;
+                    if w.history {
+                        round.history += 1;
+                    } else {
+                        news += 1;
+                        // The thread shows it: reload it, as for a status.
+                        self.emit(EngineEvent::MessageStatus {
+                            message_id,
+                            thread_id,
+                            status: new.status,
+                        });
+                    }
+                }
+                // Ours after all: its send's answer was recorded meanwhile.
+                Elsewhere::Known => {
+                    state.unmatched.remove(sid);
+                    if let Applied::Changed = self.apply_status(&w.message)? {
+                        round.tally.statuses += 1;
+                    }
+                }
+                Elsewhere::JobInDoubt => {}
+            }
+        }
+        if news > 0 {
+            tracing::info!(messages = news, "recorded messages sent from elsewhere");
         }
         Ok(())
     }
 
+    /// A date of the carrier's on this computer's clock, which dates our own messages: one time
+    /// line for a thread, however far the carrier's clock is off.
+    fn local_date(&self, carrier_ms: i64) -> i64 {
+        carrier_ms.saturating_sub(self.carrier.clock_offset_ms().unwrap_or(0))
+    }
+
     /// Applies the status of one of our messages; the store never moves a status backwards.
+    /// An unknown carrier id is `NoMatch` whatever its status: a message sent elsewhere is
+    /// first listed as queued or sending.
     fn apply_status(&self, m: &CarrierMessage) -> Result<Applied, SyncError> {
-        let Some(status) = delivery_status(m.status) else {
-            return Ok(Applied::Unchanged);
-        };
         let store = self.engine.store();
         let Some(found) = store.message_by_carrier_sid(&m.sid)? else {
             return Ok(Applied::NoMatch);
+        };
+        let Some(status) = delivery_status(m.status) else {
+            return Ok(Applied::Unchanged);
         };
         if found.direction == Direction::Inbound {
             return Ok(Applied::Unchanged);

@@ -86,6 +86,14 @@ pub struct FakeState {
     pub media_faults: VecDeque<Fault>,
     /// The URLs `fetch_media` was asked for, in order.
     pub media_fetched: Vec<String>,
+    /// Whether `changes` also lists the messages it accepted (once each, after the listing
+    /// lag), as Twilio's listing shows an account's sent messages, ours included.
+    pub lists_sent: bool,
+    pub listed_sent: std::collections::HashSet<String>,
+    /// When `find_sent` answered, and how many candidates it gave.
+    pub found: Vec<(u64, usize)>,
+    /// What `clock_offset_ms` answers: how far the carrier's clock is ahead.
+    pub clock_offset_ms: Option<i64>,
 }
 
 pub struct FakeCarrier {
@@ -334,13 +342,16 @@ impl Carrier for FakeCarrier {
             return Err(fault_error(&fault));
         }
         // What Twilio can match: the line, the recipient and the words, oldest first.
-        Ok(s.accepted
+        let candidates: Vec<CarrierMessage> = s
+            .accepted
             .iter()
             .map(|(_, m)| m)
             .filter(|m| m.from == request.from && m.to == request.to && m.body == request.body)
             .filter(|m| s.listed_at.get(&m.sid).is_none_or(|&at| at <= now))
             .cloned()
-            .collect())
+            .collect();
+        s.found.push((now, candidates.len()));
+        Ok(candidates)
     }
 
     async fn changes(&self, cursor: &SyncCursor) -> Result<Changes, CarrierError> {
@@ -352,6 +363,21 @@ impl Carrier for FakeCarrier {
         if let Some(fault) = s.changes_faults.pop_front() {
             return Err(fault_error(&fault));
         }
+        if s.lists_sent {
+            let now = self.elapsed_ms();
+            let listed: Vec<CarrierMessage> = s
+                .accepted
+                .iter()
+                .map(|(_, m)| m)
+                .filter(|m| !s.listed_sent.contains(&m.sid))
+                .filter(|m| s.listed_at.get(&m.sid).is_none_or(|&at| at <= now))
+                .cloned()
+                .collect();
+            for m in listed {
+                s.listed_sent.insert(m.sid.clone());
+                s.changes.push(m);
+            }
+        }
         let from = cursor.0.as_u64().unwrap_or(0) as usize;
         let messages: Vec<CarrierMessage> = s.changes.iter().skip(from).cloned().collect();
         Ok(Changes {
@@ -359,6 +385,10 @@ impl Carrier for FakeCarrier {
             messages,
             backfill: s.history_on_first_sync && cursor.0.is_null(),
         })
+    }
+
+    fn clock_offset_ms(&self) -> Option<i64> {
+        self.state().clock_offset_ms
     }
 
     async fn media_urls(&self, message_sid: &str) -> Result<Vec<String>, CarrierError> {
@@ -427,7 +457,7 @@ impl Office {
                 &ComposeRequest {
                     recipients: to.iter().map(|s| s.to_string()).collect(),
                     body: body.into(),
-                    image: None,
+                    images: Vec::new(),
                     line: Some(line.id),
                 },
                 None,

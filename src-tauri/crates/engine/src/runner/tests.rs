@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use switchboard_carrier::CarrierStatus;
+use switchboard_carrier::{CarrierMessage, CarrierStatus};
 use switchboard_core::model::MessageStatus;
 use tokio::sync::broadcast::Receiver;
 
@@ -531,6 +531,131 @@ async fn a_lost_answer_is_adopted_once_a_slow_carrier_lists_it_not_sent_twice() 
     assert_eq!(bodies(&carrier), ["Your order has shipped"], "sent once");
     assert_eq!(carrier.accepted_bodies().len(), 1);
     assert_eq!(o.status(m), MessageStatus::Sent);
+}
+
+/// Every message of a thread: (body, sent elsewhere), oldest first.
+fn thread_rows(o: &Office, message: MessageId) -> Vec<(String, bool)> {
+    let thread = o.engine.store().get_message(message).unwrap().thread_id;
+    let mut rows = o.engine.thread(thread, 100, None).unwrap().messages;
+    rows.reverse();
+    rows.into_iter()
+        .map(|m| (m.body, m.sent_elsewhere))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_the_sync_lists_first_is_adopted_not_recorded_elsewhere_nor_sent_twice() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    // The listing shows the account's sent messages, ours too, 20 s after they were made; a
+    // message may turn up until 30 s after its send began.
+    carrier.lagging(secs(20), secs(30));
+    carrier.state().lists_sent = true;
+    carrier.fail_next(&[Fault::LostAnswer]);
+    // The sync polls every second: it lists the message before the job's next lookup.
+    let runner = o.runner_with(
+        &carrier,
+        RunnerConfig {
+            sync_interval: secs(1),
+            ..RunnerConfig::default()
+        },
+    );
+
+    run_for(&runner, secs(90)).await;
+
+    let sid = carrier.state().accepted[0].1.sid.clone();
+    let listed_at = carrier.state().listed_at[&sid];
+    let synced_after: Vec<u64> = carrier
+        .state()
+        .changes_at
+        .iter()
+        .copied()
+        .filter(|&t| t >= listed_at)
+        .collect();
+    let adopted_at = carrier
+        .state()
+        .found
+        .iter()
+        .find(|(_, n)| *n > 0)
+        .map(|(at, _)| *at)
+        .expect("a lookup found it");
+    assert!(
+        synced_after.len() >= 2 && synced_after[1] < adopted_at,
+        "the sync listed it for two rounds ({synced_after:?}) before the lookup found it ({adopted_at})"
+    );
+    assert_eq!(bodies(&carrier), ["Your order has shipped"], "sent once");
+    assert_eq!(carrier.accepted_bodies().len(), 1);
+    assert_eq!(o.status(m), MessageStatus::Sent);
+    assert_eq!(
+        o.engine
+            .store()
+            .message_by_carrier_sid(&sid)
+            .unwrap()
+            .unwrap()
+            .message_id,
+        m,
+        "adopted by its job"
+    );
+    assert_eq!(
+        thread_rows(&o, m),
+        [("Your order has shipped".to_owned(), false)],
+        "not also recorded as sent elsewhere"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn our_messages_listed_by_the_sync_are_never_sent_elsewhere_and_a_colleagues_is_once() {
+    let o = office();
+    let first = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let second = o.send(&o.sales, &[ADA], "It arrives tomorrow")[0];
+    let carrier = FakeCarrier::new();
+    carrier.lagging(secs(1), secs(5));
+    carrier.state().lists_sent = true;
+    // The second's answer is lost on the way back.
+    carrier.fail_next(&[Fault::Server, Fault::LostAnswer]);
+    let runner = o.runner(&carrier);
+    run_for(&runner, secs(20)).await;
+    // Meanwhile a colleague, on another desktop of the account, writes to Ada from Sales.
+    let colleague = CarrierMessage {
+        sid: "SM0000000000000000000000000000c011".into(),
+        from: o.sales.number.clone(),
+        to: num(ADA),
+        body: "Call me if it doesn't".into(),
+        inbound: false,
+        status: CarrierStatus::Delivered,
+        created_at: o.engine.store().get_message(second).unwrap().created_at,
+        error_code: None,
+        error_message: None,
+        media_urls: Vec::new(),
+        num_media: 0,
+    };
+    carrier.push_change(colleague);
+    let third = o.send(&o.sales, &[ADA], "Thanks for waiting")[0];
+
+    run_for(&runner, secs(120)).await;
+
+    assert_eq!(
+        carrier.accepted_bodies().len(),
+        3,
+        "each of ours accepted once"
+    );
+    let mut rows = thread_rows(&o, first);
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("Call me if it doesn't".to_owned(), true),
+            ("It arrives tomorrow".to_owned(), false),
+            ("Thanks for waiting".to_owned(), false),
+            ("Your order has shipped".to_owned(), false),
+        ],
+        "ours once each and never 'elsewhere', the colleague's once"
+    );
+    for m in [first, second, third] {
+        assert_eq!(o.status(m), MessageStatus::Sent);
+    }
+    assert!(o.engine.store().list_outbox().unwrap().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,12 +7,13 @@ use switchboard_core::model::{MessageStatus, ThreadKey, E164};
 use switchboard_store::SettingKey;
 use tokio::sync::broadcast;
 
-use super::SyncState;
+use super::{SyncState, UNMATCHED_ROUNDS};
 use crate::runner::testkit::*;
 use crate::EngineEvent;
 
 const ADA: &str = "+14155550142";
 const SALES: &str = "+14155550100";
+const GRACE: &str = "+14155550143";
 
 fn inbound(sid: &str, from: &str, to: &str, body: &str) -> CarrierMessage {
     CarrierMessage {
@@ -465,4 +466,566 @@ async fn short_codes_and_alphanumeric_senders_get_threads_of_their_own() {
         .collect();
     assert_eq!(shown, [("89363", "89363", 2), ("GOOGLE", "GOOGLE", 1)]);
     assert_eq!(inbound_events(&drain(&mut events)), 3);
+}
+
+// Messages the account sent from elsewhere, and the race with our own whose answer is lost.
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// An outbound message from `line` to `to`, as the carrier lists it.
+fn sent_from(sid: &str, line: &str, to: &str, body: &str, status: CarrierStatus) -> CarrierMessage {
+    CarrierMessage {
+        inbound: false,
+        status,
+        ..inbound(sid, line, to, body)
+    }
+}
+
+/// What a thread shows: (body, sent elsewhere, status), oldest first.
+fn thread_of(
+    o: &Office,
+    line: &switchboard_core::model::Line,
+    to: &str,
+) -> Vec<(String, bool, MessageStatus)> {
+    let key = ThreadKey {
+        line: line.id,
+        counterpart: num(to),
+    };
+    let Some(thread) = o.engine.store().thread_by_key(&key).unwrap() else {
+        return Vec::new();
+    };
+    let mut messages = o.engine.thread(thread.id, 100, None).unwrap().messages;
+    messages.reverse();
+    messages
+        .into_iter()
+        .map(|m| (m.body, m.sent_elsewhere, m.status))
+        .collect()
+}
+
+fn row(body: &str, elsewhere: bool, status: MessageStatus) -> (String, bool, MessageStatus) {
+    (body.to_owned(), elsewhere, status)
+}
+
+/// The request a job of ours makes, as the carrier would have received it.
+fn request_of(
+    o: &Office,
+    message: switchboard_core::model::MessageId,
+) -> switchboard_carrier::SendRequest {
+    let job = o
+        .engine
+        .store()
+        .outbox_job_for_message(message)
+        .unwrap()
+        .unwrap();
+    switchboard_carrier::SendRequest {
+        from: o.sales.number.clone(),
+        to: job.counterpart.clone(),
+        body: job.body.clone(),
+        media: Vec::new(),
+        client_id: job.client_id.clone(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn our_message_listed_before_its_lost_answer_is_recorded_is_adopted_and_sent_once() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let store = o.engine.store();
+    let job = store.outbox_job_for_message(m).unwrap().unwrap();
+    // The attempt began, the carrier took the message, and the answer was lost: the job is
+    // left `sending`, and the carrier's listing (lagging 1 s) shows a message we cannot match.
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let carrier = FakeCarrier::new();
+    carrier.lagging(secs(1), secs(5));
+    let sid = "SM0000000000000000000000000000beef";
+    carrier.already_has(&request_of(&o, m), sid);
+    carrier.push_change(sent_from(
+        sid,
+        SALES,
+        ADA,
+        "Your order has shipped",
+        CarrierStatus::Sent,
+    ));
+    let runner = o.runner(&carrier);
+
+    // However many rounds list it while the job is in doubt, it is not "sent elsewhere".
+    let mut state = SyncState::default();
+    for _ in 0..12 {
+        let tally = runner.inner.sync_round(&mut state).await.unwrap();
+        assert_eq!(tally.elsewhere, 0);
+        tokio::time::sleep(secs(5)).await;
+    }
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [row("Your order has shipped", false, MessageStatus::Sending)]
+    );
+
+    // The runner reconciles: the candidate is free, so it is adopted, not sent again.
+    run_for(&runner, secs(60)).await;
+
+    assert!(
+        carrier.calls().is_empty(),
+        "never sent again: {:?}",
+        carrier.calls()
+    );
+    assert_eq!(carrier.state().accepted.len(), 1);
+    assert_eq!(
+        store
+            .message_by_carrier_sid(sid)
+            .unwrap()
+            .unwrap()
+            .message_id,
+        m
+    );
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [row("Your order has shipped", false, MessageStatus::Sent)],
+        "one message, ours"
+    );
+    assert!(store.list_outbox().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn our_message_listed_before_its_answer_is_recorded_gets_its_status_not_a_twin() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let store = o.engine.store();
+    let job = store.outbox_job_for_message(m).unwrap().unwrap();
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let carrier = FakeCarrier::new();
+    let sid = "SM0000000000000000000000000000cafe";
+    carrier.push_change(sent_from(
+        sid,
+        SALES,
+        ADA,
+        "Your order has shipped",
+        CarrierStatus::Queued,
+    ));
+    let runner = o.runner(&carrier);
+    let mut state = SyncState::default();
+
+    // Two rounds list it before the send's answer is written.
+    for _ in 0..2 {
+        runner.inner.sync_round(&mut state).await.unwrap();
+    }
+    store.mark_sent(job.id, sid, crate::now_ms()).unwrap();
+    carrier.push_change(sent_from(
+        sid,
+        SALES,
+        ADA,
+        "Your order has shipped",
+        CarrierStatus::Delivered,
+    ));
+    let tally = runner.inner.sync_round(&mut state).await.unwrap();
+
+    assert_eq!((tally.elsewhere, tally.statuses), (0, 1));
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [row(
+            "Your order has shipped",
+            false,
+            MessageStatus::Delivered
+        )]
+    );
+    assert!(state.unmatched.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_colleagues_message_is_recorded_in_its_thread_once_as_sent_elsewhere() {
+    let o = office();
+    let ours = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 1);
+    let our_sid = carrier.state().accepted[0].1.sid.clone();
+    let mut events = runner.subscribe();
+    // A colleague's desktop, on the same account, answers Ada from the same line; and one
+    // from the console to someone we never wrote to.
+    carrier.push_change(sent_from(
+        &our_sid,
+        SALES,
+        ADA,
+        "Your order has shipped",
+        CarrierStatus::Delivered,
+    ));
+    carrier.push_change(at(
+        sent_from(
+            "SMcolleague1",
+            SALES,
+            ADA,
+            "It left the depot at 9",
+            CarrierStatus::Sending,
+        ),
+        o.engine.store().get_message(ours).unwrap().created_at + 5_000,
+    ));
+    carrier.push_change(sent_from(
+        "SMconsole1",
+        SALES,
+        "+14155550177",
+        "Your code is ready",
+        CarrierStatus::Sent,
+    ));
+    let mut state = SyncState::default();
+
+    let first = runner.inner.sync_round(&mut state).await.unwrap();
+    assert_eq!(
+        (first.elsewhere, first.statuses),
+        (0, 1),
+        "waits one more round"
+    );
+    let second = runner.inner.sync_round(&mut state).await.unwrap();
+    assert_eq!(second.elsewhere, 2);
+    for _ in 0..3 {
+        assert_eq!(
+            runner.inner.sync_round(&mut state).await.unwrap().elsewhere,
+            0
+        );
+    }
+
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [
+            row("Your order has shipped", false, MessageStatus::Delivered),
+            row("It left the depot at 9", true, MessageStatus::Sending),
+        ]
+    );
+    assert_eq!(
+        thread_of(&o, &o.sales, "+14155550177"),
+        [row("Your code is ready", true, MessageStatus::Sent)],
+        "a thread of its own"
+    );
+    let store = o.engine.store();
+    assert_eq!(store.total_unread().unwrap(), 0, "ours, not news");
+    assert!(store.list_outbox().unwrap().is_empty());
+    assert_eq!(
+        carrier.calls().len(),
+        1,
+        "only our own message was ever sent by us"
+    );
+    assert_eq!(o.status(ours), MessageStatus::Delivered);
+    let seen = drain(&mut events);
+    assert_eq!(inbound_events(&seen), 0, "no notification");
+    let colleague = store
+        .message_by_carrier_sid("SMcolleague1")
+        .unwrap()
+        .unwrap();
+    assert!(seen.contains(&EngineEvent::MessageStatus {
+        message_id: colleague.message_id,
+        thread_id: colleague.thread_id,
+        status: MessageStatus::Sending,
+    }));
+
+    // Its later statuses apply by its carrier id.
+    carrier.push_change(CarrierMessage {
+        error_code: Some("30005".into()),
+        ..sent_from(
+            "SMcolleague1",
+            SALES,
+            ADA,
+            "It left the depot at 9",
+            CarrierStatus::Undelivered,
+        )
+    });
+    assert_eq!(
+        runner.inner.sync_round(&mut state).await.unwrap().statuses,
+        1
+    );
+    let m = store.get_message(colleague.message_id).unwrap();
+    assert_eq!(
+        (m.status, m.sent_elsewhere),
+        (MessageStatus::Undelivered, true)
+    );
+    assert_eq!(m.error.unwrap().code.as_deref(), Some("30005"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_colleagues_message_while_a_job_of_its_thread_is_in_doubt_is_recorded_once_it_settled() {
+    let o = office();
+    let m = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let store = o.engine.store();
+    let job = store.outbox_job_for_message(m).unwrap().unwrap();
+    store.mark_sending(job.id, crate::now_ms()).unwrap();
+    let carrier = FakeCarrier::new();
+    carrier.push_change(at(
+        sent_from(
+            "SMcolleague2",
+            SALES,
+            ADA,
+            "Running late, sorry",
+            CarrierStatus::Sent,
+        ),
+        job.created_at + 5_000,
+    ));
+    carrier.push_change(sent_from(
+        "SMcolleague3",
+        SALES,
+        GRACE,
+        "Your invoice",
+        CarrierStatus::Sent,
+    ));
+    let runner = o.runner(&carrier);
+    let mut state = SyncState::default();
+
+    // Longer than any message used to wait before it was dropped.
+    for _ in 0..(UNMATCHED_ROUNDS + 5) {
+        runner.inner.sync_round(&mut state).await.unwrap();
+    }
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [row("Your order has shipped", false, MessageStatus::Sending)],
+        "the job in doubt could be it"
+    );
+    assert_eq!(
+        thread_of(&o, &o.sales, GRACE),
+        [row("Your invoice", true, MessageStatus::Sent)],
+        "another thread's does not wait"
+    );
+
+    store
+        .mark_sent(
+            job.id,
+            "SM0000000000000000000000000000f00d",
+            crate::now_ms(),
+        )
+        .unwrap();
+    let tally = runner.inner.sync_round(&mut state).await.unwrap();
+
+    assert_eq!(tally.elsewhere, 1);
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [
+            row("Your order has shipped", false, MessageStatus::Sent),
+            row("Running late, sorry", true, MessageStatus::Sent),
+        ]
+    );
+    assert!(carrier.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_message_survives_a_restart_and_a_one_off_run_records_it() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.push_change(sent_from(
+        "SMcolleague4",
+        SALES,
+        ADA,
+        "See you at 3",
+        CarrierStatus::Sent,
+    ));
+    let runner = o.runner(&carrier);
+    let saved = || {
+        o.engine
+            .store()
+            .get_setting(SettingKey::SyncCursor)
+            .unwrap()
+            .unwrap()
+    };
+
+    runner
+        .inner
+        .sync_round(&mut SyncState::default())
+        .await
+        .unwrap();
+    assert_eq!(saved()["unmatched"][0]["message"]["sid"], "SMcolleague4");
+    assert!(thread_of(&o, &o.sales, ADA).is_empty());
+    // An entry another version saved in a form this one cannot read costs only itself.
+    let mut damaged = saved();
+    damaged["unmatched"].as_array_mut().unwrap().insert(
+        0,
+        serde_json::json!({ "message": { "sid": "SMunreadable" } }),
+    );
+    o.engine
+        .store()
+        .set_setting(SettingKey::SyncCursor, &damaged)
+        .unwrap();
+    // A new process: the cursor is past the message, which the saved list still holds.
+    runner
+        .inner
+        .sync_round(&mut SyncState::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [row("See you at 3", true, MessageStatus::Sent)]
+    );
+    assert_eq!(saved().get("unmatched"), None, "nothing waits any more");
+
+    // A one-off run (the CLI's `run --once`) runs the round it waits for at once.
+    carrier.push_change(sent_from(
+        "SMcolleague5",
+        SALES,
+        ADA,
+        "Or at 4",
+        CarrierStatus::Sent,
+    ));
+    let summary = runner.run_once().await;
+    assert_eq!(summary.elsewhere, 1);
+    assert_eq!(thread_of(&o, &o.sales, ADA).len(), 2);
+    assert_eq!(runner.run_once().await.elsewhere, 0);
+    assert_eq!(thread_of(&o, &o.sales, ADA).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_sync_records_the_accounts_sent_messages_as_history() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.state().history_on_first_sync = true;
+    carrier.push_change(at(
+        inbound("SMh1", ADA, SALES, "Is it ready?"),
+        1_700_000_000_000,
+    ));
+    carrier.push_change(at(
+        sent_from("SMh2", SALES, ADA, "Yes, come by", CarrierStatus::Delivered),
+        1_700_000_060_000,
+    ));
+    carrier.push_change(at(
+        inbound("SMh3", ADA, SALES, "Thanks!"),
+        1_700_000_120_000,
+    ));
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    let summary = runner.run_once().await;
+
+    assert_eq!((summary.inbound, summary.elsewhere), (2, 1));
+    assert_eq!(
+        thread_of(&o, &o.sales, ADA),
+        [
+            row("Is it ready?", false, MessageStatus::Received),
+            row("Yes, come by", true, MessageStatus::Delivered),
+            row("Thanks!", false, MessageStatus::Received),
+        ],
+        "the whole conversation, in order"
+    );
+    let seen = drain(&mut events);
+    let history: Vec<&EngineEvent> = seen
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::HistoryImported { .. }))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            &EngineEvent::HistoryImported { messages: 2 },
+            &EngineEvent::HistoryImported { messages: 1 }
+        ],
+        "quietly, one event a round"
+    );
+    assert!(seen
+        .iter()
+        .all(|e| !matches!(e, EngineEvent::MessageStatus { .. })));
+    assert_eq!(o.engine.store().total_unread().unwrap(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_from_a_number_the_account_does_not_have_is_dropped_after_a_while() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.push_change(sent_from(
+        "SMother",
+        "+14155550199",
+        ADA,
+        "Not from our lines",
+        CarrierStatus::Sent,
+    ));
+    let runner = o.runner(&carrier);
+    let mut state = SyncState::default();
+    for _ in 0..(UNMATCHED_ROUNDS - 1) {
+        runner.inner.sync_round(&mut state).await.unwrap();
+    }
+    assert_eq!(state.unmatched.len(), 1);
+    runner.inner.sync_round(&mut state).await.unwrap();
+    assert!(state.unmatched.is_empty());
+    assert!(o
+        .engine
+        .store()
+        .list_threads(None, 10, None)
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_carrier_whose_clock_is_off_still_gives_a_thread_one_time_line() {
+    let o = office();
+    let ours = o.send(&o.sales, &[ADA], "Your order has shipped")[0];
+    let sent_at = o.engine.store().get_message(ours).unwrap().created_at;
+    let carrier = FakeCarrier::new();
+    let runner = o.runner(&carrier);
+    assert_eq!(runner.run_once().await.sent, 1);
+    // The carrier's clock is 90 s ahead: its dates for what came a second and two after ours.
+    carrier.state().clock_offset_ms = Some(90_000);
+    carrier.push_change(at(
+        sent_from(
+            "SMcolleague6",
+            SALES,
+            ADA,
+            "It left at 9",
+            CarrierStatus::Sent,
+        ),
+        sent_at + 91_000,
+    ));
+    carrier.push_change(at(
+        inbound("SMreply6", ADA, SALES, "Thanks!"),
+        sent_at + 92_000,
+    ));
+
+    runner.run_once().await;
+
+    let store = o.engine.store();
+    let date = |sid: &str| {
+        let m = store
+            .message_by_carrier_sid(sid)
+            .unwrap()
+            .unwrap()
+            .message_id;
+        store.get_message(m).unwrap().created_at
+    };
+    assert_eq!(
+        (date("SMcolleague6"), date("SMreply6")),
+        (sent_at + 1_000, sent_at + 2_000),
+        "on this computer's clock"
+    );
+    let bodies: Vec<String> = thread_of(&o, &o.sales, ADA)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Your order has shipped", "It left at 9", "Thanks!"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_accounts_first_sync_records_all_its_sent_messages() {
+    let o = office();
+    let carrier = FakeCarrier::new();
+    carrier.state().history_on_first_sync = true;
+    for i in 0..2_500 {
+        let to = format!("+1415555{:04}", i % 400);
+        let m = sent_from(
+            &format!("SMbusy{i:04}"),
+            SALES,
+            &to,
+            "Your order has shipped",
+            CarrierStatus::Delivered,
+        );
+        carrier.push_change(at(m, 1_700_000_000_000 + i * 1_000));
+    }
+    let runner = o.runner(&carrier);
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.elsewhere, 2_500);
+
+    let history: u64 = drain(&mut events)
+        .iter()
+        .map(|e| match e {
+            EngineEvent::HistoryImported { messages } => *messages,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(history, 2_500);
+    let threads = o.engine.store().list_threads(None, 1_000, None).unwrap();
+    assert_eq!(threads.len(), 400);
+    assert_eq!(runner.run_once().await.elsewhere, 0);
 }
