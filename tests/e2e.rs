@@ -10,10 +10,11 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use harness::*;
-use switchboard_engine::core::model::{ImageKind, Line, ThreadKey, E164};
+use switchboard_engine::core::model::{ImageKind, Line, MessageStatus, ThreadKey, E164};
 use switchboard_engine::store::keys::write_key_file;
 use switchboard_engine::store::{
-    now_ms, Arrival, DbKey, InboundMedia, NewImage, NewInbound, Store, DB_FILE_NAME,
+    now_ms, Arrival, DbKey, InboundMedia, NewImage, NewInbound, NewSentElsewhere, Store,
+    DB_FILE_NAME,
 };
 
 #[tokio::test]
@@ -1072,5 +1073,58 @@ async fn save_image_writes_the_original_bytes_where_the_person_chose() {
         .await;
     let saved = std::fs::read(&path).expect("the saved file");
     assert!(saved == original, "the bytes received, not a re-encoding");
+    app.close().await;
+}
+
+/// A message the account sent from elsewhere (a colleague's desktop, the console) reads as
+/// sent, and says where it came from.
+#[tokio::test]
+async fn a_message_sent_from_another_device_reads_as_sent_and_says_so() {
+    if skipped() {
+        return;
+    }
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(ALAN).unwrap(),
+        };
+        let sent = |body, sid, status, ago| NewSentElsewhere {
+            key: &key,
+            body,
+            carrier_sid: sid,
+            created_at: now_ms() - ago,
+            status,
+            error: None,
+            media: InboundMedia::None,
+        };
+        store
+            .insert_sent_elsewhere_batch(&[
+                sent(
+                    "Your order ships today",
+                    "SM00000000000000000000000000000e2e3",
+                    MessageStatus::Delivered,
+                    120_000,
+                ),
+                sent(
+                    "Tracking number to follow",
+                    "SM00000000000000000000000000000e2e4",
+                    MessageStatus::Sent,
+                    60_000,
+                ),
+            ])
+            .expect("two messages sent elsewhere");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Alan Turing", "Sales")).await;
+    let delivered = by_role("article", "Sent message").within(&labelled("Messages"));
+    app.wait_for(&delivered).await;
+    app.wait_for(&containing_text("Delivered · sent from another device"))
+        .await;
+    app.wait_for(&by_text("· Sent from another device")).await;
+    assert!(
+        !app.shows(&button("Retry")).await,
+        "nothing to send again: it left from elsewhere"
+    );
+    app.screenshot("sent-elsewhere").await;
     app.close().await;
 }
