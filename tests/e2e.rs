@@ -7,7 +7,15 @@ mod harness;
 
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use harness::*;
+use switchboard_engine::core::model::{ImageKind, Line, MessageStatus, ThreadKey, E164};
+use switchboard_engine::store::keys::write_key_file;
+use switchboard_engine::store::{
+    now_ms, Arrival, DbKey, InboundMedia, NewImage, NewInbound, NewSentElsewhere, Store,
+    DB_FILE_NAME,
+};
 
 #[tokio::test]
 async fn the_app_opens_on_its_conversations_and_notifies_an_inbound_message() {
@@ -276,7 +284,7 @@ async fn an_image_is_attached_shown_and_sent() {
         "sent as MMS: {}",
         sent[0].sid
     );
-    app.wait_for(&by_role("img", "Image in the message")).await;
+    app.wait_for(&by_role("img", "Photo 1 of 1")).await;
     app.close().await;
 }
 
@@ -780,4 +788,361 @@ async fn the_main_views_follow_the_desktop_in_light_and_dark() {
         app.screenshot(&format!("{name}-settings")).await;
         app.close().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media in the thread (issue 12): the photos of a message, the viewer.
+
+/// A data directory whose store already holds what `fill` writes, on the Sales line, before the
+/// app's first start (which adopts the sandbox's lines and demo contacts as usual).
+fn prefilled(fill: impl FnOnce(&Store, &Line)) -> DataDir {
+    let dir = DataDir::new();
+    std::fs::create_dir_all(dir.path()).expect("the data directory");
+    let key = DbKey::generate();
+    write_key_file(&dir.key_file(), &key).expect("the key file");
+    let store = Store::create(&dir.path().join(DB_FILE_NAME), key).expect("a store");
+    let sales = store
+        .add_line(&E164::from_normalized(SALES).unwrap(), "Sales", "#2563eb")
+        .expect("the Sales line");
+    fill(&store, &sales);
+    dir
+}
+
+/// An image made by ImageMagick (`convert`), e.g. `("plasma:red-blue", 800, 600, "jpg")`.
+fn picture(source: &str, width: u32, height: u32, format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join(format!("picture.{format}"));
+    let status = std::process::Command::new("convert")
+        .args(["-seed", "7", "-size", &format!("{width}x{height}"), source])
+        .arg(&path)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    std::fs::read(&path).expect("the picture")
+}
+
+/// Presses a key as the keyboard does, on whatever has the focus.
+async fn press(app: &App, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    app.client()
+        .perform_actions(keys)
+        .await
+        .expect("a key press");
+}
+
+/// Waits until the image named `name` has loaded; its `naturalWidth` and where it came from.
+async fn loaded(app: &App, name: &str) -> (u32, String) {
+    let img = by_role("img", name);
+    eventually(
+        &format!("{img} to load"),
+        Duration::from_secs(30),
+        async || {
+            let el = app.find(&img).await?;
+            // A number, which WebDriver's property answer does not give as text.
+            let seen = app
+                .client()
+                .execute(
+                    "return [arguments[0].naturalWidth, arguments[0].currentSrc];",
+                    vec![serde_json::to_value(&el).ok()?],
+                )
+                .await
+                .ok()?;
+            let width = u32::try_from(seen.get(0)?.as_u64()?).ok()?;
+            let src = seen.get(1)?.as_str()?.to_owned();
+            (width > 0).then_some((width, src))
+        },
+    )
+    .await
+}
+
+/// The accessible name of the element that has the focus.
+async fn focused(app: &App) -> Option<String> {
+    let el = app.client().active_element().await.ok()?;
+    el.attr("aria-label").await.ok()?
+}
+
+#[tokio::test]
+async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them() {
+    if skipped() {
+        return;
+    }
+    let wide = picture("plasma:red-blue", 1200, 900, "jpg");
+    let tall = picture("gradient:green-white", 300, 400, "png");
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(ADA).unwrap(),
+        };
+        let images = [
+            NewImage {
+                kind: ImageKind::Jpeg,
+                bytes: wide.clone(),
+                width: 1200,
+                height: 900,
+            },
+            NewImage {
+                kind: ImageKind::Png,
+                bytes: tall.clone(),
+                width: 300,
+                height: 400,
+            },
+        ];
+        store
+            .insert_inbound_batch(
+                &[NewInbound {
+                    key: &key,
+                    body: "Both sides of the parcel",
+                    carrier_sid: "MM0000000000000000000000000000e2e1",
+                    created_at: now_ms() - 60_000,
+                    media: InboundMedia::Images(&images),
+                }],
+                Arrival::New,
+            )
+            .expect("the message with two photos");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&by_text("Both sides of the parcel")).await;
+
+    // Both photos, loaded from the shell's media scheme (not base64 in the page), the larger
+    // one as a preview of the size the thread shows.
+    let (first, src) = loaded(&app, "Photo 1 of 2").await;
+    assert_eq!(first, 800, "a preview 800 px wide");
+    assert!(
+        src.starts_with("media://localhost/"),
+        "served by the media scheme: {src}"
+    );
+    assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 300);
+    app.screenshot("thread").await;
+
+    // A click opens the viewer on the photo clicked, named for a screen reader.
+    app.click(&button("Photo 1 of 2")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace"))
+        .await;
+    assert_eq!(
+        app.wait_for(&button("Previous photo").within(&dialog("Photo 1 of 2 from Ada Lovelace")))
+            .await
+            .prop("disabled")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true"),
+        "nothing before the first"
+    );
+    app.screenshot("viewer").await;
+
+    // The right arrow shows the second, the left arrow the first again.
+    press(&app, Key::Right).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
+    assert_eq!(loaded(&app, "Photo 2 of 2 from Ada Lovelace").await.0, 300);
+    press(&app, Key::Right).await; // there is no third
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
+    press(&app, Key::Left).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Ada Lovelace"))
+        .await;
+    assert_eq!(
+        loaded(&app, "Photo 1 of 2 from Ada Lovelace").await.0,
+        1200,
+        "the viewer shows the original"
+    );
+
+    // Escape closes it and gives the focus back to the photo that opened it.
+    press(&app, Key::Escape).await;
+    app.wait_gone(&by_role("dialog", "Photo 1 of 2 from Ada Lovelace"))
+        .await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
+
+    // The keyboard opens it too: Enter on the second photo.
+    app.find(&button("Photo 2 of 2"))
+        .await
+        .unwrap()
+        .send_keys("\u{e007}")
+        .await
+        .unwrap();
+    app.wait_for(&dialog("Photo 2 of 2 from Ada Lovelace"))
+        .await;
+    app.click(&button("Close").within(&dialog("Photo 2 of 2 from Ada Lovelace")))
+        .await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Ada Lovelace"))
+        .await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 2 of 2"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot("thread-after-the-viewer").await;
+    app.close().await;
+}
+
+/// Issue 12's Done-when: a demo contact's reply with two photos shows both (downloaded by the
+/// app from the sandbox, which serves them as Twilio does), the viewer opens and closes.
+#[tokio::test]
+async fn a_demo_contacts_reply_with_two_photos_shows_both_and_the_viewer_opens_and_closes() {
+    if skipped() {
+        return;
+    }
+    let wide = picture("plasma:orange-purple", 640, 480, "jpg");
+    let square = picture("gradient:navy-white", 200, 200, "png");
+    let app = App::launch().await;
+    app.sandbox()
+        .reply_with_media(
+            GRACE,
+            SUPPORT,
+            "The meter, front and back",
+            &[("image/jpeg", &wide), ("image/png", &square)],
+        )
+        .await;
+    app.click(&row("Grace Hopper", "Support")).await;
+    app.wait_for_within(
+        &by_text("The meter, front and back"),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(loaded(&app, "Photo 1 of 2").await.0, 640);
+    assert_eq!(loaded(&app, "Photo 2 of 2").await.0, 200);
+    app.screenshot("two-photos").await;
+
+    app.click(&button("Photo 1 of 2")).await;
+    app.wait_for(&dialog("Photo 1 of 2 from Grace Hopper"))
+        .await;
+    press(&app, Key::Right).await;
+    app.wait_for(&dialog("Photo 2 of 2 from Grace Hopper"))
+        .await;
+    assert_eq!(loaded(&app, "Photo 2 of 2 from Grace Hopper").await.0, 200);
+    press(&app, Key::Escape).await;
+    app.wait_gone(&by_role("dialog", "Photo 2 of 2 from Grace Hopper"))
+        .await;
+    assert_eq!(focused(&app).await.as_deref(), Some("Photo 1 of 2"));
+    app.close().await;
+}
+
+/// Drives the desktop's save dialog titled `title` (GTK's, a window of its own that WebDriver
+/// cannot reach) with the keyboard, as a person would: the whole path typed into its name field,
+/// then Enter.
+fn save_through_dialog(title: &str, path: &std::path::Path) {
+    let found = std::process::Command::new("xdotool")
+        .args(["search", "--sync", "--name", title])
+        .output()
+        .expect("xdotool");
+    let window = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .last()
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no window titled {title:?}"));
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("xdotool")
+            .args(args)
+            .status()
+            .expect("xdotool");
+        assert!(status.success(), "xdotool {args:?}");
+    };
+    run(&["windowfocus", "--sync", &window]);
+    std::thread::sleep(Duration::from_millis(500));
+    run(&["key", "--clearmodifiers", "ctrl+a"]);
+    run(&["type", "--delay", "20", path.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    run(&["key", "Return"]);
+}
+
+#[tokio::test]
+async fn save_image_writes_the_original_bytes_where_the_person_chose() {
+    if skipped() {
+        return;
+    }
+    let original = picture("plasma:teal-yellow", 640, 480, "jpg");
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(KATHERINE).unwrap(),
+        };
+        let images = [NewImage {
+            kind: ImageKind::Jpeg,
+            bytes: original.clone(),
+            width: 640,
+            height: 480,
+        }];
+        store
+            .insert_inbound_batch(
+                &[NewInbound {
+                    key: &key,
+                    body: "The signed form",
+                    carrier_sid: "MM0000000000000000000000000000e2e2",
+                    created_at: now_ms() - 60_000,
+                    media: InboundMedia::Images(&images),
+                }],
+                Arrival::New,
+            )
+            .expect("the message with a photo");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Katherine Johnson", "Sales")).await;
+    app.click(&button("Photo 1 of 1")).await;
+    let viewer = dialog("Photo 1 of 1 from Katherine Johnson");
+    app.click(&button("Save image…").within(&viewer)).await;
+
+    let folder = tempfile::tempdir().expect("a folder to save into");
+    let path = folder.path().join("signed-form.jpg");
+    let typed = path.clone();
+    tokio::task::spawn_blocking(move || save_through_dialog("Save photo", &typed))
+        .await
+        .expect("the save dialog");
+    app.wait_for(&containing_text("Saved as signed-form.jpg").within(&viewer))
+        .await;
+    let saved = std::fs::read(&path).expect("the saved file");
+    assert!(saved == original, "the bytes received, not a re-encoding");
+    app.close().await;
+}
+
+/// A message the account sent from elsewhere (a colleague's desktop, the console) reads as
+/// sent, and says where it came from.
+#[tokio::test]
+async fn a_message_sent_from_another_device_reads_as_sent_and_says_so() {
+    if skipped() {
+        return;
+    }
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(ALAN).unwrap(),
+        };
+        let sent = |body, sid, status, ago| NewSentElsewhere {
+            key: &key,
+            body,
+            carrier_sid: sid,
+            created_at: now_ms() - ago,
+            status,
+            error: None,
+            media: InboundMedia::None,
+        };
+        store
+            .insert_sent_elsewhere_batch(&[
+                sent(
+                    "Your order ships today",
+                    "SM00000000000000000000000000000e2e3",
+                    MessageStatus::Delivered,
+                    120_000,
+                ),
+                sent(
+                    "Tracking number to follow",
+                    "SM00000000000000000000000000000e2e4",
+                    MessageStatus::Sent,
+                    60_000,
+                ),
+            ])
+            .expect("two messages sent elsewhere");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Alan Turing", "Sales")).await;
+    let delivered = by_role("article", "Sent message").within(&labelled("Messages"));
+    app.wait_for(&delivered).await;
+    app.wait_for(&containing_text("Delivered · sent from another device"))
+        .await;
+    app.wait_for(&by_text("· Sent from another device")).await;
+    assert!(
+        !app.shows(&button("Retry")).await,
+        "nothing to send again: it left from elsewhere"
+    );
+    app.screenshot("sent-elsewhere").await;
+    app.close().await;
 }

@@ -20,7 +20,7 @@ use tauri::State;
 
 use crate::error::{AppError, AppResult};
 use crate::state::App;
-use crate::{background, window};
+use crate::{background, media, window};
 
 /// Most hits a search returns.
 const SEARCH_LIMIT: usize = 50;
@@ -423,6 +423,18 @@ pub fn attachment(app: State<'_, App>, message: MessageId, index: u8) -> AppResu
         mime: found.mime,
         data: BASE64.encode(&found.bytes),
     })
+}
+
+/// Asks where to save a message's media item and writes it there exactly as stored; answers
+/// the file's name, or `None` when the person cancelled (see `media::save`).
+#[tauri::command]
+pub async fn save_attachment(
+    app: State<'_, App>,
+    window: tauri::WebviewWindow,
+    message: MessageId,
+    index: u8,
+) -> AppResult<Option<String>> {
+    media::save(&app, &window, message, index).await
 }
 
 #[tauri::command]

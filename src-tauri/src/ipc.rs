@@ -114,6 +114,9 @@ ipc! {
     sync reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
         -> SendReceipt;
     sync attachment(app: State<'_, App>; message: MessageId, index: u8) -> AttachmentData;
+    /// Opens a save dialog and writes the item's original bytes; the file's name, or null.
+    async save_attachment(app: State<'_, App>, window: WebviewWindow; message: MessageId, index: u8)
+        -> Option<String>;
     sync outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
     sync retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
     /// "Try again" on a received message's media that could not be downloaded.

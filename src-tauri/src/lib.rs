@@ -9,6 +9,7 @@ mod commands;
 mod error;
 mod events;
 mod ipc;
+mod media;
 mod notify;
 mod state;
 mod window;
@@ -55,7 +56,11 @@ pub fn run() {
             window::show_main(handle);
         }))
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
+        // Only Rust opens its dialogs (`save_attachment`): no capability lets the page call it.
+        .plugin(tauri_plugin_dialog::init())
         .manage(App::new(data_dir()))
+        // The thread's images, straight from the store (`media://localhost/<message>/<index>`).
+        .register_asynchronous_uri_scheme_protocol(media::SCHEME, media::serve)
         .setup(|tauri_app| {
             let handle = tauri_app.handle().clone();
             let app = handle.state::<App>();

@@ -645,6 +645,12 @@ impl App {
             .expect("the second launch's status")
     }
 
+    /// Every process under tauri-driver now: WebKitWebDriver, the app, its WebKit helpers (for
+    /// the benchmarks' memory figures).
+    pub fn processes(&self) -> Vec<u32> {
+        descendants(self.driver.child.id())
+    }
+
     /// The WebDriver client, for what the helpers below do not cover.
     pub fn client(&self) -> &Client {
         &self.client
@@ -1043,7 +1049,8 @@ pub struct CarrierMessage {
     /// "inbound" (from a contact) or "outbound-api" (sent by the app).
     pub direction: String,
     pub error_code: Option<u32>,
-    /// How many media the message carries, as Twilio writes it ("3").
+    /// How many media items the carrier reports, as Twilio writes it ("3"; "0" for an SMS, and
+    /// during the media lag).
     #[serde(default)]
     pub num_media: String,
 }

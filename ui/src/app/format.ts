@@ -1,5 +1,5 @@
 // Small display helpers shared by the views: times and message statuses in words.
-import type { ErrorCode, MessageRow } from "../backend";
+import type { AttachmentInfo, ErrorCode, MediaKind, MessageRow } from "../backend";
 
 /** A failed message's code when the carrier would not say whether it has the message. */
 const UNCONFIRMED: ErrorCode = "unconfirmed";
@@ -81,4 +81,45 @@ export function debounce<A extends unknown[], R>(f: (...args: A) => R, ms: numbe
     return f(...args);
   };
   return call;
+}
+
+/** What a media item is, in a word ("Photo", "PDF"): core's `MediaKind::label`. */
+export function mediaLabel(kind: MediaKind | null): string {
+  switch (kind) {
+    case "image":
+      return "Photo";
+    case "contact":
+      return "Contact card";
+    case "pdf":
+      return "PDF";
+    case "audio":
+      return "Audio";
+    case "video":
+      return "Video";
+    case "other":
+      return "File";
+    case null:
+      return "Attachment";
+  }
+}
+
+/** A file's size as people read it: "820 bytes", "340 KB", "2.1 MB" (powers of 1000, as file
+ * managers show them). */
+export function sizeText(bytes: number): string {
+  if (bytes < 1000) return `${bytes} ${bytes === 1 ? "byte" : "bytes"}`;
+  if (bytes < 999_500) return `${Math.round(bytes / 1000)} KB`;
+  const mb = bytes / 1_000_000;
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+}
+
+/** What the footer says of a message's state, "sent from another device" included. */
+export function footerText(m: MessageRow): string {
+  const status = statusText(m);
+  if (!m.sent_elsewhere) return status;
+  return m.status === "sent" ? "Sent from another device" : `${status} · sent from another device`;
+}
+
+/** "Photo 2 of 3": what a media item is and where it stands in its message. */
+export function itemName(m: MessageRow, a: AttachmentInfo): string {
+  return `${mediaLabel(a.kind)} ${a.index + 1} of ${m.attachments.length}`;
 }

@@ -49,8 +49,13 @@ export type { ErrorCode } from "./generated/ErrorCode";
 export type { LineDecision } from "./generated/LineDecision";
 export type { SmsCount } from "./generated/SmsCount";
 
-/** The commands (generated from the shell's list) and the two event streams. */
+/** The commands (generated from the shell's list), the two event streams, and where the page
+ * loads a media item's bytes from. */
 export interface Backend extends Commands {
+  /** The address an `<img>` loads a message's image `index` (from 0) from: the shell's `media:`
+   * scheme, which answers images only — as received, or (`preview`) scaled down for the
+   * thread. */
+  mediaUrl(message: MessageId, index: number, preview: boolean): string;
   onEngineEvent(handler: (event: EngineEvent) => void): Promise<() => void>;
   onAppEvent(handler: (event: AppEvent) => void): Promise<() => void>;
 }

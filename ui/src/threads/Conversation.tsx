@@ -1,10 +1,11 @@
-// One conversation: its messages (text rendered as text, never HTML), images, delivery states
+// One conversation: its messages (text rendered as text, never HTML), media, delivery states
 // with retry and delete for failures, and the reply box, which always sends from the thread's
 // own line (no picker) and keeps its draft across restarts. A thread with a short code or a
 // sender name (verification codes) takes no replies: the engine's sentence stands in the box's
 // place.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
-import type { Backend, ThreadDetail, ThreadId } from "../backend";
+import { createStore, reconcile } from "solid-js/store";
+import type { Backend, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
 import { Bubble } from "./Bubble";
 import { ReplyBox } from "./ReplyBox";
@@ -28,12 +29,17 @@ export function Conversation(props: {
   );
   createEffect(on(() => props.version, () => void refetch(), { defer: true }));
 
-  // Oldest at the top, as people read.
-  const messages = () => [...(detail.latest?.messages ?? [])].reverse();
+  // Oldest at the top, as people read. Reconciled by id, so that a message read again (any
+  // event refetches the page) keeps its bubble: an open viewer stays open, and its images are
+  // not loaded again.
+  const [messages, setMessages] = createStore<MessageRow[]>([]);
+  createEffect(() =>
+    setMessages(reconcile([...(detail.latest?.messages ?? [])].reverse(), { key: "id" })),
+  );
   let log: HTMLDivElement | undefined;
   let stick = true;
   createEffect(
-    on(messages, () => {
+    on(() => messages.length && messages[messages.length - 1]?.id, () => {
       if (log && stick) queueMicrotask(() => log && (log.scrollTop = log.scrollHeight));
     }),
   );
@@ -58,8 +64,15 @@ export function Conversation(props: {
             Show older messages
           </button>
         </Show>
-        <For each={messages()}>
-          {(m) => <Bubble backend={b} message={m} onChanged={() => { void refetch(); props.onChanged(); }} />}
+        <For each={messages}>
+          {(m) => (
+            <Bubble
+              backend={b}
+              message={m}
+              counterpart={detail.latest?.thread.display ?? ""}
+              onChanged={() => { void refetch(); props.onChanged(); }}
+            />
+          )}
         </For>
       </div>
       <Show when={detail.latest} keyed>

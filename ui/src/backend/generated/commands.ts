@@ -57,6 +57,8 @@ export interface Commands {
   send(input: ComposeInput): Promise<SendReceipt>;
   reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
   attachment(message: MessageId, index: number): Promise<AttachmentData>;
+  /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
+  saveAttachment(message: MessageId, index: number): Promise<string | null>;
   outbox(): Promise<Array<OutboxJob>>;
   retryMessage(message: MessageId, body: string | null): Promise<void>;
   /** "Try again" on a received message's media that could not be downloaded. */
@@ -102,6 +104,7 @@ export const tauriCommands: Commands = {
   send: (input) => invoke("send", { input }),
   reply: (thread, body, images) => invoke("reply", { thread, body, images }),
   attachment: (message, index) => invoke("attachment", { message, index }),
+  saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
   retryMedia: (message) => invoke("retry_media", { message }),
