@@ -1,6 +1,7 @@
 // One message of a conversation: its text (rendered as text, never HTML), every media item in
 // order (images in a grid that opens the viewer, a download under way, one that failed, files
-// listed by kind and size with Save…), its delivery state (a message sent from another device
+// listed by kind and size with Save…, and Try downloading again for media the carrier did not
+// give), its delivery state (a message sent from another device
 // says so), and Retry and Delete for a failure.
 import { createSignal, For, Match, Show, Switch } from "solid-js";
 import type { AttachmentInfo, Backend, MessageRow } from "../backend";
@@ -119,6 +120,13 @@ export function Bubble(props: {
             )}
           </For>
         </ul>
+        <Show when={m().attachments.some((a) => a.state === "unavailable")}>
+          <div class="bubble-actions">
+            <button onClick={() => act(() => props.backend.retryMedia(m().id))}>
+              Try downloading again
+            </button>
+          </div>
+        </Show>
       </Show>
       <Show when={m().body}>
         <p class="bubble-text">{m().body}</p>
@@ -136,16 +144,19 @@ export function Bubble(props: {
       </footer>
       <Show when={m().status === "failed"}>
         <div class="bubble-actions">
-          <button
-            onClick={() => act(() => props.backend.retryMessage(m().id, null))}
-            title={
-              isUnconfirmed(m())
-                ? "Check with the carrier, and send it only if it never arrived"
-                : "Send it again"
-            }
-          >
-            Retry
-          </button>
+          {/* A message sent from another device has no job here: only its sender can retry. */}
+          <Show when={!m().sent_elsewhere}>
+            <button
+              onClick={() => act(() => props.backend.retryMessage(m().id, null))}
+              title={
+                isUnconfirmed(m())
+                  ? "Check with the carrier, and send it only if it never arrived"
+                  : "Send it again"
+              }
+            >
+              Retry
+            </button>
+          </Show>
           <button onClick={() => act(() => props.backend.deleteMessage(m().id))}>Delete</button>
         </div>
       </Show>

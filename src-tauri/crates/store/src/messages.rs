@@ -211,9 +211,11 @@ const ATTACHMENT_SQL: &str = "SELECT idx, kind, mime, width, height, bytes
 const ATTACHMENTS_SQL: &str = "SELECT idx, kind, mime, width, height, bytes
     FROM media WHERE message_id = ?1 AND bytes IS NOT NULL ORDER BY idx";
 
-/// A message's media items without their bytes, for a thread's page.
+/// A message's media items without their bytes, for a thread's page. `typeof(bytes)` reads
+/// only the column's type from the record header, where `bytes IS NOT NULL` as a result column
+/// would load (and decrypt) every page of a stored photo; no column after `bytes` is read.
 pub(crate) const ATTACHMENT_INFOS_SQL: &str =
-    "SELECT idx, kind, mime, size, width, height, bytes IS NOT NULL,
+    "SELECT idx, kind, mime, size, width, height, typeof(bytes) = 'blob',
         coalesce((SELECT failed FROM media_fetch f WHERE f.message_id = media.message_id), 0)
     FROM media WHERE message_id = ?1 ORDER BY idx";
 

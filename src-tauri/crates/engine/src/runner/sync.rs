@@ -290,10 +290,13 @@ impl Inner {
     /// that cannot be read (damaged, or saved by another version) is forgotten, the others kept;
     /// a later status of it lists it again.
     fn load_unmatched(&self, state: &mut SyncState) -> Result<(), SyncError> {
-        if std::mem::replace(&mut state.loaded, true) {
+        if state.loaded {
             return Ok(());
         }
+        // Marked loaded only once read: a failed read must not let the next save write an
+        // empty list over the saved one.
         let saved = self.saved_sync()?["unmatched"].clone();
+        state.loaded = true;
         let list = saved.as_array().map(Vec::as_slice).unwrap_or_default();
         for value in list {
             match serde_json::from_value::<Unmatched>(value.clone()) {
@@ -301,7 +304,11 @@ impl Inner {
                     state.unmatched.entry(u.message.sid.clone()).or_insert(u);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "forgot an unreadable unknown outbound message")
+                    // The error's category only: serde's message may quote a body.
+                    tracing::warn!(
+                        category = ?e.classify(),
+                        "forgot an unreadable unknown outbound message"
+                    )
                 }
             }
         }
