@@ -369,14 +369,25 @@ pub fn recipient(app: State<'_, App>, input: String) -> AppResult<Recipient> {
 }
 
 /// Checks a message's images (those attached, then those added) and fits them together to the
-/// line's budget; answers what will be sent, in order.
+/// line's budget; answers what will be sent, in order. Decoding and re-encoding up to ten
+/// camera photos takes seconds: it runs on a blocking thread, never on the window's.
 #[tauri::command]
-pub fn prepare_images(images: Vec<String>) -> AppResult<AttachedImages> {
-    let prepared = switchboard_engine::prepare_images(decode_images(&images)?, DEFAULT_MMS_BUDGET)?;
-    Ok(AttachedImages {
-        images: prepared.into_iter().map(image_data).collect(),
-        budget: DEFAULT_MMS_BUDGET,
+pub async fn prepare_images(images: Vec<String>) -> AppResult<AttachedImages> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let prepared =
+            switchboard_engine::prepare_images(decode_images(&images)?, DEFAULT_MMS_BUDGET)?;
+        Ok(AttachedImages {
+            images: prepared.into_iter().map(image_data).collect(),
+            budget: DEFAULT_MMS_BUDGET,
+        })
     })
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::ImageUnreadable,
+            "Preparing the images stopped unexpectedly. Attach them again.",
+        )
+    })?
 }
 
 #[tauri::command]

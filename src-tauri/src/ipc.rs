@@ -108,7 +108,7 @@ ipc! {
     sync recipient(app: State<'_, App>; input: String) -> Recipient;
     /// Checks a message's images (base64; those attached, then those added) and fits them
     /// together to the line's budget: what will be sent.
-    sync prepare_images(; images: Vec<String>) -> AttachedImages;
+    async prepare_images(; images: Vec<String>) -> AttachedImages;
     sync preview(app: State<'_, App>; input: ComposerState) -> Preview;
     sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
     sync reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
