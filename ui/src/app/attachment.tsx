@@ -66,8 +66,18 @@ export function AttachButton(props: {
     setBusy(true);
     try {
       const added = await Promise.all(picked.map(fileToBase64));
-      const attached = props.attached.images.map((i) => i.data);
-      props.onAttached(await props.backend.prepareImages([...attached, ...added]));
+      // The set may change while Rust fits it (an image removed, the message sent): the answer
+      // is kept only for the set it was asked for, else fitted again over what is there now,
+      // so a removed or sent image never comes back.
+      let base = props.attached;
+      for (;;) {
+        const fitted = await props.backend.prepareImages([...base.images.map((i) => i.data), ...added]);
+        if (props.attached === base) {
+          props.onAttached(fitted);
+          break;
+        }
+        base = props.attached;
+      }
     } catch (e) {
       props.onError(messageOf(e));
     } finally {
