@@ -390,6 +390,21 @@ async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_rep
     app.close().await;
 }
 
+/// A photo as a phone takes it, for what it weighs: 640×480 of noise, which no PNG compresses
+/// (some 900 KB, far over the 64 KB a draft's text may take).
+fn a_real_photo(app: &App) -> std::path::PathBuf {
+    let path = app.data_dir().with_extension("photo.png");
+    let status = std::process::Command::new("convert")
+        .args(["-size", "640x480", "xc:gray", "+noise", "Random"])
+        .arg(&path)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size >= 300 * 1024, "a realistic photo: {size} bytes");
+    path
+}
+
 #[tokio::test]
 async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     if skipped() {
@@ -397,19 +412,30 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     }
     let app = App::launch().await;
     let pictures = three_pictures(&app);
-    let files: Vec<&std::path::Path> = pictures.iter().map(|p| p.as_path()).collect();
+    let photo = a_real_photo(&app);
+    let files = [photo.as_path(), pictures[0].as_path(), pictures[1].as_path()];
     compose(&app, &["Ada Lovelace"], "Photos to follow").await;
     attach(&app, &composer(), &files).await;
     app.wait_for(&by_role("img", "Attached image 3").within(&composer()))
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is saved as one types
+    // What is typed after the photos is saved too (it once failed: the draft was too large).
+    app.type_into(&textbox("Message").within(&composer()), ", and the invoice")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the draft is saved as one types
     let dir = app.close().await;
     let app = App::launch_with(dir).await;
     app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message").within(&composer())).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Photos to follow, and the invoice")
+    );
     for n in 1..=3 {
         app.wait_for(&by_role("img", &format!("Attached image {n}")).within(&composer()))
             .await;
     }
+    app.wait_for(&containing_text("640×480").within(&composer()))
+        .await;
     app.wait_for(&containing_text("3 images ·").within(&composer()))
         .await;
     assert!(!app.shows(&by_role("img", "Attached image 4")).await);
