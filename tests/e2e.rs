@@ -413,7 +413,11 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     let app = App::launch().await;
     let pictures = three_pictures(&app);
     let photo = a_real_photo(&app);
-    let files = [photo.as_path(), pictures[0].as_path(), pictures[1].as_path()];
+    let files = [
+        photo.as_path(),
+        pictures[0].as_path(),
+        pictures[1].as_path(),
+    ];
     compose(&app, &["Ada Lovelace"], "Photos to follow").await;
     attach(&app, &composer(), &files).await;
     app.wait_for(&by_role("img", "Attached image 3").within(&composer()))

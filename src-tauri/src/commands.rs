@@ -12,9 +12,9 @@ use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, Messag
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
-    ContactView, DefaultLineEdit, DraftImageFile, Engine, ErrorCode, ImportFormat, ImportSummary, MediaHostSummary,
-    PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange, Settings,
-    ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
+    ContactView, DefaultLineEdit, DraftImageFile, Engine, ErrorCode, ImportFormat, ImportSummary,
+    MediaHostSummary, PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange,
+    Settings, ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 

@@ -726,9 +726,7 @@ mod tests {
             .unwrap();
         assert!(e.draft_images(DraftKey::Composer).unwrap().is_empty());
         assert_eq!(
-            e.draft_images(DraftKey::Thread(ThreadId(1)))
-                .unwrap()
-                .len(),
+            e.draft_images(DraftKey::Thread(ThreadId(1))).unwrap().len(),
             2,
             "another draft's images are left alone"
         );

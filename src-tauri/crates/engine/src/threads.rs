@@ -7,8 +7,7 @@ use switchboard_core::composer::ComposeError;
 use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
 use switchboard_core::threads::display_name;
 use switchboard_store::{
-    group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor,
-    ThreadSummary,
+    group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
 };
 
 use crate::{Engine, EngineError, ErrorBody, Result};

@@ -239,12 +239,16 @@ mod tests {
         let thread = DraftKey::Thread(ThreadId(3));
         assert_eq!(store.draft_images(composer).unwrap(), []);
 
-        store.save_draft_images(composer, &images(&[5, 1, 9])).unwrap();
+        store
+            .save_draft_images(composer, &images(&[5, 1, 9]))
+            .unwrap();
         store.save_draft_images(thread, &images(&[2])).unwrap();
         assert_eq!(store.draft_images(composer).unwrap(), images(&[5, 1, 9]));
 
         // One removed from the middle, another added: the stored set is exactly the new one.
-        store.save_draft_images(composer, &images(&[5, 9, 4])).unwrap();
+        store
+            .save_draft_images(composer, &images(&[5, 9, 4]))
+            .unwrap();
         assert_eq!(store.draft_images(composer).unwrap(), images(&[5, 9, 4]));
         store.save_draft_images(composer, &[]).unwrap();
         assert_eq!(store.draft_images(composer).unwrap(), []);
@@ -278,9 +282,13 @@ mod tests {
         let (_dir, store) = new_store();
         let composer = DraftKey::Composer;
         let thread = DraftKey::Thread(ThreadId(3));
-        store.save_draft(composer, r#"{"body":"Hi","images":2}"#).unwrap();
+        store
+            .save_draft(composer, r#"{"body":"Hi","images":2}"#)
+            .unwrap();
         store.save_draft_images(composer, &images(&[1, 2])).unwrap();
-        store.save_draft(thread, r#"{"body":"Re","images":1}"#).unwrap();
+        store
+            .save_draft(thread, r#"{"body":"Re","images":1}"#)
+            .unwrap();
         store.save_draft_images(thread, &images(&[3])).unwrap();
 
         assert!(store.clear_draft(composer).unwrap());
@@ -292,7 +300,11 @@ mod tests {
 
         // Images saved before the draft's first JSON are cleared with it all the same.
         store.save_draft_images(composer, &images(&[4])).unwrap();
-        assert!(store.list_drafts().unwrap().iter().all(|d| d.key != composer));
+        assert!(store
+            .list_drafts()
+            .unwrap()
+            .iter()
+            .all(|d| d.key != composer));
         assert!(store.clear_draft(composer).unwrap());
         assert_eq!(store.draft_images(composer).unwrap(), []);
     }
