@@ -446,6 +446,84 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     app.close().await;
 }
 
+/// Calls one of the app's commands as its page does; answers the command's result.
+async fn invoke(app: &App, command: &str, args: serde_json::Value) -> serde_json::Value {
+    let answer = app
+        .client()
+        .execute_async(
+            "const [command, args, done] = arguments;
+             window.__TAURI_INTERNALS__.invoke(command, args)
+                 .then((ok) => done({ ok }), (err) => done({ err }));",
+            vec![serde_json::json!(command), args],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+    match answer.get("err") {
+        Some(err) => panic!("{command} failed: {err}"),
+        None => answer["ok"].clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_draft_with_its_images_in_its_json_comes_back_and_is_saved_the_new_way() {
+    use base64::Engine as _;
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let picture = std::fs::read(&three_pictures(&app)[0]).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(&picture);
+    // The composer's draft as the versions before `draft_images` wrote it.
+    let older = serde_json::json!({
+        "recipients": [],
+        "body": "Written before the update",
+        "line": null,
+        "attached": {
+            "images": [{ "kind": "png", "width": 64, "height": 48, "resized": false,
+                         "bytes": picture.len(), "data": data }],
+            "budget": 5 * 1024 * 1024,
+        },
+    });
+    let key = serde_json::json!("Composer");
+    invoke(
+        &app,
+        "save_draft",
+        serde_json::json!({ "key": key, "json": older.to_string() }),
+    )
+    .await;
+    let dir = app.close().await;
+
+    let app = App::launch_with(dir).await;
+    app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message").within(&composer())).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Written before the update")
+    );
+    app.wait_for(&by_role("img", "Attached image 1").within(&composer()))
+        .await;
+    app.wait_for(&containing_text("64×48").within(&composer()))
+        .await;
+    // Saved again the new way at once: the image apart, only how many in the JSON.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let json = invoke(&app, "load_draft", serde_json::json!({ "key": key })).await;
+        let draft: serde_json::Value = serde_json::from_str(json.as_str().unwrap()).unwrap();
+        if draft.get("attached").is_none() {
+            assert_eq!(draft["images"], 1, "{draft}");
+            assert_eq!(draft["body"], "Written before the update");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still the older form");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let images = invoke(&app, "draft_images", serde_json::json!({ "key": key })).await;
+    let images = images["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0]["data"], data);
+    app.close().await;
+}
+
 #[tokio::test]
 async fn offline_messages_wait_and_go_once_on_reconnect() {
     if skipped() {
