@@ -398,6 +398,21 @@ async fn three_images_go_as_one_mms_with_three_media_from_the_composer_and_a_rep
     app.close().await;
 }
 
+/// A photo as a phone takes it, for what it weighs: 640×480 of noise, which no PNG compresses
+/// (some 900 KB, far over the 64 KB a draft's text may take).
+fn a_real_photo(app: &App) -> std::path::PathBuf {
+    let path = app.data_dir().with_extension("photo.png");
+    let status = std::process::Command::new("convert")
+        .args(["-size", "640x480", "xc:gray", "+noise", "Random"])
+        .arg(&path)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size >= 300 * 1024, "a realistic photo: {size} bytes");
+    path
+}
+
 #[tokio::test]
 async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     if skipped() {
@@ -405,22 +420,115 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
     }
     let app = App::launch().await;
     let pictures = three_pictures(&app);
-    let files: Vec<&std::path::Path> = pictures.iter().map(|p| p.as_path()).collect();
+    let photo = a_real_photo(&app);
+    let files = [
+        photo.as_path(),
+        pictures[0].as_path(),
+        pictures[1].as_path(),
+    ];
     compose(&app, &["Ada Lovelace"], "Photos to follow").await;
     attach(&app, &composer(), &files).await;
     app.wait_for(&by_role("img", "Attached image 3").within(&composer()))
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is saved as one types
+    // What is typed after the photos is saved too (it once failed: the draft was too large).
+    app.type_into(&textbox("Message").within(&composer()), ", and the invoice")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the draft is saved as one types
     let dir = app.close().await;
     let app = App::launch_with(dir).await;
     app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message").within(&composer())).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Photos to follow, and the invoice")
+    );
     for n in 1..=3 {
         app.wait_for(&by_role("img", &format!("Attached image {n}")).within(&composer()))
             .await;
     }
+    app.wait_for(&containing_text("640×480").within(&composer()))
+        .await;
     app.wait_for(&containing_text("3 images ·").within(&composer()))
         .await;
     assert!(!app.shows(&by_role("img", "Attached image 4")).await);
+    app.close().await;
+}
+
+/// Calls one of the app's commands as its page does; answers the command's result.
+async fn invoke(app: &App, command: &str, args: serde_json::Value) -> serde_json::Value {
+    let answer = app
+        .client()
+        .execute_async(
+            "const [command, args, done] = arguments;
+             window.__TAURI_INTERNALS__.invoke(command, args)
+                 .then((ok) => done({ ok }), (err) => done({ err }));",
+            vec![serde_json::json!(command), args],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+    match answer.get("err") {
+        Some(err) => panic!("{command} failed: {err}"),
+        None => answer["ok"].clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_draft_with_its_images_in_its_json_comes_back_and_is_saved_the_new_way() {
+    use base64::Engine as _;
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let picture = std::fs::read(&three_pictures(&app)[0]).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(&picture);
+    // The composer's draft as the versions before `draft_images` wrote it.
+    let older = serde_json::json!({
+        "recipients": [],
+        "body": "Written before the update",
+        "line": null,
+        "attached": {
+            "images": [{ "kind": "png", "width": 64, "height": 48, "resized": false,
+                         "bytes": picture.len(), "data": data }],
+            "budget": 5 * 1024 * 1024,
+        },
+    });
+    let key = serde_json::json!("Composer");
+    invoke(
+        &app,
+        "save_draft",
+        serde_json::json!({ "key": key, "json": older.to_string() }),
+    )
+    .await;
+    let dir = app.close().await;
+
+    let app = App::launch_with(dir).await;
+    app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message").within(&composer())).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Written before the update")
+    );
+    app.wait_for(&by_role("img", "Attached image 1").within(&composer()))
+        .await;
+    app.wait_for(&containing_text("64×48").within(&composer()))
+        .await;
+    // Saved again the new way at once: the image apart, only how many in the JSON.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let json = invoke(&app, "load_draft", serde_json::json!({ "key": key })).await;
+        let draft: serde_json::Value = serde_json::from_str(json.as_str().unwrap()).unwrap();
+        if draft.get("attached").is_none() {
+            assert_eq!(draft["images"], 1, "{draft}");
+            assert_eq!(draft["body"], "Written before the update");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still the older form");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let images = invoke(&app, "draft_images", serde_json::json!({ "key": key })).await;
+    let images = images["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0]["data"], data);
     app.close().await;
 }
 

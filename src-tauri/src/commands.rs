@@ -12,9 +12,9 @@ use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, Messag
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
-    ContactView, DefaultLineEdit, Engine, ErrorCode, ImportFormat, ImportSummary, MediaHostSummary,
-    PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange, Settings,
-    ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
+    ContactView, DefaultLineEdit, DraftImageFile, Engine, ErrorCode, ImportFormat, ImportSummary,
+    MediaHostSummary, PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange,
+    Settings, ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
@@ -60,6 +60,14 @@ pub struct AttachedImages {
     pub images: Vec<ImageData>,
     /// Bytes of media a message may carry in all (Twilio: 5 MB).
     pub budget: usize,
+}
+
+/// An image of a draft as the page holds it: prepared already, base64, and whether preparing
+/// scaled it down.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct DraftImageInput {
+    pub data: String,
+    pub resized: bool,
 }
 
 /// What the window shows in its status bar and the offline banner.
@@ -484,6 +492,39 @@ pub fn load_draft(app: State<'_, App>, key: DraftKey) -> AppResult<Option<String
 #[tauri::command]
 pub fn save_draft(app: State<'_, App>, key: DraftKey, json: String) -> AppResult<()> {
     Ok(engine(&app)?.save_draft(key, &json)?)
+}
+
+/// Replaces a draft's images (none removes them); called when the set changes, not as the
+/// user types.
+#[tauri::command]
+pub fn save_draft_images(
+    app: State<'_, App>,
+    key: DraftKey,
+    images: Vec<DraftImageInput>,
+) -> AppResult<()> {
+    let data: Vec<String> = images.iter().map(|i| i.data.clone()).collect();
+    let files = decode_images(&data)?
+        .into_iter()
+        .zip(&images)
+        .map(|(bytes, image)| DraftImageFile {
+            bytes,
+            resized: image.resized,
+        })
+        .collect();
+    Ok(engine(&app)?.save_draft_images(key, files)?)
+}
+
+/// A draft's images in their order, as the tray shows them.
+#[tauri::command]
+pub fn draft_images(app: State<'_, App>, key: DraftKey) -> AppResult<AttachedImages> {
+    Ok(AttachedImages {
+        images: engine(&app)?
+            .draft_images(key)?
+            .into_iter()
+            .map(image_data)
+            .collect(),
+        budget: DEFAULT_MMS_BUDGET,
+    })
 }
 
 #[tauri::command]

@@ -22,7 +22,8 @@ use switchboard_engine::{
 use tauri::{AppHandle, State, WebviewWindow};
 
 use crate::commands::{
-    self, AppStatus, AttachedImages, AttachmentData, ComposeInput, ContactInput, MediaHostInput,
+    self, AppStatus, AttachedImages, AttachmentData, ComposeInput, ContactInput, DraftImageInput,
+    MediaHostInput,
 };
 use crate::error::AppResult;
 use crate::state::App;
@@ -124,6 +125,11 @@ ipc! {
     sync delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;
     sync load_draft(app: State<'_, App>; key: DraftKey) -> Option<String>;
     sync save_draft(app: State<'_, App>; key: DraftKey, json: String) -> ();
+    /// Replaces a draft's images (base64, as prepared), only when the set changed.
+    sync save_draft_images(app: State<'_, App>; key: DraftKey, images: Vec<DraftImageInput>)
+        -> ();
+    /// A draft's images in their order.
+    sync draft_images(app: State<'_, App>; key: DraftKey) -> AttachedImages;
     sync discard_draft(app: State<'_, App>; key: DraftKey) -> ();
     sync settings(app: State<'_, App>;) -> Settings;
     sync set_setting(

@@ -33,23 +33,21 @@ export function withoutImage(attached: AttachedImages, index: number): AttachedI
   return { ...attached, images: attached.images.filter((_, i) => i !== index) };
 }
 
+/** What drafts held before their images were saved apart: the set, or a single image. */
+export type LegacyDraft = { attached?: AttachedImages; image?: ImageData | null };
+
 /**
- * What a stored draft held: today's set, or the single image drafts kept before several were
- * possible (fitted again, so that it gets its budget).
+ * The images an older draft kept in its JSON (today's drafts keep only their count there): the
+ * set as it was, or the single image drafts kept before several were possible (fitted again, so
+ * that it gets its budget); `null` when it kept none that way.
  */
-export function restoreAttached(
+export async function legacyAttached(
   backend: Backend,
-  draft: { attached?: AttachedImages; image?: ImageData | null },
-  set: (attached: AttachedImages) => void,
-  onError: (message: string) => void,
-) {
-  if (draft.attached?.images) {
-    set(draft.attached);
-  } else if (draft.image) {
-    backend.prepareImages([draft.image.data]).then(set, (e) => onError(messageOf(e)));
-  } else {
-    set(NOTHING_ATTACHED);
-  }
+  draft: LegacyDraft,
+): Promise<AttachedImages | null> {
+  if (draft.attached?.images?.length) return draft.attached;
+  if (draft.image) return backend.prepareImages([draft.image.data]);
+  return null;
 }
 
 export function AttachButton(props: {

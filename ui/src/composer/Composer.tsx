@@ -13,7 +13,7 @@ import { messageOf } from "../backend";
 import { debounce } from "../app/format";
 import { createDraft } from "../app/drafts";
 import {
-  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, restoreAttached, withoutImage,
+  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
   type AttachedImages,
 } from "../app/attachment";
 
@@ -24,7 +24,6 @@ type ComposerDraft = {
   recipients: Recipient[];
   body: string;
   line: LineId | null;
-  attached: AttachedImages;
 };
 
 type Option = { contact: ContactView | null; number: string; label: string; detail: string };
@@ -64,13 +63,14 @@ export function Composer(props: {
   };
 
   const draft = createDraft<ComposerDraft>(b, COMPOSER, {
-    snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), attached: attached() }),
-    isEmpty: (d) => d.recipients.length === 0 && !d.body && d.attached.images.length === 0,
-    restore: (d) => {
+    snapshot: () => ({ recipients: chips(), body: body(), line: chosen() }),
+    images: attached,
+    isEmpty: (d, images) => d.recipients.length === 0 && !d.body && images.images.length === 0,
+    restore: (d, images) => {
       setChips(d.recipients ?? []);
       setBody(d.body ?? "");
       setChosen(d.line ?? null);
-      restoreAttached(b, d, setAttached, setError);
+      setAttached(images);
     },
     onError: setError,
   });

@@ -5,11 +5,11 @@ import type { Backend, ThreadDetail } from "../backend";
 import { messageOf } from "../backend";
 import { createDraft } from "../app/drafts";
 import {
-  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, restoreAttached, withoutImage,
+  AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
   type AttachedImages,
 } from "../app/attachment";
 
-type ReplyDraft = { body: string; attached: AttachedImages };
+type ReplyDraft = { body: string };
 
 export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () => void }) {
   const b = props.backend;
@@ -20,11 +20,12 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   createDraft<ReplyDraft>(b, key, {
-    snapshot: () => ({ body: body(), attached: attached() }),
-    isEmpty: (d) => !d.body && d.attached.images.length === 0,
-    restore: (d) => {
+    snapshot: () => ({ body: body() }),
+    images: attached,
+    isEmpty: (d, images) => !d.body && images.images.length === 0,
+    restore: (d, images) => {
       setBody(d.body ?? "");
-      restoreAttached(b, d, setAttached, setError);
+      setAttached(images);
     },
     onError: setError,
   });

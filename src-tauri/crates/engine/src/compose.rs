@@ -705,6 +705,53 @@ mod tests {
             .is_some());
     }
 
+    /// A draft with text and two images under `key`.
+    fn draft_with_images(e: &Engine, key: DraftKey) {
+        use crate::images::tests::noisy_png;
+        e.save_draft(key, r#"{"body":"see attached","images":2}"#)
+            .unwrap();
+        let files = [noisy_png(16, 16), noisy_png(24, 8)].map(|bytes| crate::DraftImageFile {
+            bytes,
+            resized: false,
+        });
+        e.save_draft_images(key, files.to_vec()).unwrap();
+    }
+
+    #[test]
+    fn sending_clears_the_composer_drafts_images_too() {
+        let (_d, e, _sales, _support) = office();
+        draft_with_images(&e, DraftKey::Composer);
+        draft_with_images(&e, DraftKey::Thread(ThreadId(1)));
+        e.send(&request(&["Ada Lovelace"], None), Some(DraftKey::Composer))
+            .unwrap();
+        assert!(e.draft_images(DraftKey::Composer).unwrap().is_empty());
+        assert_eq!(
+            e.draft_images(DraftKey::Thread(ThreadId(1))).unwrap().len(),
+            2,
+            "another draft's images are left alone"
+        );
+    }
+
+    #[test]
+    fn a_reply_clears_its_drafts_images_and_a_refused_one_keeps_them() {
+        let (_d, e, sales, _support) = office();
+        let first = e
+            .send_(&request(&["Ada Lovelace"], Some(sales.id)))
+            .unwrap();
+        let thread = first.sent[0].thread_id;
+        let key = DraftKey::Thread(thread);
+        draft_with_images(&e, key);
+
+        let eleven = vec![crate::images::tests::noisy_png(8, 8); 11];
+        e.reply(thread, "Too many", eleven, Some(key)).unwrap_err();
+        assert_eq!(e.draft_images(key).unwrap().len(), 2, "nothing was sent");
+
+        e.reply(thread, "see attached", Vec::new(), Some(key))
+            .unwrap();
+        assert_eq!(e.load_draft(key).unwrap(), None);
+        assert!(e.draft_images(key).unwrap().is_empty());
+    }
+
     #[test]
     fn a_send_without_a_draft_key_leaves_the_apps_draft_alone() {
         let (_d, e, _sales, _support) = office();

@@ -50,22 +50,8 @@ impl std::fmt::Debug for PreparedImage {
 /// images within their fair share are kept as they are, and the others share what is left in
 /// proportion to their sizes ([`shares`]). Answers them in the order given.
 pub fn prepare_all(files: Vec<Vec<u8>>, budget: usize) -> Result<Vec<PreparedImage>> {
-    composer::check_image_count(files.len())?;
     let several = files.len() > 1;
-    let named = |position: usize| {
-        move |e: EngineError| match several {
-            true => EngineError::ImageAt {
-                position,
-                source: Box::new(e),
-            },
-            false => e,
-        }
-    };
-    let checked = files
-        .into_iter()
-        .enumerate()
-        .map(|(i, bytes)| inspect(bytes).map_err(named(i + 1)))
-        .collect::<Result<Vec<_>>>()?;
+    let checked = check_all(files)?;
     let sizes: Vec<usize> = checked.iter().map(|c| c.bytes.len()).collect();
     let count = checked.len();
     checked
@@ -80,6 +66,27 @@ pub fn prepare_all(files: Vec<Vec<u8>>, budget: usize) -> Result<Vec<PreparedIma
                 (e, _) => e,
             }),
         })
+        .collect()
+}
+
+/// Refuses an 11th, then checks each file is a JPEG, PNG or GIF by content and measures it,
+/// as it is (a refusal names the file by its position when there are several).
+pub(crate) fn check_all(files: Vec<Vec<u8>>) -> Result<Vec<PreparedImage>> {
+    composer::check_image_count(files.len())?;
+    let several = files.len() > 1;
+    let named = |position: usize| {
+        move |e: EngineError| match several {
+            true => EngineError::ImageAt {
+                position,
+                source: Box::new(e),
+            },
+            false => e,
+        }
+    };
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| inspect(bytes).map_err(named(i + 1)))
         .collect()
 }
 

@@ -5,6 +5,7 @@
 mod account;
 mod compose;
 mod contacts;
+mod drafts;
 mod error;
 mod events;
 mod images;
@@ -32,6 +33,7 @@ pub use contacts::{
     ContactEdit, ContactView, DefaultLineEdit, ImportFormat, ImportSummary, SkippedEntry,
     MAX_IMPORT_BYTES,
 };
+pub use drafts::DraftImageFile;
 pub use error::{EngineError, ErrorBody, ErrorKind, Result};
 pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{

@@ -1,4 +1,4 @@
-//! Reading: the conversation list, one conversation, search, the outbox and drafts — with line
+//! Reading: the conversation list, one conversation, search and the outbox — with line
 //! labels and contact names resolved for display (names are for display only; a thread is
 //! always (line, number)).
 
@@ -7,14 +7,10 @@ use switchboard_core::composer::ComposeError;
 use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
 use switchboard_core::threads::display_name;
 use switchboard_store::{
-    group_by_thread, Attachment, DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor,
-    ThreadSummary,
+    group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
 };
 
 use crate::{Engine, EngineError, ErrorBody, Result};
-
-/// Longest draft accepted, in bytes of JSON: far above any composer state, far below harm.
-const MAX_DRAFT_BYTES: usize = 64 * 1024;
 
 /// One row of the conversation list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -177,31 +173,6 @@ impl Engine {
 
     pub fn outbox(&self) -> Result<Vec<OutboxJob>> {
         Ok(self.store.list_outbox()?)
-    }
-
-    /// Saves the composer's or a reply box's state (as JSON the UI owns).
-    pub fn save_draft(&self, key: DraftKey, json: &str) -> Result<()> {
-        if json.len() > MAX_DRAFT_BYTES {
-            return Err(EngineError::Invalid {
-                what: "draft",
-                why: format!("is too large to save ({} bytes).", json.len()),
-            });
-        }
-        if serde_json::from_str::<serde_json::Value>(json).is_err() {
-            return Err(EngineError::Invalid {
-                what: "draft",
-                why: "is not valid JSON.".into(),
-            });
-        }
-        Ok(self.store.save_draft(key, json)?)
-    }
-
-    pub fn load_draft(&self, key: DraftKey) -> Result<Option<String>> {
-        Ok(self.store.load_draft(key)?)
-    }
-
-    pub fn discard_draft(&self, key: DraftKey) -> Result<bool> {
-        Ok(self.store.clear_draft(key)?)
     }
 }
 

@@ -51,7 +51,7 @@ pub use carrier_sync::{
     Arrival, Elsewhere, Inbound, InboundMedia, NewInbound, NewSentElsewhere, SidMatch,
 };
 pub use db::{now_ms, Durability};
-pub use drafts::{Draft, DraftKey};
+pub use drafts::{Draft, DraftImage, DraftKey};
 pub use error::{Result, StoreError};
 pub use history::{HistoryMessage, ImportReport, IMPORT_BATCH};
 pub use keys::{DbKey, KeySource, KeySourceKind};

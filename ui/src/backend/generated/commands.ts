@@ -11,6 +11,7 @@ import type { ComposerState } from "./ComposerState";
 import type { ContactId } from "./ContactId";
 import type { ContactInput } from "./ContactInput";
 import type { ContactView } from "./ContactView";
+import type { DraftImageInput } from "./DraftImageInput";
 import type { DraftKey } from "./DraftKey";
 import type { ImportSummary } from "./ImportSummary";
 import type { Line } from "./Line";
@@ -66,6 +67,10 @@ export interface Commands {
   deleteMessage(message: MessageId): Promise<ThreadId>;
   loadDraft(key: DraftKey): Promise<string | null>;
   saveDraft(key: DraftKey, json: string): Promise<void>;
+  /** Replaces a draft's images (base64, as prepared), only when the set changed. */
+  saveDraftImages(key: DraftKey, images: Array<DraftImageInput>): Promise<void>;
+  /** A draft's images in their order. */
+  draftImages(key: DraftKey): Promise<AttachedImages>;
   discardDraft(key: DraftKey): Promise<void>;
   settings(): Promise<Settings>;
   setSetting(name: keyof Settings, value: string): Promise<Settings>;
@@ -111,6 +116,8 @@ export const tauriCommands: Commands = {
   deleteMessage: (message) => invoke("delete_message", { message }),
   loadDraft: (key) => invoke("load_draft", { key }),
   saveDraft: (key, json) => invoke("save_draft", { key, json }),
+  saveDraftImages: (key, images) => invoke("save_draft_images", { key, images }),
+  draftImages: (key) => invoke("draft_images", { key }),
   discardDraft: (key) => invoke("discard_draft", { key }),
   settings: () => invoke("settings"),
   setSetting: (name, value) => invoke("set_setting", { name, value }),

@@ -58,7 +58,7 @@ ALTER TABLE messages ADD COLUMN elsewhere INTEGER NOT NULL DEFAULT 0 CHECK (else
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::{migrate, migrate_to, user_version};
+    use crate::migrations::{migrate_to, user_version};
     use crate::testutil::empty_db;
 
     #[test]
@@ -75,7 +75,7 @@ mod tests {
                  VALUES (1, 'image/png', 3, 2, x'89504e47');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), [5]);
+        assert_eq!(migrate_to(&mut conn, 5).unwrap(), [5]);
         assert_eq!(user_version(&conn).unwrap(), 5);
         let row: (
             i64,

@@ -13,6 +13,7 @@ mod m0002_message_id_high_water;
 mod m0003_line_capabilities;
 mod m0004_outbox_not_before;
 mod m0005_media;
+mod m0006_draft_images;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -27,6 +28,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0003_line_capabilities::MIGRATION,
     m0004_outbox_not_before::MIGRATION,
     m0005_media::MIGRATION,
+    m0006_draft_images::MIGRATION,
 ];
 
 /// The newest schema this code knows.
