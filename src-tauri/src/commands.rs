@@ -423,27 +423,6 @@ pub fn reply(
     Ok(receipt)
 }
 
-/// A message's media item, base64, with its MIME type.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct AttachmentData {
-    pub mime: String,
-    pub data: String,
-}
-
-#[tauri::command]
-pub fn attachment(app: State<'_, App>, message: MessageId, index: u8) -> AppResult<AttachmentData> {
-    let found = engine(&app)?.attachment(message, index)?.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::AttachmentMissing,
-            "This attachment is not here (any more, or not downloaded yet).",
-        )
-    })?;
-    Ok(AttachmentData {
-        mime: found.mime,
-        data: BASE64.encode(&found.bytes),
-    })
-}
-
 /// Asks where to save a message's media item and writes it there exactly as stored; answers
 /// the file's name, or `None` when the person cancelled (see `media::save`).
 #[tauri::command]

@@ -22,8 +22,7 @@ use switchboard_engine::{
 use tauri::{AppHandle, State, WebviewWindow};
 
 use crate::commands::{
-    self, AppStatus, AttachedImages, AttachmentData, ComposeInput, ContactInput, DraftImageInput,
-    MediaHostInput,
+    self, AppStatus, AttachedImages, ComposeInput, ContactInput, DraftImageInput, MediaHostInput,
 };
 use crate::error::AppResult;
 use crate::state::App;
@@ -114,7 +113,6 @@ ipc! {
     sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
     sync reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
         -> SendReceipt;
-    sync attachment(app: State<'_, App>; message: MessageId, index: u8) -> AttachmentData;
     /// Opens a save dialog and writes the item's original bytes; the file's name, or null.
     async save_attachment(app: State<'_, App>, window: WebviewWindow; message: MessageId, index: u8)
         -> Option<String>;

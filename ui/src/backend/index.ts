@@ -7,7 +7,6 @@ import type { AppError } from "./generated/AppError";
 import type { AppEvent } from "./generated/AppEvent";
 import type { AppStatus } from "./generated/AppStatus";
 import type { AttachedImages } from "./generated/AttachedImages";
-import type { AttachmentData } from "./generated/AttachmentData";
 import type { ComposeInput } from "./generated/ComposeInput";
 import type { ComposerState } from "./generated/ComposerState";
 import type { Commands } from "./generated/commands";
@@ -37,7 +36,7 @@ import type { ThreadView } from "./generated/ThreadView";
 
 export type {
   AccountConnected, AccountStatus, MediaHostInput, MediaHostSummary,
-  AppError, AppEvent, AppStatus, AttachedImages, AttachmentData, ComposeInput, ComposerState, ContactId, ContactInput,
+  AppError, AppEvent, AppStatus, AttachedImages, ComposeInput, ComposerState, ContactId, ContactInput,
   ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
   ThreadId, ThreadView, Commands, ThreadCursor,

@@ -5,7 +5,6 @@ import type { AccountConnected } from "./AccountConnected";
 import type { AccountStatus } from "./AccountStatus";
 import type { AppStatus } from "./AppStatus";
 import type { AttachedImages } from "./AttachedImages";
-import type { AttachmentData } from "./AttachmentData";
 import type { ComposeInput } from "./ComposeInput";
 import type { ComposerState } from "./ComposerState";
 import type { ContactId } from "./ContactId";
@@ -57,7 +56,6 @@ export interface Commands {
   preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
   reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
-  attachment(message: MessageId, index: number): Promise<AttachmentData>;
   /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
   saveAttachment(message: MessageId, index: number): Promise<string | null>;
   outbox(): Promise<Array<OutboxJob>>;
@@ -108,7 +106,6 @@ export const tauriCommands: Commands = {
   preview: (input) => invoke("preview", { input }),
   send: (input) => invoke("send", { input }),
   reply: (thread, body, images) => invoke("reply", { thread, body, images }),
-  attachment: (message, index) => invoke("attachment", { message, index }),
   saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
