@@ -17,7 +17,7 @@ use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId, Thr
 use crate::error::{Result, StoreError};
 use crate::messages::{
     allocate_message_ids, check_lines, index_bodies, insert_images, insert_message,
-    insert_pending_media, set_message_status, MessageError, NewImage, NewRow,
+    insert_pending_media, is_forgotten, set_message_status, MessageError, NewImage, NewRow,
 };
 use crate::rows;
 use crate::threads::upsert_thread;
@@ -104,7 +104,8 @@ pub enum Elsewhere {
         thread_id: ThreadId,
         message_id: MessageId,
     },
-    /// Its carrier id is already a message's (ours, adopted or sent meanwhile): nothing written.
+    /// Its carrier id is already a message's (ours, adopted or sent meanwhile), or one the user
+    /// removed: nothing written.
     Known,
     /// A job of its thread is in doubt and could be this very message: nothing written; ask
     /// again once the job has settled.
@@ -303,7 +304,8 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
 }
 
 fn record_elsewhere(tx: &Transaction<'_>, m: &NewSentElsewhere<'_>) -> Result<Elsewhere> {
-    if known_sid(tx, m.carrier_sid)?.is_some() {
+    // A message the user deleted or sent again is ours still: it never comes back.
+    if known_sid(tx, m.carrier_sid)?.is_some() || is_forgotten(tx, m.carrier_sid)? {
         return Ok(Elsewhere::Known);
     }
     let in_doubt: bool = tx.prepare_cached(JOB_IN_DOUBT_SQL)?.query_row(

@@ -477,3 +477,53 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         },
     })
 }
+
+/// A message's images with their bytes, in order, inside a transaction: what a new message
+/// made from it carries again.
+pub(crate) fn images_of(conn: &Connection, message: MessageId) -> Result<Vec<NewImage>> {
+    let items: Vec<Attachment> = conn
+        .prepare_cached(ATTACHMENTS_SQL)?
+        .query_map([message.0], |r| attachment_from_row(message, r))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(items
+        .into_iter()
+        .filter_map(|a| {
+            Some(NewImage {
+                kind: a.image_kind()?,
+                width: a.width.unwrap_or(0),
+                height: a.height.unwrap_or(0),
+                bytes: a.bytes,
+            })
+        })
+        .collect())
+}
+
+/// Deletes a message the carrier has (with its media and job), keeping its carrier id in
+/// `forgotten_sids` so that the sync never records it again as sent from elsewhere. Returns
+/// its thread, which shows its previous message, or goes when it has none left.
+pub(crate) fn forget_message(tx: &Transaction<'_>, message: MessageId) -> Result<ThreadId> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO forgotten_sids (carrier_sid)
+         SELECT carrier_sid FROM messages WHERE id = ?1 AND carrier_sid IS NOT NULL",
+    )?
+    .execute([message.0])?;
+    let thread: i64 = tx
+        .query_row(
+            "DELETE FROM messages WHERE id = ?1 RETURNING thread_id",
+            [message.0],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::MessageNotFound(message))?;
+    refresh_thread_last_message(tx, ThreadId(thread))?;
+    Ok(ThreadId(thread))
+}
+
+/// Whether the user removed the message the carrier knows as `carrier_sid`.
+pub(crate) fn is_forgotten(conn: &Connection, carrier_sid: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM forgotten_sids WHERE carrier_sid = ?1")?
+        .query_row([rows::Sid(carrier_sid)], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

@@ -14,6 +14,7 @@ mod m0003_line_capabilities;
 mod m0004_outbox_not_before;
 mod m0005_media;
 mod m0006_draft_images;
+mod m0007_forgotten_sids;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -29,6 +30,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0004_outbox_not_before::MIGRATION,
     m0005_media::MIGRATION,
     m0006_draft_images::MIGRATION,
+    m0007_forgotten_sids::MIGRATION,
 ];
 
 /// The newest schema this code knows.

@@ -143,81 +143,13 @@ impl Store {
     /// image and its outbox job, creating threads as needed and moving them to the top of the
     /// list. Any failure (an unknown line, a client id already used) writes nothing at all.
     pub fn enqueue_outgoing(&self, items: &[NewOutgoing], now_ms: i64) -> Result<Vec<Enqueued>> {
-        for item in items {
-            if item.body.is_empty() && item.images.is_empty() {
-                return Err(StoreError::InvalidInput {
-                    what: "message",
-                    why: "it has neither text nor an image",
-                });
-            }
-            if item.client_id.is_empty() {
-                return Err(StoreError::InvalidInput {
-                    what: "client id",
-                    why: "it is empty",
-                });
-            }
-        }
+        items.iter().try_for_each(check_outgoing)?;
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|tx| {
-            check_lines(tx, items.iter().map(|i| i.key.line))?;
-            let first_id = allocate_message_ids(tx, items.len())?;
-            let mut out = Vec::with_capacity(items.len());
-            for (id, item) in (first_id..).map(MessageId).zip(items) {
-                let has_images = !item.images.is_empty();
-                let thread_id = upsert_thread(
-                    tx,
-                    &item.key,
-                    now_ms,
-                    id,
-                    &rows::preview(&item.body, has_images),
-                    0,
-                )?;
-                insert_message(
-                    tx,
-                    &NewRow {
-                        thread_id,
-                        id,
-                        created_at: now_ms,
-                        direction: Direction::Outbound,
-                        status: MessageStatus::Queued,
-                        body: &item.body,
-                        has_attachment: has_images,
-                        carrier_sid: None,
-                    },
-                )?;
-                insert_images(tx, id, &item.images)?;
-                let outbox_id = tx
-                    .prepare_cached(
-                        "INSERT INTO outbox (message_id, client_id, state, attempts, next_attempt_at, created_at)
-                         VALUES (?1, ?2, 'queued', 0, ?3, ?3) RETURNING id",
-                    )?
-                    .query_row(params![id.0, item.client_id, now_ms], |r| r.get(0))
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::DuplicateClientId {
-                                client_id: item.client_id.clone(),
-                            }
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                out.push(Enqueued {
-                    thread_id,
-                    message_id: id,
-                    outbox_id: OutboxId(outbox_id),
-                });
-            }
-            index_bodies(
-                tx,
-                out.iter()
-                    .zip(items)
-                    .map(|(e, item)| (e.message_id, item.body.as_str())),
-            )?;
-            tracing::debug!(messages = out.len(), "enqueued outgoing messages");
-            Ok(out)
-        })
+        let out = self.write(|tx| enqueue_in(tx, items, now_ms))?;
+        tracing::debug!(messages = out.len(), "enqueued outgoing messages");
+        Ok(out)
     }
 
     /// Every job, oldest first: what the UI shows as "waiting to be sent" and "failed".
@@ -475,6 +407,87 @@ impl Store {
     }
 }
 
+/// A message to send has text or an image, and an idempotency key.
+fn check_outgoing(item: &NewOutgoing) -> Result<()> {
+    if item.body.is_empty() && item.images.is_empty() {
+        return Err(StoreError::InvalidInput {
+            what: "message",
+            why: "it has neither text nor an image",
+        });
+    }
+    if item.client_id.is_empty() {
+        return Err(StoreError::InvalidInput {
+            what: "client id",
+            why: "it is empty",
+        });
+    }
+    Ok(())
+}
+
+/// The writes of [`Store::enqueue_outgoing`] inside the caller's transaction (items already
+/// checked for a body or an image and a client id).
+pub(crate) fn enqueue_in(
+    tx: &Transaction<'_>,
+    items: &[NewOutgoing],
+    now_ms: i64,
+) -> Result<Vec<Enqueued>> {
+    check_lines(tx, items.iter().map(|i| i.key.line))?;
+    let first_id = allocate_message_ids(tx, items.len())?;
+    let mut out = Vec::with_capacity(items.len());
+    for (id, item) in (first_id..).map(MessageId).zip(items) {
+        let has_images = !item.images.is_empty();
+        let thread_id = upsert_thread(
+            tx,
+            &item.key,
+            now_ms,
+            id,
+            &rows::preview(&item.body, has_images),
+            0,
+        )?;
+        insert_message(
+            tx,
+            &NewRow {
+                thread_id,
+                id,
+                created_at: now_ms,
+                direction: Direction::Outbound,
+                status: MessageStatus::Queued,
+                body: &item.body,
+                has_attachment: has_images,
+                carrier_sid: None,
+            },
+        )?;
+        insert_images(tx, id, &item.images)?;
+        let outbox_id = tx
+                .prepare_cached(
+                    "INSERT INTO outbox (message_id, client_id, state, attempts, next_attempt_at, created_at)
+                     VALUES (?1, ?2, 'queued', 0, ?3, ?3) RETURNING id",
+                )?
+                .query_row(params![id.0, item.client_id, now_ms], |r| r.get(0))
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::DuplicateClientId {
+                            client_id: item.client_id.clone(),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+        out.push(Enqueued {
+            thread_id,
+            message_id: id,
+            outbox_id: OutboxId(outbox_id),
+        });
+    }
+    index_bodies(
+        tx,
+        out.iter()
+            .zip(items)
+            .map(|(e, item)| (e.message_id, item.body.as_str())),
+    )?;
+    Ok(out)
+}
+
 /// Runs a state change guarded by the job's current state, returning the job's message; when
 /// it matches no row, tells a missing job from one in the wrong state.
 fn transition(
@@ -539,6 +552,8 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxJob> {
         has_attachment: r.get(13)?,
     })
 }
+
+mod carrier_failed;
 
 #[cfg(test)]
 mod tests;

@@ -246,3 +246,223 @@ fn only_failed_messages_are_deleted_and_threads_follow() {
         "invalid_input"
     );
 }
+
+/// A text with a photo to `to`, accepted by the carrier as `sid`, then reported by it as
+/// `status` (a later status change, as Twilio's 30003 arrives): no job is left.
+fn carrier_reported(
+    store: &Store,
+    line: LineId,
+    to: &str,
+    sid: &str,
+    status: MessageStatus,
+) -> MessageId {
+    let sent = store
+        .enqueue_outgoing(
+            &[NewOutgoing {
+                key: key(line, to),
+                body: "Your table is ready".into(),
+                images: vec![NewImage {
+                    kind: switchboard_core::model::ImageKind::Png,
+                    bytes: b"\x89PNG\r\n\x1a\nphoto".to_vec(),
+                    width: 4,
+                    height: 3,
+                }],
+                client_id: format!("client-{sid}"),
+            }],
+            T0,
+        )
+        .unwrap()[0];
+    store.mark_sending(sent.outbox_id, T0 + 1).unwrap();
+    store.mark_sent(sent.outbox_id, sid, T0 + 2).unwrap();
+    let error = MessageError {
+        code: Some("30003".into()),
+        message: "The recipient's phone is switched off or out of reach.".into(),
+    };
+    store
+        .apply_delivery_status(sid, status, Some(&error), T0 + 3)
+        .unwrap();
+    sent.message_id
+}
+
+const SID: &str = "MM0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_message_the_carrier_failed_is_sent_again_as_a_new_message_and_the_failed_one_goes() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let failed = carrier_reported(
+        &store,
+        line,
+        "+14155550142",
+        SID,
+        MessageStatus::Undelivered,
+    );
+    let thread = store.get_message(failed).unwrap().thread_id;
+
+    let again = store
+        .resend_carrier_failed(failed, None, "retry-1", T0 + 10)
+        .unwrap();
+    assert_eq!(
+        again.thread_id, thread,
+        "the same thread, so the same line and recipient"
+    );
+    let m = store.get_message(again.message_id).unwrap();
+    assert_eq!(
+        (m.direction, m.status, m.body.as_str(), m.created_at),
+        (
+            Direction::Outbound,
+            MessageStatus::Queued,
+            "Your table is ready",
+            T0 + 10
+        )
+    );
+    let photo = store.attachments(again.message_id).unwrap();
+    assert_eq!(
+        photo
+            .iter()
+            .map(|a| (&a.bytes[..], a.width, a.height))
+            .collect::<Vec<_>>(),
+        [(&b"\x89PNG\r\n\x1a\nphoto"[..], Some(4), Some(3))]
+    );
+    let jobs = store.list_outbox().unwrap();
+    assert_eq!(
+        jobs.iter()
+            .map(|j| (j.message_id, j.client_id.as_str(), j.state))
+            .collect::<Vec<_>>(),
+        [(again.message_id, "retry-1", OutboxState::Queued)]
+    );
+    assert!(matches!(
+        store.get_message(failed),
+        Err(StoreError::MessageNotFound(_))
+    ));
+    assert_eq!(
+        store.get_thread(thread).unwrap().last_message_id,
+        again.message_id
+    );
+
+    // Pressed again: the failed message is gone, nothing more is queued.
+    assert!(matches!(
+        store.resend_carrier_failed(failed, None, "retry-2", T0 + 11),
+        Err(StoreError::MessageNotFound(_))
+    ));
+    assert_eq!(store.list_outbox().unwrap().len(), 1);
+
+    // The carrier lists the failed one again: it does not come back as sent elsewhere.
+    let k = key(line, "+14155550142");
+    let listed = crate::NewSentElsewhere {
+        key: &k,
+        body: "Your table is ready",
+        carrier_sid: SID,
+        created_at: T0,
+        status: MessageStatus::Undelivered,
+        error: None,
+        media: crate::InboundMedia::None,
+    };
+    assert_eq!(
+        store.insert_sent_elsewhere_batch(&[listed]).unwrap(),
+        [crate::Elsewhere::Known]
+    );
+}
+
+#[test]
+fn a_message_the_carrier_failed_can_be_sent_again_with_other_words() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let failed = carrier_reported(&store, line, "+14155550142", SID, MessageStatus::Failed);
+    let again = store
+        .resend_carrier_failed(failed, Some("Your table is ready now"), "retry-1", T0 + 10)
+        .unwrap();
+    assert_eq!(
+        store.get_message(again.message_id).unwrap().body,
+        "Your table is ready now"
+    );
+    assert_eq!(
+        store.get_thread(again.thread_id).unwrap().preview,
+        "Your table is ready now"
+    );
+}
+
+#[test]
+fn deleting_a_message_the_carrier_failed_forgets_it_for_good() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let failed = carrier_reported(&store, line, "+14155550142", SID, MessageStatus::Failed);
+    let thread = store.delete_carrier_failed(failed).unwrap();
+    assert!(matches!(
+        store.get_message(failed),
+        Err(StoreError::MessageNotFound(_))
+    ));
+    assert!(
+        matches!(store.get_thread(thread), Err(StoreError::ThreadNotFound(_))),
+        "its only message"
+    );
+    let k = key(line, "+14155550142");
+    let listed = crate::NewSentElsewhere {
+        key: &k,
+        body: "Your table is ready",
+        carrier_sid: SID,
+        created_at: T0,
+        status: MessageStatus::Failed,
+        error: None,
+        media: crate::InboundMedia::None,
+    };
+    assert_eq!(
+        store.insert_sent_elsewhere_batch(&[listed]).unwrap(),
+        [crate::Elsewhere::Known]
+    );
+    assert!(
+        store.list_threads(None, 10, None).unwrap().is_empty(),
+        "nothing came back"
+    );
+}
+
+#[test]
+fn only_a_message_the_carrier_failed_is_sent_again_or_deleted_that_way() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let queued = enqueue(&store, line, "+14155550142", "c1").message_id;
+    let delivered = carrier_reported(
+        &store,
+        line,
+        "+14155550143",
+        "MM0123456789abcdef0123456789abcde0",
+        MessageStatus::Delivered,
+    );
+    let job_failed = enqueue(&store, line, "+14155550144", "c3");
+    store
+        .mark_failed(
+            job_failed.outbox_id,
+            &MessageError {
+                code: Some("21211".into()),
+                message: "Invalid number".into(),
+            },
+            T0 + 2,
+        )
+        .unwrap();
+    let received = store
+        .insert_inbound(&key(line, "+14155550145"), "Hi", "SM1", T0, None)
+        .unwrap()
+        .message_id;
+    for message in [queued, delivered, job_failed.message_id, received] {
+        assert!(
+            matches!(
+                store.resend_carrier_failed(message, None, "again", T0 + 10),
+                Err(StoreError::InvalidInput { .. })
+            ),
+            "{message:?} was sent again"
+        );
+        assert!(
+            matches!(
+                store.delete_carrier_failed(message),
+                Err(StoreError::InvalidInput { .. })
+            ),
+            "{message:?} was deleted"
+        );
+        store.get_message(message).unwrap();
+    }
+    assert!(matches!(
+        store.resend_carrier_failed(MessageId(999), None, "again", T0 + 10),
+        Err(StoreError::MessageNotFound(_))
+    ));
+    assert_eq!(store.list_outbox().unwrap().len(), 2, "nothing queued");
+}
