@@ -452,9 +452,13 @@ async fn send_message(
             })?,
         });
     }
-    if let Some(code) = shared.number_failure(&to) {
-        return Err(TwilioError::bad_request(code, wire::twilio_message(code)));
-    }
+    // Twilio refuses a send with a 21xxx code at once, and reports a delivery error (30xxx)
+    // later, as the status of a message it accepted.
+    let undeliverable = match shared.number_failure(&to) {
+        Some(code) if wire::is_delivery_error(code) => Some(code),
+        Some(code) => return Err(TwilioError::bad_request(code, wire::twilio_message(code))),
+        None => None,
+    };
 
     let quirks = shared.quirks();
     // A trial account's messages say so, in the body the recipient reads and the API answers.
@@ -491,8 +495,13 @@ async fn send_message(
             tracing::error!(error = %e, "sandbox state not saved");
             TwilioError::internal()
         })?;
-    shared.progress(message.sid.clone(), CarrierStatus::Queued);
-    shared.maybe_reply(&message);
+    match undeliverable {
+        Some(code) => shared.fail_delivery(message.sid.clone(), code),
+        None => {
+            shared.progress(message.sid.clone(), CarrierStatus::Queued);
+            shared.maybe_reply(&message);
+        }
+    }
     let body = wire::message_json(&shared.account_sid, &message, quirks.media_ready(&message));
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -366,6 +366,34 @@ impl Shared {
         });
     }
 
+    /// Moves an outbound message to `sent`, then to what Twilio reports for the delivery error
+    /// `code`: `failed` for a queue overflow or a suspended account (30001, 30002), else
+    /// `undelivered`, with the code and Twilio's words.
+    fn fail_delivery(self: &Arc<Self>, sid: String, code: u32) {
+        let shared = self.clone();
+        self.spawn(async move {
+            tokio::time::sleep(shared.delays.sent).await;
+            shared.set_status(&sid, CarrierStatus::Sent);
+            tokio::time::sleep(shared.delays.delivered).await;
+            let status = match code {
+                30001 | 30002 => CarrierStatus::Failed,
+                _ => CarrierStatus::Undelivered,
+            };
+            let now = shared.now_ms();
+            let saved = shared.store.update(|s| {
+                if let Some(m) = s.message_mut(&sid) {
+                    m.status = status;
+                    m.updated_at = now;
+                    m.error_code = Some(code);
+                    m.error_message = Some(wire::twilio_message(code).to_owned());
+                }
+            });
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "sandbox state not saved");
+            }
+        });
+    }
+
     fn set_status(&self, sid: &str, status: CarrierStatus) {
         let now = self.now_ms();
         let saved = self.store.update(|s| {
@@ -518,7 +546,9 @@ impl SandboxHandle {
         flood::flood(&self.shared, count)
     }
 
-    /// Sends to `number` are refused with Twilio error `twilio_code` (21610: opted out).
+    /// Sends to `number` are refused with Twilio error `twilio_code` (21610: opted out); a
+    /// delivery error (30001…30010: 30003, the phone is off) is reported instead, after the
+    /// message was accepted and sent, as its `failed` or `undelivered` status.
     pub fn fail_number(&self, number: E164, twilio_code: u32) {
         self.shared.fail_number(number, Some(twilio_code));
     }

@@ -82,9 +82,20 @@ pub fn twilio_message(code: u32) -> &'static str {
         21610 => "Attempt to send to unsubscribed recipient",
         21612 => "The 'To' phone number is not currently reachable via SMS",
         21614 => "'To' number is not a valid mobile number",
+        30001 => "Queue overflow",
+        30003 => "Unreachable destination handset",
+        30005 => "Unknown destination handset",
+        30006 => "Landline or unreachable carrier",
         30007 => "Message filtered",
+        30008 => "Unknown error",
         _ => "The message could not be sent",
     }
+}
+
+/// Whether Twilio reports `code` after accepting a message, as its status (`failed` or
+/// `undelivered`), rather than refusing the send.
+pub fn is_delivery_error(code: u32) -> bool {
+    (30001..=30010).contains(&code)
 }
 
 pub fn account_uri(account_sid: &str) -> String {
