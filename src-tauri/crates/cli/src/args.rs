@@ -313,7 +313,8 @@ pub enum MediaCmd {
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
     List,
-    /// Queue a failed message again (optionally with a corrected text).
+    /// Queue a failed message again (optionally with a corrected text); one the carrier
+    /// reported failed after accepting it is sent again as a new message.
     Retry {
         /// The message's id (see `outbox` or `thread`).
         message: i64,
@@ -367,7 +368,8 @@ pub enum SandboxCmd {
         after_create: bool,
     },
     /// Make sends to NUMBER fail permanently with a Twilio error code (e.g. 21610, opted out);
-    /// without a code, let it receive again.
+    /// a delivery error (30001…30010, e.g. 30003: the phone is off) is reported after the
+    /// message was accepted, as its status; without a code, let it receive again.
     FailNumber { number: String, code: Option<u32> },
     /// Make NUMBER send TEXT to the line LINE (a number) now, as a reply.
     ///

@@ -337,11 +337,17 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         Command::Outbox { cmd } => match cmd {
             None | Some(OutboxCmd::List) => out.outbox(&e.outbox()?),
             Some(OutboxCmd::Retry { message, body }) => {
-                e.retry_failed_message(MessageId(*message), body.as_deref())?;
-                out.done(
-                    json!({ "retried": message }),
-                    &format!("Message {message} is queued again; `switchboard-cli run` sends it."),
-                )
+                let sent = e.retry_failed_message(MessageId(*message), body.as_deref())?;
+                let text = if sent.0 == *message {
+                    format!("Message {message} is queued again; `switchboard-cli run` sends it.")
+                } else {
+                    format!(
+                        "Message {message} failed at the carrier: it is sent again as message {}; \
+                         `switchboard-cli run` sends it.",
+                        sent.0
+                    )
+                };
+                out.done(json!({ "retried": message, "message_id": sent }), &text)
             }
             Some(OutboxCmd::Delete { message }) => {
                 let thread = e.delete_failed_message(MessageId(*message))?;

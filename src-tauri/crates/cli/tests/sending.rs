@@ -283,3 +283,72 @@ fn a_running_sender_sends_by_itself_when_the_carrier_returns() {
     sender.wait().unwrap();
     assert_eq!(world.carrier_received(), ["Written while offline"]);
 }
+
+/// `body` to `to` from Sales, sent, then reported by the carrier with a delivery error (the
+/// sandbox accepts it and reports the error as its status); answers the thread and the message.
+fn reported_failed(world: &World, to: &str, code: &str, body: &str) -> (String, String) {
+    world.ok(&["sandbox", "fail-number", to, code]);
+    let receipt = world.ok(&["send", "--to", to, "--line", "Sales", "--body", body]);
+    let thread = receipt["sent"][0]["thread_id"].to_string();
+    let message = receipt["sent"][0]["message_id"].to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        world.ok(&["run", "--once"]);
+        let shown = world.ok(&["thread", &thread]);
+        let status = shown["messages"][0]["status"].clone();
+        if status == "undelivered" || status == "failed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reported: {shown}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    (thread, message)
+}
+
+#[test]
+fn outbox_retry_sends_a_message_the_carrier_reported_undelivered_once_more_and_delete_removes_one()
+{
+    let world = World::start();
+    let body = "Your table is ready";
+    let (thread, failed) = reported_failed(&world, "+14155550402", "30003", body);
+    assert!(
+        world.ok(&["outbox"]).as_array().unwrap().is_empty(),
+        "no job is left"
+    );
+
+    // The phone is back on; Retry twice in a row sends one new message.
+    world.ok(&["sandbox", "fail-number", "+14155550402"]);
+    let retried = world.ok(&["outbox", "retry", &failed]);
+    assert_ne!(retried["message_id"].to_string(), failed, "{retried}");
+    let twice = world
+        .command(&["outbox", "retry", &failed])
+        .output()
+        .unwrap();
+    assert!(!twice.status.success(), "retried twice");
+    world.drain();
+    let at_carrier = world.carrier_received();
+    assert_eq!(
+        at_carrier.iter().filter(|b| b.as_str() == body).count(),
+        2,
+        "the first send and one retry: {at_carrier:?}"
+    );
+    let shown = world.ok(&["thread", &thread]);
+    let messages = shown["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "the failed copy went: {shown}");
+    assert_eq!(messages[0]["id"], retried["message_id"]);
+
+    let (other, gone) = reported_failed(&world, "+14155550403", "30005", "Wrong number?");
+    let deleted = world.ok(&["outbox", "delete", &gone]);
+    assert_eq!(deleted["thread_id"].to_string(), other);
+    world.ok(&["run", "--once"]);
+    world.ok(&["run", "--once"]);
+    let threads = world.ok(&["threads"]);
+    assert!(
+        threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != deleted["thread_id"]),
+        "the deleted message came back: {threads}"
+    );
+}
