@@ -1,8 +1,11 @@
 //! The webview's commands: each translates its arguments, calls the engine, and translates the
 //! answer. No rule of the product lives here (GitButler's one-line delegations are the model).
 //! Every command is also listed in `ipc`, which registers it and writes its TypeScript.
-
-use std::sync::Arc;
+//!
+//! Every command is `async`, so Tauri never runs one on the window's main thread, and its
+//! blocking work (the store, image fitting, search, import) runs on the blocking pool through
+//! `App::blocking`: a slow search or a 64-megapixel photo freezes neither the window nor the
+//! other commands. A test below fails on a command that is not `async`.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -12,14 +15,14 @@ use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, Messag
 use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
-    ContactView, DefaultLineEdit, DraftImageFile, Engine, ErrorCode, ImportFormat, ImportSummary,
+    ContactView, DefaultLineEdit, DraftImageFile, ErrorCode, ImportFormat, ImportSummary,
     MediaHostSummary, PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange,
     Settings, ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
-use crate::state::App;
+use crate::state::{off_the_runtime, App};
 use crate::{background, media, window};
 
 /// Most hits a search returns.
@@ -93,10 +96,6 @@ pub struct ContactInput {
     pub default_line: Option<LineId>,
 }
 
-fn engine<'a>(app: &'a State<'_, App>) -> AppResult<&'a Arc<Engine>> {
-    app.engine()
-}
-
 fn decode_image(data: &str) -> AppResult<Vec<u8>> {
     if data.len() > MAX_IMAGE_BASE64 {
         return Err(AppError::new(
@@ -145,38 +144,46 @@ fn image_data(image: PreparedImage) -> ImageData {
 }
 
 #[tauri::command]
-pub fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
-    let engine = app.engine().ok();
-    let runner = app.runner();
-    Ok(AppStatus {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        data_dir: app.data_dir.display().to_string(),
-        carrier: engine
-            .and_then(|e| e.account_status().ok())
-            .map_or_else(|| "sandbox".to_owned(), |s| s.carrier),
-        online: runner.and_then(|r| r.online()),
-        pending: engine.and_then(|e| e.pending_count().ok()).unwrap_or(0),
-        unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
-        problem: app
-            .store_problem()
-            .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone())),
-        pinned: window.is_always_on_top().unwrap_or(false),
+pub async fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
+    let engine = app.engine().ok().cloned();
+    let online = app.runner().and_then(|r| r.online());
+    let problem = app
+        .store_problem()
+        .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone()));
+    let data_dir = app.data_dir.display().to_string();
+    off_the_runtime(move || {
+        let engine = engine.as_deref();
+        Ok(AppStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            data_dir,
+            carrier: engine
+                .and_then(|e| e.account_status().ok())
+                .map_or_else(|| "sandbox".to_owned(), |s| s.carrier),
+            online,
+            pending: engine.and_then(|e| e.pending_count().ok()).unwrap_or(0),
+            unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
+            problem,
+            // Tauri runs the window's getter on the main thread and waits here for it.
+            pinned: window.is_always_on_top().unwrap_or(false),
+        })
     })
+    .await
 }
 
 #[tauri::command]
-pub fn lines(app: State<'_, App>) -> AppResult<Vec<Line>> {
-    Ok(engine(&app)?.lines()?)
+pub async fn lines(app: State<'_, App>) -> AppResult<Vec<Line>> {
+    app.blocking(|e| e.lines()).await
 }
 
 #[tauri::command]
-pub fn add_line(
+pub async fn add_line(
     app: State<'_, App>,
     number: String,
     label: String,
     color: Option<String>,
 ) -> AppResult<Line> {
-    Ok(engine(&app)?.add_line(&number, &label, color.as_deref())?)
+    app.blocking(move |e| e.add_line(&number, &label, color.as_deref()))
+        .await
 }
 
 /// Renames (at the carrier too, see `Engine::rename_line`) and recolours a line.
@@ -187,19 +194,21 @@ pub async fn edit_line(
     label: String,
     color: String,
 ) -> AppResult<Line> {
-    let engine = engine(&app)?;
-    if engine.line(line)?.label != label.trim() {
+    let current = app.blocking(move |e| e.line(line)).await?;
+    if current.label != label.trim() {
         // Only the carrier is kept: a runner (which holds the outbox lock) is not held across the
         // request.
         let carrier = app.runner().map(|r| r.carrier());
-        engine.rename_line(carrier.as_deref(), line, &label).await?;
+        app.engine()?
+            .rename_line(carrier.as_deref(), line, &label)
+            .await?;
     }
-    Ok(engine.set_line_color(line, &color)?)
+    app.blocking(move |e| e.set_line_color(line, &color)).await
 }
 
 #[tauri::command]
-pub fn account(app: State<'_, App>) -> AppResult<AccountStatus> {
-    Ok(engine(&app)?.account_status()?)
+pub async fn account(app: State<'_, App>) -> AppResult<AccountStatus> {
+    app.blocking(|e| e.account_status()).await
 }
 
 /// Checks the credentials with Twilio, keeps them in the keychain, adopts the account's numbers
@@ -211,7 +220,7 @@ pub async fn connect_twilio(
     account_sid: String,
     auth_token: String,
 ) -> AppResult<AccountConnected> {
-    let engine = engine(&app)?;
+    let engine = app.engine()?;
     let credentials = TwilioCredentials::checked(&account_sid, &auth_token)?;
     let connected = engine
         .connect_twilio(&credentials, &twilio_api_url())
@@ -221,14 +230,16 @@ pub async fn connect_twilio(
 }
 
 #[tauri::command]
-pub fn disconnect_twilio(
+pub async fn disconnect_twilio(
     app: State<'_, App>,
     handle: tauri::AppHandle,
 ) -> AppResult<AccountStatus> {
-    let engine = engine(&app)?;
-    engine.disconnect_twilio()?;
-    background::reconnect(&handle);
-    Ok(engine.account_status()?)
+    app.blocking(move |e| {
+        e.disconnect_twilio()?;
+        background::reconnect(&handle);
+        e.account_status()
+    })
+    .await
 }
 
 /// The S3-compatible bucket Twilio fetches images from; checked, then kept in the keychain.
@@ -258,7 +269,7 @@ pub async fn set_media_host(
     handle: tauri::AppHandle,
     host: MediaHostInput,
 ) -> AppResult<MediaHostSummary> {
-    let engine = engine(&app)?;
+    let engine = app.engine()?;
     let config = S3Config {
         endpoint: host.endpoint,
         region: host.region,
@@ -273,69 +284,72 @@ pub async fn set_media_host(
 }
 
 #[tauri::command]
-pub fn remove_media_host(
+pub async fn remove_media_host(
     app: State<'_, App>,
     handle: tauri::AppHandle,
 ) -> AppResult<AccountStatus> {
-    let engine = engine(&app)?;
-    engine.remove_media_host()?;
-    background::reconnect(&handle);
-    Ok(engine.account_status()?)
+    app.blocking(move |e| {
+        e.remove_media_host()?;
+        background::reconnect(&handle);
+        e.account_status()
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn threads(
+pub async fn threads(
     app: State<'_, App>,
     line: Option<LineId>,
     limit: usize,
     before: Option<ThreadCursor>,
 ) -> AppResult<Vec<ThreadView>> {
-    Ok(engine(&app)?.threads(line, limit, before)?)
+    app.blocking(move |e| e.threads(line, limit, before)).await
 }
 
 #[tauri::command]
-pub fn thread(
+pub async fn thread(
     app: State<'_, App>,
     id: ThreadId,
     limit: usize,
     before: Option<MessageCursor>,
 ) -> AppResult<ThreadDetail> {
-    Ok(engine(&app)?.thread(id, limit, before)?)
+    app.blocking(move |e| e.thread(id, limit, before)).await
 }
 
 /// The window now shows `thread` (or no thread): it is marked read, and its new messages raise
 /// no notification while the window has focus.
 #[tauri::command]
-pub fn view_thread(app: State<'_, App>, thread: Option<ThreadId>) -> AppResult<()> {
+pub async fn view_thread(app: State<'_, App>, thread: Option<ThreadId>) -> AppResult<()> {
     if let Some(id) = thread {
-        engine(&app)?.mark_read(id)?;
+        app.blocking(move |e| e.mark_read(id)).await?;
     }
     *app.viewing.lock().unwrap_or_else(|e| e.into_inner()) = thread;
     Ok(())
 }
 
 #[tauri::command]
-pub fn search(app: State<'_, App>, query: String) -> AppResult<Vec<SearchGroup>> {
-    Ok(engine(&app)?.search(&query, SEARCH_LIMIT)?)
+pub async fn search(app: State<'_, App>, query: String) -> AppResult<Vec<SearchGroup>> {
+    app.blocking(move |e| e.search(&query, SEARCH_LIMIT)).await
 }
 
 #[tauri::command]
-pub fn contacts(app: State<'_, App>) -> AppResult<Vec<ContactView>> {
-    Ok(engine(&app)?.contacts()?)
+pub async fn contacts(app: State<'_, App>) -> AppResult<Vec<ContactView>> {
+    app.blocking(|e| e.contacts()).await
 }
 
 #[tauri::command]
-pub fn find_contacts(app: State<'_, App>, query: String) -> AppResult<Vec<ContactView>> {
-    Ok(engine(&app)?.find_contacts(&query, 10)?)
+pub async fn find_contacts(app: State<'_, App>, query: String) -> AppResult<Vec<ContactView>> {
+    app.blocking(move |e| e.find_contacts(&query, 10)).await
 }
 
 #[tauri::command]
-pub fn add_contact(app: State<'_, App>, contact: ContactInput) -> AppResult<ContactView> {
-    Ok(engine(&app)?.add_contact(&contact.name, &contact.numbers, contact.default_line)?)
+pub async fn add_contact(app: State<'_, App>, contact: ContactInput) -> AppResult<ContactView> {
+    app.blocking(move |e| e.add_contact(&contact.name, &contact.numbers, contact.default_line))
+        .await
 }
 
 #[tauri::command]
-pub fn edit_contact(
+pub async fn edit_contact(
     app: State<'_, App>,
     id: ContactId,
     contact: ContactInput,
@@ -347,41 +361,42 @@ pub fn edit_contact(
             .default_line
             .map_or(DefaultLineEdit::Clear, DefaultLineEdit::Set),
     };
-    Ok(engine(&app)?.edit_contact(id, &edit)?)
+    app.blocking(move |e| e.edit_contact(id, &edit)).await
 }
 
 #[tauri::command]
-pub fn set_default_line(
+pub async fn set_default_line(
     app: State<'_, App>,
     contact: ContactId,
     line: Option<LineId>,
 ) -> AppResult<ContactView> {
-    Ok(engine(&app)?.set_default_line(contact, line)?)
+    app.blocking(move |e| e.set_default_line(contact, line))
+        .await
 }
 
 #[tauri::command]
-pub fn remove_contact(app: State<'_, App>, id: ContactId) -> AppResult<()> {
-    engine(&app)?.remove_contact(id)?;
-    Ok(())
+pub async fn remove_contact(app: State<'_, App>, id: ContactId) -> AppResult<()> {
+    app.blocking(move |e| e.remove_contact(id).map(drop)).await
 }
 
 #[tauri::command]
-pub fn import_contacts(app: State<'_, App>, text: String) -> AppResult<ImportSummary> {
-    Ok(engine(&app)?.import_contacts(&text, ImportFormat::detect(&text))?)
+pub async fn import_contacts(app: State<'_, App>, text: String) -> AppResult<ImportSummary> {
+    app.blocking(move |e| e.import_contacts(&text, ImportFormat::detect(&text)))
+        .await
 }
 
 /// A recipient typed as a number (or a contact's name), for a chip.
 #[tauri::command]
-pub fn recipient(app: State<'_, App>, input: String) -> AppResult<Recipient> {
-    Ok(engine(&app)?.recipient(&input)?)
+pub async fn recipient(app: State<'_, App>, input: String) -> AppResult<Recipient> {
+    app.blocking(move |e| e.recipient(&input)).await
 }
 
 /// Checks a message's images (those attached, then those added) and fits them together to the
 /// line's budget; answers what will be sent, in order. Decoding and re-encoding up to ten
-/// camera photos takes seconds: it runs on a blocking thread, never on the window's.
+/// camera photos takes seconds.
 #[tauri::command]
 pub async fn prepare_images(images: Vec<String>) -> AppResult<AttachedImages> {
-    tauri::async_runtime::spawn_blocking(move || {
+    off_the_runtime(move || {
         let prepared =
             switchboard_engine::prepare_images(decode_images(&images)?, DEFAULT_MMS_BUDGET)?;
         Ok(AttachedImages {
@@ -390,35 +405,38 @@ pub async fn prepare_images(images: Vec<String>) -> AppResult<AttachedImages> {
         })
     })
     .await
-    .map_err(|_| {
-        AppError::new(
-            ErrorCode::ImageUnreadable,
-            "Preparing the images stopped unexpectedly. Attach them again.",
-        )
-    })?
 }
 
 #[tauri::command]
-pub fn preview(app: State<'_, App>, input: ComposerState) -> AppResult<Preview> {
-    Ok(engine(&app)?.live_preview(&input)?)
+pub async fn preview(app: State<'_, App>, input: ComposerState) -> AppResult<Preview> {
+    app.blocking(move |e| e.live_preview(&input)).await
 }
 
 #[tauri::command]
-pub fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {
-    let receipt = engine(&app)?.send(&compose_request(input)?, Some(DraftKey::Composer))?;
+pub async fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {
+    let receipt = app
+        .blocking(move |e| {
+            let request = compose_request(input)?;
+            Ok::<_, AppError>(e.send(&request, Some(DraftKey::Composer))?)
+        })
+        .await?;
     app.wake();
     Ok(receipt)
 }
 
 #[tauri::command]
-pub fn reply(
+pub async fn reply(
     app: State<'_, App>,
     thread: ThreadId,
     body: String,
     images: Vec<String>,
 ) -> AppResult<SendReceipt> {
-    let images = decode_images(&images)?;
-    let receipt = engine(&app)?.reply(thread, &body, images, Some(DraftKey::Thread(thread)))?;
+    let receipt = app
+        .blocking(move |e| {
+            let images = decode_images(&images)?;
+            Ok::<_, AppError>(e.reply(thread, &body, images, Some(DraftKey::Thread(thread)))?)
+        })
+        .await?;
     app.wake();
     Ok(receipt)
 }
@@ -436,107 +454,121 @@ pub async fn save_attachment(
 }
 
 #[tauri::command]
-pub fn outbox(app: State<'_, App>) -> AppResult<Vec<OutboxJob>> {
-    Ok(engine(&app)?.outbox()?)
+pub async fn outbox(app: State<'_, App>) -> AppResult<Vec<OutboxJob>> {
+    app.blocking(|e| e.outbox()).await
 }
 
+/// Retries a failed message: the same one queued again, or, when the carrier reported it
+/// failed after accepting it, a new one with its words and images (`Engine::retry_failed_message`).
 #[tauri::command]
-pub fn retry_message(
+pub async fn retry_message(
     app: State<'_, App>,
     message: MessageId,
     body: Option<String>,
 ) -> AppResult<()> {
-    engine(&app)?.retry_failed_message(message, body.as_deref())?;
+    app.blocking(move |e| e.retry_failed_message(message, body.as_deref()))
+        .await?;
     app.wake();
     Ok(())
 }
 
 #[tauri::command]
-pub fn retry_media(app: State<'_, App>, message: MessageId) -> AppResult<()> {
-    engine(&app)?.retry_media(message)?;
+pub async fn retry_media(app: State<'_, App>, message: MessageId) -> AppResult<()> {
+    app.blocking(move |e| e.retry_media(message)).await?;
     app.wake();
     Ok(())
 }
 
 #[tauri::command]
-pub fn delete_message(app: State<'_, App>, message: MessageId) -> AppResult<ThreadId> {
-    Ok(engine(&app)?.delete_failed_message(message)?)
+pub async fn delete_message(app: State<'_, App>, message: MessageId) -> AppResult<ThreadId> {
+    app.blocking(move |e| e.delete_failed_message(message))
+        .await
 }
 
 #[tauri::command]
-pub fn load_draft(app: State<'_, App>, key: DraftKey) -> AppResult<Option<String>> {
-    Ok(engine(&app)?.load_draft(key)?)
+pub async fn load_draft(app: State<'_, App>, key: DraftKey) -> AppResult<Option<String>> {
+    app.blocking(move |e| e.load_draft(key)).await
 }
 
 #[tauri::command]
-pub fn save_draft(app: State<'_, App>, key: DraftKey, json: String) -> AppResult<()> {
-    Ok(engine(&app)?.save_draft(key, &json)?)
+pub async fn save_draft(app: State<'_, App>, key: DraftKey, json: String) -> AppResult<()> {
+    app.blocking(move |e| e.save_draft(key, &json)).await
 }
 
 /// Replaces a draft's images (none removes them); called when the set changes, not as the
 /// user types.
 #[tauri::command]
-pub fn save_draft_images(
+pub async fn save_draft_images(
     app: State<'_, App>,
     key: DraftKey,
     images: Vec<DraftImageInput>,
 ) -> AppResult<()> {
-    let data: Vec<String> = images.iter().map(|i| i.data.clone()).collect();
-    let files = decode_images(&data)?
-        .into_iter()
-        .zip(&images)
-        .map(|(bytes, image)| DraftImageFile {
-            bytes,
-            resized: image.resized,
-        })
-        .collect();
-    Ok(engine(&app)?.save_draft_images(key, files)?)
+    app.blocking(move |e| {
+        let data: Vec<String> = images.iter().map(|i| i.data.clone()).collect();
+        let files = decode_images(&data)?
+            .into_iter()
+            .zip(&images)
+            .map(|(bytes, image)| DraftImageFile {
+                bytes,
+                resized: image.resized,
+            })
+            .collect();
+        Ok::<_, AppError>(e.save_draft_images(key, files)?)
+    })
+    .await
 }
 
 /// A draft's images in their order, as the tray shows them.
 #[tauri::command]
-pub fn draft_images(app: State<'_, App>, key: DraftKey) -> AppResult<AttachedImages> {
-    Ok(AttachedImages {
-        images: engine(&app)?
-            .draft_images(key)?
-            .into_iter()
-            .map(image_data)
-            .collect(),
-        budget: DEFAULT_MMS_BUDGET,
+pub async fn draft_images(app: State<'_, App>, key: DraftKey) -> AppResult<AttachedImages> {
+    app.blocking(move |e| {
+        Ok::<_, AppError>(AttachedImages {
+            images: e.draft_images(key)?.into_iter().map(image_data).collect(),
+            budget: DEFAULT_MMS_BUDGET,
+        })
     })
+    .await
 }
 
 #[tauri::command]
-pub fn discard_draft(app: State<'_, App>, key: DraftKey) -> AppResult<()> {
-    engine(&app)?.discard_draft(key)?;
-    Ok(())
+pub async fn discard_draft(app: State<'_, App>, key: DraftKey) -> AppResult<()> {
+    app.blocking(move |e| e.discard_draft(key).map(drop)).await
 }
 
 #[tauri::command]
-pub fn settings(app: State<'_, App>) -> AppResult<Settings> {
-    Ok(engine(&app)?.settings()?)
+pub async fn settings(app: State<'_, App>) -> AppResult<Settings> {
+    app.blocking(|e| e.settings()).await
 }
 
 #[tauri::command]
-pub fn set_setting(
+pub async fn set_setting(
     app: State<'_, App>,
     handle: tauri::AppHandle,
     name: String,
     value: String,
 ) -> AppResult<Settings> {
     let change = SettingChange::parse(&name, &value)?;
-    let settings = engine(&app)?.set_setting(&change)?;
-    window::apply_setting(&handle, &change, &settings)?;
-    if matches!(change, SettingChange::PollInterval(_)) {
-        background::reconnect(&handle);
-    }
-    Ok(settings)
+    app.blocking(move |e| {
+        let settings = e.set_setting(&change)?;
+        // The window's setters are run on the main thread by Tauri.
+        window::apply_setting(&handle, &change, &settings)?;
+        if matches!(change, SettingChange::PollInterval(_)) {
+            background::reconnect(&handle);
+        }
+        Ok::<_, AppError>(settings)
+    })
+    .await
 }
 
 /// Pins the window on top of others (receptionist mode), or unpins it; remembered.
 #[tauri::command]
-pub fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
-    window::set_pinned(&handle, pinned)?;
+pub async fn set_pinned(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+    pinned: bool,
+) -> AppResult<bool> {
+    app.blocking(move |_| window::set_pinned(&handle, pinned))
+        .await?;
     Ok(pinned)
 }
 
@@ -544,7 +576,7 @@ pub fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
 /// the start took (and the app benchmark waits for that line).
 /// `page_ms` is how long the page itself took, from its navigation start.
 #[tauri::command]
-pub fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
+pub async fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
     let ms = app.started.elapsed().as_millis() as u64;
     let page_ms = page_ms.clamp(0.0, 1e9) as u64;
     tracing::info!(ms, page_ms, "the conversation list is interactive");
@@ -576,6 +608,92 @@ pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The commands in `source` that Tauri would run on the window's main thread: those whose
+    /// `#[tauri::command]` is followed by a plain `fn` (`#[tauri::command(async)]` is not).
+    fn sync_commands(source: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut lines = source.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            if !line.starts_with("#[tauri::command") || line.starts_with("#[tauri::command(async)")
+            {
+                continue;
+            }
+            let Some(signature) =
+                lines.find(|l| !l.starts_with("//") && !l.starts_with('#') && l.contains("fn "))
+            else {
+                break;
+            };
+            let before_fn = &signature[..signature.find("fn ").unwrap_or(0)];
+            if !before_fn.split_whitespace().any(|word| word == "async") {
+                let name = signature.split("fn ").nth(1).unwrap_or(signature);
+                found.push(name.split(['(', '<']).next().unwrap_or(name).to_owned());
+            }
+        }
+        found
+    }
+
+    #[track_caller]
+    fn check_commands(source: &str, expected: &[&str]) {
+        assert_eq!(sync_commands(source), expected);
+    }
+
+    #[test]
+    fn a_command_that_is_not_async_is_found() {
+        check_commands(
+            "#[tauri::command]\npub fn lines(app: State<'_, App>) {}",
+            &["lines"],
+        );
+        check_commands(
+            "#[tauri::command]\n/// Docs.\npub(crate) fn send<R>(x: R) {}",
+            &["send"],
+        );
+        check_commands("#[tauri::command]\npub async fn lines() {}", &[]);
+        check_commands("#[tauri::command(async)]\npub fn lines() {}", &[]);
+        check_commands(
+            "#[tauri::command(rename_all = \"snake_case\")]\nfn a() {}",
+            &["a"],
+        );
+        check_commands(
+            "pub fn helper() {}\n#[tauri::command]\nasync fn b() {}",
+            &[],
+        );
+    }
+
+    /// Tauri runs a command that is not `async` on the window's main thread, where a slow
+    /// store read or a photo being fitted freezes the window: every command of the shell is
+    /// `async` (its blocking work then runs through `App::blocking`).
+    #[test]
+    fn no_command_runs_on_the_main_thread() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src-tauri/src");
+        let mut files = Vec::new();
+        sources(&root, &mut files);
+        assert!(files.iter().any(|f| f.ends_with("commands.rs")), "{root:?}");
+        let offenders: Vec<String> = files
+            .iter()
+            .flat_map(|f| {
+                let source = std::fs::read_to_string(f).unwrap();
+                let file = f.strip_prefix(&root).unwrap().display().to_string();
+                sync_commands(&source)
+                    .into_iter()
+                    .map(move |name| format!("{file}: {name}"))
+            })
+            .collect();
+        assert!(
+            offenders.is_empty(),
+            "commands that would run on the main thread (make them `async`): {offenders:?}"
+        );
+    }
 
     /// `Ok(count)` of decoded images, or the code refusing them.
     #[track_caller]

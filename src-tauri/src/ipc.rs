@@ -4,11 +4,13 @@
 //! description from which `bindings` writes `generated/commands.ts`: the `Commands` interface
 //! and its `invoke` implementation.
 //!
-//! An entry is `sync|async name(injected…; arguments…) -> T;` where the injected parameters are
+//! An entry is `async name(injected…; arguments…) -> T;` where the injected parameters are
 //! the ones Tauri supplies (State, AppHandle, WebviewWindow), the arguments come from the
 //! webview (Tauri reads them under their camelCased names), and the command answers
 //! `AppResult<T>`. `argument: Type as "ts"` writes a narrower TypeScript type than the Rust one.
-//! Doc comments become the interface's.
+//! Doc comments become the interface's. There is no `sync` entry: Tauri runs a command that is
+//! not `async` on the window's main thread, and the check below compiles only for an `async`
+//! command.
 //!
 //! The compiler checks types and their order, not names: an argument renamed in `commands` but
 //! not here keeps compiling, and the webview's call then misses its key.
@@ -30,11 +32,6 @@ use crate::state::App;
 macro_rules! ipc {
     // A function with the entry's signature that calls the command: it compiles only when the
     // entry matches the command's parameters and answer.
-    (@check sync $name:ident ($($p:ident: $pt:ty,)*) $ret:ty) => {
-        pub fn $name($($p: $pt),*) -> AppResult<$ret> {
-            commands::$name($($p),*)
-        }
-    };
     (@check async $name:ident ($($p:ident: $pt:ty,)*) $ret:ty) => {
         pub async fn $name($($p: $pt),*) -> AppResult<$ret> {
             commands::$name($($p),*).await
@@ -84,70 +81,70 @@ macro_rules! ipc {
 }
 
 ipc! {
-    sync status(app: State<'_, App>, window: WebviewWindow;) -> AppStatus;
-    sync lines(app: State<'_, App>;) -> Vec<Line>;
-    sync add_line(app: State<'_, App>; number: String, label: String, color: Option<String>)
+    async status(app: State<'_, App>, window: WebviewWindow;) -> AppStatus;
+    async lines(app: State<'_, App>;) -> Vec<Line>;
+    async add_line(app: State<'_, App>; number: String, label: String, color: Option<String>)
         -> Line;
     async edit_line(app: State<'_, App>; line: LineId, label: String, color: String) -> Line;
-    sync threads(
+    async threads(
         app: State<'_, App>;
         line: Option<LineId>, limit: usize, before: Option<ThreadCursor>
     ) -> Vec<ThreadView>;
-    sync thread(app: State<'_, App>; id: ThreadId, limit: usize, before: Option<MessageCursor>)
+    async thread(app: State<'_, App>; id: ThreadId, limit: usize, before: Option<MessageCursor>)
         -> ThreadDetail;
-    sync view_thread(app: State<'_, App>; thread: Option<ThreadId>) -> ();
-    sync search(app: State<'_, App>; query: String) -> Vec<SearchGroup>;
-    sync contacts(app: State<'_, App>;) -> Vec<ContactView>;
-    sync find_contacts(app: State<'_, App>; query: String) -> Vec<ContactView>;
-    sync add_contact(app: State<'_, App>; contact: ContactInput) -> ContactView;
-    sync edit_contact(app: State<'_, App>; id: ContactId, contact: ContactInput) -> ContactView;
-    sync set_default_line(app: State<'_, App>; contact: ContactId, line: Option<LineId>)
+    async view_thread(app: State<'_, App>; thread: Option<ThreadId>) -> ();
+    async search(app: State<'_, App>; query: String) -> Vec<SearchGroup>;
+    async contacts(app: State<'_, App>;) -> Vec<ContactView>;
+    async find_contacts(app: State<'_, App>; query: String) -> Vec<ContactView>;
+    async add_contact(app: State<'_, App>; contact: ContactInput) -> ContactView;
+    async edit_contact(app: State<'_, App>; id: ContactId, contact: ContactInput) -> ContactView;
+    async set_default_line(app: State<'_, App>; contact: ContactId, line: Option<LineId>)
         -> ContactView;
-    sync remove_contact(app: State<'_, App>; id: ContactId) -> ();
-    sync import_contacts(app: State<'_, App>; text: String) -> ImportSummary;
-    sync recipient(app: State<'_, App>; input: String) -> Recipient;
+    async remove_contact(app: State<'_, App>; id: ContactId) -> ();
+    async import_contacts(app: State<'_, App>; text: String) -> ImportSummary;
+    async recipient(app: State<'_, App>; input: String) -> Recipient;
     /// Checks a message's images (base64; those attached, then those added) and fits them
     /// together to the line's budget: what will be sent.
     async prepare_images(; images: Vec<String>) -> AttachedImages;
-    sync preview(app: State<'_, App>; input: ComposerState) -> Preview;
-    sync send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
-    sync reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
+    async preview(app: State<'_, App>; input: ComposerState) -> Preview;
+    async send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
+    async reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
         -> SendReceipt;
     /// Opens a save dialog and writes the item's original bytes; the file's name, or null.
     async save_attachment(app: State<'_, App>, window: WebviewWindow; message: MessageId, index: u8)
         -> Option<String>;
-    sync outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
-    sync retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
+    async outbox(app: State<'_, App>;) -> Vec<OutboxJob>;
+    async retry_message(app: State<'_, App>; message: MessageId, body: Option<String>) -> ();
     /// "Try again" on a received message's media that could not be downloaded.
-    sync retry_media(app: State<'_, App>; message: MessageId) -> ();
-    sync delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;
-    sync load_draft(app: State<'_, App>; key: DraftKey) -> Option<String>;
-    sync save_draft(app: State<'_, App>; key: DraftKey, json: String) -> ();
+    async retry_media(app: State<'_, App>; message: MessageId) -> ();
+    async delete_message(app: State<'_, App>; message: MessageId) -> ThreadId;
+    async load_draft(app: State<'_, App>; key: DraftKey) -> Option<String>;
+    async save_draft(app: State<'_, App>; key: DraftKey, json: String) -> ();
     /// Replaces a draft's images (base64, as prepared), only when the set changed.
-    sync save_draft_images(app: State<'_, App>; key: DraftKey, images: Vec<DraftImageInput>)
+    async save_draft_images(app: State<'_, App>; key: DraftKey, images: Vec<DraftImageInput>)
         -> ();
     /// A draft's images in their order.
-    sync draft_images(app: State<'_, App>; key: DraftKey) -> AttachedImages;
-    sync discard_draft(app: State<'_, App>; key: DraftKey) -> ();
-    sync settings(app: State<'_, App>;) -> Settings;
-    sync set_setting(
+    async draft_images(app: State<'_, App>; key: DraftKey) -> AttachedImages;
+    async discard_draft(app: State<'_, App>; key: DraftKey) -> ();
+    async settings(app: State<'_, App>;) -> Settings;
+    async set_setting(
         app: State<'_, App>, handle: AppHandle;
         name: String as "keyof Settings", value: String
     ) -> Settings;
-    sync set_pinned(handle: AppHandle; pinned: bool) -> bool;
-    sync account(app: State<'_, App>;) -> AccountStatus;
+    async set_pinned(app: State<'_, App>, handle: AppHandle; pinned: bool) -> bool;
+    async account(app: State<'_, App>;) -> AccountStatus;
     /// Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers.
     async connect_twilio(
         app: State<'_, App>, handle: AppHandle;
         account_sid: String, auth_token: String
     ) -> AccountConnected;
-    sync disconnect_twilio(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
+    async disconnect_twilio(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
     async set_media_host(app: State<'_, App>, handle: AppHandle; host: MediaHostInput)
         -> MediaHostSummary;
-    sync remove_media_host(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
+    async remove_media_host(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
     async sandbox_online(app: State<'_, App>; online: bool) -> ();
     /// The first conversation list is painted (the shell logs the start-up time).
-    sync ui_ready(app: State<'_, App>; page_ms: f64) -> ();
+    async ui_ready(app: State<'_, App>; page_ms: f64) -> ();
 }
 
 /// What `bindings` needs to write a command in TypeScript.

@@ -106,7 +106,9 @@ pub fn run() {
                 // The thread on screen is read now that someone looks at it.
                 let app = window.state::<App>();
                 if let (Some(thread), Ok(engine)) = (app.viewing(), app.engine()) {
-                    let _ = engine.mark_read(thread);
+                    // A store write: not on the main thread, which runs this handler.
+                    let engine = engine.clone();
+                    tauri::async_runtime::spawn_blocking(move || engine.mark_read(thread));
                 }
             }
         })

@@ -190,18 +190,22 @@ pub async fn save<R: Runtime>(
     message: MessageId,
     index: u8,
 ) -> AppResult<Option<String>> {
-    let engine = app.engine()?;
-    let item = engine.attachment(message, index)?.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::AttachmentMissing,
-            "This attachment is not here (any more, or not downloaded yet).",
-        )
-    })?;
-    let sent_at = engine
-        .store()
-        .get_message(message)
-        .map_err(switchboard_engine::EngineError::from)?
-        .created_at;
+    let (item, sent_at) = app
+        .blocking(move |engine| {
+            let item = engine.attachment(message, index)?.ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::AttachmentMissing,
+                    "This attachment is not here (any more, or not downloaded yet).",
+                )
+            })?;
+            let sent_at = engine
+                .store()
+                .get_message(message)
+                .map_err(switchboard_engine::EngineError::from)?
+                .created_at;
+            Ok::<_, AppError>((item, sent_at))
+        })
+        .await?;
     let name = suggested_name(item.kind, &item.mime, sent_at, index);
     let (tx, rx) = tokio::sync::oneshot::channel();
     window
@@ -222,13 +226,10 @@ pub async fn save<R: Runtime>(
             "That place can't be written to: choose a folder on this computer.",
         )
     })?;
-    write(&path, &item.bytes)?;
-    tracing::info!(
-        message = message.0,
-        index,
-        bytes = item.bytes.len(),
-        "a media item was saved"
-    );
+    let bytes = item.bytes.len();
+    let to = path.clone();
+    crate::state::off_the_runtime(move || write(&to, &item.bytes)).await?;
+    tracing::info!(message = message.0, index, bytes, "a media item was saved");
     Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()))
 }
 

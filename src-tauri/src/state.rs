@@ -1,5 +1,6 @@
 //! What the shell keeps between commands: the engine (once the store is open), the background
-//! runner (once the carrier is up), and what the window shows (for notifications).
+//! runner (once the carrier is up), and what the window shows (for notifications); and where a
+//! command's blocking work runs (`App::blocking`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -93,5 +94,96 @@ impl App {
 
     pub fn viewing(&self) -> Option<ThreadId> {
         *self.viewing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` with the engine on the blocking pool: every command's store reads and
+    /// writes, image fitting, search and import go through here, so that neither the window's
+    /// thread nor the async runtime waits on them.
+    pub async fn blocking<T, E>(
+        &self,
+        work: impl FnOnce(&Engine) -> Result<T, E> + Send + 'static,
+    ) -> AppResult<T>
+    where
+        T: Send + 'static,
+        AppError: From<E>,
+    {
+        let engine = self.engine()?.clone();
+        off_the_runtime(move || Ok(work(&engine)?)).await
+    }
+}
+
+/// Runs `work` on the async runtime's blocking pool (threads kept for work that waits or
+/// computes) and answers what it answered.
+pub async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|_| {
+            // Not the panic's message: it could quote what the work was given.
+            tracing::error!("a command's work stopped unexpectedly");
+            AppError::new(
+                ErrorCode::StoreUnavailable,
+                "That stopped unexpectedly inside Switchboard. Try again; if it happens again, \
+                 restart Switchboard.",
+            )
+        })?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use switchboard_engine::KeyChoice;
+
+    use super::*;
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    /// More commands wait at once than the async runtime has threads, and yet each has begun
+    /// and another still answers: their blocking work holds up neither the runtime nor the
+    /// commands after them.
+    #[test]
+    fn commands_that_wait_hold_up_neither_the_runtime_nor_other_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Arc::new(App::new(dir.path().join("data")));
+        let key = KeyChoice::KeyFile(dir.path().join("key"));
+        app.set_engine(Ok(Arc::new(Engine::open(&app.data_dir, key).unwrap())));
+        let waiting = std::thread::available_parallelism().map_or(2, |n| n.get()) + 2;
+        let (started, starts) = mpsc::channel();
+        let mut releases = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..waiting {
+            let (release, released) = mpsc::channel::<()>();
+            releases.push(release);
+            let (app, started) = (app.clone(), started.clone());
+            tasks.push(tauri::async_runtime::spawn(async move {
+                app.blocking(move |_| {
+                    let _ = started.send(());
+                    released
+                        .recv_timeout(PATIENCE)
+                        .map_err(|_| AppError::invalid("never released"))
+                })
+                .await
+            }));
+        }
+        for n in 0..waiting {
+            starts
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("only {n} of {waiting} waiting commands began"));
+        }
+        let lines = tauri::async_runtime::block_on(app.blocking(|e| e.lines()));
+        assert_eq!(
+            lines.map(|l| l.len()),
+            Ok(0),
+            "another command answered meanwhile"
+        );
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        for task in tasks {
+            assert_eq!(tauri::async_runtime::block_on(task).unwrap(), Ok(()));
+        }
     }
 }

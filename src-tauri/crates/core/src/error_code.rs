@@ -109,7 +109,7 @@ error_codes! {
     Io = "io",
     // The app's shell only.
     Starting = "starting",
-    // Listed for the webview since before this enum; nothing produces it today.
+    // The shell: a command's work stopped unexpectedly (it panicked).
     StoreUnavailable = "store_unavailable",
     AttachmentMissing = "attachment_missing",
     ImageDataMalformed = "image_data_malformed",
