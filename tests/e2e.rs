@@ -13,8 +13,8 @@ use harness::*;
 use switchboard_engine::core::model::{ImageKind, Line, MessageStatus, ThreadKey, E164};
 use switchboard_engine::store::keys::write_key_file;
 use switchboard_engine::store::{
-    now_ms, Arrival, DbKey, InboundMedia, NewImage, NewInbound, NewSentElsewhere, Store,
-    DB_FILE_NAME,
+    now_ms, Arrival, DbKey, InboundMedia, MessageError, NewImage, NewInbound, NewOutgoing,
+    NewSentElsewhere, Store, DB_FILE_NAME,
 };
 
 #[tokio::test]
@@ -1252,5 +1252,69 @@ async fn a_message_sent_from_another_device_reads_as_sent_and_says_so() {
         "nothing to send again: it left from elsewhere"
     );
     app.screenshot("sent-elsewhere").await;
+    app.close().await;
+}
+
+/// A message the carrier accepted and then reported undelivered (Twilio's 30003, a status the
+/// sync records) offers Retry like any failure, and Retry sends it again as a new message: the
+/// thread then shows it once, on its way, and the carrier receives it once.
+#[tokio::test]
+async fn retry_on_a_message_the_carrier_reported_undelivered_sends_it_once_more() {
+    if skipped() {
+        return;
+    }
+    let sid = "SM00000000000000000000000000000e2e5";
+    let dir = prefilled(|store, sales| {
+        let at = now_ms() - 60_000;
+        let sent = store
+            .enqueue_outgoing(
+                &[NewOutgoing {
+                    key: ThreadKey {
+                        line: sales.id,
+                        counterpart: E164::from_normalized(ALAN).unwrap(),
+                    },
+                    body: "Your table is ready".into(),
+                    images: Vec::new(),
+                    client_id: "e2e-undelivered".into(),
+                }],
+                at,
+            )
+            .expect("a message")[0];
+        store.mark_sending(sent.outbox_id, at + 1).expect("sending");
+        store.mark_sent(sent.outbox_id, sid, at + 2).expect("sent");
+        let error = MessageError {
+            code: Some("30003".into()),
+            message: "The phone is switched off or out of reach; try again later.".into(),
+        };
+        store
+            .apply_delivery_status(sid, MessageStatus::Undelivered, Some(&error), at + 3)
+            .expect("undelivered");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Alan Turing", "Sales")).await;
+    app.wait_for(&containing_text("Not delivered: The phone is switched off"))
+        .await;
+    app.click(&button("Retry")).await;
+
+    let sent = carrier_received(&app, 1).await;
+    assert_eq!(
+        sent.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["Your table is ready"]
+    );
+    app.wait_gone(&containing_text("Not delivered")).await;
+    let bubbles = app
+        .client()
+        .find_all(fantoccini::Locator::XPath(
+            "//*[@aria-label='Messages']//article[@aria-label='Sent message']",
+        ))
+        .await
+        .expect("the thread's messages");
+    assert_eq!(
+        bubbles.len(),
+        1,
+        "the failed copy went, the new one is there"
+    );
+    assert!(!app.shows(&button("Retry")).await);
+    app.screenshot("undelivered-retried").await;
     app.close().await;
 }

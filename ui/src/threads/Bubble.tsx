@@ -33,15 +33,23 @@ export function Bubble(props: {
   const thumbs = new Map<number, HTMLButtonElement>();
   let opener: number | null = null;
 
+  // One action at a time: a double click on Retry asks once.
+  let acting = false;
   const act = async (f: () => Promise<unknown>) => {
+    if (acting) return;
+    acting = true;
     setError("");
     try {
       await f();
       props.onChanged();
     } catch (e) {
       setError(messageOf(e));
+    } finally {
+      acting = false;
     }
   };
+  /** Failed here, or accepted and then reported failed or undelivered by the carrier. */
+  const failed = () => m().status === "failed" || m().status === "undelivered";
   const save = async (a: AttachmentInfo) => {
     setError("");
     setSaved("");
@@ -142,9 +150,9 @@ export function Bubble(props: {
           </span>
         </Show>
       </footer>
-      <Show when={m().status === "failed"}>
+      <Show when={failed()}>
         <div class="bubble-actions">
-          {/* A message sent from another device has no job here: only its sender can retry. */}
+          {/* A message sent from another device is its sender's to retry. */}
           <Show when={!m().sent_elsewhere}>
             <button
               onClick={() => act(() => props.backend.retryMessage(m().id, null))}
