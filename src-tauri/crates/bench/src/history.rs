@@ -41,7 +41,7 @@ pub fn fill(store: &Store, messages: u64, threads: u64) -> Result<History> {
         .collect();
 
     println!(
-        "Building an encrypted store: {} messages in {} threads over {} lines…",
+        "Building a store: {} messages in {} threads over {} lines…",
         messages,
         threads,
         lines.len()

@@ -1,9 +1,13 @@
 //! The storage benchmark: builds an encrypted store of 1,000,000 messages in 10,000 threads over
-//! 3 lines (by default), then times every storage operation of DESIGN.md §4 and prints the
-//! median and p99 beside the budget. Run with `./dev bench` (release build).
+//! 3 lines (by default) and the same store again in plain SQLite (same schema, same history, no
+//! key), then times every storage operation of DESIGN.md §4 on both, alternately, and prints
+//! the median and p99 of each beside the other with their ratio. Absolute times move with the
+//! machine; the ratio is the budget for the list, opening a thread and search (≤ 1.5×), and the
+//! absolute figures stay for the record. Run with `./dev bench` (release build).
 //!
 //! Options: `--messages N --threads N --samples N --dir PATH` (the store is kept in PATH when
-//! given, else built in a temporary directory and removed).
+//! given, else built in a temporary directory and removed; both stores take room: ~240 MB each
+//! for 1,000,000 messages).
 
 use std::time::{Duration, Instant};
 
@@ -54,11 +58,14 @@ fn parse_args() -> Result<Args> {
     Ok(args)
 }
 
-/// Figures of one operation.
+/// One operation's figures on the encrypted store and on its plain SQLite copy.
 struct Row {
     name: &'static str,
-    median: String,
-    p99: String,
+    /// Median and p99 (or a rate and its total) on the encrypted store, then on the plain one.
+    encrypted: (String, String),
+    plain: (String, String),
+    /// Encrypted ÷ plain, of the median (of the time per message for the import).
+    ratio: f64,
     budget: &'static str,
     ok: bool,
 }
@@ -72,17 +79,73 @@ fn micros(d: Duration) -> String {
     }
 }
 
-/// Times `f` `n` times and returns (median, p99).
-fn time_it(n: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<(Duration, Duration)> {
-    let mut samples = Vec::with_capacity(n);
-    for i in 0..n {
-        let start = Instant::now();
-        f(i)?;
-        samples.push(start.elapsed());
+/// Median and p99 of some samples.
+#[derive(Clone, Copy)]
+struct Figures {
+    median: Duration,
+    p99: Duration,
+}
+
+impl Figures {
+    fn of(mut samples: Vec<Duration>) -> Figures {
+        samples.sort();
+        let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Figures {
+            median: pick(0.5),
+            p99: pick(0.99),
+        }
     }
-    samples.sort();
-    let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Ok((pick(0.5), pick(0.99)))
+
+    fn shown(self) -> (String, String) {
+        (micros(self.median), micros(self.p99))
+    }
+}
+
+/// Times `f` `n` times on each store, alternating (encrypted, plain, encrypted…) so that the
+/// machine's load weighs on both alike; `f` gets the store, which one it is, and the sample.
+fn time_both(
+    stores: [&Store; 2],
+    n: usize,
+    mut f: impl FnMut(&Store, usize, usize) -> Result<()>,
+) -> Result<[Figures; 2]> {
+    let mut samples = [Vec::with_capacity(n), Vec::with_capacity(n)];
+    for i in 0..n {
+        for (which, store) in stores.iter().enumerate() {
+            let start = Instant::now();
+            f(store, which, i)?;
+            samples[which].push(start.elapsed());
+        }
+    }
+    let [a, b] = samples;
+    Ok([Figures::of(a), Figures::of(b)])
+}
+
+fn ratio(encrypted: Duration, plain: Duration) -> f64 {
+    encrypted.as_secs_f64() / plain.as_secs_f64().max(1e-9)
+}
+
+/// An operation whose budget is its cost beside plain SQLite: at most `MAX_RATIO` times.
+const MAX_RATIO: f64 = 1.5;
+
+fn against_plain(name: &'static str, [enc, plain]: [Figures; 2]) -> Row {
+    let r = ratio(enc.median, plain.median);
+    Row {
+        name,
+        encrypted: enc.shown(),
+        plain: plain.shown(),
+        ratio: r,
+        budget: "≤ 1.5× plain (median)",
+        ok: r <= MAX_RATIO,
+    }
+}
+
+/// The database file and its WAL, in bytes.
+fn size_on_disk(path: &std::path::Path) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn main() -> Result<()> {
@@ -90,57 +153,77 @@ fn main() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_owned());
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("bench.db");
-    if path.exists() {
-        bail!("{} exists: give an empty --dir", path.display());
+    let paths = [dir.join("bench.db"), dir.join("bench-plain.db")];
+    if let Some(p) = paths.iter().find(|p| p.exists()) {
+        bail!("{} exists: give an empty --dir", p.display());
     }
     let key_hex = DbKey::generate().to_hex().context("a raw key")?;
-    let key = || DbKey::from_hex(&key_hex).expect("the key just made");
-    let store = Store::create(&path, key())?;
-    let mut rng = StdRng::seed_from_u64(42);
-
-    let history = history::fill(&store, args.messages, args.threads)?;
+    let keys_of = |which: usize| {
+        if which == 0 {
+            DbKey::from_hex(&key_hex).expect("the key just made")
+        } else {
+            DbKey::plaintext_for_benchmarks()
+        }
+    };
+    let encrypted = Store::create(&paths[0], keys_of(0))?;
+    let history = history::fill(&encrypted, args.messages, args.threads)?;
+    println!("…and the same again in plain SQLite (no key), to compare with.");
+    let plain = Store::create(&paths[1], keys_of(1))?;
+    let plain_history = history::fill(&plain, args.messages, args.threads)?;
+    anyhow::ensure!(
+        plain_history.imported == history.imported,
+        "the plain copy differs"
+    );
+    let stores = [&encrypted, &plain];
     let (lines, keys, n) = (&history.lines, &history.keys, history.imported);
     let thread_count = keys.len() as u64;
     let start_ms = history::START_MS;
-    let rate = n as f64 / history.import_secs;
-    let import_secs = history.import_secs;
+    let rates = [history.import_secs, plain_history.import_secs].map(|s| n as f64 / s);
     let mut rows = vec![Row {
         name: "import history",
-        median: format!("{rate:.0} msg/s"),
-        p99: format!("({:.1} s in all)", import_secs),
+        encrypted: (
+            format!("{:.0} msg/s", rates[0]),
+            format!("({:.1} s in all)", history.import_secs),
+        ),
+        plain: (
+            format!("{:.0} msg/s", rates[1]),
+            format!("({:.1} s in all)", plain_history.import_secs),
+        ),
+        ratio: history.import_secs / plain_history.import_secs,
         budget: "≥ 15,000 msg/s",
-        ok: rate >= 15_000.0,
+        ok: rates[0] >= 15_000.0,
     }];
 
     let samples = args.samples;
-    let (med, p99) = time_it(samples, |_| {
+    let figures = time_both(stores, samples, |store, _, _| {
         let page = store.list_threads(None, 50, None)?;
         anyhow::ensure!(page.len() == 50.min(keys.len()));
         Ok(())
     })?;
-    rows.push(Row {
-        name: "conversation list, newest 50",
-        median: micros(med),
-        p99: micros(p99),
-        budget: "p99 < 1 ms",
-        ok: p99 < Duration::from_millis(1),
-    });
+    rows.push(against_plain("conversation list, newest 50", figures));
 
-    let threads = store.list_threads(None, 10_000, None)?;
-    let (med, p99) = time_it(samples, |_| {
-        let t = &threads[rng.gen_range(0..threads.len())];
-        let page = store.thread_messages(t.id, 100, None)?;
+    // The same threads in the same order on both: ids are given alike by the same history.
+    let threads = [
+        encrypted.list_threads(None, 10_000, None)?,
+        plain.list_threads(None, 10_000, None)?,
+    ];
+    anyhow::ensure!(
+        threads[0]
+            .iter()
+            .map(|t| t.id)
+            .eq(threads[1].iter().map(|t| t.id)),
+        "the plain copy's threads differ"
+    );
+    let mut rng = StdRng::seed_from_u64(42);
+    let picks: Vec<usize> = (0..samples)
+        .map(|_| rng.gen_range(0..threads[0].len()))
+        .collect();
+    let figures = time_both(stores, samples, |store, which, i| {
+        let page = store.thread_messages(threads[which][picks[i]].id, 100, None)?;
         anyhow::ensure!(!page.is_empty());
         Ok(())
     })?;
-    rows.push(Row {
-        name: "open a thread, newest 100",
-        median: micros(med),
-        p99: micros(p99),
-        budget: "median < 0.2 ms, p99 < 1 ms",
-        ok: med < Duration::from_micros(200) && p99 < Duration::from_millis(1),
-    });
+    rows.push(against_plain("open a thread, newest 100", figures));
 
     let queries = [
         "delivery",
@@ -150,86 +233,85 @@ fn main() -> Result<()> {
         "quokkaroo",
         "tomorrow morning",
     ];
-    let (med, p99) = time_it(samples / 4, |i| {
+    let figures = time_both(stores, samples / 4, |store, _, i| {
         store.search(queries[i % queries.len()], 50)?;
         Ok(())
     })?;
-    rows.push(Row {
-        name: "full-text search, newest 50",
-        median: micros(med),
-        p99: micros(p99),
-        budget: "median < 1 ms, p99 < 5 ms",
-        ok: med < Duration::from_millis(1) && p99 < Duration::from_millis(5),
-    });
+    rows.push(against_plain("full-text search, newest 50", figures));
 
-    let mut next = 0u64;
-    let (med, p99) = time_it(200, |_| {
+    let [enc, pl] = time_both(stores, 200, |store, _, i| {
         let items: Vec<NewOutgoing> = (0..20)
-            .map(|_| {
-                next += 1;
-                NewOutgoing {
-                    key: keys[(next * 97 % thread_count) as usize].clone(),
-                    body: "Our spring sale starts tomorrow morning".into(),
-                    images: Vec::new(),
-                    client_id: uuid::Uuid::new_v4().to_string(),
-                }
+            .map(|j| NewOutgoing {
+                key: keys[((i * 20 + j + 1) as u64 * 97 % thread_count) as usize].clone(),
+                body: "Our spring sale starts tomorrow morning".into(),
+                images: Vec::new(),
+                client_id: uuid::Uuid::new_v4().to_string(),
             })
             .collect();
-        store.enqueue_outgoing(&items, start_ms + n as i64 * 1_000 + next as i64)?;
+        store.enqueue_outgoing(&items, start_ms + n as i64 * 1_000 + i as i64)?;
         Ok(())
     })?;
     rows.push(Row {
         name: "enqueue a 20-recipient fan-out",
-        median: micros(med),
-        p99: micros(p99),
+        encrypted: enc.shown(),
+        plain: pl.shown(),
+        ratio: ratio(enc.median, pl.median),
         budget: "median < 10 ms",
-        ok: med < Duration::from_millis(10),
+        ok: enc.median < Duration::from_millis(10),
     });
 
-    store.checkpoint()?;
-    drop(store);
-    let (med, p99) = time_it(50, |_| {
-        let s = Store::open(&path, key())?;
-        drop(s);
-        Ok(())
-    })?;
+    for store in stores {
+        store.checkpoint()?;
+    }
+    drop((encrypted, plain));
+    let [enc, pl] = time_both_opens(&paths, keys_of)?;
     rows.push(Row {
-        name: "open the database with its key",
-        median: micros(med),
-        p99: micros(p99),
+        name: "open the database (with its key)",
+        encrypted: enc.shown(),
+        plain: pl.shown(),
+        ratio: ratio(enc.median, pl.median),
         budget: "< 5 ms",
-        ok: p99 < Duration::from_millis(5),
+        ok: enc.p99 < Duration::from_millis(5),
     });
 
-    let bytes: u64 = ["", "-wal"]
-        .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
-        .map(|m| m.len())
-        .sum();
-    let per = bytes as f64 / n as f64;
+    let bytes = paths.each_ref().map(|p| size_on_disk(p));
+    let per = bytes.map(|b| b as f64 / n as f64);
+    let shown = |i: usize| {
+        (
+            format!("{:.0} B", per[i]),
+            format!("({:.0} MB in all)", bytes[i] as f64 / 1e6),
+        )
+    };
     rows.push(Row {
         name: "size on disk per message (FTS incl.)",
-        median: format!("{per:.0} B"),
-        p99: format!("({:.0} MB in all)", bytes as f64 / 1e6),
+        encrypted: shown(0),
+        plain: shown(1),
+        ratio: per[0] / per[1],
         budget: "< 300 B",
-        ok: per < 300.0,
+        ok: per[0] < 300.0,
     });
 
     println!();
-    println!("| operation | median | p99 | budget | within |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| operation | SQLCipher median | p99 | plain SQLite median | p99 | ratio | budget | within |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.2}× | {} | {} |",
             r.name,
-            r.median,
-            r.p99,
+            r.encrypted.0,
+            r.encrypted.1,
+            r.plain.0,
+            r.plain.1,
+            r.ratio,
             r.budget,
             if r.ok { "yes" } else { "**no**" }
         );
     }
     println!(
-        "\n{} messages, {} threads, {} lines; {} samples per query; {} cores.",
+        "\n{} messages, {} threads, {} lines; {} samples per query, the two stores alternately; \
+         {} cores.",
         n,
         thread_count,
         lines.len(),
@@ -237,4 +319,22 @@ fn main() -> Result<()> {
         std::thread::available_parallelism().map_or(0, |p| p.get())
     );
     Ok(())
+}
+
+/// Opens (and closes) each database 50 times, alternately: the encrypted one with its raw key.
+fn time_both_opens(
+    paths: &[std::path::PathBuf; 2],
+    key: impl Fn(usize) -> DbKey,
+) -> Result<[Figures; 2]> {
+    let mut samples = [Vec::new(), Vec::new()];
+    for _ in 0..50 {
+        for (which, path) in paths.iter().enumerate() {
+            let k = key(which);
+            let start = Instant::now();
+            drop(Store::open(path, k)?);
+            samples[which].push(start.elapsed());
+        }
+    }
+    let [a, b] = samples;
+    Ok([Figures::of(a), Figures::of(b)])
 }

@@ -20,6 +20,9 @@ enum Secret {
     Raw(Zeroizing<[u8; 32]>),
     /// Derived by SQLCipher (PBKDF2) on every open: slower, for machines without a keychain.
     Passphrase(Zeroizing<String>),
+    /// No key: a plain SQLite file (see [`DbKey::plaintext_for_benchmarks`]).
+    #[cfg(feature = "plaintext-for-benchmarks")]
+    Plaintext,
 }
 
 impl DbKey {
@@ -28,6 +31,14 @@ impl DbKey {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(bytes.as_mut());
         DbKey(Secret::Raw(bytes))
+    }
+
+    /// No encryption at all: the storage benchmark builds a plain SQLite copy of its store to
+    /// show what SQLCipher costs beside it. Only the benchmark's crate turns the feature on;
+    /// the app and the CLI cannot make an unencrypted store.
+    #[cfg(feature = "plaintext-for-benchmarks")]
+    pub fn plaintext_for_benchmarks() -> DbKey {
+        DbKey(Secret::Plaintext)
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> DbKey {
@@ -65,6 +76,8 @@ impl DbKey {
         match &self.0 {
             Secret::Raw(bytes) => Some(Zeroizing::new(hex::encode(bytes.as_ref()))),
             Secret::Passphrase(_) => None,
+            #[cfg(feature = "plaintext-for-benchmarks")]
+            Secret::Plaintext => None,
         }
     }
 
@@ -73,6 +86,8 @@ impl DbKey {
         match &self.0 {
             Secret::Raw(bytes) => DbKey(Secret::Raw(bytes.clone())),
             Secret::Passphrase(p) => DbKey(Secret::Passphrase(p.clone())),
+            #[cfg(feature = "plaintext-for-benchmarks")]
+            Secret::Plaintext => DbKey(Secret::Plaintext),
         }
     }
 
@@ -87,6 +102,9 @@ impl DbKey {
                 let escaped = Zeroizing::new(p.replace('\'', "''"));
                 Zeroizing::new(format!("PRAGMA key = '{}';", escaped.as_str()))
             }
+            // Without a key statement SQLCipher reads and writes plain SQLite pages.
+            #[cfg(feature = "plaintext-for-benchmarks")]
+            Secret::Plaintext => Zeroizing::new(String::new()),
         }
     }
 }
@@ -96,6 +114,8 @@ impl fmt::Debug for DbKey {
         match self.0 {
             Secret::Raw(_) => f.write_str("DbKey(raw, redacted)"),
             Secret::Passphrase(_) => f.write_str("DbKey(passphrase, redacted)"),
+            #[cfg(feature = "plaintext-for-benchmarks")]
+            Secret::Plaintext => f.write_str("DbKey(none: plaintext)"),
         }
     }
 }
