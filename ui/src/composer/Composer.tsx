@@ -100,14 +100,15 @@ export function Composer(props: {
     if (q.trim()) {
       try {
         for (const c of await b.findContacts(q)) {
-          for (const n of c.numbers) {
+          c.numbers.forEach((n, i) => {
+            const shown = c.numbers_display[i] ?? n;
             found.push({
               contact: c,
               number: n,
               label: c.name,
-              detail: c.default_line_label ? `${n} · ${c.default_line_label}` : n,
+              detail: c.default_line_label ? `${shown} · ${c.default_line_label}` : shown,
             });
-          }
+          });
         }
         if (/^[+(\d]/.test(q.trim()) && found.length === 0) {
           const r = await b.recipient(q).catch(() => null);
