@@ -10,11 +10,11 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use harness::*;
-use switchboard_engine::core::model::{ImageKind, Line, MessageStatus, ThreadKey, E164};
+use switchboard_engine::core::model::{Direction, ImageKind, Line, MessageStatus, ThreadKey, E164};
 use switchboard_engine::store::keys::write_key_file;
 use switchboard_engine::store::{
-    now_ms, Arrival, DbKey, InboundMedia, MessageError, NewImage, NewInbound, NewOutgoing,
-    NewSentElsewhere, Store, DB_FILE_NAME,
+    now_ms, Arrival, DbKey, HistoryMessage, InboundMedia, MessageError, NewImage, NewInbound,
+    NewOutgoing, NewSentElsewhere, Store, DB_FILE_NAME,
 };
 
 #[tokio::test]
@@ -1316,5 +1316,381 @@ async fn retry_on_a_message_the_carrier_reported_undelivered_sends_it_once_more(
     );
     assert!(!app.shows(&button("Retry")).await);
     app.screenshot("undelivered-retried").await;
+    app.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: the composer and the conversation never lose a keystroke or a message.
+
+/// Keys pressed on whatever has the focus, one after the other as fast as WebDriver goes, with
+/// Control held down for those marked `true`.
+async fn keys(app: &App, presses: &[(char, bool)]) {
+    let ctrl: char = Key::Control.into();
+    let mut actions = KeyActions::new("keyboard".into());
+    for &(key, with_ctrl) in presses {
+        if with_ctrl {
+            actions = actions.then(KeyAction::Down { value: ctrl });
+        }
+        actions = actions
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        if with_ctrl {
+            actions = actions.then(KeyAction::Up { value: ctrl });
+        }
+    }
+    app.client()
+        .perform_actions(actions)
+        .await
+        .expect("the key presses");
+}
+
+/// Types `text` on whatever has the focus (never focusing anything first, as `type_into` does).
+async fn type_on_focus(app: &App, text: &str) {
+    let presses: Vec<(char, bool)> = text.chars().map(|c| (c, false)).collect();
+    keys(app, &presses).await;
+}
+
+/// Opens New message to `numbers`, types `body`, picks `line` with the line button, and gives
+/// the focus back to the message (its caret after the text).
+async fn compose_from(app: &App, numbers: &[&str], line: &str, body: &str) {
+    compose(app, numbers, body).await;
+    app.click(&button("Choose sending line")).await;
+    app.click(&line_option(line)).await;
+    app.wait_for(&button(&format!("Send from {line}")).within(&composer()))
+        .await;
+    app.click(&textbox("Message")).await;
+}
+
+#[tokio::test]
+async fn a_double_ctrl_enter_sends_the_message_once_to_each_recipient() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    // Two Ctrl+Enter back to back through WebDriver, as a hurried person or a bouncing key
+    // sends them.
+    compose_from(&app, &[ADA, GRACE], "Sales", "Only once, please").await;
+    let enter: char = Key::Enter.into();
+    keys(&app, &[(enter, true), (enter, true)]).await;
+    app.wait_gone(&composer()).await;
+    // The same where WebDriver cannot promise it: the second press handled before the window
+    // has answered anything the first one asked (both in one task of the page).
+    compose_from(&app, &[KATHERINE, ALAN], "Sales", "Only once, again").await;
+    app.client()
+        .execute(
+            "const body = document.querySelector('textarea[aria-label=Message]');
+             for (let i = 0; i < 2; i++) {
+               body.dispatchEvent(new KeyboardEvent('keydown',
+                 { key: 'Enter', ctrlKey: true, bubbles: true, cancelable: true }));
+             }",
+            vec![],
+        )
+        .await
+        .expect("two Ctrl+Enter");
+    app.wait_gone(&composer()).await;
+    carrier_received(&app, 4).await;
+    // The runner sends about one message a second per line: a second fan-out would be there by now.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut to: Vec<String> = app
+        .sandbox()
+        .sent()
+        .await
+        .into_iter()
+        .map(|m| m.to)
+        .collect();
+    to.sort();
+    let mut each = vec![ADA, GRACE, KATHERINE, ALAN];
+    each.sort();
+    assert_eq!(to, each, "each recipient once");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_message_sent_while_its_draft_was_being_saved_does_not_come_back_after_a_restart() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    compose_from(&app, &[ADA], "Sales", "Sent once, never a draf").await;
+    // The store is slow to write for a while (held by another connection): the send waits, and
+    // the draft save the last keystroke scheduled (300 ms later) falls inside it.
+    let held = app.hold_writes(Duration::from_secs(2));
+    let enter: char = Key::Enter.into();
+    keys(&app, &[('t', false), (enter, true)]).await;
+    app.wait_gone(&composer()).await;
+    held.join().expect("the lock released");
+    let sent = carrier_received(&app, 1).await;
+    assert_eq!(sent[0].body, "Sent once, never a draft");
+    let dir = app.close().await;
+
+    let app = App::launch_with(dir).await;
+    let draft = invoke(&app, "load_draft", serde_json::json!({ "key": "Composer" })).await;
+    assert_eq!(draft, serde_json::Value::Null, "no draft of a sent message");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !app.shows(&composer()).await,
+        "the sent message does not reopen as a draft"
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_send_the_store_refuses_keeps_its_draft_across_a_restart() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    compose_from(&app, &[ADA], "Sales", "Kept when refuse").await;
+    // The store stays locked longer than the app waits for it (5 s): the send fails.
+    let held = app.hold_writes(Duration::from_secs(7));
+    let enter: char = Key::Enter.into();
+    keys(&app, &[('d', false), (enter, true)]).await;
+    let alert = Target::xpath("//*[@role='alert']", "the composer's error").within(&composer());
+    app.wait_for_within(&alert, Duration::from_secs(20)).await;
+    held.join().expect("the lock released");
+    tokio::time::sleep(Duration::from_secs(1)).await; // the draft is written once the store is free
+    assert!(app.sandbox().sent().await.is_empty(), "nothing went");
+    let dir = app.close().await;
+
+    let app = App::launch_with(dir).await;
+    app.wait_for(&composer()).await;
+    let body = app.wait_for(&textbox("Message")).await;
+    assert_eq!(
+        body.prop("value").await.unwrap().as_deref(),
+        Some("Kept when refused")
+    );
+    app.close().await;
+}
+
+/// The reply box's text and whether it has the focus.
+async fn reply_box(app: &App) -> (String, bool) {
+    let state = app
+        .client()
+        .execute(
+            "const box = document.querySelector('textarea[aria-label=\"Reply text\"]');
+             return [box ? box.value : null, document.activeElement === box];",
+            vec![],
+        )
+        .await
+        .expect("the reply box");
+    (
+        state[0].as_str().unwrap_or_default().to_owned(),
+        state[1].as_bool().unwrap_or(false),
+    )
+}
+
+#[tokio::test]
+async fn typing_a_reply_while_the_thread_updates_keeps_every_keystroke_and_the_focus() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let photo = picture("plasma:red-blue", 320, 240, "png");
+    app.sandbox()
+        .reply_with_media(ADA, SALES, "A photo first", &[("image/png", &photo)])
+        .await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    loaded(&app, "Photo 1 of 1").await;
+    let image = app.wait_for(&by_role("img", "Photo 1 of 1")).await;
+
+    // A reply on its way, whose statuses then change while the next one is typed.
+    app.type_into(&textbox("Reply text"), "On its way").await;
+    let enter: char = Key::Enter.into();
+    keys(&app, &[(enter, false)]).await;
+    carrier_received(&app, 1).await;
+
+    let text = "Typing along while the thread keeps changing under my fingers.";
+    let typing = async {
+        for c in text.chars() {
+            type_on_focus(&app, &c.to_string()).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    };
+    let inbound = async {
+        for n in 1..=6 {
+            app.sandbox()
+                .reply(ADA, SALES, &format!("Inbound number {n}"))
+                .await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    };
+    tokio::join!(typing, inbound);
+    app.wait_for(&by_text("Inbound number 6")).await;
+    let delivered = by_role("article", "Sent message").within(&labelled("Messages"));
+    eventually(
+        "the reply to read Delivered",
+        Duration::from_secs(20),
+        async || {
+            let status = app
+                .find(&delivered)
+                .await?
+                .attr("data-status")
+                .await
+                .ok()??;
+            (status == "delivered").then_some(())
+        },
+    )
+    .await;
+    // Every keystroke is in the box, which never lost the focus.
+    assert_eq!(reply_box(&app).await, (text.to_owned(), true));
+    // The photo's bubble is the one first shown, not a rebuilt one that loads it again.
+    assert_eq!(
+        image
+            .attr("alt")
+            .await
+            .expect("the same image element")
+            .as_deref(),
+        Some("Photo 1 of 1")
+    );
+    // The header names the number as a person reads it, never as E.164.
+    app.wait_for(&heading("Ada Lovelace")).await;
+    app.wait_for(&containing_text("+1 415-555-0123 · ")).await;
+    assert!(!app.shows(&containing_text("+14155550123")).await);
+    app.close().await;
+}
+
+/// Where the bubble whose text is `body` stands from the top of the messages' view, in pixels
+/// (None when it is not in the page), and how many bubbles the page holds.
+async fn bubble_top(app: &App, body: &str) -> (Option<f64>, u64) {
+    let seen = app
+        .client()
+        .execute(
+            "const log = document.querySelector('[role=log][aria-label=Messages]');
+             const bubbles = Array.from(log.querySelectorAll('.bubble'));
+             const b = bubbles.find((b) => b.querySelector('.bubble-text')?.textContent === arguments[0]);
+             return [b ? b.getBoundingClientRect().top - log.getBoundingClientRect().top : null,
+                     bubbles.length];",
+            vec![serde_json::json!(body)],
+        )
+        .await
+        .expect("the messages");
+    (seen[0].as_f64(), seen[1].as_u64().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_thread_of_700_messages_pages_back_to_its_first_and_keeps_the_place_being_read() {
+    if skipped() {
+        return;
+    }
+    const COUNT: i64 = 700;
+    let dir = prefilled(|store, sales| {
+        let key = ThreadKey {
+            line: sales.id,
+            counterpart: E164::from_normalized(ADA).unwrap(),
+        };
+        let start = now_ms() - COUNT * 60_000;
+        let history = (1..=COUNT).map(|n| {
+            let inbound = n % 2 == 1;
+            HistoryMessage {
+                key: key.clone(),
+                direction: if inbound {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                status: if inbound {
+                    MessageStatus::Received
+                } else {
+                    MessageStatus::Delivered
+                },
+                body: format!("History message {n}"),
+                created_at: start + n * 60_000,
+                carrier_sid: None,
+            }
+        });
+        store.import_history(history).expect("the history");
+    });
+    let app = App::launch_with(dir).await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&by_text("History message 700")).await;
+    assert_eq!(bubble_top(&app, "History message 600").await, (None, 100));
+
+    // From the keyboard: the button at the top loads the page before, and the message that was
+    // first stays where it was.
+    let older = button("Show older messages").within(&labelled("Messages"));
+    let el = app.wait_for(&older).await;
+    app.client()
+        .execute(
+            "arguments[0].focus({ preventScroll: true });",
+            vec![serde_json::to_value(&el).unwrap()],
+        )
+        .await
+        .expect("the button focused");
+    let (before, _) = bubble_top(&app, "History message 601").await;
+    press(&app, Key::Enter).await;
+    let after = eventually("the page before to load", DEFAULT_TIMEOUT, async || {
+        let (top, count) = bubble_top(&app, "History message 601").await;
+        (count == 200).then_some(top)
+    })
+    .await;
+    let (before, after) = (before.unwrap(), after.unwrap());
+    assert!(
+        (before - after).abs() < 2.0,
+        "601 stayed at {before}: now {after}"
+    );
+
+    // Scrolling to the top loads the rest, a page at a time, each time keeping the first message
+    // on screen in its place, down to the first message of the thread.
+    for (first, count) in [(501, 300), (401, 400), (301, 500), (201, 600), (101, 700)] {
+        let body = format!("History message {first}");
+        let top: f64 = serde_json::from_value(
+            app.client()
+                .execute(
+                    "const log = document.querySelector('[role=log][aria-label=Messages]');
+                     log.scrollTop = 0;
+                     const b = Array.from(log.querySelectorAll('.bubble'))
+                         .find((b) => b.querySelector('.bubble-text')?.textContent === arguments[0]);
+                     return b.getBoundingClientRect().top - log.getBoundingClientRect().top;",
+                    vec![serde_json::json!(body)],
+                )
+                .await
+                .expect("scrolled to the top"),
+        )
+        .unwrap();
+        let now = eventually(&format!("{count} messages"), DEFAULT_TIMEOUT, async || {
+            let (top, shown) = bubble_top(&app, &body).await;
+            (shown == count as u64).then_some(top)
+        })
+        .await
+        .unwrap();
+        assert!((top - now).abs() < 2.0, "{body} stayed at {top}: now {now}");
+    }
+    // The next look further back finds nothing more: the button goes.
+    app.client()
+        .execute(
+            "document.querySelector('[role=log][aria-label=Messages]').scrollTop = 0;",
+            vec![],
+        )
+        .await
+        .expect("scrolled to the top");
+    app.wait_for(&by_text("History message 1")).await;
+    app.wait_gone(&older).await;
+    app.screenshot("first-message").await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn the_counter_ends_on_the_count_of_the_text_typed_however_fast() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    let text = "0123456789".repeat(20);
+    compose(&app, &[ADA], &text).await;
+    let counter = labelled("Message length").within(&composer());
+    let backspace: char = Key::Backspace.into();
+    keys(&app, &vec![(backspace, false); 50]).await;
+    // 200 characters typed, 50 taken back: the counter ends on 150, one segment.
+    eventually(
+        "the counter to count the final text",
+        DEFAULT_TIMEOUT,
+        async || {
+            let shown = app.text_of(&counter).await;
+            shown
+                .starts_with("150/1600 · GSM-7 · 1 segment")
+                .then_some(())
+        },
+    )
+    .await;
     app.close().await;
 }

@@ -1344,3 +1344,32 @@ else:
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The store held still (issue 13: what the window does while a write takes its time)
+
+impl App {
+    /// Takes the app's database write lock from a connection of the test's own, as another
+    /// Switchboard process (the CLI's import) would, and keeps it for `hold`: whatever the app
+    /// writes meanwhile waits, as on a slow disk. Answers once the lock is taken; it is released
+    /// `hold` later, on a thread of its own (join the handle to wait for that).
+    pub fn hold_writes(&self, hold: Duration) -> std::thread::JoinHandle<()> {
+        let dir = self.dir.as_ref().expect("the data directory");
+        let key = switchboard_engine::store::keys::read_key_file(&dir.key_file())
+            .expect("the app's key file");
+        let hex = key.to_hex().expect("a raw key");
+        let db = dir.path().join(switchboard_engine::store::DB_FILE_NAME);
+        let conn = rusqlite::Connection::open(&db).expect("the app's database");
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex.as_str()))
+            .expect("the key");
+        conn.busy_timeout(Duration::from_secs(10))
+            .expect("a busy timeout");
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("the write lock");
+        std::thread::spawn(move || {
+            std::thread::sleep(hold);
+            conn.execute_batch("COMMIT")
+                .expect("the write lock released");
+        })
+    }
+}

@@ -1,7 +1,9 @@
 // The one way a text box keeps its draft: restored once from the store, saved whenever what
 // `snapshot` reads or the set of images changes (debounced), removed when it is empty, flushed when
 // the box goes away, and never written again once the message it belonged to was sent or
-// discarded. The JSON holds the text (recipients, body, line) and only how many images there are;
+// discarded. While a message is on its way (`clearWith`), nothing is saved: the engine clears the draft
+// with the send, and a save landing after it would bring the sent message back at the next start;
+// a send that fails saves the box as it stands, so its draft is kept. The JSON holds the text (recipients, body, line) and only how many images there are;
 // the images themselves go through `saveDraftImages`, and only when the set changed (an image added
 // or removed), so a pause in typing never rewrites the photos.
 import { createEffect, on, onCleanup } from "solid-js";
@@ -80,8 +82,10 @@ export function createDraft<T extends object>(
     if (!live) return;
     await backend.saveDraft(key, JSON.stringify({ ...draft, images: images.images.length }));
   };
+  // True from the moment Send is pressed until the engine answers.
+  let sending = false;
   const save = debounce(() => {
-    if (!live) return;
+    if (!live || sending) return;
     const draft = opts.snapshot();
     const images = opts.images();
     queue = queue.then(() => persist(draft, images)).catch(report);
@@ -93,6 +97,25 @@ export function createDraft<T extends object>(
     /** The draft is gone with its message: nothing more is saved. */
     finish() {
       live = false;
+    },
+    /** Runs `task` (a send or a discard, which clears the stored draft) once every write already
+     * on its way has landed, saving nothing while it runs. If it fails, the box is saved as it
+     * stands. */
+    async clearWith<R>(task: () => Promise<R>): Promise<R> {
+      sending = true;
+      save.cancel();
+      try {
+        await queue;
+        const result = await task();
+        // The engine removed the draft, its images with it.
+        saved = NOTHING_ATTACHED;
+        sending = false;
+        return result;
+      } catch (e) {
+        sending = false;
+        save.flush();
+        throw e;
+      }
     },
   };
 }

@@ -80,7 +80,41 @@ export function debounce<A extends unknown[], R>(f: (...args: A) => R, ms: numbe
     clearTimeout(timer);
     return f(...args);
   };
+  /** Forgets the pending call. */
+  call.cancel = () => clearTimeout(timer);
   return call;
+}
+
+/** Runs `f` as often as asked but never twice at once, the newest ask winning: an ask while a call
+ * is on its way makes one more call once it is back (however many asks came meanwhile), which
+ * reads the state as it is then. Each answer is handed to `apply` in order, so what is shown is
+ * never older than what was shown before, and the last answer is for the last ask. The promise an
+ * ask returns settles once that last answer is applied. */
+export function newestWins<R>(
+  f: () => Promise<R>,
+  apply: (result: R) => void,
+  fail: (error: unknown) => void,
+) {
+  let running: Promise<void> | null = null;
+  let again = false;
+  return (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          apply(await f());
+        } catch (e) {
+          fail(e);
+        }
+      } while (again);
+      running = null;
+    })();
+    return running;
+  };
 }
 
 /** What a media item is, in a word ("Photo", "PDF"): core's `MediaKind::label`. */

@@ -19,6 +19,7 @@ import type { ImageData } from "./generated/ImageData";
 import type { ImportSummary } from "./generated/ImportSummary";
 import type { Line } from "./generated/Line";
 import type { MediaHostInput } from "./generated/MediaHostInput";
+import type { MessageCursor } from "./generated/MessageCursor";
 import type { MediaHostSummary } from "./generated/MediaHostSummary";
 import type { LineId } from "./generated/LineId";
 import type { MessageId } from "./generated/MessageId";
@@ -39,7 +40,7 @@ export type {
   AppError, AppEvent, AppStatus, AttachedImages, ComposeInput, ComposerState, ContactId, ContactInput,
   ContactView, DraftKey, EngineEvent, ImageData, ImportSummary, Line, LineId, MessageId,
   MessageRow, OutboxJob, Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail,
-  ThreadId, ThreadView, Commands, ThreadCursor,
+  ThreadId, ThreadView, Commands, ThreadCursor, MessageCursor,
 };
 export type { AttachmentInfo } from "./generated/AttachmentInfo";
 export type { AttachmentState } from "./generated/AttachmentState";

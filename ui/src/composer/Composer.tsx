@@ -10,7 +10,7 @@ import type {
   Backend, ContactView, Line, LineId, Preview, Recipient, SendReceipt,
 } from "../backend";
 import { messageOf } from "../backend";
-import { debounce } from "../app/format";
+import { debounce, newestWins } from "../app/format";
 import { createDraft } from "../app/drafts";
 import {
   AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
@@ -76,23 +76,22 @@ export function Composer(props: {
   });
   onMount(() => void draft.loaded.then(() => toField?.focus()));
 
-  // The counter and the sending line, from Rust, whenever what matters changes.
+  // The counter and the sending line, from Rust, at every keystroke: one call at a time, the newest
+  // input winning, so the counter follows the typing without a debounce and never shows an older
+  // text's count after a newer one's.
   const kinds = () => attached().images.map((i) => i.kind);
-  const refresh = debounce(async () => {
-    try {
-      setPreview(
-        await b.preview({
-          recipients: chips().map((c) => c.number),
-          body: body(),
-          line: chosen(),
-          images: kinds(),
-        }),
-      );
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, 60);
-  createEffect(on([chips, body, chosen, () => kinds().join()], () => refresh()));
+  const refresh = newestWins(
+    () =>
+      b.preview({
+        recipients: chips().map((c) => c.number),
+        body: body(),
+        line: chosen(),
+        images: kinds(),
+      }),
+    setPreview,
+    (e) => setError(messageOf(e)),
+  );
+  createEffect(on([chips, body, chosen, () => kinds().join()], () => void refresh()));
 
   // Contacts matching what is typed in the To field.
   const search = debounce(async (q: string) => {
@@ -100,14 +99,15 @@ export function Composer(props: {
     if (q.trim()) {
       try {
         for (const c of await b.findContacts(q)) {
-          for (const n of c.numbers) {
+          c.numbers.forEach((n, i) => {
+            const shown = c.numbers_display[i] ?? n;
             found.push({
               contact: c,
               number: n,
               label: c.name,
-              detail: c.default_line_label ? `${n} · ${c.default_line_label}` : n,
+              detail: c.default_line_label ? `${shown} · ${c.default_line_label}` : shown,
             });
-          }
+          });
         }
         if (/^[+(\d]/.test(q.trim()) && found.length === 0) {
           const r = await b.recipient(q).catch(() => null);
@@ -169,28 +169,31 @@ export function Composer(props: {
   };
 
   const send = async () => {
+    // Busy before anything is awaited: a double click or a second Ctrl+Enter while this send
+    // runs does nothing, so the fan-out goes once.
     if (busy()) return;
-    setError("");
-    await refresh.flush();
-    const p = preview();
-    if (p?.decision.kind === "pick") {
-      // DESIGN.md: the first Send opens the list of lines and sends nothing.
-      openPicker(true);
-      setHint("Choose the number to send from, then press Send again.");
-      return;
-    }
-    if (p?.problem) {
-      setError(p.problem.message);
-      return;
-    }
     setBusy(true);
+    setError("");
     try {
-      const receipt = await b.send({
+      await refresh(); // the decision for what is there now
+      const p = preview();
+      if (p?.decision.kind === "pick") {
+        // DESIGN.md: the first Send opens the list of lines and sends nothing.
+        openPicker(true);
+        setHint("Choose the number to send from, then press Send again.");
+        return;
+      }
+      if (p?.problem) {
+        setError(p.problem.message);
+        return;
+      }
+      const input = {
         recipients: chips().map((c) => c.number),
         body: body(),
         line: chosen(),
         images: attached().images.map((i) => i.data),
-      });
+      };
+      const receipt = await draft.clearWith(() => b.send(input));
       draft.finish(); // the draft is gone with the send
       props.onSent(receipt);
     } catch (e) {
@@ -201,8 +204,9 @@ export function Composer(props: {
   };
 
   const discard = async () => {
+    // A save still on its way lands before the discard, never after it.
+    await draft.clearWith(() => b.discardDraft(COMPOSER)).catch(() => undefined);
     draft.finish();
-    await b.discardDraft(COMPOSER).catch(() => undefined);
     props.onClose();
   };
 

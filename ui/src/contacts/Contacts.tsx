@@ -96,7 +96,7 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
           {(c) => (
             <li class="contact-row">
               <span class="option-name">{c.name}</span>
-              <span class="muted">{c.numbers.join(", ")}</span>
+              <span class="muted">{c.numbers_display.join(", ")}</span>
               <span class="muted">
                 {c.default_line_label ? `Sends from ${c.default_line_label}` : "No default line"}
               </span>

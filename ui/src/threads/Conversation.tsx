@@ -3,14 +3,25 @@
 // own line (no picker) and keeps its draft across restarts. A thread with a short code or a
 // sender name (verification codes) takes no replies: the engine's sentence stands in the box's
 // place.
+//
+// History comes in pages of PAGE through the engine's cursor: the newest page is read again on
+// every event of the thread; older pages are added at the top when the person scrolls there (or
+// presses "Show older messages"), stay loaded, and keep the message being read where it was.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import type { Backend, MessageRow, ThreadDetail, ThreadId } from "../backend";
+import type { Backend, MessageCursor, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
 import { Bubble } from "./Bubble";
 import { ReplyBox } from "./ReplyBox";
 
 const PAGE = 100;
+/** How close to the top (in pixels) the scroll has to come for the next older page to load. */
+const NEAR_TOP = 400;
+
+const cursorOf = (m: MessageRow): MessageCursor => ({ created_at: m.created_at, id: m.id });
+/** Whether `a` comes before `c` in the thread (the engine's order: time, then id). */
+const before = (a: MessageRow, c: MessageCursor) =>
+  a.created_at < c.created_at || (a.created_at === c.created_at && a.id < c.id);
 
 export function Conversation(props: {
   backend: Backend;
@@ -22,20 +33,41 @@ export function Conversation(props: {
   onChanged: () => void;
 }) {
   const b = props.backend;
-  const [limit, setLimit] = createSignal(PAGE);
   const [detail, { refetch }] = createResource(
-    () => [props.thread, limit()] as const,
-    ([id, n]) => b.thread(id, n, null),
+    () => props.thread,
+    (id) => b.thread(id, PAGE, null),
   );
   createEffect(on(() => props.version, () => void refetch(), { defer: true }));
 
-  // Oldest at the top, as people read. Reconciled by id, so that a message read again (any
-  // event refetches the page) keeps its bubble: an open viewer stays open, and its images are
-  // not loaded again.
-  const [messages, setMessages] = createStore<MessageRow[]>([]);
-  createEffect(() =>
-    setMessages(reconcile([...(detail.latest?.messages ?? [])].reverse(), { key: "id" })),
+  // Oldest first, as people read: the older pages, then the newest page. A message pushed out of
+  // the newest page by new ones moves to the older ones rather than away from the screen.
+  const [older, setOlder] = createSignal<MessageRow[]>([]);
+  const [start, setStart] = createSignal(false);
+  let newest: MessageRow[] = [];
+  createEffect(
+    on(() => detail.latest, (d) => {
+      if (!d) return;
+      const page = [...d.messages].reverse();
+      const kept = older();
+      if (page.length < PAGE) {
+        setOlder([]);
+        setStart(true);
+      } else {
+        const edge = cursorOf(page[0]!);
+        const pushedOut = newest.filter((m) => before(m, edge));
+        const known = new Set(kept.map((m) => m.id));
+        setOlder([...kept, ...pushedOut.filter((m) => !known.has(m.id))]);
+      }
+      newest = page;
+      show();
+    }),
   );
+
+  // Reconciled by id, so that a message read again (any event refetches the newest page) keeps its
+  // bubble: an open viewer stays open, and its images are not loaded again.
+  const [messages, setMessages] = createStore<MessageRow[]>([]);
+  const show = () => setMessages(reconcile([...older(), ...newest], { key: "id" }));
+
   let log: HTMLDivElement | undefined;
   let stick = true;
   createEffect(
@@ -43,6 +75,58 @@ export function Conversation(props: {
       if (log && stick) queueMicrotask(() => log && (log.scrollTop = log.scrollHeight));
     }),
   );
+
+  // The next older page, added at the top with the first message on screen kept in its place.
+  const [loadingOlder, setLoadingOlder] = createSignal(false);
+  const [olderError, setOlderError] = createSignal("");
+  const loadOlder = async () => {
+    const first = messages[0];
+    if (loadingOlder() || start() || !first) return;
+    setLoadingOlder(true);
+    setOlderError("");
+    try {
+      const page = await b.thread(props.thread, PAGE, cursorOf(first));
+      const anchor = firstOnScreen();
+      const top = anchor?.getBoundingClientRect().top ?? 0;
+      const known = new Set(messages.map((m) => m.id));
+      const added = [...page.messages].reverse().filter((m) => !known.has(m.id));
+      setOlder([...added, ...older()]);
+      if (page.messages.length < PAGE) setStart(true);
+      show();
+      if (log && anchor) log.scrollTop += anchor.getBoundingClientRect().top - top;
+    } catch (e) {
+      setOlderError(messageOf(e));
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
+  const firstOnScreen = (): HTMLElement | undefined => {
+    if (!log) return undefined;
+    const top = log.getBoundingClientRect().top;
+    const bubbles = log.querySelectorAll<HTMLElement>(":scope > .bubble");
+    return Array.from(bubbles).find((el) => el.getBoundingClientRect().bottom > top);
+  };
+
+  // A message changed by its own buttons (Retry, Delete) is read again where it is, since it may
+  // be older than the newest page.
+  const changed = async (m: MessageRow) => {
+    props.onChanged();
+    void refetch();
+    const i = older().findIndex((o) => o.id === m.id);
+    if (i < 0) return;
+    const next = older()[i + 1] ?? newest[0];
+    try {
+      const page = next ? await b.thread(props.thread, 1, cursorOf(next)) : null;
+      const again = page?.messages[0];
+      const now = older();
+      setOlder(
+        now.flatMap((o) => (o.id !== m.id ? [o] : again?.id === m.id ? [again] : [])),
+      );
+      show();
+    } catch (e) {
+      setOlderError(messageOf(e));
+    }
+  };
 
   return (
     <section class="conversation" aria-label="Conversation">
@@ -56,13 +140,23 @@ export function Conversation(props: {
         class="messages"
         role="log"
         aria-label="Messages"
+        aria-busy={loadingOlder()}
         ref={log}
-        onScroll={() => log && (stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 40)}
+        onScroll={() => {
+          if (!log) return;
+          stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
+          if (log.scrollTop < NEAR_TOP) void loadOlder();
+        }}
       >
-        <Show when={(detail.latest?.messages.length ?? 0) >= limit()}>
-          <button class="link" onClick={() => setLimit(limit() + PAGE)}>
-            Show older messages
+        <Show when={detail.latest && !start()}>
+          {/* For keyboard users; scrolling to the top loads them too. */}
+          {/* Never disabled while loading: a disabled button would lose the focus. */}
+          <button class="link" onClick={() => void loadOlder()}>
+            {loadingOlder() ? "Loading older messages…" : "Show older messages"}
           </button>
+        </Show>
+        <Show when={olderError()}>
+          <p role="alert" class="error">{olderError()}</p>
         </Show>
         <For each={messages}>
           {(m) => (
@@ -70,16 +164,18 @@ export function Conversation(props: {
               backend={b}
               message={m}
               counterpart={detail.latest?.thread.display ?? ""}
-              onChanged={() => { void refetch(); props.onChanged(); }}
+              onChanged={() => void changed(m)}
             />
           )}
         </For>
       </div>
-      <Show when={detail.latest} keyed>
-        {(d) => (
+      {/* One reply box for as long as this thread is open: an update of the thread (an inbound
+          message, a status) never takes the box, its focus or its text away. */}
+      <Show when={detail.latest?.thread}>
+        {(t) => (
           <Show
-            when={d.thread.cannot_reply}
-            fallback={<ReplyBox backend={b} detail={d} onSent={() => { void refetch(); props.onChanged(); }} />}
+            when={t().cannot_reply}
+            fallback={<ReplyBox backend={b} thread={t()} onSent={() => { void refetch(); props.onChanged(); }} />}
           >
             {(why) => <p class="no-reply" role="note" aria-label="Replies">{why().message}</p>}
           </Show>
@@ -101,7 +197,7 @@ function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => v
       <div>
         <h2>{t().display}</h2>
         <p class="muted">
-          {t().display === t().counterpart ? "" : `${t().counterpart} · `}
+          {t().display === t().counterpart_display ? "" : `${t().counterpart_display} · `}
           <span class="line-chip" style={{ "--line-color": t().line.color }}>
             {t().line.label}
           </span>

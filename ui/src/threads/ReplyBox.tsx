@@ -1,7 +1,9 @@
 // The reply box of a conversation: it always sends from the thread's own line (no picker) and
-// keeps its draft across restarts.
+// keeps its draft across restarts. It lives as long as its thread is on screen (the conversation
+// does not rebuild it when the thread updates), and what is typed while a reply is on its way
+// stays in the box for the next one.
 import { createSignal, Show } from "solid-js";
-import type { Backend, ThreadDetail } from "../backend";
+import type { Backend, ThreadView } from "../backend";
 import { messageOf } from "../backend";
 import { createDraft } from "../app/drafts";
 import {
@@ -11,15 +13,16 @@ import {
 
 type ReplyDraft = { body: string };
 
-export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent: () => void }) {
+export function ReplyBox(props: { backend: Backend; thread: ThreadView; onSent: () => void }) {
   const b = props.backend;
-  const thread = props.detail.thread;
-  const key = { Thread: thread.id } as const;
+  // The box belongs to one thread: its owner makes a new box for another thread.
+  const id = props.thread.id;
+  const key = { Thread: id } as const;
   const [body, setBody] = createSignal("");
   const [attached, setAttached] = createSignal<AttachedImages>(NOTHING_ATTACHED);
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
-  createDraft<ReplyDraft>(b, key, {
+  const draft = createDraft<ReplyDraft>(b, key, {
     snapshot: () => ({ body: body() }),
     images: attached,
     isEmpty: (d, images) => !d.body && images.images.length === 0,
@@ -34,10 +37,13 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
     if (busy()) return;
     setBusy(true);
     setError("");
+    const text = body();
+    const images = attached();
     try {
-      await b.reply(thread.id, body(), attached().images.map((i) => i.data));
-      setBody("");
-      setAttached(NOTHING_ATTACHED);
+      await draft.clearWith(() => b.reply(id, text, images.images.map((i) => i.data)));
+      // Only what went is taken out of the box: words typed since Send stay, as the next draft.
+      setBody(body().startsWith(text) ? body().slice(text.length) : body());
+      if (attached() === images) setAttached(NOTHING_ATTACHED);
       props.onSent();
     } catch (e) {
       setError(messageOf(e));
@@ -71,7 +77,7 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
         />
         <textarea
           aria-label="Reply text"
-          placeholder={`Reply from ${thread.line.label}`}
+          placeholder={`Reply from ${props.thread.line.label}`}
           rows={2}
           maxLength={1600}
           value={body()}
@@ -84,7 +90,7 @@ export function ReplyBox(props: { backend: Backend; detail: ThreadDetail; onSent
           }}
         />
         <button type="submit" class="primary" disabled={busy() || (!body().trim() && attached().images.length === 0)}>
-          Send from {thread.line.label}
+          Send from {props.thread.line.label}
         </button>
       </div>
     </form>

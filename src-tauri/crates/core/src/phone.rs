@@ -380,6 +380,11 @@ mod tests {
     #[test]
     fn formats_for_display() {
         check_format("+14155550100", "+1 415-555-0100", "(415) 555-0100");
+        // NANP numbers as a person there reads them; other plans grouped by their own rules.
+        check_format("+14155550123", "+1 415-555-0123", "(415) 555-0123");
+        check_format("+16135550123", "+1 613-555-0123", "(613) 555-0123");
+        check_format("+4930123456", "+49 30 123456", "030 123456");
+        check_format("+81312345678", "+81 3-1234-5678", "03-1234-5678");
         check_format("+447400123456", "+44 7400 123456", "07400 123456");
         check_format("+33612345678", "+33 6 12 34 56 78", "06 12 34 56 78");
         // A number from no plan we know still shows, just unformatted.

@@ -18,6 +18,8 @@ pub struct ContactView {
     #[serde(flatten)]
     pub contact: Contact,
     pub default_line_label: Option<String>,
+    /// `numbers` as people read them (`+1 415-555-0123`), in the same order.
+    pub numbers_display: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +273,11 @@ impl Engine {
         Ok(contacts
             .into_iter()
             .map(|contact| ContactView {
+                numbers_display: contact
+                    .numbers
+                    .iter()
+                    .map(phone::format_international)
+                    .collect(),
                 default_line_label: contact
                     .default_line
                     .and_then(|d| lines.iter().find(|l| l.id == d))

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_core::composer::ComposeError;
 use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
+use switchboard_core::phone;
 use switchboard_core::threads::display_name;
 use switchboard_store::{
     group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
@@ -18,6 +19,9 @@ pub struct ThreadView {
     pub id: ThreadId,
     pub line: LineBrief,
     pub counterpart: E164,
+    /// The counterpart's number as people read it (`+1 415-555-0123`; core's
+    /// `phone::format_international`), a short code or sender name as it is.
+    pub counterpart_display: String,
     /// The contact's name, else the number formatted.
     pub display: String,
     pub last_message_at: i64,
@@ -193,6 +197,7 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
         display: display_name(t.contact_name.as_deref(), &t.counterpart),
         cannot_reply: (!t.counterpart.is_phone_number())
             .then(|| EngineError::Compose(ComposeError::SenderCannotReceive).body()),
+        counterpart_display: phone::format_international(&t.counterpart),
         counterpart: t.counterpart,
         last_message_at: t.last_message_at,
         preview: t.preview,
@@ -239,6 +244,57 @@ mod tests {
         assert!(
             e.search("\u{0}\"*", 50).is_ok(),
             "any text is a safe search"
+        );
+    }
+
+    #[test]
+    fn threads_and_contacts_show_numbers_as_people_read_them() {
+        let (_d, e) = engine();
+        let sales = e.add_line("+14155550100", "Sales", None).unwrap();
+        let ada = e
+            .add_contact(
+                "Ada Lovelace",
+                &["+14155550142".into(), "+447400123456".into()],
+                None,
+            )
+            .unwrap();
+        assert_eq!(ada.numbers_display, ["+1 415-555-0142", "+44 7400 123456"]);
+        for to in ["+14155550123", "+14155550142"] {
+            let request = ComposeRequest {
+                recipients: vec![to.into()],
+                body: "Hello".into(),
+                images: Vec::new(),
+                line: Some(sales.id),
+            };
+            e.send(&request, None).unwrap();
+        }
+        let mut shown: Vec<_> = e
+            .threads(None, 50, None)
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.counterpart.as_str().to_owned(),
+                    t.display,
+                    t.counterpart_display,
+                )
+            })
+            .collect();
+        shown.sort();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "+14155550123".into(),
+                    "+1 415-555-0123".into(),
+                    "+1 415-555-0123".into()
+                ),
+                (
+                    "+14155550142".into(),
+                    "Ada Lovelace".into(),
+                    "+1 415-555-0142".into()
+                ),
+            ] as [(String, String, String); 2]
         );
     }
 

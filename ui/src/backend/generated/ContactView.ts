@@ -6,7 +6,11 @@ import type { LineId } from "./LineId";
 /**
  * A contact as clients show it: with its default line's label resolved.
  */
-export type ContactView = { default_line_label: string | null, id: ContactId, name: string, numbers: Array<E164>, default_line: LineId | null, 
+export type ContactView = { default_line_label: string | null, 
+/**
+ * `numbers` as people read them (`+1 415-555-0123`), in the same order.
+ */
+numbers_display: Array<string>, id: ContactId, name: string, numbers: Array<E164>, default_line: LineId | null, 
 /**
  * Demo entries created for the sandbox carrier, so they can be told apart and removed.
  */

@@ -9,6 +9,11 @@ import type { ThreadId } from "./ThreadId";
  */
 export type ThreadView = { id: ThreadId, line: LineBrief, counterpart: E164, 
 /**
+ * The counterpart's number as people read it (`+1 415-555-0123`; core's
+ * `phone::format_international`), a short code or sender name as it is.
+ */
+counterpart_display: string, 
+/**
  * The contact's name, else the number formatted.
  */
 display: string, last_message_at: number, preview: string, unread: number, 
