@@ -1,11 +1,12 @@
 // The one way a text box keeps its draft: restored once from the store, saved whenever what
 // `snapshot` reads or the set of images changes (debounced), removed when it is empty, flushed when
 // the box goes away, and never written again once the message it belonged to was sent or
-// discarded. While a message is on its way (`clearWith`), nothing is saved: the engine clears the draft
-// with the send, and a save landing after it would bring the sent message back at the next start;
-// a send that fails saves the box as it stands, so its draft is kept. The JSON holds the text (recipients, body, line) and only how many images there are;
-// the images themselves go through `saveDraftImages`, and only when the set changed (an image added
-// or removed), so a pause in typing never rewrites the photos.
+// discarded. While a message is on its way (`clearWith`), nothing is saved: the engine clears the
+// draft with the send, and a save landing after it would bring the sent message back at the next
+// start; a send that fails saves the box as it stands, so its draft is kept. The JSON holds the text
+// (recipients, body, line) and only how many images there are; the images themselves go through
+// `saveDraftImages`, and only when the set changed (an image added or removed), so a pause in
+// typing never rewrites the photos.
 import { createEffect, on, onCleanup } from "solid-js";
 import type { AttachedImages, Backend, DraftKey } from "../backend";
 import { messageOf } from "../backend";
@@ -82,7 +83,7 @@ export function createDraft<T extends object>(
     if (!live) return;
     await backend.saveDraft(key, JSON.stringify({ ...draft, images: images.images.length }));
   };
-  // True from the moment Send is pressed until the engine answers.
+  // True while `clearWith` runs: from the moment Send is pressed until the engine answers.
   let sending = false;
   const save = debounce(() => {
     if (!live || sending) return;
@@ -107,9 +108,11 @@ export function createDraft<T extends object>(
       try {
         await queue;
         const result = await task();
-        // The engine removed the draft, its images with it.
+        // The engine removed the draft, its images with it. What the box still holds (typed while
+        // the send was on its way) is saved as a draft of its own, unless the box is finished.
         saved = NOTHING_ATTACHED;
         sending = false;
+        save();
         return result;
       } catch (e) {
         sending = false;
