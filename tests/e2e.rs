@@ -1353,7 +1353,8 @@ async fn the_main_views_have_no_accessibility_violations_in_light_and_dark() {
 /// Without a mouse: Tab to New message, Enter, Escape closes it and gives the focus back; two
 /// recipients picked from the suggestions with Enter, Tab to the message, Ctrl+Enter opens the
 /// line list (neither has a default line) with the focus in it, an arrow picks Support, Enter
-/// takes it to the button, and Enter sends both.
+/// takes it to the button, and Enter sends both. Then Tab goes through the sidebar in order, and
+/// Escape closes the contacts Enter opened.
 #[tokio::test]
 async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alone() {
     if skipped() {
@@ -1427,5 +1428,29 @@ async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alon
         ]
     );
     app.wait_focused(r#"button "New message""#).await;
+
+    // On through the sidebar in reading order, the conversation list one stop; a panel opened
+    // with Enter closes on Escape and gives the focus back.
+    for stop in [
+        r#"button "Pin on top""#,
+        r#"input "Search messages and contacts""#,
+        r#"select "Show line""#,
+    ] {
+        app.press(Key::Tab).await;
+        app.wait_focused(stop).await;
+    }
+    app.press(Key::Tab).await;
+    let row = app.focused().await;
+    assert!(
+        row.starts_with(r#"button ""#) && row.contains(" via Support, "),
+        "the newest conversation's row: {row}"
+    );
+    app.press(Key::Tab).await;
+    app.wait_focused(r#"button "Contacts""#).await;
+    app.press(Key::Enter).await;
+    app.wait_for(&region("Contacts")).await;
+    app.press(Key::Escape).await;
+    app.wait_gone(&region("Contacts")).await;
+    app.wait_focused(r#"button "Contacts""#).await;
     app.close().await;
 }

@@ -162,6 +162,10 @@ export function App(props: { backend: Backend }) {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "n") {
         e.preventDefault();
         openComposer();
+      } else if (e.key === "Escape" && !e.defaultPrevented && panel() !== "none" && !composing()) {
+        // Wherever the focus is (the button that opened the panel, often): what is over the
+        // page (New message, the viewer, a menu) stops its own Escape before it gets here.
+        closePanel();
       }
     };
     window.addEventListener("keydown", onKey);
