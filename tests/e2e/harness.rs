@@ -1478,7 +1478,9 @@ impl App {
     pub async fn focused(&self) -> String {
         const FOCUSED: &str = r#"
 const el = document.activeElement;
-if (!el || el === document.body) return 'nothing';
+if (!el || el === document.body) {
+  return document.hasFocus() ? 'nothing' : 'nothing (the window does not have the focus)';
+}
 const text = (node) => (node ? node.textContent.replace(/\s+/g, ' ').trim() : '');
 const role = el.getAttribute('role') || el.localName;
 let name = '';

@@ -46,9 +46,10 @@ export function App(props: { backend: Backend }) {
   let offerOpener: HTMLElement | null = null;
   let newMessageButton: HTMLButtonElement | undefined;
   const focused = () => (document.activeElement instanceof HTMLElement ? document.activeElement : null);
-  /** Focuses `el` once the page has drawn what closed, or `fallback` if `el` is gone. */
+  /** Focuses `el` once what closed is out of the DOM, or `fallback` if `el` went with it. A
+   *  microtask, not an animation frame: WebKit may hold frames back while the window is hidden. */
   const refocus = (el: HTMLElement | null, fallback?: HTMLElement) =>
-    requestAnimationFrame(() => (el?.isConnected ? el : fallback)?.focus());
+    queueMicrotask(() => (el?.isConnected ? el : fallback)?.focus());
 
   const openComposer = () => {
     if (composing()) return;
@@ -388,7 +389,7 @@ export function App(props: { backend: Backend }) {
             </p>
             <button
               class="primary"
-              ref={(el) => requestAnimationFrame(() => el.focus())}
+              ref={(el) => queueMicrotask(() => el.focus())}
               onClick={() => {
                 void guard(() => b.setDefaultLine(o().contact, o().line.id));
                 closeOffer();

@@ -76,7 +76,7 @@ export function Composer(props: {
     if (hold) {
       const from = document.activeElement;
       if (from instanceof HTMLElement && from !== lineList) pickerOpener = from;
-      requestAnimationFrame(() => lineList?.focus());
+      queueMicrotask(() => lineList?.focus());
     }
   };
   const closePicker = () => {

@@ -23,7 +23,7 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
   const closeForm = () => {
     setEditing(null);
     // The row's Edit button may have been drawn again: then the focus goes to Add contact.
-    requestAnimationFrame(() => (formOpener?.isConnected ? formOpener : addButton)?.focus());
+    queueMicrotask(() => (formOpener?.isConnected ? formOpener : addButton)?.focus());
   };
 
   const changed = () => {
@@ -176,7 +176,7 @@ function ContactForm(props: {
       <label>
         Name
         <input
-          ref={(el) => requestAnimationFrame(() => el.focus())}
+          ref={(el) => queueMicrotask(() => el.focus())}
           value={name()}
           onInput={(e) => setName(e.currentTarget.value)}
           required

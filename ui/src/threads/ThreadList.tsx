@@ -66,7 +66,7 @@ export function ThreadList(props: {
         box.scrollTop = top + ROW_HEIGHT - box.clientHeight;
       setScrollTop(box.scrollTop);
     }
-    requestAnimationFrame(() =>
+    queueMicrotask(() =>
       box?.querySelector<HTMLButtonElement>(`button[data-thread-id="${t.id}"]`)?.focus(),
     );
   };
