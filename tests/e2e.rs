@@ -1430,7 +1430,12 @@ async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alon
     app.wait_focused(r#"button "New message""#).await;
 
     // On through the sidebar in reading order, the conversation list one stop; a panel opened
-    // with Enter closes on Escape and gives the focus back.
+    // with Enter closes on Escape and gives the focus back. (Both demo contacts answer first,
+    // so that the list holds still.)
+    app.wait_for_within(&containing_text("Hi, Ada here."), Duration::from_secs(20))
+        .await;
+    app.wait_for_within(&containing_text("Hi, Grace here."), Duration::from_secs(20))
+        .await;
     for stop in [
         r#"button "Pin on top""#,
         r#"input "Search messages and contacts""#,
@@ -1440,11 +1445,29 @@ async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alon
         app.wait_focused(stop).await;
     }
     app.press(Key::Tab).await;
-    let row = app.focused().await;
+    let first = app.focused().await;
     assert!(
-        row.starts_with(r#"button ""#) && row.contains(" via Support, "),
-        "the newest conversation's row: {row}"
+        first.starts_with(r#"button ""#) && first.contains(" via Support, "),
+        "the newest conversation's row: {first}"
     );
+    // A reply redraws the list under the focused row: the row keeps the focus (its name up to
+    // the line stays; its time and preview may change), and the arrow moves it to the next row.
+    let who = first.split(',').next().unwrap_or_default().to_owned();
+    app.sandbox()
+        .reply(KATHERINE, SALES, "Are you open today?")
+        .await;
+    app.wait_for(&row("Katherine Johnson", "Sales")).await;
+    settle().await;
+    let still = app.focused().await;
+    assert!(still.starts_with(&who), "{who} keeps the focus: {still}");
+    app.press(Key::Down).await;
+    let what = format!("the focus on the row after {who}");
+    eventually(&what, DEFAULT_TIMEOUT, async || {
+        let now = app.focused().await;
+        (now.starts_with(r#"button ""#) && now.contains(" via ") && !now.starts_with(&who))
+            .then_some(())
+    })
+    .await;
     app.press(Key::Tab).await;
     app.wait_focused(r#"button "Contacts""#).await;
     app.press(Key::Enter).await;

@@ -4,7 +4,7 @@
 // scroll as lightly as 10. A row is one button whose accessible name is its visible text, read in
 // the order a person needs it ("Ada Lovelace via Sales, 2 unread, 10:32. Is it in stock?"); the
 // list is one Tab stop (the open thread's row, else the first), and the arrow keys move in it.
-import { createMemo, createSignal, For, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
 import type { ThreadId, ThreadView } from "../backend";
 import { shortTime } from "../app/format";
 
@@ -44,11 +44,28 @@ export function ThreadList(props: {
     props.threads.some((t) => t.id === props.selected) ? props.selected : (props.threads[0]?.id ?? null),
   );
 
+  // The list draws its rows anew whenever it changes (a reload, an inbound message, a scroll):
+  // the row that had the focus takes it back, so that the keyboard stays where it was. Only a
+  // move to somewhere else forgets it (the focus falling to the page, as its row goes, does not).
+  let focusedRow: ThreadId | null = null;
+  const rowButton = (id: ThreadId) =>
+    box?.querySelector<HTMLButtonElement>(`button[data-thread-id="${id}"]`) ?? null;
+  createEffect(
+    on(visible, () =>
+      queueMicrotask(() => {
+        const lost = document.activeElement === null || document.activeElement === document.body;
+        if (focusedRow !== null && lost) rowButton(focusedRow)?.focus();
+      }),
+    ),
+  );
+
   // Arrow keys (and Home, End) move between rows like a list box, opening each, and the focus
-  // follows: the row is found again once rendered, as the list may have rebuilt it.
+  // follows.
   const onKeyDown = (e: KeyboardEvent) => {
     const last = props.threads.length - 1;
-    const at = props.threads.findIndex((t) => t.id === tabStop());
+    // From the focused row (the list may have changed under it), else from the Tab stop.
+    const from = focusedRow ?? tabStop();
+    const at = props.threads.findIndex((t) => t.id === from);
     const next =
       e.key === "ArrowDown" ? Math.min(last, at + 1)
       : e.key === "ArrowUp" ? Math.max(0, at - 1)
@@ -66,9 +83,8 @@ export function ThreadList(props: {
         box.scrollTop = top + ROW_HEIGHT - box.clientHeight;
       setScrollTop(box.scrollTop);
     }
-    queueMicrotask(() =>
-      box?.querySelector<HTMLButtonElement>(`button[data-thread-id="${t.id}"]`)?.focus(),
-    );
+    focusedRow = t.id;
+    queueMicrotask(() => rowButton(t.id)?.focus());
   };
 
   return (
@@ -80,6 +96,13 @@ export function ThreadList(props: {
       }}
       onScroll={onScroll}
       onKeyDown={onKeyDown}
+      onFocusIn={(e) => {
+        const id = (e.target as HTMLElement).dataset.threadId;
+        focusedRow = id ? Number(id) : null;
+      }}
+      onFocusOut={(e) => {
+        if (e.relatedTarget && !box?.contains(e.relatedTarget as Node)) focusedRow = null;
+      }}
       role="list"
       aria-label="Conversation list"
     >
