@@ -46,13 +46,13 @@ fn composer() -> Target {
     dialog("New message")
 }
 
-/// A row of the conversation list: "Ada Lovelace via Sales".
-/// Its name goes on with ", 2 unread" while it has unread messages.
+/// A row of the conversation list, named by its text: "Ada Lovelace via Sales, 10:32. Hi!"
+/// (", 2 unread" comes before the time while it has unread messages).
 fn row(contact: &str, line: &str) -> Target {
     Target::xpath(
         &format!(
-            "//*[@aria-label='Conversation list']//button[@aria-label='{contact} via {line}' \
-             or starts-with(@aria-label, '{contact} via {line},')]"
+            "//*[@aria-label='Conversation list']\
+             //button[starts-with(normalize-space(.), '{contact} via {line},')]"
         ),
         &format!("the conversation with {contact} on {line}"),
     )
@@ -91,7 +91,7 @@ async fn rows(app: &App, contact: &str, line: &str) -> usize {
     let found = app
         .client()
         .find_all(fantoccini::Locator::XPath(&format!(
-            "//*[@aria-label='Conversation list']//button[starts-with(@aria-label, '{contact} via {line}')]"
+            "//*[@aria-label='Conversation list']//button[starts-with(normalize-space(.), '{contact} via {line},')]"
         )))
         .await
         .expect("the conversation list");
@@ -710,9 +710,13 @@ async fn a_second_launch_hands_over_to_the_first_window() {
     app.close().await;
 }
 
-/// A line in the composer's "Send from" list.
+/// A line in the composer's "Send from" list, named by its text: "Sales +14155550100".
 fn line_option(label: &str) -> Target {
-    by_role("option", label).within(&by_role("listbox", "Send from"))
+    Target::xpath(
+        &format!("//*[@role='option' and starts-with(normalize-space(.), '{label} +')]"),
+        &format!("option {label:?}"),
+    )
+    .within(&by_role("listbox", "Send from"))
 }
 
 /// Lets the window paint what the page just changed: WebKit's screenshot is of the last
@@ -1692,5 +1696,224 @@ async fn the_counter_ends_on_the_count_of_the_text_typed_however_fast() {
         },
     )
     .await;
+    app.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility (issue 13): axe-core in the real window, and the keyboard alone.
+
+/// Runs axe-core on the window as it is and adds each violation to `found`, named by `view`.
+async fn audit(app: &App, view: &str, found: &mut Vec<String>) {
+    settle().await;
+    app.screenshot(view).await;
+    for violation in app.axe().await {
+        found.push(format!("{view}: {violation}"));
+    }
+}
+
+/// A search result of the To field whose name starts with `name` ("Grace Hopper").
+fn suggestion(name: &str) -> Target {
+    Target::xpath(
+        &format!(
+            "//*[@role='listbox' and @aria-label='Matching contacts']\
+             //*[@role='option' and starts-with(normalize-space(.), '{name}')]"
+        ),
+        &format!("the search result for {name}"),
+    )
+}
+
+/// axe-core's whole default rule set (WCAG 2 A and AA, and best practices) finds nothing on the
+/// four main views, each with content, in light and in dark: a conversation with a photo, a
+/// delivered reply and a failed one; New message with a recipient and its suggestions open, then
+/// asking for the line; the contacts, and one being edited; the settings with the carrier.
+#[tokio::test]
+async fn the_main_views_have_no_accessibility_violations_in_light_and_dark() {
+    if skipped() {
+        return;
+    }
+    let photo = picture("plasma:red-blue", 640, 480, "jpg");
+    let mut found = Vec::new();
+    for look in [Look::Light, Look::Dark] {
+        let name = match look {
+            Look::Light => "light",
+            Look::Dark => "dark",
+        };
+        let app = App::launch_looking(look).await;
+        app.sandbox()
+            .reply(GRACE, SUPPORT, "My order #1042 has not arrived yet.")
+            .await;
+        app.sandbox()
+            .reply_with_media(ADA, SALES, "Is this the one?", &[("image/jpeg", &photo)])
+            .await;
+        app.click(&row("Ada Lovelace", "Sales")).await;
+        loaded(&app, "Photo 1 of 1").await;
+        // One reply the carrier refuses (the phone is out of reach), then one it delivers.
+        app.sandbox().fail_number(ADA, Some(30003)).await;
+        let reply = by_role("form", "Reply");
+        app.type_into(&textbox("Reply text"), "Yes, that one.")
+            .await;
+        app.click(&button("Send from Sales").within(&reply)).await;
+        app.wait_for(&button("Retry")).await;
+        app.sandbox().fail_number(ADA, None).await;
+        app.type_into(&textbox("Reply text"), "We open at 10 on Sunday.")
+            .await;
+        app.click(&button("Send from Sales").within(&reply)).await;
+        app.wait_for(&containing_text("Delivered")).await;
+        audit(&app, &format!("{name}-conversation"), &mut found).await;
+
+        compose(&app, &["Alan Turing"], "Your repair is ready for pick-up.").await;
+        app.type_into(&by_label("To"), "Gr").await;
+        app.wait_for(&suggestion("Grace Hopper")).await;
+        audit(&app, &format!("{name}-composer-suggestions"), &mut found).await;
+        app.click(&button("Send").within(&composer())).await;
+        app.wait_for(&by_role("listbox", "Send from")).await;
+        audit(&app, &format!("{name}-composer-line"), &mut found).await;
+        app.click(&button("Close").within(&composer())).await;
+
+        app.click(&button("Contacts")).await;
+        app.wait_for(&region("Contacts")).await;
+        audit(&app, &format!("{name}-contacts"), &mut found).await;
+        app.click(&button("Edit Grace Hopper")).await;
+        app.wait_for(&by_role("form", "Edit contact")).await;
+        audit(&app, &format!("{name}-contact-form"), &mut found).await;
+
+        app.click(&button("Settings")).await;
+        app.wait_for(&region("Carrier")).await;
+        audit(&app, &format!("{name}-settings"), &mut found).await;
+        app.close().await;
+    }
+    assert!(
+        found.is_empty(),
+        "axe-core found {} violations:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+/// Without a mouse: Tab to New message, Enter, Escape closes it and gives the focus back; two
+/// recipients picked from the suggestions with Enter, Tab to the message, Ctrl+Enter opens the
+/// line list (neither has a default line) with the focus in it, an arrow picks Support, Enter
+/// takes it to the button, and Enter sends both. Then Tab goes through the sidebar in order, and
+/// Escape closes the contacts Enter opened.
+#[tokio::test]
+async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alone() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.press(Key::Tab).await;
+    app.wait_focused(r#"button "New message""#).await;
+    app.press(Key::Enter).await;
+    app.wait_for(&composer()).await;
+    app.wait_focused(r#"combobox "To""#).await;
+    app.press(Key::Escape).await;
+    app.wait_gone(&composer()).await;
+    app.wait_focused(r#"button "New message""#).await;
+
+    app.press(Key::Enter).await;
+    app.wait_focused(r#"combobox "To""#).await;
+    for (i, name) in ["Ada Lovelace", "Grace Hopper"].iter().enumerate() {
+        app.type_keys(&name[..4]).await;
+        app.wait_for(&suggestion(name)).await;
+        app.press(Key::Enter).await;
+        let chip = by_role("listitem", name).within(&labelled("Recipients"));
+        app.wait_for(&chip).await;
+        assert_eq!(
+            app.focused().await,
+            r#"combobox "To""#,
+            "after chip {}",
+            i + 1
+        );
+    }
+    app.press(Key::Tab).await;
+    app.wait_focused(r#"textarea "Message""#).await;
+    app.type_keys("Your orders ship today.").await;
+
+    app.chord(Key::Control, Key::Enter).await;
+    app.wait_for(&by_role("listbox", "Send from")).await;
+    app.wait_focused(r#"listbox "Send from""#).await;
+    app.press(Key::Down).await;
+    eventually("Support to be picked", DEFAULT_TIMEOUT, async || {
+        let selected = app
+            .find(&line_option("Support"))
+            .await?
+            .attr("aria-selected")
+            .await
+            .ok()??;
+        (selected == "true").then_some(())
+    })
+    .await;
+    app.press(Key::Enter).await;
+    app.wait_gone(&by_role("listbox", "Send from")).await;
+    app.wait_focused(r#"button "Send from Support""#).await;
+    assert!(
+        app.sandbox().sent().await.is_empty(),
+        "nothing leaves before the second Send"
+    );
+    app.press(Key::Enter).await;
+
+    app.wait_gone(&composer()).await;
+    let mut sent: Vec<(String, String, String)> = carrier_received(&app, 2)
+        .await
+        .into_iter()
+        .map(|m| (m.from, m.to, m.body))
+        .collect();
+    sent.sort();
+    let body = "Your orders ship today.".to_owned();
+    assert_eq!(
+        sent,
+        [
+            (SUPPORT.to_owned(), ADA.to_owned(), body.clone()),
+            (SUPPORT.to_owned(), GRACE.to_owned(), body),
+        ]
+    );
+    app.wait_focused(r#"button "New message""#).await;
+
+    // On through the sidebar in reading order, the conversation list one stop; a panel opened
+    // with Enter closes on Escape and gives the focus back. (Both demo contacts answer first,
+    // so that the list holds still.)
+    app.wait_for_within(&containing_text("Hi, Ada here."), Duration::from_secs(20))
+        .await;
+    app.wait_for_within(&containing_text("Hi, Grace here."), Duration::from_secs(20))
+        .await;
+    for stop in [
+        r#"button "Pin on top""#,
+        r#"input "Search messages and contacts""#,
+        r#"select "Show line""#,
+    ] {
+        app.press(Key::Tab).await;
+        app.wait_focused(stop).await;
+    }
+    app.press(Key::Tab).await;
+    let first = app.focused().await;
+    assert!(
+        first.starts_with(r#"button ""#) && first.contains(" via Support, "),
+        "the newest conversation's row: {first}"
+    );
+    // A reply redraws the list under the focused row: the row keeps the focus (its name up to
+    // the line stays; its time and preview may change), and the arrow moves it to the next row.
+    let who = first.split(',').next().unwrap_or_default().to_owned();
+    app.sandbox()
+        .reply(KATHERINE, SALES, "Are you open today?")
+        .await;
+    app.wait_for(&row("Katherine Johnson", "Sales")).await;
+    settle().await;
+    let still = app.focused().await;
+    assert!(still.starts_with(&who), "{who} keeps the focus: {still}");
+    app.press(Key::Down).await;
+    let what = format!("the focus on the row after {who}");
+    eventually(&what, DEFAULT_TIMEOUT, async || {
+        let now = app.focused().await;
+        (now.starts_with(r#"button ""#) && now.contains(" via ") && !now.starts_with(&who))
+            .then_some(())
+    })
+    .await;
+    app.press(Key::Tab).await;
+    app.wait_focused(r#"button "Contacts""#).await;
+    app.press(Key::Enter).await;
+    app.wait_for(&region("Contacts")).await;
+    app.press(Key::Escape).await;
+    app.wait_gone(&region("Contacts")).await;
+    app.wait_focused(r#"button "Contacts""#).await;
     app.close().await;
 }

@@ -1373,3 +1373,182 @@ impl App {
         })
     }
 }
+
+// Accessibility: axe-core in the window, and the keyboard alone
+
+/// A rule of axe-core that the page breaks, with each element that breaks it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AxeViolation {
+    pub id: String,
+    pub impact: Option<String>,
+    /// What the rule asks for, in a sentence.
+    pub help: String,
+    pub nodes: Vec<AxeNode>,
+}
+
+/// One element that breaks a rule.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AxeNode {
+    /// The element's CSS selector (one per frame, outermost first).
+    pub target: Vec<Value>,
+    /// What is wrong with it, as axe says it ("Fix any of the following: …").
+    #[serde(rename = "failureSummary", default)]
+    pub failure_summary: Option<String>,
+}
+
+impl fmt::Display for AxeViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let impact = self.impact.as_deref().unwrap_or("unknown impact");
+        write!(f, "{} ({impact}): {}", self.id, self.help)?;
+        for node in &self.nodes {
+            let target: Vec<String> = node
+                .target
+                .iter()
+                .map(|t| t.as_str().map_or_else(|| t.to_string(), str::to_owned))
+                .collect();
+            let summary = node
+                .failure_summary
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            write!(f, "\n    {} — {summary}", target.join(" > "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs axe over the whole document and answers its violations as JSON text (a plain string
+/// crosses WebDriver whatever the result holds).
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ['violations'] }).then(
+  (results) => done(JSON.stringify(results.violations)),
+  (error) => done(JSON.stringify({ error: String(error) })));
+"#;
+
+impl App {
+    /// Runs axe-core (`node_modules/axe-core`, its full default rule set: WCAG 2 A and AA and
+    /// best practices) on the window as it is now, and answers the rules it finds broken.
+    pub async fn axe(&self) -> Vec<AxeViolation> {
+        let loaded = self
+            .client
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await
+            .expect("asking the page for axe");
+        if loaded != Value::Bool(true) {
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (npm ci installs axe-core)", path.display()));
+            // The script itself, not an eval of it: the page's CSP forbids eval.
+            self.client
+                .execute(&format!("{source}\nreturn typeof window.axe;"), vec![])
+                .await
+                .expect("axe-core injected into the page");
+        }
+        let answer = self
+            .client
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .expect("axe-core's run");
+        let text = answer.as_str().unwrap_or_default();
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("axe-core's answer is not its violations ({e}): {text}"))
+    }
+
+    /// Presses one key on whatever has the focus, as the keyboard does.
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        self.keys(&[key.into()]).await;
+    }
+
+    /// Holds `modifier` (Control, Shift) and presses `key`.
+    pub async fn chord(&self, modifier: fantoccini::key::Key, key: fantoccini::key::Key) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down {
+                value: modifier.into(),
+            })
+            .then(KeyAction::Down { value: key.into() })
+            .then(KeyAction::Up { value: key.into() })
+            .then(KeyAction::Up {
+                value: modifier.into(),
+            });
+        self.client
+            .perform_actions(keys)
+            .await
+            .expect("a chord of keys");
+    }
+
+    /// Types `text` into whatever has the focus, key by key (no element is found or clicked).
+    pub async fn type_keys(&self, text: &str) {
+        let chars: Vec<char> = text.chars().collect();
+        self.keys(&chars).await;
+    }
+
+    async fn keys(&self, chars: &[char]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".into());
+        for c in chars {
+            keys = keys
+                .then(KeyAction::Down { value: *c })
+                .then(KeyAction::Up { value: *c });
+        }
+        self.client
+            .perform_actions(keys)
+            .await
+            .expect("key presses");
+    }
+
+    /// What a screen reader would announce for the focused element: its role and accessible
+    /// name (`aria-labelledby`, `aria-label`, its `<label>`, else its text), as `button "Send"`.
+    pub async fn focused(&self) -> String {
+        const FOCUSED: &str = r#"
+const el = document.activeElement;
+if (!el || el === document.body) {
+  return document.hasFocus() ? 'nothing' : 'nothing (the window does not have the focus)';
+}
+const text = (node) => (node ? node.textContent.replace(/\s+/g, ' ').trim() : '');
+const role = el.getAttribute('role') || el.localName;
+let name = '';
+if (el.getAttribute('aria-labelledby')) {
+  name = el.getAttribute('aria-labelledby').split(/\s+/)
+    .map((id) => text(document.getElementById(id))).join(' ');
+} else if (el.getAttribute('aria-label')) {
+  name = el.getAttribute('aria-label');
+} else if (el.labels && el.labels.length) {
+  name = text(el.labels[0]);
+} else {
+  name = text(el);
+}
+return `${role} "${name}"`;
+"#;
+        let answer = self
+            .client
+            .execute(FOCUSED, vec![])
+            .await
+            .expect("the focused element");
+        answer.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits (10 s) until the focused element is announced as `expected` (see `focused`).
+    pub async fn wait_focused(&self, expected: &str) {
+        let what = format!("the focus on {expected}");
+        let mut last = String::new();
+        let found = tokio::time::timeout(DEFAULT_TIMEOUT, async {
+            loop {
+                last = self.focused().await;
+                if last == expected {
+                    return;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await;
+        assert!(
+            found.is_ok(),
+            "timed out waiting for {what}; it is on {last}"
+        );
+    }
+}

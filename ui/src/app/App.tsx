@@ -1,6 +1,9 @@
 // The application frame: the conversation list (with line filter and search) beside the open
 // conversation, the New message window, contacts and settings, the offline banner, and the
 // receptionist's pin. State comes from Rust through the Backend; Rust's events keep it fresh.
+// Whatever opens over the page (New message, contacts, settings, the default-line offer) gives
+// the focus back, when it closes, to what had it before: the keyboard never falls to the page's
+// start.
 import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import type {
   AppStatus, Backend, ContactId, Line, LineId, SearchGroup, SendReceipt, ThreadId, ThreadView,
@@ -36,6 +39,39 @@ export function App(props: { backend: Backend }) {
   const [offer, setOffer] = createSignal<Offer | null>(null);
   const [error, setError] = createSignal("");
   const [width, setWidth] = createSignal(window.innerWidth);
+
+  // Where the focus goes back to when what opened over the page closes.
+  let composerOpener: HTMLElement | null = null;
+  let panelOpener: HTMLElement | null = null;
+  let offerOpener: HTMLElement | null = null;
+  let newMessageButton: HTMLButtonElement | undefined;
+  const focused = () => (document.activeElement instanceof HTMLElement ? document.activeElement : null);
+  /** Focuses `el` once what closed is out of the DOM, or `fallback` if `el` went with it. A
+   *  microtask, not an animation frame: WebKit may hold frames back while the window is hidden. */
+  const refocus = (el: HTMLElement | null, fallback?: HTMLElement) =>
+    queueMicrotask(() => (el?.isConnected ? el : fallback)?.focus());
+
+  const openComposer = () => {
+    if (composing()) return;
+    composerOpener = focused();
+    setComposing(true);
+  };
+  const closeComposer = () => {
+    setComposing(false);
+    refocus(composerOpener, newMessageButton);
+  };
+  const openPanel = (which: Panel) => {
+    if (panel() === "none") panelOpener = focused();
+    setPanel(which);
+  };
+  const closePanel = () => {
+    setPanel("none");
+    refocus(panelOpener, newMessageButton);
+  };
+  const closeOffer = () => {
+    setOffer(null);
+    refocus(offerOpener, newMessageButton);
+  };
 
   const pinned = () => status()?.pinned ?? false;
   const compact = createMemo(() => width() < 760 || (pinned() && width() < 900));
@@ -102,13 +138,14 @@ export function App(props: { backend: Backend }) {
   };
 
   const afterSend = (receipt: SendReceipt) => {
-    setComposing(false);
+    closeComposer();
     setQuery("");
     setResults(null);
     void reloadThreads();
     const only = receipt.sent.length === 1 ? receipt.sent[0] : undefined;
     if (only) open(only.thread_id);
     if (receipt.offer_default !== null && only) {
+      offerOpener = composerOpener;
       setOffer({ contact: receipt.offer_default, name: only.recipient.display, line: receipt.line });
     }
   };
@@ -125,7 +162,11 @@ export function App(props: { backend: Backend }) {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "n") {
         e.preventDefault();
-        setComposing(true);
+        openComposer();
+      } else if (e.key === "Escape" && !e.defaultPrevented && panel() !== "none" && !composing()) {
+        // Wherever the focus is (the button that opened the panel, often): what is over the
+        // page (New message, the viewer, a menu) stops its own Escape before it gets here.
+        closePanel();
       }
     };
     window.addEventListener("keydown", onKey);
@@ -167,7 +208,7 @@ export function App(props: { backend: Backend }) {
             open(e.thread_id);
             break;
           case "new_message":
-            setComposing(true);
+            openComposer();
             break;
           case "pinned":
             setStatus((s) => (s ? { ...s, pinned: e.pinned } : s));
@@ -193,7 +234,7 @@ export function App(props: { backend: Backend }) {
     // Once painted, the shell logs how long the start took.
     requestAnimationFrame(() => requestAnimationFrame(() => void b.uiReady(performance.now()).catch(() => undefined)));
     // An unsent message from last time is put back in front of its writer.
-    if (await guard(() => b.loadDraft("Composer"))) setComposing(true);
+    if (await guard(() => b.loadDraft("Composer"))) openComposer();
   });
 
   const banner = () => {
@@ -215,8 +256,14 @@ export function App(props: { backend: Backend }) {
     <div class="app" classList={{ compact: compact(), pinned: pinned() }}>
       <Show when={showList()}>
         <aside class="sidebar" aria-label="Conversations">
+          <h1 class="visually-hidden">Switchboard</h1>
           <div class="toolbar">
-            <button class="primary new-message" onClick={() => setComposing(true)} title="New message (Ctrl+N)">
+            <button
+              class="primary new-message"
+              ref={newMessageButton}
+              onClick={openComposer}
+              title="New message (Ctrl+N)"
+            >
               New message
             </button>
             <button
@@ -271,19 +318,22 @@ export function App(props: { backend: Backend }) {
             </Match>
           </Switch>
           <nav class="sidebar-footer" aria-label="Sections">
-            <button onClick={() => setPanel("contacts")}>Contacts</button>
-            <button onClick={() => setPanel("settings")}>Settings</button>
+            <button onClick={() => openPanel("contacts")}>Contacts</button>
+            <button onClick={() => openPanel("settings")}>Settings</button>
           </nav>
         </aside>
       </Show>
       <Show when={showPane()}>
         <main class="pane">
+          <Show when={!showList()}>
+            <h1 class="visually-hidden">Switchboard</h1>
+          </Show>
           <Switch>
             <Match when={panel() === "contacts"}>
               <Contacts
                 backend={b}
                 lines={lines().filter((l) => l.in_account && l.sms)}
-                onClose={() => setPanel("none")}
+                onClose={closePanel}
                 onChanged={() => void reloadThreads()}
               />
             </Match>
@@ -292,7 +342,7 @@ export function App(props: { backend: Backend }) {
                 backend={b}
                 lines={lines()}
                 online={status()?.online ?? null}
-                onClose={() => setPanel("none")}
+                onClose={closePanel}
                 onLinesChanged={() => {
                   void loadLines();
                   void reloadThreads();
@@ -313,7 +363,7 @@ export function App(props: { backend: Backend }) {
             </Match>
             <Match when={true}>
               <div class="placeholder">
-                <h1>Switchboard</h1>
+                <p class="placeholder-title">Switchboard</p>
                 <p class="muted">Pick a conversation, or press New message (Ctrl+N).</p>
               </div>
             </Match>
@@ -322,20 +372,32 @@ export function App(props: { backend: Backend }) {
       </Show>
       <Show when={offer()}>
         {(o) => (
-          <div class="toast" role="alertdialog" aria-label="Default line">
-            <p>
+          <div
+            class="toast"
+            role="alertdialog"
+            aria-label="Default line"
+            aria-describedby="offer-question"
+            onKeyDown={(e) => {
+              if (e.key === "Escape") {
+                e.stopPropagation();
+                closeOffer();
+              }
+            }}
+          >
+            <p id="offer-question">
               Always send to {o().name} from {o().line.label}?
             </p>
             <button
               class="primary"
+              ref={(el) => queueMicrotask(() => el.focus())}
               onClick={() => {
                 void guard(() => b.setDefaultLine(o().contact, o().line.id));
-                setOffer(null);
+                closeOffer();
               }}
             >
               Make {o().line.label} the default
             </button>
-            <button onClick={() => setOffer(null)}>Not now</button>
+            <button onClick={closeOffer}>Not now</button>
           </div>
         )}
       </Show>
@@ -348,7 +410,7 @@ export function App(props: { backend: Backend }) {
         </div>
       </Show>
       <Show when={composing()}>
-        <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={() => setComposing(false)} onSent={afterSend} />
+        <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={closeComposer} onSent={afterSend} />
       </Show>
     </div>
   );
@@ -363,12 +425,9 @@ function SearchResults(props: { groups: SearchGroup[]; onOpen: (id: ThreadId) =>
       <For each={props.groups}>
         {(g) => (
           <div role="listitem" class="search-group">
-            <button
-              class="search-thread"
-              aria-label={`${g.thread.display} via ${g.thread.line.label}`}
-              onClick={() => props.onOpen(g.thread.id)}
-            >
+            <button class="search-thread" onClick={() => props.onOpen(g.thread.id)}>
               <span class="option-name">{g.thread.display}</span>
+              <span class="visually-hidden">{" via "}</span>
               <span class="line-chip" style={{ "--line-color": g.thread.line.color }}>
                 {g.thread.line.label}
               </span>

@@ -100,6 +100,8 @@ export function AttachButton(props: {
         multiple
         accept="image/jpeg,image/png,image/gif"
         class="visually-hidden"
+        // Never a Tab stop of its own (it is invisible): the button above opens it.
+        tabIndex={-1}
         aria-label="Image files"
         onChange={(e) => {
           // Taken before the input is cleared, which empties its list.

@@ -5,6 +5,11 @@
 // Send opens the line list and sends nothing, the chosen line is highlighted and shown on the
 // button, and a second Send sends. The line button changes the line at any time (click or
 // hover). Everything typed is kept as a draft.
+//
+// The keyboard does all of it: the To field is a WAI-ARIA combobox (the arrows move in its
+// suggestions, Enter takes one, Escape closes them); the line list takes the focus when Send or
+// the line button opens it (the arrows pick, Enter goes back to Send, Escape closes it); Tab stays
+// inside the window, and Escape closes it.
 import { createEffect, createSignal, For, on, onMount, Show } from "solid-js";
 import type {
   Backend, ContactView, Line, LineId, Preview, Recipient, SendReceipt,
@@ -48,14 +53,31 @@ export function Composer(props: {
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   let toField: HTMLInputElement | undefined;
+  let dialog: HTMLDivElement | undefined;
+  let lineList: HTMLUListElement | undefined;
+  let sendButton: HTMLButtonElement | undefined;
+  // What had the focus when the line list took it (the line button, Send, the message): Escape
+  // gives it back there.
+  let pickerOpener: HTMLElement | null = null;
+  const [activeLine, setActiveLine] = createSignal(0);
   let hoverTimer: ReturnType<typeof setTimeout> | undefined;
   // The line list opens on hover and on click. Hover opens it for as long as the pointer stays;
   // a click keeps it open until the next click, so the click that follows a hover never closes
   // the list the hover just opened.
   let heldOpen = false;
+  // Opened by a click, a key or Send (`hold`), the list takes the focus; a hover leaves it.
   const openPicker = (hold: boolean) => {
     heldOpen = heldOpen || hold;
+    if (!pickerOpen()) {
+      const at = props.lines.findIndex((l) => l.id === sendingLine()?.id);
+      setActiveLine(Math.max(0, at));
+    }
     setPickerOpen(true);
+    if (hold) {
+      const from = document.activeElement;
+      if (from instanceof HTMLElement && from !== lineList) pickerOpener = from;
+      queueMicrotask(() => lineList?.focus());
+    }
   };
   const closePicker = () => {
     heldOpen = false;
@@ -146,6 +168,70 @@ export function Composer(props: {
     toField?.focus();
   };
 
+  // The line list as a listbox: the arrows pick (the selection follows them), Enter or Space
+  // takes the line and goes on to Send, Escape closes it where it was opened from.
+  const onLineListKey = (e: KeyboardEvent) => {
+    const last = props.lines.length - 1;
+    const move = (to: number) => {
+      e.preventDefault();
+      setActiveLine(to);
+      const line = props.lines[to];
+      if (line) choose(line.id);
+    };
+    switch (e.key) {
+      case "ArrowDown":
+        return move(Math.min(last, activeLine() + 1));
+      case "ArrowUp":
+        return move(Math.max(0, activeLine() - 1));
+      case "Home":
+        return move(0);
+      case "End":
+        return move(last);
+      case "Enter":
+      case " ": {
+        if (e.ctrlKey || e.metaKey) return; // Ctrl+Enter sends, from the dialog
+        e.preventDefault();
+        const line = props.lines[activeLine()];
+        if (line) choose(line.id);
+        closePicker();
+        sendButton?.focus();
+        return;
+      }
+      case "Escape":
+        e.preventDefault();
+        e.stopPropagation();
+        closePicker();
+        (pickerOpener?.isConnected ? pickerOpener : sendButton)?.focus();
+        return;
+      case "Tab":
+        // The list goes with the focus: on to Send, or back to the line button.
+        e.preventDefault();
+        closePicker();
+        (e.shiftKey ? (pickerOpener?.isConnected ? pickerOpener : sendButton) : sendButton)?.focus();
+        return;
+    }
+  };
+
+  // Tab and Shift+Tab go round the window's controls, never out to the page behind it.
+  const keepTabInside = (e: KeyboardEvent) => {
+    if (!dialog || e.defaultPrevented) return; // the line list moved the focus itself
+    const stops = [
+      ...dialog.querySelectorAll<HTMLElement>(
+        "button:not([disabled]), input:not([disabled]):not([tabindex='-1']), textarea, select, [tabindex='0']",
+      ),
+    ].filter((el) => el.getClientRects().length > 0);
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (!first || !last) return;
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
+
   const removeChip = (number: string) => {
     setChips(chips().filter((c) => c.number !== number));
   };
@@ -225,8 +311,11 @@ export function Composer(props: {
         role="dialog"
         aria-modal="true"
         aria-label="New message"
+        ref={dialog}
         onKeyDown={(e) => {
-          if (e.key === "Escape") {
+          if (e.key === "Tab") {
+            keepTabInside(e);
+          } else if (e.key === "Escape") {
             e.stopPropagation();
             if (pickerOpen()) closePicker();
             else props.onClose();
@@ -245,21 +334,24 @@ export function Composer(props: {
 
         <div class="to-field">
           <label for="composer-to">To</label>
-          <div class="chips" role="list" aria-label="Recipients">
-            <For each={chips()}>
-              {(c) => (
-                <span class="chip" role="listitem" aria-label={c.display}>
-                  {c.display}
-                  <button
-                    class="chip-remove"
-                    aria-label={`Remove ${c.display}`}
-                    onClick={() => removeChip(c.number)}
-                  >
-                    ✕
-                  </button>
-                </span>
-              )}
-            </For>
+          <div class="chips">
+            {/* The list holds the chips only: the combobox beside it is no list item. */}
+            <div class="chip-list" role="list" aria-label="Recipients">
+              <For each={chips()}>
+                {(c) => (
+                  <span class="chip" role="listitem" aria-label={c.display}>
+                    {c.display}
+                    <button
+                      class="chip-remove"
+                      aria-label={`Remove ${c.display}`}
+                      onClick={() => removeChip(c.number)}
+                    >
+                      ✕
+                    </button>
+                  </span>
+                )}
+              </For>
+            </div>
             <input
               id="composer-to"
               ref={toField}
@@ -267,6 +359,7 @@ export function Composer(props: {
               aria-expanded={options().length > 0}
               aria-controls="composer-results"
               aria-autocomplete="list"
+              aria-activedescendant={options().length > 0 ? `composer-result-${active()}` : undefined}
               autocomplete="off"
               placeholder={chips().length ? "" : "Name or phone number"}
               value={query()}
@@ -275,7 +368,11 @@ export function Composer(props: {
                 search(e.currentTarget.value);
               }}
               onKeyDown={(e) => {
-                if (e.key === "ArrowDown") {
+                if (e.key === "Escape" && options().length > 0) {
+                  // The suggestions close first; the next Escape closes the window.
+                  e.stopPropagation();
+                  setOptions([]);
+                } else if (e.key === "ArrowDown") {
                   e.preventDefault();
                   setActive(Math.min(options().length - 1, active() + 1));
                 } else if (e.key === "ArrowUp") {
@@ -293,27 +390,33 @@ export function Composer(props: {
           <span class="muted chip-count">
             {chips().length}/{MAX_RECIPIENTS}
           </span>
-          <Show when={options().length > 0}>
-            <ul id="composer-results" class="results" role="listbox" aria-label="Matching contacts">
-              <For each={options()}>
-                {(o, i) => (
-                  <li
-                    role="option"
-                    aria-label={`${o.label}, ${o.detail}`}
-                    aria-selected={i() === active()}
-                    classList={{ active: i() === active() }}
-                    onMouseDown={(e) => {
-                      e.preventDefault();
-                      void addChip(o);
-                    }}
-                  >
-                    <span class="option-name">{o.label}</span>
-                    <span class="muted">{o.detail}</span>
-                  </li>
-                )}
-              </For>
-            </ul>
-          </Show>
+          {/* Always there (hidden while empty), so that the combobox's aria-controls finds it. */}
+          <ul
+            id="composer-results"
+            class="results"
+            role="listbox"
+            aria-label="Matching contacts"
+            hidden={options().length === 0}
+          >
+            <For each={options()}>
+              {(o, i) => (
+                <li
+                  id={`composer-result-${i()}`}
+                  role="option"
+                  aria-label={`${o.label}, ${o.detail}`}
+                  aria-selected={i() === active()}
+                  classList={{ active: i() === active() }}
+                  onMouseDown={(e) => {
+                    e.preventDefault();
+                    void addChip(o);
+                  }}
+                >
+                  <span class="option-name">{o.label}</span>
+                  <span class="muted">{o.detail}</span>
+                </li>
+              )}
+            </For>
+          </ul>
         </div>
 
         <textarea
@@ -324,7 +427,7 @@ export function Composer(props: {
           value={body()}
           onInput={(e) => setBody(e.currentTarget.value)}
         />
-        <p class="counter muted" aria-live="polite" aria-label="Message length">
+        <p class="counter muted" role="status" aria-label="Message length">
           {counter()}
         </p>
 
@@ -372,25 +475,44 @@ export function Composer(props: {
                 aria-expanded={pickerOpen()}
                 style={{ "--line-color": sendingLine()?.color ?? "#888" }}
                 onClick={() => (heldOpen ? closePicker() : openPicker(true))}
+                onKeyDown={(e) => {
+                  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+                    e.preventDefault();
+                    openPicker(true);
+                  }
+                }}
               >
                 <span class="line-dot" aria-hidden="true" />
-                {sendingLine()?.label ?? "Line"} ▾
+                {sendingLine()?.label ?? "Line"}
               </button>
             </Show>
             <Show when={pickerOpen()}>
-              <ul class="line-list" role="listbox" aria-label="Send from">
+              <ul
+                class="line-list"
+                role="listbox"
+                aria-label="Send from"
+                tabIndex={0}
+                ref={lineList}
+                aria-activedescendant={
+                  props.lines[activeLine()] ? `composer-line-${props.lines[activeLine()]!.id}` : undefined
+                }
+                onKeyDown={onLineListKey}
+              >
                 <For each={props.lines}>
-                  {(l) => (
+                  {(l, i) => (
                     <li
+                      id={`composer-line-${l.id}`}
                       role="option"
-                      aria-label={l.label}
                       aria-selected={sendingLine()?.id === l.id}
-                      classList={{ selected: sendingLine()?.id === l.id }}
+                      classList={{ selected: sendingLine()?.id === l.id, active: i() === activeLine() }}
                       style={{ "--line-color": l.color }}
-                      onClick={() => choose(l.id)}
+                      onClick={() => {
+                        setActiveLine(i());
+                        choose(l.id);
+                      }}
                     >
                       <span class="line-dot" aria-hidden="true" />
-                      <span class="option-name">{l.label}</span>
+                      <span class="option-name">{l.label}</span>{" "}
                       <span class="muted">{l.number}</span>
                     </li>
                   )}
@@ -398,7 +520,7 @@ export function Composer(props: {
               </ul>
             </Show>
           </div>
-          <button class="primary send" disabled={busy()} onClick={() => void send()}>
+          <button class="primary send" ref={sendButton} disabled={busy()} onClick={() => void send()}>
             {sendingLine() ? `Send from ${sendingLine()!.label}` : "Send"}
           </button>
         </footer>

@@ -1,6 +1,7 @@
 // The address book: contacts with one or more numbers and an optional default line (the line
 // the composer sends from for them), added, edited, removed, or imported from vCard/CSV with a
-// report of what was skipped and why.
+// report of what was skipped and why. Escape closes the form, then the panel; the focus goes to
+// the form's first field when it opens and back to what opened it when it closes.
 import { createResource, createSignal, For, Show } from "solid-js";
 import type { Backend, ContactView, ImportSummary, Line, LineId } from "../backend";
 import { messageOf } from "../backend";
@@ -12,6 +13,18 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
   const [report, setReport] = createSignal<ImportSummary | null>(null);
   const [error, setError] = createSignal("");
   let file: HTMLInputElement | undefined;
+  let addButton: HTMLButtonElement | undefined;
+  let formOpener: HTMLElement | null = null;
+
+  const edit = (c: ContactView | "new") => {
+    formOpener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setEditing(c);
+  };
+  const closeForm = () => {
+    setEditing(null);
+    // The row's Edit button may have been drawn again: then the focus goes to Add contact.
+    queueMicrotask(() => (formOpener?.isConnected ? formOpener : addButton)?.focus());
+  };
 
   const changed = () => {
     void refetch();
@@ -30,16 +43,28 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
   };
 
   return (
-    <section class="panel" aria-label="Contacts">
+    <section
+      class="panel"
+      aria-label="Contacts"
+      onKeyDown={(e) => {
+        if (e.key !== "Escape") return;
+        e.stopPropagation();
+        if (editing()) closeForm();
+        else props.onClose();
+      }}
+    >
       <header class="dialog-header">
         <h2>Contacts</h2>
-        <button onClick={() => setEditing("new")}>Add contact</button>
+        <button ref={addButton} onClick={() => edit("new")}>
+          Add contact
+        </button>
         <button onClick={() => file?.click()}>Import contacts</button>
         <input
           ref={file}
           type="file"
           accept=".vcf,.csv,text/vcard,text/csv"
           class="visually-hidden"
+          tabIndex={-1}
           aria-label="Contacts file"
           onChange={(e) => {
             void importFile(e.currentTarget.files?.[0]);
@@ -84,10 +109,10 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
             lines={props.lines}
             contact={c === "new" ? null : c}
             onDone={() => {
-              setEditing(null);
+              closeForm();
               changed();
             }}
-            onCancel={() => setEditing(null)}
+            onCancel={closeForm}
           />
         )}
       </Show>
@@ -100,7 +125,7 @@ export function Contacts(props: { backend: Backend; lines: Line[]; onClose: () =
               <span class="muted">
                 {c.default_line_label ? `Sends from ${c.default_line_label}` : "No default line"}
               </span>
-              <button aria-label={`Edit ${c.name}`} onClick={() => setEditing(c)}>
+              <button aria-label={`Edit ${c.name}`} onClick={() => edit(c)}>
                 Edit
               </button>
             </li>
@@ -150,7 +175,12 @@ function ContactForm(props: {
     <form class="contact-form" aria-label={props.contact ? "Edit contact" : "New contact"} onSubmit={submit}>
       <label>
         Name
-        <input value={name()} onInput={(e) => setName(e.currentTarget.value)} required />
+        <input
+          ref={(el) => queueMicrotask(() => el.focus())}
+          value={name()}
+          onInput={(e) => setName(e.currentTarget.value)}
+          required
+        />
       </label>
       <For each={numbers()}>
         {(n, i) => (

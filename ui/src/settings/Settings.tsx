@@ -1,6 +1,6 @@
 // Settings: default country for typed numbers, notification privacy, do-not-disturb, start in
 // the tray, the global show/hide shortcut, how often replies are fetched, the carrier (see
-// Carrier.tsx), and the lines' labels and colours.
+// Carrier.tsx), and the lines' labels and colours. Escape closes the panel.
 import { createResource, createSignal, For, Show } from "solid-js";
 import type { Backend, Line, Settings as SettingsData } from "../backend";
 import { messageOf } from "../backend";
@@ -30,7 +30,16 @@ export function Settings(props: {
   };
 
   return (
-    <section class="panel" aria-label="Settings">
+    <section
+      class="panel"
+      aria-label="Settings"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.stopPropagation();
+          props.onClose();
+        }
+      }}
+    >
       <header class="dialog-header">
         <h2>Settings</h2>
         <button class="icon" aria-label="Close settings" onClick={props.onClose}>

@@ -1,8 +1,10 @@
 // The conversation list: newest activity first, one row per (line, number) thread with the
 // contact (or number), the line's label and colour, a preview, the time and the unread count.
 // Virtualised: only the rows in view (and a few around) exist in the DOM, so 10,000 threads
-// scroll as lightly as 10.
-import { createMemo, createSignal, For, Show } from "solid-js";
+// scroll as lightly as 10. A row is one button whose accessible name is its visible text, read in
+// the order a person needs it ("Ada Lovelace via Sales, 2 unread, 10:32. Is it in stock?"); the
+// list is one Tab stop (the open thread's row, else the first), and the arrow keys move in it.
+import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
 import type { ThreadId, ThreadView } from "../backend";
 import { shortTime } from "../app/format";
 
@@ -37,22 +39,52 @@ export function ThreadList(props: {
     if (box.scrollTop + box.clientHeight > box.scrollHeight - 10 * ROW_HEIGHT) props.onNearEnd();
   };
 
-  // Arrow keys move between rows like a list box.
+  // The row that takes the Tab stop: the open thread's when it is in the list, else the first.
+  const tabStop = createMemo(() =>
+    props.threads.some((t) => t.id === props.selected) ? props.selected : (props.threads[0]?.id ?? null),
+  );
+
+  // The list draws its rows anew whenever it changes (a reload, an inbound message, a scroll):
+  // the row that had the focus takes it back, so that the keyboard stays where it was. Only a
+  // move to somewhere else forgets it (the focus falling to the page, as its row goes, does not).
+  let focusedRow: ThreadId | null = null;
+  const rowButton = (id: ThreadId) =>
+    box?.querySelector<HTMLButtonElement>(`button[data-thread-id="${id}"]`) ?? null;
+  createEffect(
+    on(visible, () =>
+      queueMicrotask(() => {
+        const lost = document.activeElement === null || document.activeElement === document.body;
+        if (focusedRow !== null && lost) rowButton(focusedRow)?.focus();
+      }),
+    ),
+  );
+
+  // Arrow keys (and Home, End) move between rows like a list box, opening each, and the focus
+  // follows.
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
-    const at = props.threads.findIndex((t) => t.id === props.selected);
-    const next = Math.min(props.threads.length - 1, Math.max(0, at + (e.key === "ArrowDown" ? 1 : -1)));
-    const t = props.threads[next];
-    if (t) {
-      e.preventDefault();
-      props.onOpen(t.id);
-      if (box) {
-        const top = next * ROW_HEIGHT;
-        if (top < box.scrollTop) box.scrollTop = top;
-        else if (top + ROW_HEIGHT > box.scrollTop + box.clientHeight)
-          box.scrollTop = top + ROW_HEIGHT - box.clientHeight;
-      }
+    const last = props.threads.length - 1;
+    // From the focused row (the list may have changed under it), else from the Tab stop.
+    const from = focusedRow ?? tabStop();
+    const at = props.threads.findIndex((t) => t.id === from);
+    const next =
+      e.key === "ArrowDown" ? Math.min(last, at + 1)
+      : e.key === "ArrowUp" ? Math.max(0, at - 1)
+      : e.key === "Home" ? 0
+      : e.key === "End" ? last
+      : null;
+    const t = next === null ? undefined : props.threads[next];
+    if (next === null || !t) return;
+    e.preventDefault();
+    props.onOpen(t.id);
+    if (box) {
+      const top = next * ROW_HEIGHT;
+      if (top < box.scrollTop) box.scrollTop = top;
+      else if (top + ROW_HEIGHT > box.scrollTop + box.clientHeight)
+        box.scrollTop = top + ROW_HEIGHT - box.clientHeight;
+      setScrollTop(box.scrollTop);
     }
+    focusedRow = t.id;
+    queueMicrotask(() => rowButton(t.id)?.focus());
   };
 
   return (
@@ -64,6 +96,13 @@ export function ThreadList(props: {
       }}
       onScroll={onScroll}
       onKeyDown={onKeyDown}
+      onFocusIn={(e) => {
+        const id = (e.target as HTMLElement).dataset.threadId;
+        focusedRow = id ? Number(id) : null;
+      }}
+      onFocusOut={(e) => {
+        if (e.relatedTarget && !box?.contains(e.relatedTarget as Node)) focusedRow = null;
+      }}
       role="list"
       aria-label="Conversation list"
     >
@@ -81,34 +120,40 @@ export function ThreadList(props: {
               <button
                 class="thread-row"
                 classList={{ selected: row.t.id === props.selected, unread: row.t.unread > 0 }}
-                aria-label={`${row.t.display} via ${row.t.line.label}${
-                  row.t.unread > 0 ? `, ${row.t.unread} unread` : ""
-                }`}
                 aria-current={row.t.id === props.selected ? "true" : undefined}
+                tabIndex={row.t.id === tabStop() ? 0 : -1}
                 data-thread-id={row.t.id}
                 onClick={() => props.onOpen(row.t.id)}
               >
-                <span class="avatar" style={{ "background-color": row.t.line.color }} aria-hidden="true">
-                  {initials(row.t.display)}
-                </span>
+                {/* The initials are drawn by CSS: decoration, not part of the row's text. */}
+                <span
+                  class="avatar"
+                  style={{ "background-color": row.t.line.color, color: textOn(row.t.line.color) }}
+                  data-initials={initials(row.t.display)}
+                  aria-hidden="true"
+                />
+                {/* A grid: the text is in reading order, the places are the grid's. */}
                 <span class="thread-text">
-                  <span class="thread-top">
-                    <span class="thread-name">{row.t.display}</span>
-                    <time class="thread-time" datetime={new Date(row.t.last_message_at).toISOString()}>
-                      {shortTime(row.t.last_message_at)}
-                    </time>
+                  <span class="thread-name">{row.t.display}</span>
+                  <span class="visually-hidden">{" via "}</span>
+                  <span class="line-chip" style={{ "--line-color": row.t.line.color }}>
+                    {row.t.line.label}
                   </span>
-                  <span class="thread-bottom">
-                    <span class="line-chip" style={{ "--line-color": row.t.line.color }}>
-                      {row.t.line.label}
+                  <Show when={row.t.unread > 0}>
+                    <span class="unread-badge">
+                      <span class="visually-hidden">{", "}</span>
+                      {row.t.unread}
+                      <span class="visually-hidden">{" unread"}</span>
                     </span>
-                    <Show when={!props.compact}>
-                      <span class="thread-preview">{row.t.preview}</span>
-                    </Show>
-                    <Show when={row.t.unread > 0}>
-                      <span class="unread-badge">{row.t.unread}</span>
-                    </Show>
-                  </span>
+                  </Show>
+                  <span class="visually-hidden">{", "}</span>
+                  <time class="thread-time" datetime={new Date(row.t.last_message_at).toISOString()}>
+                    {shortTime(row.t.last_message_at)}
+                  </time>
+                  <Show when={!props.compact && row.t.preview}>
+                    <span class="visually-hidden">{". "}</span>
+                    <span class="thread-preview">{row.t.preview}</span>
+                  </Show>
                 </span>
               </button>
             </div>
@@ -117,6 +162,19 @@ export function ThreadList(props: {
       </div>
     </div>
   );
+}
+
+/** Black or white, whichever reads better on `color` (a line's `#rrggbb`; white otherwise). */
+export function textOn(color: string): string {
+  const hex = /^#([0-9a-f]{6})$/i.exec(color)?.[1];
+  if (!hex) return "#ffffff";
+  const channel = (i: number) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+  // The contrast with white is 1.05 / (L + 0.05), with black (L + 0.05) / 0.05.
+  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? "#ffffff" : "#000000";
 }
 
 /** "AL" for Ada Lovelace, "#" for a bare number. */
