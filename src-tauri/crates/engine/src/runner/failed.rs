@@ -224,10 +224,12 @@ mod tests {
         let body = "See you at nine";
         let (failed, _) = reported_undelivered(&o, &carrier, body, "30003").await;
         // The retry's send is created but its answer is lost (a 5xx after create), and the
-        // carrier lists it only 20 s later.
+        // carrier lists it only 20 s later; its lookup matches the words, so it first finds the
+        // failed copy, whose id only `forgotten_sids` still holds. The sync lists sent messages.
         carrier.lagging(Duration::from_secs(20), Duration::from_secs(30));
+        carrier.state().lists_sent = true;
         carrier.fail_next(&[Fault::LostAnswer]);
-        o.engine.retry_failed_message(failed, None).unwrap();
+        let retried = o.engine.retry_failed_message(failed, None).unwrap();
         let runner = o.runner(&carrier);
         run_for(&runner, Duration::from_secs(120)).await;
 
@@ -241,6 +243,28 @@ mod tests {
             "{:?}",
             o.engine.outbox()
         );
+        let second_sid = carrier.state().accepted[1].1.sid.clone();
+        let retried_row = o
+            .engine
+            .store()
+            .message_by_carrier_sid(&second_sid)
+            .unwrap();
+        assert_eq!(
+            retried_row.map(|m| m.message_id),
+            Some(retried),
+            "the retry adopted the carrier's second send, not the failed copy's id"
+        );
+        assert_eq!(o.status(retried), MessageStatus::Sent);
+        let thread = o.engine.store().get_message(retried).unwrap().thread_id;
+        let copies = o
+            .engine
+            .thread(thread, 100, None)
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.body == body)
+            .count();
+        assert_eq!(copies, 1, "the late listing added no copy sent elsewhere");
     }
 
     #[tokio::test(start_paused = true)]
