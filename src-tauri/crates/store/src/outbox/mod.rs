@@ -562,6 +562,7 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxJob> {
 }
 
 mod carrier_failed;
+pub use carrier_failed::CarrierFailed;
 
 #[cfg(test)]
 mod tests;
