@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::composer::{self, Draft, ValidMessage};
-use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, E164};
+use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, ThreadKey, E164};
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
 use switchboard_core::sms::SmsCount;
@@ -324,13 +324,9 @@ impl Engine {
         reply_in: Option<LineId>,
     ) -> Result<Prepared> {
         let images = images::prepare_all(request.images.clone(), DEFAULT_MMS_BUDGET)?;
-        let message = composer::validate(&Draft {
-            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
-            body: request.body.clone(),
-            images: images.iter().map(|i| i.kind).collect(),
-        })?;
-        let (decision, offer_default) = self.decide(&recipients, request.line, reply_in)?;
-        self.check_line(&decision, images.len())?;
+        let kinds: Vec<ImageKind> = images.iter().map(|i| i.kind).collect();
+        let (message, decision, offer_default) =
+            self.check(&recipients, &request.body, &kinds, request.line, reply_in)?;
         Ok(Prepared {
             recipients,
             message,
@@ -338,6 +334,41 @@ impl Engine {
             decision,
             offer_default,
         })
+    }
+
+    /// What decides whether a message can go: the composer's rules, the sending line
+    /// (DESIGN.md's table; a thread's line must still be in the account and able to send),
+    /// and that line's MMS and media host when there are images.
+    fn check(
+        &self,
+        recipients: &[Recipient],
+        body: &str,
+        images: &[ImageKind],
+        chosen: Option<LineId>,
+        reply_in: Option<LineId>,
+    ) -> Result<(ValidMessage, LineDecision, Option<ContactId>)> {
+        let message = composer::validate(&Draft {
+            recipients: recipients.iter().map(|r| r.number.clone()).collect(),
+            body: body.to_owned(),
+            images: images.to_vec(),
+        })?;
+        let (decision, offer_default) = self.decide(recipients, chosen, reply_in)?;
+        self.check_line(&decision, images.len())?;
+        Ok((message, decision, offer_default))
+    }
+
+    /// Whether `body` with images of these kinds could be sent as a reply in the thread `key`
+    /// now, refused with the error [`Engine::reply`] would answer. A message sent again from
+    /// its thread (see `runner/failed.rs`) is checked here.
+    pub(crate) fn check_reply(
+        &self,
+        key: &ThreadKey,
+        body: &str,
+        images: &[ImageKind],
+    ) -> Result<()> {
+        let recipient = self.recipient_for(key.counterpart.clone())?;
+        self.check(&[recipient], body, images, None, Some(key.line))
+            .map(|_| ())
     }
 
     fn enqueue(&self, p: Prepared) -> Result<SendReceipt> {

@@ -61,7 +61,9 @@ pub use messages::{
     Attachment, AttachmentInfo, AttachmentState, MessageCursor, MessageError, MessageRow, NewImage,
 };
 pub use migrations::SCHEMA_VERSION;
-pub use outbox::{Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox};
+pub use outbox::{
+    CarrierFailed, Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox,
+};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
 pub use secrets::{KeychainSecrets, MemorySecrets, Secrets};
 pub use settings::SettingKey;

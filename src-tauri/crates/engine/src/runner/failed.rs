@@ -8,9 +8,9 @@
 
 use switchboard_core::composer::{ComposeError, MAX_BODY_CHARS};
 use switchboard_core::error_code::ErrorCode;
-use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId};
+use switchboard_core::model::{MessageId, ThreadId};
 use switchboard_core::outbox::{self as rules, Job, JobEvent, JobState};
-use switchboard_store::{OutboxJob, OutboxState};
+use switchboard_store::{CarrierFailed, OutboxJob, OutboxState};
 
 use crate::{Engine, EngineError};
 
@@ -26,19 +26,13 @@ impl Engine {
         message: MessageId,
         new_body: Option<&str>,
     ) -> crate::Result<MessageId> {
-        if let Some(body) = new_body {
-            let chars = body.chars().count();
-            if chars > MAX_BODY_CHARS {
-                return Err(ComposeError::BodyTooLong {
-                    chars,
-                    limit: MAX_BODY_CHARS,
-                }
-                .into());
-            }
-        }
         let job = match self.failure(message)? {
             Failure::Job(job) => job,
-            Failure::Carrier => {
+            Failure::Carrier(failed) => {
+                // A new message, checked as a reply in its thread would be: a line that left
+                // the account (or cannot send, or lost MMS) refuses it, and the failed one stays.
+                let body = new_body.unwrap_or(&failed.body);
+                self.check_reply(&failed.key, body, &failed.images)?;
                 let client_id = uuid::Uuid::new_v4().to_string();
                 let again = self.store.resend_carrier_failed(
                     message,
@@ -49,6 +43,16 @@ impl Engine {
                 return Ok(again.message_id);
             }
         };
+        if let Some(body) = new_body {
+            let chars = body.chars().count();
+            if chars > MAX_BODY_CHARS {
+                return Err(ComposeError::BodyTooLong {
+                    chars,
+                    limit: MAX_BODY_CHARS,
+                }
+                .into());
+            }
+        }
         let now = crate::now_ms();
         let stored = Job {
             attempts: u32::try_from(job.attempts).unwrap_or(u32::MAX),
@@ -93,7 +97,7 @@ impl Engine {
     pub fn delete_failed_message(&self, message: MessageId) -> crate::Result<ThreadId> {
         Ok(match self.failure(message)? {
             Failure::Job(_) => self.store.delete_failed_message(message)?,
-            Failure::Carrier => self.store.delete_carrier_failed(message)?,
+            Failure::Carrier(_) => self.store.delete_carrier_failed(message)?,
         })
     }
 
@@ -104,19 +108,14 @@ impl Engine {
                 what: "message",
                 why: "It has not failed: it is still waiting to be sent.".into(),
             }),
-            None => {
-                let m = self.store.get_message(message)?;
-                let reported = m.direction == Direction::Outbound
-                    && matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered);
-                if reported {
-                    return Ok(Failure::Carrier);
-                }
-                Err(EngineError::Invalid {
+            None => match self.store.carrier_failed(message)? {
+                Some(failed) => Ok(Failure::Carrier(failed)),
+                None => Err(EngineError::Invalid {
                     what: "message",
                     why: "It has not failed: only a failed message can be retried or deleted."
                         .into(),
-                })
-            }
+                }),
+            },
         }
     }
 }
@@ -128,7 +127,7 @@ enum Failure {
     Job(OutboxJob),
     /// The carrier accepted it, then reported it failed or undelivered: it is sent again as a
     /// new message.
-    Carrier,
+    Carrier(CarrierFailed),
 }
 
 #[cfg(test)]
@@ -137,6 +136,7 @@ mod tests {
 
     use switchboard_carrier::{CarrierMessage, CarrierStatus};
     use switchboard_core::model::{MessageId, MessageStatus};
+    use switchboard_store::AccountLine;
 
     use crate::runner::testkit::*;
 
@@ -224,10 +224,12 @@ mod tests {
         let body = "See you at nine";
         let (failed, _) = reported_undelivered(&o, &carrier, body, "30003").await;
         // The retry's send is created but its answer is lost (a 5xx after create), and the
-        // carrier lists it only 20 s later.
+        // carrier lists it only 20 s later; its lookup matches the words, so it first finds the
+        // failed copy, whose id only `forgotten_sids` still holds. The sync lists sent messages.
         carrier.lagging(Duration::from_secs(20), Duration::from_secs(30));
+        carrier.state().lists_sent = true;
         carrier.fail_next(&[Fault::LostAnswer]);
-        o.engine.retry_failed_message(failed, None).unwrap();
+        let retried = o.engine.retry_failed_message(failed, None).unwrap();
         let runner = o.runner(&carrier);
         run_for(&runner, Duration::from_secs(120)).await;
 
@@ -241,6 +243,61 @@ mod tests {
             "{:?}",
             o.engine.outbox()
         );
+        let second_sid = carrier.state().accepted[1].1.sid.clone();
+        let retried_row = o
+            .engine
+            .store()
+            .message_by_carrier_sid(&second_sid)
+            .unwrap();
+        assert_eq!(
+            retried_row.map(|m| m.message_id),
+            Some(retried),
+            "the retry adopted the carrier's second send, not the failed copy's id"
+        );
+        assert_eq!(o.status(retried), MessageStatus::Sent);
+        let thread = o.engine.store().get_message(retried).unwrap().thread_id;
+        let copies = o
+            .engine
+            .thread(thread, 100, None)
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.body == body)
+            .count();
+        assert_eq!(copies, 1, "the late listing added no copy sent elsewhere");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_is_refused_as_a_reply_would_be_when_the_line_left_the_account_and_the_failed_copy_stays(
+    ) {
+        let o = office();
+        let carrier = FakeCarrier::new();
+        let body = "Your table is ready";
+        let (failed, _) = reported_undelivered(&o, &carrier, body, "30003").await;
+        // A Twilio account is connected that has Support's number, not Sales's.
+        let support = AccountLine {
+            number: o.support.number.clone(),
+            label: o.support.label.clone(),
+            carrier_sid: Some("PN14155550101".into()),
+            sms: true,
+            mms: true,
+        };
+        let adopted = o
+            .engine
+            .store()
+            .adopt_lines(&[support], &|_| "#3366cc".into())
+            .unwrap();
+        assert_eq!(adopted.left, 1, "Sales left the account");
+
+        let refused = o.engine.retry_failed_message(failed, None).unwrap_err();
+        assert_eq!(refused.code().as_str(), "thread_line_gone");
+        let kept = o.engine.store().get_message(failed).unwrap();
+        assert_eq!(
+            (kept.body.as_str(), kept.status),
+            (body, MessageStatus::Undelivered),
+            "the failed message keeps its words and its error"
+        );
+        assert!(o.engine.outbox().unwrap().is_empty(), "nothing queued");
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,7 +15,7 @@ use switchboard_core::model::{
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::messages::{
     allocate_message_ids, check_lines, get_message, index_bodies, insert_images, insert_message,
-    set_message_status, MessageError, NewImage, NewRow,
+    is_forgotten, set_message_status, MessageError, NewImage, NewRow,
 };
 use crate::rows;
 use crate::threads::{refresh_thread_last_message, upsert_thread};
@@ -278,9 +278,17 @@ impl Store {
     }
 
     /// sending → done: the carrier accepted the message under `carrier_sid`. The job is
-    /// removed; delivery statuses then arrive through `apply_delivery_status`.
+    /// removed; delivery statuses then arrive through `apply_delivery_status`. A carrier id
+    /// another message holds, or held before the user retried or deleted it (see
+    /// `forgotten_sids`), is refused ([`StoreError::DuplicateCarrierSid`]): it is not this
+    /// message, and a lookup that matched its words goes on to the next candidate.
     pub fn mark_sent(&self, id: OutboxId, carrier_sid: &str, now_ms: i64) -> Result<()> {
         self.write(|tx| {
+            if is_forgotten(tx, carrier_sid)? {
+                return Err(StoreError::DuplicateCarrierSid {
+                    carrier_sid: carrier_sid.to_owned(),
+                });
+            }
             let message = transition(
                 tx,
                 id,
@@ -554,6 +562,7 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxJob> {
 }
 
 mod carrier_failed;
+pub use carrier_failed::CarrierFailed;
 
 #[cfg(test)]
 mod tests;
