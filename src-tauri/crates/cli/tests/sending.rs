@@ -316,8 +316,11 @@ fn outbox_retry_sends_a_message_the_carrier_reported_undelivered_once_more_and_d
         "no job is left"
     );
 
-    // The phone is back on; Retry twice in a row sends one new message.
+    // The phone is back on; Retry twice in a row sends one new message. The carrier creates
+    // the retry and answers 502 (its words are those of the failed copy, which the listing
+    // still holds): reconciled onto the new send, never sent a third time.
     world.ok(&["sandbox", "fail-number", "+14155550402"]);
+    world.ok(&["sandbox", "fail", "502", "--after-create", "--sends-only"]);
     let retried = world.ok(&["outbox", "retry", &failed]);
     assert_ne!(retried["message_id"].to_string(), failed, "{retried}");
     let twice = world
