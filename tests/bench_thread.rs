@@ -270,22 +270,13 @@ fn fill(store: &Store) -> Threads {
     for (t, thread) in [&photos, &text].into_iter().enumerate() {
         for i in (0..MESSAGES).filter(|&i| !has_photo(i)) {
             let inbound = i % 2 == 1;
-            history.push(HistoryMessage {
-                key: thread.clone(),
-                direction: if inbound {
-                    Direction::Inbound
-                } else {
-                    Direction::Outbound
-                },
-                status: if inbound {
-                    MessageStatus::Received
-                } else {
-                    MessageStatus::Delivered
-                },
-                body: format!("Message {i} about the order, with a few words more to wrap a line."),
-                created_at: START_MS + i as i64 * 60_000,
-                carrier_sid: Some(format!("SM{t}{i:031}")),
-            });
+            history.push(HistoryMessage::settled(
+                thread.clone(),
+                inbound,
+                format!("Message {i} about the order, with a few words more to wrap a line."),
+                START_MS + i as i64 * 60_000,
+                Some(format!("SM{t}{i:031}")),
+            ));
         }
     }
     history.push(HistoryMessage {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use harness::*;
-use switchboard_engine::core::model::{Direction, ImageKind, Line, MessageStatus, ThreadKey, E164};
+use switchboard_engine::core::model::{ImageKind, Line, MessageStatus, ThreadKey, E164};
 use switchboard_engine::store::keys::write_key_file;
 use switchboard_engine::store::{
     now_ms, Arrival, DbKey, HistoryMessage, InboundMedia, MessageError, NewImage, NewInbound,
@@ -1585,22 +1585,13 @@ async fn a_thread_of_700_messages_pages_back_to_its_first_and_keeps_the_place_be
         let start = now_ms() - COUNT * 60_000;
         let history = (1..=COUNT).map(|n| {
             let inbound = n % 2 == 1;
-            HistoryMessage {
-                key: key.clone(),
-                direction: if inbound {
-                    Direction::Inbound
-                } else {
-                    Direction::Outbound
-                },
-                status: if inbound {
-                    MessageStatus::Received
-                } else {
-                    MessageStatus::Delivered
-                },
-                body: format!("History message {n}"),
-                created_at: start + n * 60_000,
-                carrier_sid: None,
-            }
+            HistoryMessage::settled(
+                key.clone(),
+                inbound,
+                format!("History message {n}"),
+                start + n * 60_000,
+                None,
+            )
         });
         store.import_history(history).expect("the history");
     });

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use switchboard_core::model::{Direction, Line, MessageStatus, ThreadKey, E164};
+use switchboard_core::model::{Line, ThreadKey, E164};
 use switchboard_store::{HistoryMessage, Store};
 
 /// The first message's time (Nov 2023); one message a second after it.
@@ -52,22 +52,13 @@ pub fn fill(store: &Store, messages: u64, threads: u64) -> Result<History> {
     let history = (0..n).map(|i| {
         let key = keys[(i.wrapping_mul(2_654_435_761) % thread_count) as usize].clone();
         let inbound = i % 2 == 1;
-        HistoryMessage {
+        HistoryMessage::settled(
             key,
-            direction: if inbound {
-                Direction::Inbound
-            } else {
-                Direction::Outbound
-            },
-            status: if inbound {
-                MessageStatus::Received
-            } else {
-                MessageStatus::Delivered
-            },
-            body: body(&mut body_rng),
-            created_at: START_MS + (i as i64) * 1_000,
-            carrier_sid: Some(format!("SM{:032x}", i)),
-        }
+            inbound,
+            body(&mut body_rng),
+            START_MS + (i as i64) * 1_000,
+            Some(format!("SM{:032x}", i)),
+        )
     });
     let started = Instant::now();
     let report = store.import_history(history)?;

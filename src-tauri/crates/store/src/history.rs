@@ -25,6 +25,31 @@ pub struct HistoryMessage {
     pub carrier_sid: Option<String>,
 }
 
+impl HistoryMessage {
+    /// A past message that has settled: received if it came in, delivered if it went out.
+    pub fn settled(
+        key: ThreadKey,
+        inbound: bool,
+        body: String,
+        created_at: i64,
+        carrier_sid: Option<String>,
+    ) -> Self {
+        let (direction, status) = if inbound {
+            (Direction::Inbound, MessageStatus::Received)
+        } else {
+            (Direction::Outbound, MessageStatus::Delivered)
+        };
+        HistoryMessage {
+            key,
+            direction,
+            status,
+            body,
+            created_at,
+            carrier_sid,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub imported: u64,

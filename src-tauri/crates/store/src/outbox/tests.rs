@@ -348,13 +348,19 @@ fn a_message_the_carrier_failed_is_sent_again_as_a_new_message_and_the_failed_on
     assert_eq!(store.list_outbox().unwrap().len(), 1);
 
     // The carrier lists the failed one again: it does not come back as sent elsewhere.
+    listed_again_is_known(&store, line, MessageStatus::Undelivered);
+}
+
+/// The carrier lists the failed message (SID) again: the store knows it, and it does not come
+/// back as sent elsewhere.
+fn listed_again_is_known(store: &Store, line: LineId, status: MessageStatus) {
     let k = key(line, "+14155550142");
     let listed = crate::NewSentElsewhere {
         key: &k,
         body: "Your table is ready",
         carrier_sid: SID,
         created_at: T0,
-        status: MessageStatus::Undelivered,
+        status,
         error: None,
         media: crate::InboundMedia::None,
     };
@@ -396,20 +402,7 @@ fn deleting_a_message_the_carrier_failed_forgets_it_for_good() {
         matches!(store.get_thread(thread), Err(StoreError::ThreadNotFound(_))),
         "its only message"
     );
-    let k = key(line, "+14155550142");
-    let listed = crate::NewSentElsewhere {
-        key: &k,
-        body: "Your table is ready",
-        carrier_sid: SID,
-        created_at: T0,
-        status: MessageStatus::Failed,
-        error: None,
-        media: crate::InboundMedia::None,
-    };
-    assert_eq!(
-        store.insert_sent_elsewhere_batch(&[listed]).unwrap(),
-        [crate::Elsewhere::Known]
-    );
+    listed_again_is_known(&store, line, MessageStatus::Failed);
     assert!(
         store.list_threads(None, 10, None).unwrap().is_empty(),
         "nothing came back"
