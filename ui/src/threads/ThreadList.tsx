@@ -22,15 +22,19 @@ export function ThreadList(props: {
   const [height, setHeight] = createSignal(600);
   let box: HTMLDivElement | undefined;
 
-  const range = createMemo(() => {
-    const first = Math.max(0, Math.floor(scrollTop() / ROW_HEIGHT) - OVERSCAN);
-    const count = Math.ceil(height() / ROW_HEIGHT) + 2 * OVERSCAN;
-    return { first, last: Math.min(props.threads.length, first + count) };
-  });
-  const visible = createMemo(() => {
-    const { first, last } = range();
-    return props.threads.slice(first, last).map((t, i) => ({ t, index: first + i }));
-  });
+  // The rows on screen are the threads themselves, so that a scroll keeps every row still in view
+  // (<For> keys by item) and draws only those that come in; the range changes once a row, not
+  // once a pixel.
+  const range = createMemo(
+    () => {
+      const first = Math.max(0, Math.floor(scrollTop() / ROW_HEIGHT) - OVERSCAN);
+      const count = Math.ceil(height() / ROW_HEIGHT) + 2 * OVERSCAN;
+      return { first, last: Math.min(props.threads.length, first + count) };
+    },
+    undefined,
+    { equals: (a, b) => a.first === b.first && a.last === b.last },
+  );
+  const visible = createMemo(() => props.threads.slice(range().first, range().last));
 
   const onScroll = () => {
     if (!box) return;
@@ -111,48 +115,48 @@ export function ThreadList(props: {
       </Show>
       <div class="thread-list-spacer" style={{ height: `${props.threads.length * ROW_HEIGHT}px` }}>
         <For each={visible()}>
-          {(row) => (
+          {(t, i) => (
             <div
               role="listitem"
               class="thread-row-slot"
-              style={{ transform: `translateY(${row.index * ROW_HEIGHT}px)` }}
+              style={{ transform: `translateY(${(range().first + i()) * ROW_HEIGHT}px)` }}
             >
               <button
                 class="thread-row"
-                classList={{ selected: row.t.id === props.selected, unread: row.t.unread > 0 }}
-                aria-current={row.t.id === props.selected ? "true" : undefined}
-                tabIndex={row.t.id === tabStop() ? 0 : -1}
-                data-thread-id={row.t.id}
-                onClick={() => props.onOpen(row.t.id)}
+                classList={{ selected: t.id === props.selected, unread: t.unread > 0 }}
+                aria-current={t.id === props.selected ? "true" : undefined}
+                tabIndex={t.id === tabStop() ? 0 : -1}
+                data-thread-id={t.id}
+                onClick={() => props.onOpen(t.id)}
               >
                 {/* The initials are drawn by CSS: decoration, not part of the row's text. */}
                 <span
                   class="avatar"
-                  style={{ "background-color": row.t.line.color, color: textOn(row.t.line.color) }}
-                  data-initials={initials(row.t.display)}
+                  style={{ "background-color": t.line.color, color: textOn(t.line.color) }}
+                  data-initials={initials(t.display)}
                   aria-hidden="true"
                 />
                 {/* A grid: the text is in reading order, the places are the grid's. */}
                 <span class="thread-text">
-                  <span class="thread-name">{row.t.display}</span>
+                  <span class="thread-name">{t.display}</span>
                   <span class="visually-hidden">{" via "}</span>
-                  <span class="line-chip" style={{ "--line-color": row.t.line.color }}>
-                    {row.t.line.label}
+                  <span class="line-chip" style={{ "--line-color": t.line.color }}>
+                    {t.line.label}
                   </span>
-                  <Show when={row.t.unread > 0}>
+                  <Show when={t.unread > 0}>
                     <span class="unread-badge">
                       <span class="visually-hidden">{", "}</span>
-                      {row.t.unread}
+                      {t.unread}
                       <span class="visually-hidden">{" unread"}</span>
                     </span>
                   </Show>
                   <span class="visually-hidden">{", "}</span>
-                  <time class="thread-time" datetime={new Date(row.t.last_message_at).toISOString()}>
-                    {shortTime(row.t.last_message_at)}
+                  <time class="thread-time" datetime={new Date(t.last_message_at).toISOString()}>
+                    {shortTime(t.last_message_at)}
                   </time>
-                  <Show when={!props.compact && row.t.preview}>
+                  <Show when={!props.compact && t.preview}>
                     <span class="visually-hidden">{". "}</span>
-                    <span class="thread-preview">{row.t.preview}</span>
+                    <span class="thread-preview">{t.preview}</span>
                   </Show>
                 </span>
               </button>
