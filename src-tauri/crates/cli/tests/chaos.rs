@@ -222,7 +222,7 @@ fn every_message_reaches_the_carrier_exactly_once_and_in_order_through_chaos() {
         );
         assert!(
             Instant::now() < deadline,
-            "the outbox never drained: {} left",
+            "the outbox never drained: {} left: {outbox}",
             jobs.len()
         );
         std::thread::sleep(Duration::from_millis(500));
