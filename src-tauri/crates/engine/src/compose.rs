@@ -156,9 +156,7 @@ impl Engine {
     /// and never touches the app's drafts.
     pub fn send(&self, request: &ComposeRequest, draft: Option<DraftKey>) -> Result<SendReceipt> {
         let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
-        let receipt = self.enqueue(p)?;
-        self.forget_draft(draft);
-        Ok(receipt)
+        self.enqueue(p, draft)
     }
 
     /// Replies inside a thread: always from the thread's own line, to its counterpart (taken
@@ -179,19 +177,7 @@ impl Engine {
         };
         let recipient = self.recipient_for(summary.counterpart)?;
         let p = self.prepare(vec![recipient], &request, Some(summary.line_id))?;
-        let receipt = self.enqueue(p)?;
-        self.forget_draft(draft);
-        Ok(receipt)
-    }
-
-    /// The messages are queued whatever happens here: a draft that cannot be cleared is
-    /// reported in the log, not as a failed send (which a retry would duplicate).
-    fn forget_draft(&self, draft: Option<DraftKey>) {
-        if let Some(key) = draft {
-            if let Err(e) = self.store.clear_draft(key) {
-                tracing::warn!(draft = %key, error = %e, "a sent message's draft could not be cleared");
-            }
-        }
+        self.enqueue(p, draft)
     }
 
     /// Each typed recipient resolved, duplicates (same number) kept once.
@@ -371,7 +357,9 @@ impl Engine {
             .map(|_| ())
     }
 
-    fn enqueue(&self, p: Prepared) -> Result<SendReceipt> {
+    /// Queues the prepared messages; the composer's `draft` they came from, if any, is cleared
+    /// in the same transaction.
+    fn enqueue(&self, p: Prepared, draft: Option<DraftKey>) -> Result<SendReceipt> {
         let line = match p.decision {
             LineDecision::Use { line, .. } => line,
             LineDecision::Pick { reason, lines } => {
@@ -396,7 +384,12 @@ impl Engine {
                 client_id: uuid::Uuid::new_v4().to_string(),
             })
             .collect();
-        let enqueued = self.store.enqueue_outgoing(&items, now_ms())?;
+        let enqueued = match draft {
+            Some(draft) => self
+                .store
+                .enqueue_outgoing_from_draft(&items, now_ms(), draft)?,
+            None => self.store.enqueue_outgoing(&items, now_ms())?,
+        };
         tracing::info!(
             line = %line.id,
             recipients = enqueued.len(),
@@ -883,6 +876,7 @@ mod tests {
         };
         let fax = Line {
             number: E164::from_normalized("+14155550109").unwrap(),
+            number_display: "+1 415-555-0109".into(),
             label: "Fax".into(),
             ..sales.clone()
         };

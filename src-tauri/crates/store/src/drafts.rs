@@ -166,16 +166,7 @@ impl Store {
     /// Removes a draft and its images, together, after sending or discarding; `false` when
     /// there was neither.
     pub fn clear_draft(&self, key: DraftKey) -> Result<bool> {
-        let key = key.to_string();
-        self.write(|tx| {
-            let images = tx
-                .prepare_cached("DELETE FROM draft_images WHERE key = ?1")?
-                .execute([&key])?;
-            let json = tx
-                .prepare_cached("DELETE FROM drafts WHERE key = ?1")?
-                .execute([&key])?;
-            Ok(images + json > 0)
-        })
+        self.write(|tx| clear_draft_in(tx, key))
     }
 
     /// Every draft, most recently saved first. Keys this version does not know are skipped.
@@ -201,6 +192,18 @@ impl Store {
             Ok(drafts)
         })
     }
+}
+
+/// The writes of [`Store::clear_draft`] inside the caller's transaction.
+pub(crate) fn clear_draft_in(tx: &rusqlite::Transaction<'_>, key: DraftKey) -> Result<bool> {
+    let key = key.to_string();
+    let images = tx
+        .prepare_cached("DELETE FROM draft_images WHERE key = ?1")?
+        .execute([&key])?;
+    let json = tx
+        .prepare_cached("DELETE FROM drafts WHERE key = ?1")?
+        .execute([&key])?;
+    Ok(images + json > 0)
 }
 
 fn check_json(json: &str) -> Result<()> {

@@ -174,9 +174,11 @@ pub(crate) fn line_exists(conn: &Connection, id: LineId) -> Result<bool> {
 const LINE_COLUMNS: &str = "id, number, label, color, sms, mms, in_account";
 
 fn line_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Line> {
+    let number = rows::e164(r, 1)?;
     Ok(Line {
         id: LineId(r.get(0)?),
-        number: rows::e164(r, 1)?,
+        number_display: switchboard_core::phone::format_international(&number),
+        number,
         label: r.get(2)?,
         color: r.get(3)?,
         sms: r.get(4)?,

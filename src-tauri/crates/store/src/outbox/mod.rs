@@ -19,7 +19,7 @@ use crate::messages::{
 };
 use crate::rows;
 use crate::threads::{refresh_thread_last_message, upsert_thread};
-use crate::Store;
+use crate::{DraftKey, Store};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
@@ -149,6 +149,29 @@ impl Store {
         }
         let out = self.write(|tx| enqueue_in(tx, items, now_ms))?;
         tracing::debug!(messages = out.len(), "enqueued outgoing messages");
+        Ok(out)
+    }
+
+    /// [`Store::enqueue_outgoing`] for what a composer sent: its draft `draft` is removed in the
+    /// same transaction, so that no crash can leave the messages queued and their draft back in
+    /// the composer at the next start (to be sent a second time), nor the draft gone and the
+    /// messages not queued. A refused send keeps its draft.
+    pub fn enqueue_outgoing_from_draft(
+        &self,
+        items: &[NewOutgoing],
+        now_ms: i64,
+        draft: DraftKey,
+    ) -> Result<Vec<Enqueued>> {
+        items.iter().try_for_each(check_outgoing)?;
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.write(|tx| {
+            let out = enqueue_in(tx, items, now_ms)?;
+            crate::drafts::clear_draft_in(tx, draft)?;
+            Ok(out)
+        })?;
+        tracing::debug!(messages = out.len(), "enqueued a draft's messages");
         Ok(out)
     }
 

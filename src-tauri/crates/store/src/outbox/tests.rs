@@ -459,3 +459,43 @@ fn only_a_message_the_carrier_failed_is_sent_again_or_deleted_that_way() {
     ));
     assert_eq!(store.list_outbox().unwrap().len(), 2, "nothing queued");
 }
+
+/// A composer's send and the removal of its draft are one write: the draft is gone exactly when
+/// its messages are queued, and a refused send (a client id used before) leaves both as they were.
+#[test]
+fn a_draft_leaves_with_its_messages_in_one_write_and_stays_when_they_are_refused() {
+    let (_dir, store) = new_store();
+    let line = sales(&store);
+    let draft = crate::DraftKey::Composer;
+    let item = |client_id: &str| NewOutgoing {
+        key: key(line, "+14155550142"),
+        body: "See you at nine".into(),
+        images: Vec::new(),
+        client_id: client_id.into(),
+    };
+    store
+        .save_draft(draft, r#"{"body":"See you at nine"}"#)
+        .unwrap();
+    enqueue(&store, line, "+14155550142", "used");
+    let err = store
+        .enqueue_outgoing_from_draft(&[item("fresh"), item("used")], T0, draft)
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        switchboard_core::error_code::ErrorCode::DuplicateClientId,
+        "{err}"
+    );
+    assert!(store.load_draft(draft).unwrap().is_some(), "refused: kept");
+    assert_eq!(
+        store.list_outbox().unwrap().len(),
+        1,
+        "nothing of it queued"
+    );
+
+    let made = store
+        .enqueue_outgoing_from_draft(&[item("fresh")], T0, draft)
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(store.load_draft(draft).unwrap(), None, "queued: gone");
+    assert_eq!(store.list_outbox().unwrap().len(), 2);
+}
