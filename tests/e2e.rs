@@ -129,6 +129,12 @@ async fn a_contact_without_a_default_line_needs_a_pick_then_a_second_send() {
         "nothing leaves before a line is picked"
     );
     assert!(app.shows(&composer()).await);
+    // Each line is named with its number as a person reads it, never as E.164.
+    let option = app.text_of(&line_option("Sales")).await;
+    assert_eq!(
+        option.split_whitespace().collect::<Vec<_>>().join(" "),
+        "Sales +1 415-555-0100"
+    );
     // Pick Sales: it is highlighted and shown on the button; the second Send sends.
     app.click(&line_option("Sales")).await;
     eventually("Sales to be highlighted", DEFAULT_TIMEOUT, async || {

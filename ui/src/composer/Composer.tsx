@@ -513,7 +513,7 @@ export function Composer(props: {
                     >
                       <span class="line-dot" aria-hidden="true" />
                       <span class="option-name">{l.label}</span>{" "}
-                      <span class="muted">{l.number}</span>
+                      <span class="muted">{l.number_display}</span>
                     </li>
                   )}
                 </For>

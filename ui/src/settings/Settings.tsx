@@ -142,16 +142,16 @@ function LineRow(props: { backend: Backend; line: Line; onSaved: () => void; onE
   };
   return (
     <li>
-      <form class="line-row" onSubmit={save} aria-label={`Line ${props.line.number}`}>
+      <form class="line-row" onSubmit={save} aria-label={`Line ${props.line.number_display}`}>
         <input
           type="color"
           aria-label={`Colour of ${props.line.label}`}
           value={color()}
           onInput={(e) => setColor(e.currentTarget.value)}
         />
-        <input aria-label={`Label of ${props.line.number}`} value={label()} onInput={(e) => setLabel(e.currentTarget.value)} />
+        <input aria-label={`Label of ${props.line.number_display}`} value={label()} onInput={(e) => setLabel(e.currentTarget.value)} />
         <span class="muted">
-          {props.line.number} · {capabilities(props.line)}
+          {props.line.number_display} · {capabilities(props.line)}
         </span>
         <button type="submit">Save line</button>
       </form>

@@ -97,6 +97,8 @@ pub fn is_hex_color(color: &str) -> bool {
 pub struct Line {
     pub id: LineId,
     pub number: E164,
+    /// `number` as a person reads it (`+1 415-555-0100`, see `phone::format_international`).
+    pub number_display: String,
     pub label: String,
     /// `#rrggbb`, used for the line's chip in lists.
     pub color: String,

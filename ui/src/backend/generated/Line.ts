@@ -5,7 +5,11 @@ import type { LineId } from "./LineId";
 /**
  * One of the account's business numbers.
  */
-export type Line = { id: LineId, number: E164, label: string, 
+export type Line = { id: LineId, number: E164, 
+/**
+ * `number` as a person reads it (`+1 415-555-0100`, see `phone::format_international`).
+ */
+number_display: string, label: string, 
 /**
  * `#rrggbb`, used for the line's chip in lists.
  */
