@@ -145,7 +145,7 @@ fn image_data(image: PreparedImage) -> ImageData {
 
 #[tauri::command]
 pub async fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
-    let engine = app.engine().ok().cloned();
+    let engine = app.engine_if_open();
     let online = app.runner().and_then(|r| r.online());
     let problem = app
         .store_problem()
@@ -194,16 +194,17 @@ pub async fn edit_line(
     label: String,
     color: String,
 ) -> AppResult<Line> {
-    let current = app.blocking(move |e| e.line(line)).await?;
-    if current.label != label.trim() {
-        // Only the carrier is kept: a runner (which holds the outbox lock) is not held across the
-        // request.
-        let carrier = app.runner().map(|r| r.carrier());
-        app.engine()?
-            .rename_line(carrier.as_deref(), line, &label)
-            .await?;
-    }
-    app.blocking(move |e| e.set_line_color(line, &color)).await
+    // Only the carrier is kept: a runner (which holds the outbox lock) is not held across the
+    // request.
+    let carrier = app.runner().map(|r| r.carrier());
+    app.blocking_with_network(move |e| async move {
+        let current = e.line(line)?;
+        if current.label != label.trim() {
+            e.rename_line(carrier.as_deref(), line, &label).await?;
+        }
+        e.set_line_color(line, &color)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -220,10 +221,11 @@ pub async fn connect_twilio(
     account_sid: String,
     auth_token: String,
 ) -> AppResult<AccountConnected> {
-    let engine = app.engine()?;
     let credentials = TwilioCredentials::checked(&account_sid, &auth_token)?;
-    let connected = engine
-        .connect_twilio(&credentials, &twilio_api_url())
+    let connected = app
+        .blocking_with_network(move |e| async move {
+            e.connect_twilio(&credentials, &twilio_api_url()).await
+        })
         .await?;
     background::reconnect(&handle);
     Ok(connected)
@@ -269,7 +271,6 @@ pub async fn set_media_host(
     handle: tauri::AppHandle,
     host: MediaHostInput,
 ) -> AppResult<MediaHostSummary> {
-    let engine = app.engine()?;
     let config = S3Config {
         endpoint: host.endpoint,
         region: host.region,
@@ -278,7 +279,9 @@ pub async fn set_media_host(
         secret_access_key: host.secret_access_key,
         path_style: host.path_style,
     };
-    let summary = engine.set_media_host(&config).await?;
+    let summary = app
+        .blocking_with_network(move |e| async move { e.set_media_host(&config).await })
+        .await?;
     background::reconnect(&handle);
     Ok(summary)
 }
@@ -320,10 +323,12 @@ pub async fn thread(
 /// no notification while the window has focus.
 #[tauri::command]
 pub async fn view_thread(app: State<'_, App>, thread: Option<ThreadId>) -> AppResult<()> {
+    // Before the read mark is awaited: a message arriving meanwhile, or a second view_thread
+    // answered first, would otherwise be judged against the thread shown before.
+    *app.viewing.lock().unwrap_or_else(|e| e.into_inner()) = thread;
     if let Some(id) = thread {
         app.blocking(move |e| e.mark_read(id)).await?;
     }
-    *app.viewing.lock().unwrap_or_else(|e| e.into_inner()) = thread;
     Ok(())
 }
 
@@ -562,13 +567,9 @@ pub async fn set_setting(
 
 /// Pins the window on top of others (receptionist mode), or unpins it; remembered.
 #[tauri::command]
-pub async fn set_pinned(
-    app: State<'_, App>,
-    handle: tauri::AppHandle,
-    pinned: bool,
-) -> AppResult<bool> {
-    app.blocking(move |_| window::set_pinned(&handle, pinned))
-        .await?;
+pub async fn set_pinned(handle: tauri::AppHandle, pinned: bool) -> AppResult<bool> {
+    // `window::set_pinned` saves the setting itself (the tray's menu calls it too).
+    off_the_runtime(move || window::set_pinned(&handle, pinned)).await?;
     Ok(pinned)
 }
 
@@ -576,10 +577,15 @@ pub async fn set_pinned(
 /// the start took (and the app benchmark waits for that line).
 /// `page_ms` is how long the page itself took, from its navigation start.
 #[tauri::command]
-pub async fn ui_ready(app: State<'_, App>, page_ms: f64) -> AppResult<()> {
+pub async fn ui_ready(
+    app: State<'_, App>,
+    handle: tauri::AppHandle,
+    page_ms: f64,
+) -> AppResult<()> {
     let ms = app.started.elapsed().as_millis() as u64;
     let page_ms = page_ms.clamp(0.0, 1e9) as u64;
     tracing::info!(ms, page_ms, "the conversation list is interactive");
+    crate::after_first_paint(&handle);
     Ok(())
 }
 
@@ -608,92 +614,6 @@ pub async fn sandbox_online(app: State<'_, App>, online: bool) -> AppResult<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The commands in `source` that Tauri would run on the window's main thread: those whose
-    /// `#[tauri::command]` is followed by a plain `fn` (`#[tauri::command(async)]` is not).
-    fn sync_commands(source: &str) -> Vec<String> {
-        let mut found = Vec::new();
-        let mut lines = source.lines().map(str::trim);
-        while let Some(line) = lines.next() {
-            if !line.starts_with("#[tauri::command") || line.starts_with("#[tauri::command(async)")
-            {
-                continue;
-            }
-            let Some(signature) =
-                lines.find(|l| !l.starts_with("//") && !l.starts_with('#') && l.contains("fn "))
-            else {
-                break;
-            };
-            let before_fn = &signature[..signature.find("fn ").unwrap_or(0)];
-            if !before_fn.split_whitespace().any(|word| word == "async") {
-                let name = signature.split("fn ").nth(1).unwrap_or(signature);
-                found.push(name.split(['(', '<']).next().unwrap_or(name).to_owned());
-            }
-        }
-        found
-    }
-
-    #[track_caller]
-    fn check_commands(source: &str, expected: &[&str]) {
-        assert_eq!(sync_commands(source), expected);
-    }
-
-    #[test]
-    fn a_command_that_is_not_async_is_found() {
-        check_commands(
-            "#[tauri::command]\npub fn lines(app: State<'_, App>) {}",
-            &["lines"],
-        );
-        check_commands(
-            "#[tauri::command]\n/// Docs.\npub(crate) fn send<R>(x: R) {}",
-            &["send"],
-        );
-        check_commands("#[tauri::command]\npub async fn lines() {}", &[]);
-        check_commands("#[tauri::command(async)]\npub fn lines() {}", &[]);
-        check_commands(
-            "#[tauri::command(rename_all = \"snake_case\")]\nfn a() {}",
-            &["a"],
-        );
-        check_commands(
-            "pub fn helper() {}\n#[tauri::command]\nasync fn b() {}",
-            &[],
-        );
-    }
-
-    /// Tauri runs a command that is not `async` on the window's main thread, where a slow
-    /// store read or a photo being fitted freezes the window: every command of the shell is
-    /// `async` (its blocking work then runs through `App::blocking`).
-    #[test]
-    fn no_command_runs_on_the_main_thread() {
-        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    sources(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    out.push(path);
-                }
-            }
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src-tauri/src");
-        let mut files = Vec::new();
-        sources(&root, &mut files);
-        assert!(files.iter().any(|f| f.ends_with("commands.rs")), "{root:?}");
-        let offenders: Vec<String> = files
-            .iter()
-            .flat_map(|f| {
-                let source = std::fs::read_to_string(f).unwrap();
-                let file = f.strip_prefix(&root).unwrap().display().to_string();
-                sync_commands(&source)
-                    .into_iter()
-                    .map(move |name| format!("{file}: {name}"))
-            })
-            .collect();
-        assert!(
-            offenders.is_empty(),
-            "commands that would run on the main thread (make them `async`): {offenders:?}"
-        );
-    }
 
     /// `Ok(count)` of decoded images, or the code refusing them.
     #[track_caller]

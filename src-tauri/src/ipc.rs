@@ -131,7 +131,7 @@ ipc! {
         app: State<'_, App>, handle: AppHandle;
         name: String as "keyof Settings", value: String
     ) -> Settings;
-    async set_pinned(app: State<'_, App>, handle: AppHandle; pinned: bool) -> bool;
+    async set_pinned(handle: AppHandle; pinned: bool) -> bool;
     async account(app: State<'_, App>;) -> AccountStatus;
     /// Checks the credentials with Twilio, keeps them in the keychain, adopts the numbers.
     async connect_twilio(
@@ -144,7 +144,7 @@ ipc! {
     async remove_media_host(app: State<'_, App>, handle: AppHandle;) -> AccountStatus;
     async sandbox_online(app: State<'_, App>; online: bool) -> ();
     /// The first conversation list is painted (the shell logs the start-up time).
-    async ui_ready(app: State<'_, App>; page_ms: f64) -> ();
+    async ui_ready(app: State<'_, App>, handle: AppHandle; page_ms: f64) -> ();
 }
 
 /// What `bindings` needs to write a command in TypeScript.

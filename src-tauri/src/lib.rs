@@ -5,6 +5,8 @@
 
 mod background;
 mod bindings;
+#[cfg(test)]
+mod command_checks;
 mod commands;
 mod error;
 mod events;
@@ -40,6 +42,49 @@ fn key_choice() -> KeyChoice {
     }
 }
 
+/// How long the work `after_first_paint` does waits for the page at most.
+const AFTER_FIRST_PAINT_AT_LATEST: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Once, after the first conversation list is painted: the sandbox and background sending (the
+/// list is read from the store, not the carrier), the global shortcut and the tray icon. Done
+/// before it, they took the CPU and the main thread from the window's first paint.
+pub(crate) fn after_first_paint(handle: &tauri::AppHandle) {
+    let app = handle.state::<App>();
+    if app
+        .after_first_paint
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return;
+    }
+    let ui = handle.clone();
+    // The tray and the shortcut belong to the main thread.
+    let on_main = handle.run_on_main_thread(move || {
+        let app = ui.state::<App>();
+        let engine = app.engine().ok().cloned();
+        let settings = engine.as_ref().and_then(|e| e.settings().ok());
+        if let Some(engine) = engine {
+            background::start(ui.clone(), engine);
+        }
+        if let Some(s) = &settings {
+            if let Err(e) = window::register_shortcut(&ui, &s.global_shortcut) {
+                tracing::warn!(error = %e.message, "the global shortcut is not available");
+            }
+        }
+        let pinned = settings.is_some_and(|s| s.always_on_top);
+        if let Err(e) = window::build_tray(&ui, pinned) {
+            // A desktop without a tray still has the window.
+            tracing::warn!(error = %e, "no tray icon");
+        }
+        tracing::debug!(
+            ms = app.started.elapsed().as_millis() as u64,
+            "start-up: background, shortcut and tray"
+        );
+    });
+    if let Err(e) = on_main {
+        tracing::error!(error = %e, "the background work could not start");
+    }
+}
+
 /// Starts the desktop application and blocks until it exits.
 pub fn run() {
     tracing_subscriber::fmt()
@@ -64,7 +109,10 @@ pub fn run() {
         .setup(|tauri_app| {
             let handle = tauri_app.handle().clone();
             let app = handle.state::<App>();
-            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: setup");
+            tracing::debug!(
+                ms = app.started.elapsed().as_millis() as u64,
+                "start-up: setup"
+            );
             let opened = Engine::open(&app.data_dir, key_choice())
                 .map(Arc::new)
                 .map_err(AppError::from);
@@ -75,30 +123,33 @@ pub fn run() {
             let main = handle
                 .get_webview_window(window::MAIN)
                 .ok_or("the main window is missing from tauri.conf.json")?;
-            let pinned = match &opened {
+            match &opened {
                 Ok(engine) => {
                     window::restore(&main, engine);
                     window::remember_geometry(&main, engine.clone());
-                    let settings = engine.settings().ok();
-                    if let Some(s) = &settings {
-                        if let Err(e) = window::register_shortcut(&handle, &s.global_shortcut) {
-                            tracing::warn!(error = %e.message, "the global shortcut is not available");
-                        }
-                    }
-                    background::start(handle.clone(), engine.clone());
-                    settings.is_some_and(|s| s.always_on_top)
                 }
-                Err(_) => {
-                    main.show()?;
-                    false
-                }
-            };
-            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: window");
-            if let Err(e) = window::build_tray(&handle, pinned) {
-                // A desktop without a tray still has the window.
-                tracing::warn!(error = %e, "no tray icon");
+                Err(_) => main.show()?,
             }
-            tracing::debug!(ms = app.started.elapsed().as_millis() as u64, "start-up: tray");
+            tracing::debug!(
+                ms = app.started.elapsed().as_millis() as u64,
+                "start-up: window"
+            );
+            // What the first list does not show waits until it is painted (`ui_ready`), or a few
+            // seconds if the page never says so; at once when the window starts hidden (its page
+            // paints nothing, and the tray is the way to it).
+            let hidden = opened
+                .as_ref()
+                .ok()
+                .and_then(|e| e.settings().ok())
+                .is_some_and(|s| s.start_minimized);
+            if hidden {
+                after_first_paint(&handle);
+            }
+            let later = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(AFTER_FIRST_PAINT_AT_LATEST).await;
+                after_first_paint(&later);
+            });
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -27,6 +27,8 @@ pub struct App {
     /// The conversation the window shows, if any: its messages raise no notification while the
     /// window has focus.
     pub viewing: Mutex<Option<ThreadId>>,
+    /// Set once the work kept for after the first paint has begun (`after_first_paint`).
+    pub after_first_paint: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -39,6 +41,7 @@ impl App {
             sandbox: OnceLock::new(),
             runner_problem: Mutex::new(None),
             viewing: Mutex::new(None),
+            after_first_paint: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -55,6 +58,11 @@ impl App {
                 "Switchboard is still opening its data. Try again in a moment.",
             )),
         }
+    }
+
+    /// The engine if the store is open (for what reports on the app without needing it).
+    pub fn engine_if_open(&self) -> Option<Arc<Engine>> {
+        self.engine().ok().cloned()
     }
 
     /// Why the store could not be opened, if it could not.
@@ -110,6 +118,21 @@ impl App {
         let engine = self.engine()?.clone();
         off_the_runtime(move || Ok(work(&engine)?)).await
     }
+
+    /// `blocking` for work that also waits on the network (checking credentials with the
+    /// carrier, renaming a line there) between its keychain and store steps: the whole of it runs
+    /// on the blocking pool, its requests driven from there (`block_on`) by the runtime's I/O, so
+    /// that no step of it holds a runtime thread while the keychain or the disk answers.
+    pub async fn blocking_with_network<T, E, F, Fut>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce(Arc<Engine>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        T: Send + 'static,
+        AppError: From<E>,
+    {
+        let engine = self.engine()?.clone();
+        off_the_runtime(move || Ok(tauri::async_runtime::block_on(work(engine))?)).await
+    }
 }
 
 /// Runs `work` on the async runtime's blocking pool (threads kept for work that waits or
@@ -143,9 +166,9 @@ mod tests {
 
     /// More commands wait at once than the async runtime has threads, and yet each has begun
     /// and another still answers: their blocking work holds up neither the runtime nor the
-    /// commands after them.
-    #[test]
-    fn commands_that_wait_hold_up_neither_the_runtime_nor_other_commands() {
+    /// commands after them. `network`: the commands are of the kind that also awaits a request
+    /// (`App::blocking_with_network`), and block between two awaits.
+    fn waiting_commands_hold_up_nothing(network: bool) {
         let dir = tempfile::tempdir().unwrap();
         let app = Arc::new(App::new(dir.path().join("data")));
         let key = KeyChoice::KeyFile(dir.path().join("key"));
@@ -159,13 +182,23 @@ mod tests {
             releases.push(release);
             let (app, started) = (app.clone(), started.clone());
             tasks.push(tauri::async_runtime::spawn(async move {
-                app.blocking(move |_| {
+                let wait = move || {
                     let _ = started.send(());
                     released
                         .recv_timeout(PATIENCE)
                         .map_err(|_| AppError::invalid("never released"))
-                })
-                .await
+                };
+                if network {
+                    app.blocking_with_network(move |_| async move {
+                        tokio::task::yield_now().await;
+                        wait()?;
+                        tokio::task::yield_now().await;
+                        Ok::<_, AppError>(())
+                    })
+                    .await
+                } else {
+                    app.blocking(move |_| wait()).await
+                }
             }));
         }
         for n in 0..waiting {
@@ -185,5 +218,15 @@ mod tests {
         for task in tasks {
             assert_eq!(tauri::async_runtime::block_on(task).unwrap(), Ok(()));
         }
+    }
+
+    #[test]
+    fn commands_that_wait_hold_up_neither_the_runtime_nor_other_commands() {
+        waiting_commands_hold_up_nothing(false);
+    }
+
+    #[test]
+    fn commands_that_wait_between_requests_hold_up_neither_the_runtime_nor_other_commands() {
+        waiting_commands_hold_up_nothing(true);
     }
 }
