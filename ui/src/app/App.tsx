@@ -6,7 +6,8 @@
 // start.
 import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import type {
-  AppStatus, Backend, ContactId, Line, LineId, SearchGroup, SendReceipt, ThreadId, ThreadView,
+  AppStatus, Backend, ContactId, Line, LineId, MessageId, SearchGroup, SendReceipt, ThreadId,
+  ThreadView,
 } from "../backend";
 import { messageOf } from "../backend";
 import { debounce, shortTime } from "./format";
@@ -34,6 +35,13 @@ export function App(props: { backend: Backend }) {
   const [results, setResults] = createSignal<SearchGroup[] | null>(null);
   const [selected, setSelected] = createSignal<ThreadId | null>(null);
   const [version, setVersion] = createSignal(0);
+  // The open thread's messages that events changed, until the conversation asks for them.
+  let touched: MessageId[] = [];
+  const takeTouched = () => {
+    const ids = touched;
+    touched = [];
+    return ids;
+  };
   const [panel, setPanel] = createSignal<Panel>("none");
   const [composing, setComposing] = createSignal(false);
   const [offer, setOffer] = createSignal<Offer | null>(null);
@@ -130,6 +138,7 @@ export function App(props: { backend: Backend }) {
   }, 150);
 
   const open = (id: ThreadId | null) => {
+    if (id !== selected()) touched = [];
     setSelected(id);
     setPanel("none");
     void guard(() => b.viewThread(id)).then(() => {
@@ -182,7 +191,10 @@ export function App(props: { backend: Backend }) {
           case "message_media":
           case "inbound_message":
             reloadSoon();
-            if (e.thread_id === selected()) setVersion(version() + 1);
+            if (e.thread_id === selected()) {
+              if (e.kind !== "inbound_message") touched.push(e.message_id);
+              setVersion(version() + 1);
+            }
             if (e.kind === "inbound_message") void loadStatus();
             break;
           case "connectivity":
@@ -355,6 +367,7 @@ export function App(props: { backend: Backend }) {
                   backend={b}
                   thread={id}
                   version={version()}
+                  takeTouched={takeTouched}
                   compact={compact()}
                   onBack={() => open(null)}
                   onChanged={() => void reloadThreads()}

@@ -9,9 +9,10 @@
 // presses "Show older messages"), stay loaded, and keep the message being read where it was.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import type { Backend, MessageCursor, MessageRow, ThreadDetail, ThreadId } from "../backend";
+import type { Backend, MessageCursor, MessageId, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
 import { Bubble } from "./Bubble";
+import { afterNewest, withOlderPage } from "./pages";
 import { ReplyBox } from "./ReplyBox";
 
 const PAGE = 100;
@@ -19,15 +20,15 @@ const PAGE = 100;
 const NEAR_TOP = 400;
 
 const cursorOf = (m: MessageRow): MessageCursor => ({ created_at: m.created_at, id: m.id });
-/** Whether `a` comes before `c` in the thread (the engine's order: time, then id). */
-const before = (a: MessageRow, c: MessageCursor) =>
-  a.created_at < c.created_at || (a.created_at === c.created_at && a.id < c.id);
 
 export function Conversation(props: {
   backend: Backend;
   thread: ThreadId;
   /** Bumped by the parent when an event touched this thread. */
   version: number;
+  /** The messages of this thread that events changed since last asked (their status, their
+   * media): those in older pages are read again, as the newest page is. */
+  takeTouched: () => MessageId[];
   compact: boolean;
   onBack: () => void;
   onChanged: () => void;
@@ -37,7 +38,16 @@ export function Conversation(props: {
     () => props.thread,
     (id) => b.thread(id, PAGE, null),
   );
-  createEffect(on(() => props.version, () => void refetch(), { defer: true }));
+  createEffect(
+    on(
+      () => props.version,
+      () => {
+        void refetch();
+        void reread(props.takeTouched());
+      },
+      { defer: true },
+    ),
+  );
 
   // Oldest first, as people read: the older pages, then the newest page. A message pushed out of
   // the newest page by new ones moves to the older ones rather than away from the screen.
@@ -48,16 +58,9 @@ export function Conversation(props: {
     on(() => detail.latest, (d) => {
       if (!d) return;
       const page = [...d.messages].reverse();
-      const kept = older();
-      if (page.length < PAGE) {
-        setOlder([]);
-        setStart(true);
-      } else {
-        const edge = cursorOf(page[0]!);
-        const pushedOut = newest.filter((m) => before(m, edge));
-        const known = new Set(kept.map((m) => m.id));
-        setOlder([...kept, ...pushedOut.filter((m) => !known.has(m.id))]);
-      }
+      const next = afterNewest({ older: older(), start: start() }, newest, page, PAGE);
+      setOlder(next.older);
+      setStart(next.start);
       newest = page;
       show();
     }),
@@ -88,10 +91,9 @@ export function Conversation(props: {
       const page = await b.thread(props.thread, PAGE, cursorOf(first));
       const anchor = firstOnScreen();
       const top = anchor?.getBoundingClientRect().top ?? 0;
-      const known = new Set(messages.map((m) => m.id));
-      const added = [...page.messages].reverse().filter((m) => !known.has(m.id));
-      setOlder([...added, ...older()]);
-      if (page.messages.length < PAGE) setStart(true);
+      const next = withOlderPage({ older: older(), start: start() }, [...messages], page.messages, PAGE);
+      setOlder(next.older);
+      setStart(next.start);
       show();
       if (log && anchor) log.scrollTop += anchor.getBoundingClientRect().top - top;
     } catch (e) {
@@ -112,19 +114,24 @@ export function Conversation(props: {
   const changed = async (m: MessageRow) => {
     props.onChanged();
     void refetch();
-    const i = older().findIndex((o) => o.id === m.id);
-    if (i < 0) return;
-    const next = older()[i + 1] ?? newest[0];
-    try {
-      const page = next ? await b.thread(props.thread, 1, cursorOf(next)) : null;
-      const again = page?.messages[0];
-      const now = older();
-      setOlder(
-        now.flatMap((o) => (o.id !== m.id ? [o] : again?.id === m.id ? [again] : [])),
-      );
-      show();
-    } catch (e) {
-      setOlderError(messageOf(e));
+    await reread([m.id]);
+  };
+
+  // Messages of the older pages read again one by one (each through the cursor of the message
+  // after it), in place; one that is gone (deleted) leaves the page.
+  const reread = async (ids: MessageId[]) => {
+    for (const id of ids) {
+      const i = older().findIndex((o) => o.id === id);
+      if (i < 0) continue;
+      const next = older()[i + 1] ?? newest[0];
+      try {
+        const page = next ? await b.thread(props.thread, 1, cursorOf(next)) : null;
+        const again = page?.messages[0];
+        setOlder(older().flatMap((o) => (o.id !== id ? [o] : again?.id === id ? [again] : [])));
+        show();
+      } catch (e) {
+        setOlderError(messageOf(e));
+      }
     }
   };
 
@@ -140,6 +147,8 @@ export function Conversation(props: {
         class="messages"
         role="log"
         aria-label="Messages"
+        // A region that scrolls can be reached and scrolled by the keyboard.
+        tabIndex={0}
         aria-busy={loadingOlder()}
         ref={log}
         onScroll={() => {
