@@ -716,7 +716,7 @@ async fn a_second_launch_hands_over_to_the_first_window() {
     app.close().await;
 }
 
-/// A line in the composer's "Send from" list, named by its text: "Sales +14155550100".
+/// A line in the composer's "Send from" list, named by its text: "Sales +1 415-555-0100".
 fn line_option(label: &str) -> Target {
     Target::xpath(
         &format!("//*[@role='option' and starts-with(normalize-space(.), '{label} +')]"),

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use switchboard_engine::carrier::S3Config;
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
-use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
+use switchboard_engine::store::{DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
     ContactView, DefaultLineEdit, DraftImageFile, ErrorCode, ImportFormat, ImportSummary,
@@ -145,14 +145,12 @@ fn image_data(image: PreparedImage) -> ImageData {
 
 #[tauri::command]
 pub async fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppResult<AppStatus> {
-    let engine = app.engine_if_open();
     let online = app.runner().and_then(|r| r.online());
     let problem = app
         .store_problem()
         .or_else(|| app.runner_problem.lock().ok().and_then(|p| p.clone()));
     let data_dir = app.data_dir.display().to_string();
-    off_the_runtime(move || {
-        let engine = engine.as_deref();
+    app.blocking_if_open(move |engine| {
         Ok(AppStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             data_dir,
@@ -317,6 +315,12 @@ pub async fn thread(
     before: Option<MessageCursor>,
 ) -> AppResult<ThreadDetail> {
     app.blocking(move |e| e.thread(id, limit, before)).await
+}
+
+/// Messages read again by id (an event changed them); the deleted ones are left out.
+#[tauri::command]
+pub async fn messages(app: State<'_, App>, ids: Vec<MessageId>) -> AppResult<Vec<MessageRow>> {
+    app.blocking(move |e| e.messages(&ids)).await
 }
 
 /// The window now shows `thread` (or no thread): it is marked read, and its new messages raise

@@ -16,7 +16,7 @@
 //! not here keeps compiling, and the webview's call then misses its key.
 
 use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, ThreadId};
-use switchboard_engine::store::{DraftKey, MessageCursor, OutboxJob, ThreadCursor};
+use switchboard_engine::store::{DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor};
 use switchboard_engine::{
     AccountConnected, AccountStatus, ComposerState, ContactView, ImportSummary, MediaHostSummary,
     Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
@@ -92,6 +92,8 @@ ipc! {
     ) -> Vec<ThreadView>;
     async thread(app: State<'_, App>; id: ThreadId, limit: usize, before: Option<MessageCursor>)
         -> ThreadDetail;
+    /// Messages read again by id, in the order asked; deleted ones left out.
+    async messages(app: State<'_, App>; ids: Vec<MessageId>) -> Vec<MessageRow>;
     async view_thread(app: State<'_, App>; thread: Option<ThreadId>) -> ();
     async search(app: State<'_, App>; query: String) -> Vec<SearchGroup>;
     async contacts(app: State<'_, App>;) -> Vec<ContactView>;

@@ -45,8 +45,8 @@ fn key_choice() -> KeyChoice {
 /// How long the work `after_first_paint` does waits for the page at most.
 const AFTER_FIRST_PAINT_AT_LATEST: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Once, after the first conversation list is painted: the sandbox and background sending (the
-/// list is read from the store, not the carrier), the global shortcut and the tray icon. Done
+/// Once, after the first conversation list is painted: the tray icon, the global shortcut, and
+/// the sandbox and background sending (the list is read from the store, not the carrier). Done
 /// before it, they took the CPU and the main thread from the window's first paint.
 pub(crate) fn after_first_paint(handle: &tauri::AppHandle) {
     let app = handle.state::<App>();
@@ -60,24 +60,28 @@ pub(crate) fn after_first_paint(handle: &tauri::AppHandle) {
     // The tray and the shortcut belong to the main thread.
     let on_main = handle.run_on_main_thread(move || {
         let app = ui.state::<App>();
-        let engine = app.engine().ok().cloned();
-        let settings = engine.as_ref().and_then(|e| e.settings().ok());
-        if let Some(engine) = engine {
-            background::start(ui.clone(), engine);
-        }
-        if let Some(s) = &settings {
-            if let Err(e) = window::register_shortcut(&ui, &s.global_shortcut) {
-                tracing::warn!(error = %e.message, "the global shortcut is not available");
-            }
-        }
-        let pinned = settings.is_some_and(|s| s.always_on_top);
+        // The tray first, ticked as the window is now (read here, on the thread a pin applies
+        // on): a pin made meanwhile either came before and is read, or comes after and finds
+        // the tray; then the unread count the runner reports has somewhere to go.
+        let pinned = window::main_window(&ui)
+            .and_then(|w| w.is_always_on_top().map_err(window::window_error))
+            .unwrap_or(false);
         if let Err(e) = window::build_tray(&ui, pinned) {
             // A desktop without a tray still has the window.
             tracing::warn!(error = %e, "no tray icon");
         }
+        let engine = app.engine().ok().cloned();
+        if let Some(s) = engine.as_ref().and_then(|e| e.settings().ok()) {
+            if let Err(e) = window::register_shortcut(&ui, &s.global_shortcut) {
+                tracing::warn!(error = %e.message, "the global shortcut is not available");
+            }
+        }
+        if let Some(engine) = engine {
+            background::start(ui.clone(), engine);
+        }
         tracing::debug!(
             ms = app.started.elapsed().as_millis() as u64,
-            "start-up: background, shortcut and tray"
+            "start-up: tray, shortcut and background"
         );
     });
     if let Err(e) = on_main {

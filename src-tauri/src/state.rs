@@ -60,11 +60,6 @@ impl App {
         }
     }
 
-    /// The engine if the store is open (for what reports on the app without needing it).
-    pub fn engine_if_open(&self) -> Option<Arc<Engine>> {
-        self.engine().ok().cloned()
-    }
-
     /// Why the store could not be opened, if it could not.
     pub fn store_problem(&self) -> Option<AppError> {
         match self.engine.get() {
@@ -117,6 +112,16 @@ impl App {
     {
         let engine = self.engine()?.clone();
         off_the_runtime(move || Ok(work(&engine)?)).await
+    }
+
+    /// `blocking` for work that reports on the app whether or not its store could be opened
+    /// (`status`): `work` gets the engine when there is one.
+    pub async fn blocking_if_open<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Option<&Engine>) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let engine = self.engine().ok().cloned();
+        off_the_runtime(move || work(engine.as_deref())).await
     }
 
     /// `blocking` for work that also waits on the network (checking credentials with the

@@ -23,13 +23,13 @@ pub struct Tray {
     pin: CheckMenuItem<Wry>,
 }
 
-fn main_window(handle: &AppHandle) -> AppResult<WebviewWindow> {
+pub(crate) fn main_window(handle: &AppHandle) -> AppResult<WebviewWindow> {
     handle
         .get_webview_window(MAIN)
         .ok_or_else(|| AppError::new(ErrorCode::Window, "The main window is closed."))
 }
 
-fn window_error(e: tauri::Error) -> AppError {
+pub(crate) fn window_error(e: tauri::Error) -> AppError {
     AppError::new(
         ErrorCode::Window,
         format!("The window could not be changed: {e}"),
@@ -181,9 +181,13 @@ pub fn build_tray(handle: &AppHandle, pinned: bool) -> tauri::Result<()> {
                 let pinned = main_window(handle)
                     .and_then(|w| w.is_always_on_top().map_err(window_error))
                     .unwrap_or(false);
-                if let Err(e) = set_pinned(handle, !pinned) {
-                    tracing::warn!(error = %e.message, "pin from the tray failed");
-                }
+                // A store write: not on the main thread, which runs the tray's menu.
+                let handle = handle.clone();
+                tauri::async_runtime::spawn_blocking(move || {
+                    if let Err(e) = set_pinned(&handle, !pinned) {
+                        tracing::warn!(error = %e.message, "pin from the tray failed");
+                    }
+                });
             }
             "quit" => handle.exit(0),
             _ => {}

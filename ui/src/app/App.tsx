@@ -36,7 +36,7 @@ export function App(props: { backend: Backend }) {
   const [selected, setSelected] = createSignal<ThreadId | null>(null);
   const [version, setVersion] = createSignal(0);
   // The open thread's messages that events changed, until the conversation asks for them.
-  let touched: MessageId[] = [];
+  let touched: MessageId[] | "all" = [];
   const takeTouched = () => {
     const ids = touched;
     touched = [];
@@ -192,7 +192,7 @@ export function App(props: { backend: Backend }) {
           case "inbound_message":
             reloadSoon();
             if (e.thread_id === selected()) {
-              if (e.kind !== "inbound_message") touched.push(e.message_id);
+              if (e.kind !== "inbound_message" && touched !== "all") touched.push(e.message_id);
               setVersion(version() + 1);
             }
             if (e.kind === "inbound_message") void loadStatus();
@@ -235,6 +235,7 @@ export function App(props: { backend: Backend }) {
             void loadStatus();
             void loadLines();
             void reloadThreads();
+            touched = "all";
             setVersion(version() + 1);
             break;
         }

@@ -27,8 +27,9 @@ export function Conversation(props: {
   /** Bumped by the parent when an event touched this thread. */
   version: number;
   /** The messages of this thread that events changed since last asked (their status, their
-   * media): those in older pages are read again, as the newest page is. */
-  takeTouched: () => MessageId[];
+   * media), or "all" after events were missed: those in older pages are read again, as the
+   * newest page is. */
+  takeTouched: () => MessageId[] | "all";
   compact: boolean;
   onBack: () => void;
   onChanged: () => void;
@@ -42,8 +43,10 @@ export function Conversation(props: {
     on(
       () => props.version,
       () => {
-        void refetch();
-        void reread(props.takeTouched());
+        const touched = props.takeTouched();
+        // Once the newest page is in: a touched message it pushed out to the older pages moved
+        // there as it was before the event.
+        void Promise.resolve(refetch()).then(() => reread(touched));
       },
       { defer: true },
     ),
@@ -54,11 +57,15 @@ export function Conversation(props: {
   const [older, setOlder] = createSignal<MessageRow[]>([]);
   const [start, setStart] = createSignal(false);
   let newest: MessageRow[] = [];
+  /** Bumped when the older pages are let go (a burst of more than a page): an older page asked
+   * for before then would land above a gap. */
+  let resets = 0;
   createEffect(
     on(() => detail.latest, (d) => {
       if (!d) return;
       const page = [...d.messages].reverse();
       const next = afterNewest({ older: older(), start: start() }, newest, page, PAGE);
+      if (next.older.length === 0 && !next.start) resets++;
       setOlder(next.older);
       setStart(next.start);
       newest = page;
@@ -87,8 +94,12 @@ export function Conversation(props: {
     if (loadingOlder() || start() || !first) return;
     setLoadingOlder(true);
     setOlderError("");
+    const asked = resets;
     try {
       const page = await b.thread(props.thread, PAGE, cursorOf(first));
+      // The pages changed under it: this page no longer joins what is shown (the next scroll
+      // asks again, from the new top).
+      if (asked !== resets || messages[0]?.id !== first.id) return;
       const anchor = firstOnScreen();
       const top = anchor?.getBoundingClientRect().top ?? 0;
       const next = withOlderPage({ older: older(), start: start() }, [...messages], page.messages, PAGE);
@@ -117,22 +128,25 @@ export function Conversation(props: {
     await reread([m.id]);
   };
 
-  // Messages of the older pages read again one by one (each through the cursor of the message
-  // after it), in place; one that is gone (deleted) leaves the page.
-  const reread = async (ids: MessageId[]) => {
-    for (const id of ids) {
-      const i = older().findIndex((o) => o.id === id);
-      if (i < 0) continue;
-      const next = older()[i + 1] ?? newest[0];
-      try {
-        const page = next ? await b.thread(props.thread, 1, cursorOf(next)) : null;
-        const again = page?.messages[0];
-        setOlder(older().flatMap((o) => (o.id !== id ? [o] : again?.id === id ? [again] : [])));
-        show();
-      } catch (e) {
-        setOlderError(messageOf(e));
+  // Messages of the older pages read again by id, in place; one that is gone (deleted) leaves
+  // the page. The reads go one after another, so that the last applied is the last read.
+  let rereads = Promise.resolve();
+  const reread = (ids: MessageId[] | "all") => {
+    rereads = rereads.then(async () => {
+      const wanted = ids === "all" ? older().map((m) => m.id) : ids.filter((id) => older().some((o) => o.id === id));
+      for (let i = 0; i < wanted.length; i += PAGE) {
+        const chunk = wanted.slice(i, i + PAGE);
+        try {
+          const found = new Map((await b.messages(chunk)).map((m) => [m.id, m]));
+          const asked = new Set(chunk);
+          setOlder(older().flatMap((o) => (!asked.has(o.id) ? [o] : found.has(o.id) ? [found.get(o.id)!] : [])));
+          show();
+        } catch (e) {
+          setOlderError(messageOf(e));
+        }
       }
-    }
+    });
+    return rereads;
   };
 
   return (

@@ -101,6 +101,21 @@ impl Engine {
         Ok(ThreadDetail { thread, messages })
     }
 
+    /// The messages `ids` as they are now (a status or a download changed them), in the order
+    /// asked; one that no longer exists (deleted) is left out. At most a page at once.
+    pub fn messages(&self, ids: &[MessageId]) -> Result<Vec<MessageRow>> {
+        page(ids.len().max(1))?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.store.get_message(*id) {
+                Ok(m) => found.push(m),
+                Err(switchboard_store::StoreError::MessageNotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(found)
+    }
+
     /// Unread messages in every thread together (the tray's count).
     pub fn total_unread(&self) -> Result<i64> {
         Ok(self.store.total_unread()?)
@@ -209,6 +224,31 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
 mod tests {
     use crate::testutil::engine;
     use crate::ComposeRequest;
+
+    #[test]
+    fn messages_are_read_again_by_id_and_a_deleted_one_is_left_out() {
+        let (_d, e) = engine();
+        let sales = e.add_line("+14155550100", "Sales", None).unwrap();
+        let send = |body: &str| {
+            let request = ComposeRequest {
+                recipients: vec!["+14155550142".into()],
+                body: body.into(),
+                images: Vec::new(),
+                line: Some(sales.id),
+            };
+            e.send(&request, None).unwrap().sent[0].message_id
+        };
+        let (a, b) = (send("First"), send("Second"));
+        let gone = switchboard_core::model::MessageId(b.0 + 100);
+        let read = e.messages(&[b, gone, a]).unwrap();
+        let bodies: Vec<_> = read.iter().map(|m| (m.id, m.body.as_str())).collect();
+        assert_eq!(bodies, [(b, "Second"), (a, "First")]);
+        let too_many = vec![a; super::MAX_PAGE + 1];
+        assert!(matches!(
+            e.messages(&too_many),
+            Err(crate::EngineError::PageSize { .. })
+        ));
+    }
 
     #[test]
     fn search_finds_contact_names_and_message_text() {

@@ -19,6 +19,7 @@ import type { MediaHostInput } from "./MediaHostInput";
 import type { MediaHostSummary } from "./MediaHostSummary";
 import type { MessageCursor } from "./MessageCursor";
 import type { MessageId } from "./MessageId";
+import type { MessageRow } from "./MessageRow";
 import type { OutboxJob } from "./OutboxJob";
 import type { Preview } from "./Preview";
 import type { Recipient } from "./Recipient";
@@ -38,6 +39,8 @@ export interface Commands {
   editLine(line: LineId, label: string, color: string): Promise<Line>;
   threads(line: LineId | null, limit: number, before: ThreadCursor | null): Promise<Array<ThreadView>>;
   thread(id: ThreadId, limit: number, before: MessageCursor | null): Promise<ThreadDetail>;
+  /** Messages read again by id, in the order asked; deleted ones left out. */
+  messages(ids: Array<MessageId>): Promise<Array<MessageRow>>;
   viewThread(thread: ThreadId | null): Promise<void>;
   search(query: string): Promise<Array<SearchGroup>>;
   contacts(): Promise<Array<ContactView>>;
@@ -92,6 +95,7 @@ export const tauriCommands: Commands = {
   editLine: (line, label, color) => invoke("edit_line", { line, label, color }),
   threads: (line, limit, before) => invoke("threads", { line, limit, before }),
   thread: (id, limit, before) => invoke("thread", { id, limit, before }),
+  messages: (ids) => invoke("messages", { ids }),
   viewThread: (thread) => invoke("view_thread", { thread }),
   search: (query) => invoke("search", { query }),
   contacts: () => invoke("contacts"),
