@@ -568,11 +568,22 @@ impl App {
             "tauri:options".into(),
             json!({ "application": app_launcher(), "args": [] }),
         );
+        // tauri-driver listens before the WebKitWebDriver it starts does: on a loaded machine
+        // the first session can find nobody behind it ("Connection refused"), and no app was
+        // started, so asking again is safe.
         let connecting = async {
-            ClientBuilder::new(HttpConnector::new())
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
+            loop {
+                let made = ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await;
+                match made {
+                    Err(e) if e.to_string().contains("did not respond") => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    made => break made,
+                }
+            }
         };
         let client = match tokio::time::timeout(STARTUP_TIMEOUT, connecting).await {
             Ok(Ok(client)) => client,
