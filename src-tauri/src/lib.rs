@@ -25,11 +25,13 @@ use tauri::Manager;
 use crate::error::AppError;
 use crate::state::App;
 
-/// Where the app keeps its data: `SWITCHBOARD_DATA_DIR`, else the OS's per-user data folder.
+/// Where the app keeps its data: `SWITCHBOARD_DATA_DIR`, else the OS's per-user local data
+/// folder (`~/.local/share`, `~/Library/Application Support`, `%LOCALAPPDATA%`: on Windows the
+/// database and its lock stay on this machine, out of a roaming profile's copies).
 fn data_dir() -> PathBuf {
     std::env::var_os("SWITCHBOARD_DATA_DIR")
         .map(PathBuf::from)
-        .or_else(|| dirs::data_dir().map(|d| d.join("switchboard")))
+        .or_else(|| dirs::data_local_dir().map(|d| d.join("switchboard")))
         .unwrap_or_else(|| PathBuf::from("switchboard-data"))
 }
 

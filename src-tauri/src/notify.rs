@@ -178,6 +178,11 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
         }
         n.hint(notify_rust::Hint::Category("im.received".to_owned()));
     }
+    // Windows shows a toast only for a registered AppUserModelID: the installer's Start menu
+    // shortcut carries the bundle identifier as the app's. A click on the toast's body is its
+    // default action (no button is added for it).
+    #[cfg(windows)]
+    n.app_id("app.switchboard.desktop");
     match n.show() {
         Ok(_shown) => {
             tracing::debug!(thread = %thread, "notification shown");
@@ -186,8 +191,15 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
             if waiting.is_some() {
                 _shown.wait_for_action(|action| {
                     if action == "default" {
-                        crate::window::show_main(handle);
-                        let _ = handle.emit(APP_EVENT, AppEvent::OpenThread { thread_id: thread });
+                        open_thread(handle, thread);
+                    }
+                });
+            }
+            #[cfg(windows)]
+            if waiting.is_some() {
+                let _ = _shown.wait_for_response(|response: &notify_rust::NotificationResponse| {
+                    if response.is_default_action() {
+                        open_thread(handle, thread);
                     }
                 });
             }
@@ -196,6 +208,14 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
     }
     drop(waiting);
     let _ = handle;
+}
+
+/// What a click on a notification does: the window comes forward on the message's thread.
+/// (macOS reports no clicks through notify-rust: there the function is not called.)
+#[cfg_attr(target_os = "macos", allow(dead_code))]
+fn open_thread(handle: &AppHandle, thread: ThreadId) {
+    crate::window::show_main(handle);
+    let _ = handle.emit(APP_EVENT, AppEvent::OpenThread { thread_id: thread });
 }
 
 #[cfg(test)]

@@ -168,7 +168,8 @@ fn read_text(path: &std::path::Path) -> Result<String, Failure> {
 fn data_dir(cli: &Cli) -> Result<std::path::PathBuf, Failure> {
     match &cli.data_dir {
         Some(d) => Ok(d.clone()),
-        None => dirs::data_dir()
+        // The app's folder (src-tauri/src/lib.rs): %LOCALAPPDATA%\switchboard on Windows.
+        None => dirs::data_local_dir()
             .map(|d| d.join("switchboard"))
             .ok_or_else(|| Failure {
                 code: "no_data_dir".into(),

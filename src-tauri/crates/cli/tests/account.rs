@@ -44,15 +44,13 @@ impl World {
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        let mut child = support::keyed(&mut command, &self.dir.path().join("key"))
             .arg("--json")
             .arg("--data-dir")
             .arg(self.data())
-            .arg("--key-file")
-            .arg(self.dir.path().join("key"))
             .args(args)
             .env("SWITCHBOARD_TWILIO_API_URL", &self.api)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

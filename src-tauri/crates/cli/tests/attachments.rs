@@ -37,12 +37,10 @@ impl Cli {
         if json {
             c.arg("--json");
         }
-        c.arg("--data-dir")
+        support::keyed(&mut c, &self.path("key"))
+            .arg("--data-dir")
             .arg(self.path("data"))
-            .arg("--key-file")
-            .arg(self.path("key"))
-            .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE");
+            .args(args);
         c
     }
 

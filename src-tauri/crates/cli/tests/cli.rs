@@ -32,14 +32,12 @@ impl Cli {
     }
 
     fn run_with_key(&self, key: &Path, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_switchboard-cli"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard-cli"));
+        let out = keyed(&mut command, key)
             .arg("--json")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .arg("--key-file")
-            .arg(key)
             .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
             .output()
             .unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
@@ -310,6 +308,7 @@ fn a_wrong_or_unsafe_key_never_opens_or_replaces_the_store() {
 
     let wrong = cli.dir.path().join("wrong-key");
     std::fs::write(&wrong, "ab".repeat(32)).unwrap();
+    #[cfg(unix)]
     set_mode(&wrong, 0o600);
     let r = cli.run_with_key(&wrong, &["threads"]);
     assert_eq!(
@@ -317,9 +316,13 @@ fn a_wrong_or_unsafe_key_never_opens_or_replaces_the_store() {
         (Some("wrong_key_or_not_a_database"), 6)
     );
 
-    set_mode(&cli.key_file(), 0o644);
-    cli.fails(&["threads"], "key_file_insecure", 6);
-    set_mode(&cli.key_file(), 0o600);
+    // A key file others can read (Unix modes; Windows refuses key files altogether).
+    #[cfg(unix)]
+    {
+        set_mode(&cli.key_file(), 0o644);
+        cli.fails(&["threads"], "key_file_insecure", 6);
+        set_mode(&cli.key_file(), 0o600);
+    }
 
     assert_eq!(
         std::fs::read(&db).unwrap(),
@@ -413,6 +416,21 @@ fn help_documents_the_exit_codes() {
     }
 }
 
+/// Keys a command's store with `key`: a key file on Unix; on Windows, which refuses key files
+/// (their access cannot be checked there), a passphrase made of the path (another path, another
+/// key).
+fn keyed<'c>(c: &'c mut Command, key: &Path) -> &'c mut Command {
+    if cfg!(unix) {
+        c.arg("--key-file")
+            .arg(key)
+            .env_remove("SWITCHBOARD_PASSPHRASE")
+    } else {
+        c.env_remove("SWITCHBOARD_KEY_FILE")
+            .env("SWITCHBOARD_PASSPHRASE", key.as_os_str())
+    }
+}
+
+#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -431,13 +449,10 @@ fn a_reader_that_stops_early_ends_the_cli_quietly() {
         if !human {
             command.arg("--json");
         }
-        let out = command
+        let out = keyed(&mut command, &cli.key_file())
             .arg("--data-dir")
             .arg(cli.data_dir())
-            .arg("--key-file")
-            .arg(cli.key_file())
             .arg("contacts")
-            .env_remove("SWITCHBOARD_PASSPHRASE")
             .env("RUST_BACKTRACE", "1")
             .stdout(writer)
             .output()

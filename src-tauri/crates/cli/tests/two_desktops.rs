@@ -82,13 +82,11 @@ impl Desktop {
 
     /// What a person sees (no `--json`).
     fn text(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(support::BIN)
+        let mut command = std::process::Command::new(support::BIN);
+        let out = support::keyed(&mut command, &self.dir.join("key"))
             .arg("--data-dir")
             .arg(self.dir.join("data"))
-            .arg("--key-file")
-            .arg(self.dir.join("key"))
             .args(args)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
             .output()
             .unwrap();
         assert!(out.status.success(), "{args:?}");

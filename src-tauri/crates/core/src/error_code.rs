@@ -88,6 +88,7 @@ error_codes! {
     KeyFileWrongOwner = "key_file_wrong_owner",
     KeyFileMalformed = "key_file_malformed",
     KeyFileMissing = "key_file_missing",
+    KeyFileUnsupported = "key_file_unsupported",
     EmptyPassphrase = "empty_passphrase",
     PassphraseControlCharacters = "passphrase_control_characters",
     KeySourceMismatch = "key_source_mismatch",

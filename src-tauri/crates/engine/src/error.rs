@@ -186,6 +186,7 @@ impl EngineError {
                 | StoreError::KeyFileWrongOwner { .. }
                 | StoreError::KeyFileMalformed { .. }
                 | StoreError::KeyFileMissing { .. }
+                | StoreError::KeyFileUnsupported { .. }
                 | StoreError::EmptyPassphrase
                 | StoreError::KeySourceMismatch { .. }
                 | StoreError::KeychainAccountMismatch { .. }

@@ -131,14 +131,16 @@ pub(crate) use switchboard_store::now_ms;
 pub(crate) mod testutil {
     use super::*;
 
-    /// An engine on a fresh store in a temporary directory, keyed by a key file.
+    /// An engine on a fresh store in a temporary directory, keyed by a key file (on Windows,
+    /// which refuses key files, by a passphrase).
     pub fn engine() -> (tempfile::TempDir, Engine) {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(
-            &dir.path().join("data"),
-            KeyChoice::KeyFile(dir.path().join("key")),
-        )
-        .unwrap();
+        let key = if cfg!(unix) {
+            KeyChoice::KeyFile(dir.path().join("key"))
+        } else {
+            KeyChoice::Passphrase("the engine's tests".into())
+        };
+        let engine = Engine::open(&dir.path().join("data"), key).unwrap();
         (dir, engine)
     }
 }

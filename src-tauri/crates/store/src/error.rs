@@ -46,6 +46,10 @@ pub enum StoreError {
     KeyFileMalformed { path: PathBuf },
     #[error("the key file {path} does not exist")]
     KeyFileMissing { path: PathBuf },
+    /// A key file where Switchboard cannot check that only its owner can read it: on Windows,
+    /// where access is an ACL and not a mode (see `keys::key_files_supported`).
+    #[error("key files are not supported on this system, where Switchboard cannot check that only you can read {path}: keep the key in the system's credential store (the default) or use a passphrase (SWITCHBOARD_PASSPHRASE)", path = path.display())]
+    KeyFileUnsupported { path: PathBuf },
     #[error("the passphrase must not be empty")]
     EmptyPassphrase,
     /// A NUL, newline, escape… in a passphrase: refused before it could reach SQLite (whose
@@ -133,6 +137,7 @@ impl StoreError {
             KeyFileWrongOwner { .. } => ErrorCode::KeyFileWrongOwner,
             KeyFileMalformed { .. } => ErrorCode::KeyFileMalformed,
             KeyFileMissing { .. } => ErrorCode::KeyFileMissing,
+            KeyFileUnsupported { .. } => ErrorCode::KeyFileUnsupported,
             EmptyPassphrase => ErrorCode::EmptyPassphrase,
             PassphraseControlCharacters => ErrorCode::PassphraseControlCharacters,
             KeySourceMismatch { .. } => ErrorCode::KeySourceMismatch,

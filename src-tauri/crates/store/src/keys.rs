@@ -215,6 +215,22 @@ pub fn load_key(source: &KeySource) -> Result<DbKey> {
     }
 }
 
+/// Key files are kept safe by their owner-only mode, which only Unix has. On Windows a file's
+/// access is an ACL (inherited from its folder, and readable by administrators and backup
+/// tools whatever its owner says); checking one needs the Win32 security API, which is
+/// `unsafe` and so out of this workspace (`unsafe_code = "forbid"`). There a key file is
+/// refused, before it is read or written, and the error names the two key sources that are
+/// safe there: the Credential Manager (the default) and a passphrase.
+fn key_files_supported(path: &Path) -> Result<()> {
+    if cfg!(unix) {
+        Ok(())
+    } else {
+        Err(StoreError::KeyFileUnsupported {
+            path: path.to_owned(),
+        })
+    }
+}
+
 /// The key for a new store, saved at its source before the database exists (so a crash never
 /// leaves a database whose key was lost). A key already saved there is reused rather than
 /// overwritten: a secret is never destroyed, and a provisioned key file is honoured.
@@ -251,7 +267,10 @@ pub fn create_key(source: &KeySource) -> Result<DbKey> {
             Ok(stored)
         }
         KeySource::Passphrase(p) => DbKey::passphrase(p),
-        KeySource::KeyFile(path) => create_or_read_key_file(path, DbKey::generate()),
+        KeySource::KeyFile(path) => {
+            key_files_supported(path)?;
+            create_or_read_key_file(path, DbKey::generate())
+        }
     }
 }
 
@@ -307,6 +326,7 @@ pub(crate) fn keychain_error(e: keyring::Error) -> StoreError {
 /// Writes `key` to a new file at `path`, readable and writable by its owner only. Refuses to
 /// replace an existing file.
 pub fn write_key_file(path: &Path, key: &DbKey) -> Result<()> {
+    key_files_supported(path)?;
     if key.to_hex().is_none() {
         return Err(StoreError::InvalidInput {
             what: "key",
@@ -348,6 +368,7 @@ const KEY_FILE_MAX: usize = 1024;
 /// and be inaccessible to group and others. (Symbolic links in the directories above it are
 /// followed: they are the owner's choice of where the file lives.)
 pub fn read_key_file(path: &Path) -> Result<DbKey> {
+    key_files_supported(path)?;
     let file = open_key_file(path)?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
     if !meta.is_file() {
@@ -522,6 +543,25 @@ mod tests {
         );
     }
 
+    #[cfg(not(unix))]
+    #[test]
+    fn key_files_are_refused_where_their_access_cannot_be_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.key");
+        let code = |r: Result<()>| r.unwrap_err().code().as_str();
+        assert_eq!(
+            code(write_key_file(&path, &DbKey::generate())),
+            "key_file_unsupported"
+        );
+        assert!(!path.exists());
+        std::fs::write(&path, format!("{}\n", "07".repeat(32))).unwrap();
+        assert_eq!(code(read_key_file(&path).map(drop)), "key_file_unsupported");
+        let source = KeySource::KeyFile(path);
+        assert_eq!(code(load_key(&source).map(drop)), "key_file_unsupported");
+        assert_eq!(code(create_key(&source).map(drop)), "key_file_unsupported");
+    }
+
+    // Key files (and so the tests below) are Unix-only: their safety is their owner-only mode.
     #[cfg(unix)]
     #[test]
     fn key_files() {

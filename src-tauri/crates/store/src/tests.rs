@@ -186,6 +186,22 @@ fn a_passphrase_store() {
     );
 }
 
+/// Windows: a key file's safety cannot be checked there (see `keys::key_files_supported`), so
+/// a data directory is never keyed by one, and nothing is written for it.
+#[cfg(not(unix))]
+#[test]
+fn a_key_file_is_refused_where_its_access_cannot_be_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key_file = dir.path().join("switchboard.key");
+    let err = Store::open_in_dir(&data, &KeySource::KeyFile(key_file.clone())).unwrap_err();
+    assert_eq!(err.code().as_str(), "key_file_unsupported", "{err}");
+    assert!(err.to_string().contains("passphrase"), "{err}");
+    assert!(!key_file.exists(), "no key file was written");
+    assert!(!data.join(DB_FILE_NAME).exists(), "no database was made");
+}
+
+// The key-file tests below check Unix modes (0600, 0644): key files exist on Unix only.
 #[cfg(unix)]
 #[test]
 fn a_data_dir_with_a_key_file() {
@@ -225,6 +241,8 @@ fn a_data_dir_with_a_key_file() {
     );
 }
 
+// Unix modes; on Windows the data directory's ACL is the one it inherits from the user's
+// profile (%LOCALAPPDATA%), private to that user, and the store leaves it as it is.
 #[cfg(unix)]
 #[test]
 fn the_data_dir_of_a_new_store_is_private() {

@@ -43,18 +43,31 @@ impl Drop for SandboxProcess {
 #[allow(dead_code)]
 pub fn cli(dir: &Path, listing_lag_ms: u32) -> Command {
     let mut c = Command::new(BIN);
+    keyed(&mut c, &dir.join("key"));
     c.arg("--json")
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .arg("--key-file")
-        .arg(dir.join("key"))
-        .env_remove("SWITCHBOARD_PASSPHRASE")
         .env("SWITCHBOARD_CARRIER_REQUEST_TIMEOUT_MS", "2000")
         .env(
             "SWITCHBOARD_CARRIER_LISTING_LAG_MS",
             listing_lag_ms.to_string(),
         );
     c
+}
+
+/// Keys a command's store with `key`: the key file at `key` on Unix; on Windows, which refuses
+/// key files (their access cannot be checked there), a passphrase made of that path instead, so
+/// each test's store still has a key of its own and another path is another (wrong) key.
+#[allow(dead_code)]
+pub fn keyed<'c>(c: &'c mut Command, key: &Path) -> &'c mut Command {
+    if cfg!(unix) {
+        c.arg("--key-file")
+            .arg(key)
+            .env_remove("SWITCHBOARD_PASSPHRASE")
+    } else {
+        c.env_remove("SWITCHBOARD_KEY_FILE")
+            .env("SWITCHBOARD_PASSPHRASE", key.as_os_str())
+    }
 }
 
 pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
