@@ -10,7 +10,8 @@ import type {
   ThreadView,
 } from "../backend";
 import { messageOf } from "../backend";
-import { debounce, shortTime } from "./format";
+import { debounce, newestWins, shortTime } from "./format";
+import { keepUnchanged } from "../threads/rows";
 import { ThreadList } from "../threads/ThreadList";
 import { Conversation } from "../threads/Conversation";
 import { Composer } from "../composer/Composer";
@@ -94,6 +95,9 @@ export function App(props: { backend: Backend }) {
   };
 
   const loadStatus = async () => setStatus((await guard(() => b.status())) ?? status());
+  // An inbound message's status read: one at a time, the newest ask winning, so that a burst of
+  // 200 costs a few reads, not 200.
+  const statusSoon = newestWins(loadStatus, () => undefined, () => undefined);
   const loadLines = async () => setLines((await guard(() => b.lines())) ?? lines());
 
   /** The newest page again, keeping older rows already loaded below it. */
@@ -105,7 +109,7 @@ export function App(props: { backend: Backend }) {
     const older = oldest
       ? threads().filter((t) => !ids.has(t.id) && t.last_message_at < oldest.last_message_at)
       : [];
-    setThreads([...first, ...older]);
+    setThreads(keepUnchanged(threads(), [...first, ...older]));
     if (first.length < FIRST_PAGE) setComplete(true);
   };
   const reloadSoon = debounce(() => void reloadThreads(), 120);
@@ -131,11 +135,18 @@ export function App(props: { backend: Backend }) {
     void reloadThreads();
   };
 
-  const runSearch = debounce(async (q: string) => {
-    if (!q.trim()) return setResults(null);
-    const found = await guard(() => b.search(q));
-    if (q === query()) setResults(found ?? []);
-  }, 150);
+  // At every keystroke, one search at a time, the newest text winning (as the composer's counter
+  // does): no pause to wait out, and never an older text's results after a newer one's.
+  const runSearch = newestWins(
+    async () => {
+      const q = query();
+      return { q, found: q.trim() ? ((await guard(() => b.search(q))) ?? []) : null };
+    },
+    ({ q, found }) => {
+      if (q === query()) setResults(found);
+    },
+    () => undefined,
+  );
 
   const open = (id: ThreadId | null) => {
     if (id !== selected()) touched = [];
@@ -195,7 +206,7 @@ export function App(props: { backend: Backend }) {
               if (e.kind !== "inbound_message" && touched !== "all") touched.push(e.message_id);
               setVersion(version() + 1);
             }
-            if (e.kind === "inbound_message") void loadStatus();
+            if (e.kind === "inbound_message") void statusSoon();
             break;
           case "connectivity":
             setStatus((s) => (s ? { ...s, online: e.online } : s));
@@ -297,7 +308,7 @@ export function App(props: { backend: Backend }) {
               value={query()}
               onInput={(e) => {
                 setQuery(e.currentTarget.value);
-                runSearch(e.currentTarget.value);
+                void runSearch();
               }}
             />
             <Show when={lines().length > 1}>
