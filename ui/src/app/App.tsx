@@ -100,6 +100,7 @@ export function App(props: { backend: Backend }) {
   const statusSoon = newestWins(loadStatus, () => undefined, () => undefined);
   const loadLines = async () => setLines((await guard(() => b.lines())) ?? lines());
 
+  let rowsDrawnOn = new Date().toDateString();
   /** The newest page again, keeping older rows already loaded below it. */
   const reloadThreads = async () => {
     const first = await guard(() => b.threads(filter(), FIRST_PAGE, null));
@@ -109,7 +110,11 @@ export function App(props: { backend: Backend }) {
     const older = oldest
       ? threads().filter((t) => !ids.has(t.id) && t.last_message_at < oldest.last_message_at)
       : [];
-    setThreads(keepUnchanged(threads(), [...first, ...older]));
+    // Rows are kept only within a day: their times ("14:05", "Mon") are drawn against today.
+    const today = new Date().toDateString();
+    const fresh = [...first, ...older];
+    setThreads(today === rowsDrawnOn ? keepUnchanged(threads(), fresh) : fresh);
+    rowsDrawnOn = today;
     if (first.length < FIRST_PAGE) setComplete(true);
   };
   const reloadSoon = debounce(() => void reloadThreads(), 120);
@@ -308,6 +313,8 @@ export function App(props: { backend: Backend }) {
               value={query()}
               onInput={(e) => {
                 setQuery(e.currentTarget.value);
+                // An emptied box gives the list back at once, not after the search in flight.
+                if (!e.currentTarget.value.trim()) setResults(null);
                 void runSearch();
               }}
             />
