@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use switchboard_store::keys::write_key_file;
-use switchboard_store::{DbKey, Store, DB_FILE_NAME};
+use switchboard_store::{DbKey, DB_FILE_NAME};
 
 mod history;
 
@@ -268,17 +268,7 @@ fn main() -> Result<()> {
         "Building the app's encrypted store: {} messages in {} threads…",
         args.messages, args.threads
     );
-    {
-        let store = Store::create(&data.join(DB_FILE_NAME), key)?;
-        let history = history::fill(&store, args.messages, args.threads)?;
-        println!(
-            "  {} messages in {} threads over {} lines, in {:.1} s",
-            history.imported,
-            history.keys.len(),
-            history.lines.len(),
-            history.import_secs
-        );
-    }
+    history::create_filled(&data.join(DB_FILE_NAME), key, args.messages, args.threads)?;
 
     let app = Subject {
         name: "the app",

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use switchboard_core::model::{Line, ThreadKey, E164};
-use switchboard_store::{HistoryMessage, Store};
+use switchboard_store::{DbKey, HistoryMessage, Store};
 
 /// The first message's time (Nov 2023); one message a second after it.
 pub const START_MS: i64 = 1_700_000_000_000;
@@ -20,6 +20,27 @@ pub struct History {
     pub keys: Vec<ThreadKey>,
     pub imported: u64,
     pub import_secs: f64,
+}
+
+/// A new store at `path` filled as [`fill`] fills one, with the figures printed.
+// Each benchmark binary compiles this module; the storage benchmark fills stores of its own.
+#[allow(dead_code)]
+pub fn create_filled(
+    path: &std::path::Path,
+    key: DbKey,
+    messages: u64,
+    threads: u64,
+) -> Result<History> {
+    let store = Store::create(path, key)?;
+    let history = fill(&store, messages, threads)?;
+    println!(
+        "  {} messages in {} threads over {} lines, in {:.1} s",
+        history.imported,
+        history.keys.len(),
+        history.lines.len(),
+        history.import_secs
+    );
+    Ok(history)
 }
 
 /// Adds the lines, the contacts and `messages` messages in `threads` threads to `store`.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use switchboard_store::keys::write_key_file;
-use switchboard_store::{DbKey, Store, DB_FILE_NAME};
+use switchboard_store::{DbKey, DB_FILE_NAME};
 
 mod history;
 
@@ -53,17 +53,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let key = DbKey::generate();
     write_key_file(&dir.join("switchboard.key"), &key)?;
-    {
-        let store = Store::create(&data.join(DB_FILE_NAME), key)?;
-        let history = history::fill(&store, messages, threads)?;
-        println!(
-            "  {} messages in {} threads over {} lines, in {:.1} s",
-            history.imported,
-            history.keys.len(),
-            history.lines.len(),
-            history.import_secs
-        );
-    }
+    history::create_filled(&data.join(DB_FILE_NAME), key, messages, threads)?;
     std::fs::write(dir.join(COMPLETE), wanted)?;
     println!("The benchmark's store is ready in {}", dir.display());
     Ok(())

@@ -6,6 +6,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
+// Only its `keyed` here; the other process tests use the rest.
+#[allow(dead_code)]
+mod support;
+use support::keyed;
+
 struct Cli {
     dir: tempfile::TempDir,
 }
@@ -413,20 +418,6 @@ fn help_documents_the_exit_codes() {
     let text = String::from_utf8(out.stdout).unwrap();
     for needle in ["Exit codes", "send", "contacts", "--json", "--data-dir"] {
         assert!(text.contains(needle), "--help lacks {needle}");
-    }
-}
-
-/// Keys a command's store with `key`: a key file on Unix; on Windows, which refuses key files
-/// (their access cannot be checked there), a passphrase made of the path (another path, another
-/// key).
-fn keyed<'c>(c: &'c mut Command, key: &Path) -> &'c mut Command {
-    if cfg!(unix) {
-        c.arg("--key-file")
-            .arg(key)
-            .env_remove("SWITCHBOARD_PASSPHRASE")
-    } else {
-        c.env_remove("SWITCHBOARD_KEY_FILE")
-            .env("SWITCHBOARD_PASSPHRASE", key.as_os_str())
     }
 }
 
