@@ -310,6 +310,7 @@ fn fill(store: &Store) -> Threads {
                         } else {
                             InboundMedia::None
                         },
+                        messaging_service: None,
                     }],
                     Arrival::History,
                 )
@@ -325,6 +326,7 @@ fn fill(store: &Store) -> Threads {
                 carrier_sid: &format!("SM9{:031}", 1),
                 created_at: START_MS + 60_000,
                 media: InboundMedia::None,
+                messaging_service: None,
             }],
             Arrival::History,
         )

@@ -1015,6 +1015,7 @@ async fn a_messages_photos_show_in_the_thread_and_the_viewer_steps_through_them(
                     carrier_sid: "MM0000000000000000000000000000e2e1",
                     created_at: now_ms() - 60_000,
                     media: InboundMedia::Images(&images),
+                    messaging_service: None,
                 }],
                 Arrival::New,
             )
@@ -1188,6 +1189,7 @@ async fn save_image_writes_the_original_bytes_where_the_person_chose() {
                     carrier_sid: "MM0000000000000000000000000000e2e2",
                     created_at: now_ms() - 60_000,
                     media: InboundMedia::Images(&images),
+                    messaging_service: None,
                 }],
                 Arrival::New,
             )

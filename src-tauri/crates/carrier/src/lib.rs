@@ -118,6 +118,10 @@ pub struct CarrierMessage {
     pub media_urls: Vec<String>,
     /// How many media items it carries (Twilio's `NumMedia`; at least `media_urls.len()`).
     pub num_media: u32,
+    /// The Messaging Service it went through (Twilio's `messaging_service_sid`), if any: an
+    /// opt-out it carries covers the whole service.
+    #[serde(default)]
+    pub messaging_service: Option<String>,
 }
 
 /// Where the inbound sync left off; opaque to everyone but the carrier that made it.

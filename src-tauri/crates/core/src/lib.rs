@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod import;
 pub mod media;
 pub mod model;
+pub mod optout;
 pub mod outbox;
 pub mod phone;
 pub mod resolve;

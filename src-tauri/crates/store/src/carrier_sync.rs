@@ -13,12 +13,14 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId, ThreadKey};
+use switchboard_core::optout;
 
 use crate::error::{Result, StoreError};
 use crate::messages::{
     allocate_message_ids, check_lines, index_bodies, insert_images, insert_message,
     insert_pending_media, is_forgotten, set_message_status, MessageError, NewImage, NewRow,
 };
+use crate::opt_outs::{self, OptOutSource};
 use crate::rows;
 use crate::threads::upsert_thread;
 use crate::Store;
@@ -30,6 +32,9 @@ pub struct Inbound {
     pub message_id: MessageId,
     /// False when the carrier id was already recorded: nothing was written (no notification).
     pub is_new: bool,
+    /// Whether it opted its sender out of the line or back in (a STOP or a START that changed
+    /// what was kept).
+    pub opt_out_changed: bool,
 }
 
 /// A message found by its carrier id.
@@ -57,6 +62,9 @@ pub struct NewInbound<'a> {
     pub carrier_sid: &'a str,
     pub created_at: i64,
     pub media: InboundMedia<'a>,
+    /// The Messaging Service the carrier says it came through (Twilio's
+    /// `messaging_service_sid`): an opt-out then covers every line of the service.
+    pub messaging_service: Option<&'a str>,
 }
 
 /// The media items a received message carries.
@@ -156,6 +164,7 @@ impl Store {
                 Some(image) => InboundMedia::Images(std::slice::from_ref(image)),
                 None => InboundMedia::None,
             },
+            messaging_service: None,
         };
         let recorded = self.insert_inbound_batch(&[message], Arrival::New)?;
         recorded.into_iter().next().ok_or(StoreError::InvalidInput {
@@ -281,6 +290,7 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
             thread_id,
             message_id,
             is_new: false,
+            opt_out_changed: false,
         });
     }
     let (thread_id, message_id) = write_carrier_message(
@@ -296,10 +306,26 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
         },
         unread,
     )?;
+    // A STOP or a START is the carrier's business as much as ours: it blocks (or unblocks)
+    // the sender from the line, recorded with the message, by its date.
+    if let Some(service) = m.messaging_service.filter(|s| !s.trim().is_empty()) {
+        opt_outs::note_service(tx, m.key.line, service)?;
+    }
+    let opt_out_changed = match optout::change(m.body, m.key.line, m.messaging_service) {
+        Some(change) => opt_outs::apply(
+            tx,
+            &m.key.counterpart,
+            &change,
+            m.created_at,
+            OptOutSource::Keyword,
+        )?,
+        None => false,
+    };
     Ok(Inbound {
         thread_id,
         message_id,
         is_new: true,
+        opt_out_changed,
     })
 }
 

@@ -34,6 +34,7 @@ mod lines;
 mod media_fetch;
 mod messages;
 mod migrations;
+mod opt_outs;
 mod outbox;
 mod rows;
 mod search;
@@ -61,6 +62,7 @@ pub use messages::{
     Attachment, AttachmentInfo, AttachmentState, MessageCursor, MessageError, MessageRow, NewImage,
 };
 pub use migrations::SCHEMA_VERSION;
+pub use opt_outs::{OptOut, OptOutSource};
 pub use outbox::{
     CarrierFailed, Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox,
 };

@@ -326,6 +326,7 @@ mod tests {
                     carrier_sid: sid,
                     created_at: T0,
                     media: InboundMedia::Pending { count, urls: &urls },
+                    messaging_service: None,
                 }],
                 Arrival::New,
             )

@@ -891,6 +891,7 @@ fn history_is_recorded_as_read_and_what_follows_as_unread() {
         carrier_sid,
         created_at,
         media: InboundMedia::None,
+        messaging_service: None,
     };
     let old = store
         .insert_inbound_batch(

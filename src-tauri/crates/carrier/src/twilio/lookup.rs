@@ -136,6 +136,7 @@ mod tests {
                 error_message: None,
                 media_urls: vec![],
                 num_media: 0,
+                messaging_service: None,
             },
             num_media,
         }

@@ -449,6 +449,7 @@ mod tests {
                 error_message: None,
                 media_urls: vec![],
                 num_media: 0,
+                messaging_service: None,
             },
             num_media: 0,
         }

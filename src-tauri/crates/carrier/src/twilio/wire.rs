@@ -60,6 +60,7 @@ pub(super) struct ApiMessage {
     pub(super) error_code: Option<i64>,
     pub(super) error_message: Option<String>,
     pub(super) num_media: Option<String>,
+    pub(super) messaging_service_sid: Option<String>,
 }
 
 /// Twilio's account resource, as much of it as we read.
@@ -201,6 +202,7 @@ pub(super) fn convert_message(
         error_message: api.error_message,
         media_urls,
         num_media,
+        messaging_service: api.messaging_service_sid.filter(|s| !s.is_empty()),
         sid: api.sid,
     })
 }

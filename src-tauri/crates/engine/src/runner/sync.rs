@@ -493,6 +493,7 @@ impl Inner {
                     count: m.num_media as usize,
                     urls: &m.media_urls,
                 },
+                messaging_service: m.messaging_service.as_deref(),
             })
             .collect();
         let arrival = if history {

@@ -216,6 +216,7 @@ pub fn message(sid: &str, r: &SendRequest, status: CarrierStatus) -> CarrierMess
         error_message: None,
         media_urls: Vec::new(),
         num_media: 0,
+        messaging_service: None,
     }
 }
 

@@ -629,6 +629,7 @@ async fn our_messages_listed_by_the_sync_are_never_sent_elsewhere_and_a_colleagu
         error_message: None,
         media_urls: Vec::new(),
         num_media: 0,
+        messaging_service: None,
     };
     carrier.push_change(colleague);
     let third = o.send(&o.sales, &[ADA], "Thanks for waiting")[0];

@@ -11,14 +11,16 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::model::{
     Direction, LineId, MessageId, MessageStatus, ThreadId, ThreadKey, E164,
 };
+use switchboard_core::optout;
 
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::messages::{
     allocate_message_ids, check_lines, get_message, index_bodies, insert_images, insert_message,
     is_forgotten, set_message_status, MessageError, NewImage, NewRow,
 };
+use crate::opt_outs::{self, OptOutSource};
 use crate::rows;
-use crate::threads::{refresh_thread_last_message, upsert_thread};
+use crate::threads::{get_thread, refresh_thread_last_message, upsert_thread};
 use crate::{DraftKey, Store};
 
 #[derive(
@@ -380,7 +382,22 @@ impl Store {
                  WHERE id = ?1 AND state IN ('queued', 'sending') RETURNING message_id",
                 params![id.0, error.message],
             )?;
-            set_message_status(tx, message, MessageStatus::Failed, Some(error), now_ms)
+            set_message_status(tx, message, MessageStatus::Failed, Some(error), now_ms)?;
+            // The carrier's word that the recipient opted out: no send from this line (or
+            // its Messaging Service) is tried again until they opt back in.
+            if error.code.as_deref() == Some(optout::TWILIO_OPTED_OUT) {
+                let thread = get_message(tx, message)?.thread_id;
+                let key = get_thread(tx, thread)?.key();
+                let scope = opt_outs::refusal_scope(tx, key.line)?;
+                opt_outs::apply(
+                    tx,
+                    &key.counterpart,
+                    &optout::Change::OptOut(scope),
+                    now_ms,
+                    OptOutSource::Carrier,
+                )?;
+            }
+            Ok(())
         })
     }
 

@@ -85,6 +85,7 @@ fn mms(sid: &str, count: u32, urls: &[String]) -> CarrierMessage {
         error_message: None,
         media_urls: urls.to_vec(),
         num_media: count,
+        messaging_service: None,
     }
 }
 

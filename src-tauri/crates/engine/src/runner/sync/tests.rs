@@ -28,6 +28,7 @@ fn inbound(sid: &str, from: &str, to: &str, body: &str) -> CarrierMessage {
         error_message: None,
         media_urls: Vec::new(),
         num_media: 0,
+        messaging_service: None,
     }
 }
 
