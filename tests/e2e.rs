@@ -4,6 +4,8 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/opt_outs.rs"]
+mod opt_outs;
 
 use std::time::Duration;
 

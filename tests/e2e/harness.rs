@@ -1057,7 +1057,8 @@ pub struct CarrierMessage {
     pub to: String,
     pub body: String,
     pub status: String,
-    /// "inbound" (from a contact) or "outbound-api" (sent by the app).
+    /// "inbound" (from a contact), "outbound-api" (sent by the app) or "outbound-reply" (the
+    /// carrier's answer to a keyword).
     pub direction: String,
     pub error_code: Option<u32>,
     /// How many media items the carrier reports, as Twilio writes it ("3"; "0" for an SMS, and
@@ -1203,10 +1204,11 @@ impl Sandbox {
         list.messages
     }
 
-    /// The messages the app sent (outbound), oldest first.
+    /// The messages the app sent (outbound, not the carrier's own answers to STOP or HELP,
+    /// which Twilio lists as `outbound-reply`), oldest first.
     pub async fn sent(&self) -> Vec<CarrierMessage> {
         let mut all = self.messages().await;
-        all.retain(|m| m.direction != "inbound");
+        all.retain(|m| m.direction == "outbound-api");
         all
     }
 

@@ -46,6 +46,8 @@ export function App(props: { backend: Backend }) {
   const [panel, setPanel] = createSignal<Panel>("none");
   const [composing, setComposing] = createSignal(false);
   const [offer, setOffer] = createSignal<Offer | null>(null);
+  // Who a fan-out left out (they opted out of its line), said once it is sent.
+  const [leftOut, setLeftOut] = createSignal("");
   const [error, setError] = createSignal("");
   const [width, setWidth] = createSignal(window.innerWidth);
 
@@ -167,6 +169,12 @@ export function App(props: { backend: Backend }) {
     setQuery("");
     setResults(null);
     void reloadThreads();
+    if (receipt.left_out.length > 0) {
+      const names = receipt.left_out.map((o) => o.display).join(", ");
+      setLeftOut(
+        `Sent to ${receipt.sent.length}. Not sent to ${names}: opted out of ${receipt.line.label} (replied STOP).`,
+      );
+    }
     const only = receipt.sent.length === 1 ? receipt.sent[0] : undefined;
     if (only) open(only.thread_id);
     if (receipt.offer_default !== null && only) {
@@ -432,6 +440,14 @@ export function App(props: { backend: Backend }) {
             <button onClick={closeOffer}>Not now</button>
           </div>
         )}
+      </Show>
+      <Show when={leftOut()}>
+        <div class="toast" role="status">
+          <p>{leftOut()}</p>
+          <button aria-label="Dismiss" onClick={() => setLeftOut("")}>
+            ✕
+          </button>
+        </div>
       </Show>
       <Show when={error()}>
         <div class="toast error-toast" role="alert">

@@ -254,6 +254,16 @@ export function Composer(props: {
     return p && (p.code === "line_has_no_mms" || p.code === "no_media_host") ? p.message : "";
   };
 
+  // Recipients who texted STOP to the sending line: their chip says so, and a send leaves them out.
+  const optedOutOf = (number: string): string | undefined =>
+    preview()?.opted_out.find((o) => o.number === number)?.line;
+  const leftOutNote = () => {
+    const out = preview()?.opted_out ?? [];
+    if (out.length === 0 || preview()?.problem?.code === "opted_out") return "";
+    const names = out.map((o) => o.display).join(", ");
+    return `${names} opted out of ${out[0]!.line} (replied STOP): left out of this message, the others get it.`;
+  };
+
   const send = async () => {
     // Busy before anything is awaited: a double click or a second Ctrl+Enter while this send
     // runs does nothing, so the fan-out goes once.
@@ -339,8 +349,15 @@ export function Composer(props: {
             <div class="chip-list" role="list" aria-label="Recipients">
               <For each={chips()}>
                 {(c) => (
-                  <span class="chip" role="listitem" aria-label={c.display}>
+                  <span
+                    class={optedOutOf(c.number) ? "chip opted-out" : "chip"}
+                    role="listitem"
+                    aria-label={optedOutOf(c.number) ? `${c.display}, opted out of ${optedOutOf(c.number)}` : c.display}
+                  >
                     {c.display}
+                    <Show when={optedOutOf(c.number)}>
+                      {(line) => <span class="chip-note">Opted out of {line()}</span>}
+                    </Show>
                     <button
                       class="chip-remove"
                       aria-label={`Remove ${c.display}`}
@@ -418,6 +435,12 @@ export function Composer(props: {
             </For>
           </ul>
         </div>
+        <Show when={leftOutNote()}>
+          <p role="status" class="hint">{leftOutNote()}</p>
+        </Show>
+        <Show when={preview()?.problem?.code === "opted_out" ? preview()?.problem?.message : ""}>
+          {(m) => <p role="status" class="error">{m()}</p>}
+        </Show>
 
         <textarea
           class="composer-body"

@@ -224,6 +224,9 @@ function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => v
           <span class="line-chip" style={{ "--line-color": t().line.color }}>
             {t().line.label}
           </span>
+          <Show when={t().opted_out}>
+            {(o) => <span class="opted-out-badge"> · Opted out of {o().line}</span>}
+          </Show>
         </p>
       </div>
     </header>

@@ -96,6 +96,13 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Who has opted out (texted STOP), and of which lines: nothing is sent to them from those
+    /// lines until they text START.
+    Optouts {
+        /// Only those who can't be texted from this line.
+        #[arg(long)]
+        line: Option<String>,
+    },
     /// One conversation's messages, newest first.
     Thread {
         id: i64,

@@ -324,6 +324,10 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
             out.threads(&e.threads(line, *limit, None)?)
         }
+        Command::Optouts { line } => {
+            let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
+            out.opt_outs(&e.opt_outs(line)?)
+        }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
         Command::Attachment {
             message,

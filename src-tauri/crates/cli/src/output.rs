@@ -8,11 +8,11 @@ use switchboard_engine::core::model::{Direction, Line, MediaKind};
 use switchboard_engine::core::phone::format_international;
 use switchboard_engine::core::sms::Encoding;
 use switchboard_engine::store::{
-    Attachment, AttachmentInfo, AttachmentState, MessageRow, OutboxJob,
+    Attachment, AttachmentInfo, AttachmentState, MessageRow, OptOutSource, OutboxJob,
 };
 use switchboard_engine::{
-    ContactView, ImportSummary, LineDecision, Preview, SearchGroup, SendReceipt, Settings,
-    ThreadDetail, ThreadView,
+    ContactView, ImportSummary, LineDecision, OptOutEntry, Preview, SearchGroup, SendReceipt,
+    Settings, ThreadDetail, ThreadView,
 };
 
 use crate::Failure;
@@ -132,12 +132,20 @@ impl Out {
                 LineDecision::Use { line, .. } => format!("Send from {}", line.label),
                 LineDecision::Pick { .. } => "Choose a line to send from".into(),
             };
-            format!(
+            let mut s = format!(
                 "To: {}\n{} characters, {encoding}, {} segment(s)\n{line}",
                 to.join(", "),
                 p.sms.chars,
                 p.sms.segments
-            )
+            );
+            for o in &p.opted_out {
+                s += &format!(
+                    "\nNot to {}: they opted out of {} (replied STOP).",
+                    clean(&o.display),
+                    clean(&o.line)
+                );
+            }
+            s
         })
     }
 
@@ -148,6 +156,13 @@ impl Out {
                 s += &format!(
                     "  {} — conversation {}\n",
                     sent.recipient.display, sent.thread_id
+                );
+            }
+            for left in &r.left_out {
+                s += &format!(
+                    "  Not to {}: they opted out of {} (replied STOP).\n",
+                    clean(&left.display),
+                    clean(&left.line)
                 );
             }
             if let Some(contact) = r.offer_default {
@@ -173,9 +188,43 @@ impl Out {
         })
     }
 
+    pub fn opt_outs(&self, entries: &[OptOutEntry]) -> Done {
+        self.emit(entries, || {
+            if entries.is_empty() {
+                return "Nobody has opted out.".into();
+            }
+            entries
+                .iter()
+                .map(|o| {
+                    let how = match o.source {
+                        OptOutSource::Keyword => "replied STOP",
+                        OptOutSource::Carrier => "the carrier refused a message as opted out",
+                    };
+                    let of = match &o.messaging_service {
+                        Some(sid) => {
+                            format!("Messaging Service {} ({})", clean(sid), o.lines.join(", "))
+                        }
+                        None => o.lines.join(", "),
+                    };
+                    format!(
+                        "{} ({}) — opted out of {} since {} ({how})",
+                        clean(&o.display),
+                        format_international(&o.number),
+                        clean(&of),
+                        time(o.since)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
     pub fn thread(&self, d: &ThreadDetail) -> Done {
         self.emit(d, || {
             let mut s = thread_text(&d.thread) + "\n";
+            if let Some(why) = &d.thread.cannot_reply {
+                s += &format!("  {}\n", why.message);
+            }
             for m in d.messages.iter().rev() {
                 s += &message_text(m);
             }

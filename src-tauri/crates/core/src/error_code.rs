@@ -64,6 +64,8 @@ error_codes! {
     UnknownContact = "unknown_contact",
     ImageUnreadable = "image_unreadable",
     ImageTooLargeToSend = "image_too_large_to_send",
+    /// Every recipient has opted out of the sending line (they texted STOP).
+    OptedOut = "opted_out",
     InvalidInput = "invalid_input",
     CarrierUnreachable = "carrier_unreachable",
     CarrierCredentialsRefused = "carrier_credentials_refused",

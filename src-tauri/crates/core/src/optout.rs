@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::LineId;
+use crate::composer::ValidMessage;
+use crate::model::{LineId, E164};
 
 /// What a single-word message asks of the carrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +112,21 @@ pub fn change(body: &str, line: LineId, messaging_service: Option<&str>) -> Opti
     }
 }
 
+/// A message's recipients without those who opted out of its line: the message that may go
+/// (`None` when nobody is left), and the numbers left out, in the order they were added.
+pub fn leave_out(msg: &ValidMessage, opted_out: &[E164]) -> (Option<ValidMessage>, Vec<E164>) {
+    let (left, kept): (Vec<E164>, Vec<E164>) = msg
+        .recipients
+        .iter()
+        .cloned()
+        .partition(|r| opted_out.contains(r));
+    let rest = (!kept.is_empty()).then(|| ValidMessage {
+        recipients: kept,
+        ..msg.clone()
+    });
+    (rest, left)
+}
+
 /// The Twilio error code of a send to a recipient who opted out.
 pub const TWILIO_OPTED_OUT: &str = "21610";
 
@@ -193,6 +209,38 @@ mod tests {
         );
         assert_eq!(change("help", sales, None), None);
         assert_eq!(change("stop it", sales, None), None);
+    }
+
+    #[test]
+    fn a_fan_out_leaves_out_those_who_opted_out() {
+        let n = |s: &str| E164::from_normalized(s).unwrap();
+        let msg = |to: &[&str]| {
+            crate::composer::validate(&crate::composer::Draft {
+                recipients: to.iter().map(|s| n(s)).collect(),
+                body: "Your order is ready".into(),
+                images: Vec::new(),
+            })
+            .unwrap()
+        };
+        let (a, b, c) = ("+14155550123", "+14155550124", "+14155550125");
+        let table: &[(&[&str], &[&str], Option<&[&str]>, &[&str])] = &[
+            // (recipients, opted out, who it goes to, who is left out)
+            (&[a, b, c], &[], Some(&[a, b, c]), &[]),
+            (&[a, b, c], &[b], Some(&[a, c]), &[b]),
+            (&[a, b, c], &[c, a], Some(&[b]), &[a, c]),
+            (&[a], &[a], None, &[a]),
+            (&[a, b], &[c], Some(&[a, b]), &[]),
+        ];
+        for (to, out, goes, left) in table {
+            let out: Vec<E164> = out.iter().map(|s| n(s)).collect();
+            let (rest, left_out) = leave_out(&msg(to), &out);
+            assert_eq!(
+                rest.map(|m| m.recipients),
+                goes.map(|g| g.iter().map(|s| n(s)).collect::<Vec<_>>()),
+                "{to:?} without {out:?}"
+            );
+            assert_eq!(left_out, left.iter().map(|s| n(s)).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, Thre
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
 use switchboard_core::sms::SmsCount;
-use switchboard_core::{fanout, threads};
+use switchboard_core::{fanout, optout, threads};
 use switchboard_store::{DraftKey, NewImage, NewOutgoing};
 
 use crate::images::{self, PreparedImage, DEFAULT_MMS_BUDGET};
@@ -75,6 +75,22 @@ pub struct Preview {
     pub offer_default: Option<ContactId>,
     /// Why Send would be refused as things stand (only from [`Engine::live_preview`]).
     pub problem: Option<crate::ErrorBody>,
+    /// The recipients who opted out of the sending line (they texted STOP): left out of the
+    /// send, the others go.
+    pub opted_out: Vec<OptedOut>,
+}
+
+/// A recipient the sending line can't text: they opted out of it (texted STOP), or the carrier
+/// refused a message to them as opted out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct OptedOut {
+    pub number: E164,
+    /// The contact's name, else the number formatted for display.
+    pub display: String,
+    /// The line's label ("Sales").
+    pub line: String,
+    /// When, in ms since the epoch.
+    pub since: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -90,14 +106,18 @@ pub struct SendReceipt {
     pub line: Line,
     pub sent: Vec<SentTo>,
     pub offer_default: Option<ContactId>,
+    /// The recipients left out, for they opted out of the line.
+    pub left_out: Vec<OptedOut>,
 }
 
 struct Prepared {
+    /// Those the message goes to (the opted-out left out).
     recipients: Vec<Recipient>,
     message: ValidMessage,
     images: Vec<PreparedImage>,
     decision: LineDecision,
     offer_default: Option<ContactId>,
+    opted_out: Vec<OptedOut>,
 }
 
 impl From<Prepared> for Preview {
@@ -109,6 +129,7 @@ impl From<Prepared> for Preview {
             images: p.images,
             offer_default: p.offer_default,
             problem: None,
+            opted_out: p.opted_out,
         }
     }
 }
@@ -131,14 +152,17 @@ impl Engine {
             images: state.images.clone(),
         });
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
-        let checked =
-            checked.and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m));
+        let opted_out = self.opted_out(&recipients, &decision)?;
+        let checked = checked
+            .and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m))
+            .map_err(EngineError::Compose)
+            .and_then(|m| {
+                let rest = self.leave_out(&m, &recipients, &opted_out, &decision)?;
+                Ok(rest.1)
+            });
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
-            Err(e) => (
-                switchboard_core::sms::count(&state.body),
-                Some(EngineError::Compose(e).body()),
-            ),
+            Err(e) => (switchboard_core::sms::count(&state.body), Some(e.body())),
         };
         Ok(Preview {
             recipients,
@@ -147,6 +171,7 @@ impl Engine {
             images: Vec::new(),
             offer_default,
             problem,
+            opted_out,
         })
     }
 
@@ -313,13 +338,69 @@ impl Engine {
         let kinds: Vec<ImageKind> = images.iter().map(|i| i.kind).collect();
         let (message, decision, offer_default) =
             self.check(&recipients, &request.body, &kinds, request.line, reply_in)?;
+        let opted_out = self.opted_out(&recipients, &decision)?;
+        let (recipients, message) = self.leave_out(&message, &recipients, &opted_out, &decision)?;
         Ok(Prepared {
             recipients,
             message,
             images,
             decision,
             offer_default,
+            opted_out,
         })
+    }
+
+    /// The recipients who opted out of the decided line, in the order they were added (none
+    /// while the line is still to be picked).
+    fn opted_out(
+        &self,
+        recipients: &[Recipient],
+        decision: &LineDecision,
+    ) -> Result<Vec<OptedOut>> {
+        let LineDecision::Use { line, .. } = decision else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for r in recipients {
+            if let Some(o) = self.store.opt_out(line.id, &r.number)? {
+                out.push(OptedOut {
+                    number: r.number.clone(),
+                    display: r.display.clone(),
+                    line: line.label.clone(),
+                    since: o.since,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The message without the opted-out recipients (core's rule), refused as
+    /// [`EngineError::OptedOut`] when nobody is left.
+    fn leave_out(
+        &self,
+        message: &ValidMessage,
+        recipients: &[Recipient],
+        opted_out: &[OptedOut],
+        decision: &LineDecision,
+    ) -> Result<(Vec<Recipient>, ValidMessage)> {
+        let numbers: Vec<E164> = opted_out.iter().map(|o| o.number.clone()).collect();
+        match optout::leave_out(message, &numbers) {
+            (Some(rest), _) => Ok((
+                recipients
+                    .iter()
+                    .filter(|r| !numbers.contains(&r.number))
+                    .cloned()
+                    .collect(),
+                rest,
+            )),
+            (None, _) => Err(EngineError::OptedOut {
+                names: opted_out.iter().map(|o| o.display.clone()).collect(),
+                line: match decision {
+                    LineDecision::Use { line, .. } => line.label.clone(),
+                    LineDecision::Pick { .. } => String::new(),
+                },
+            }),
+        }
     }
 
     /// What decides whether a message can go: the composer's rules, the sending line
@@ -353,7 +434,10 @@ impl Engine {
         images: &[ImageKind],
     ) -> Result<()> {
         let recipient = self.recipient_for(key.counterpart.clone())?;
-        self.check(&[recipient], body, images, None, Some(key.line))
+        let recipients = [recipient];
+        let (message, decision, _) = self.check(&recipients, body, images, None, Some(key.line))?;
+        let opted_out = self.opted_out(&recipients, &decision)?;
+        self.leave_out(&message, &recipients, &opted_out, &decision)
             .map(|_| ())
     }
 
@@ -409,6 +493,7 @@ impl Engine {
                 })
                 .collect(),
             offer_default: p.offer_default,
+            left_out: p.opted_out,
         })
     }
 }

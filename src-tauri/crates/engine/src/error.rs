@@ -35,6 +35,9 @@ pub enum EngineError {
     },
     #[error("No contact or phone number matches {input:?}.")]
     UnknownRecipient { input: String },
+    /// Every recipient opted out of the line (they texted STOP): nothing was queued.
+    #[error("{}", opted_out_message(names, line))]
+    OptedOut { names: Vec<String>, line: String },
     #[error("{input:?} matches several numbers: {}. Give the number instead.", candidates.join(", "))]
     AmbiguousRecipient {
         input: String,
@@ -135,6 +138,7 @@ impl EngineError {
             EngineError::Media(e) => e.code(),
             EngineError::LinePickRequired { .. } => ErrorCode::LinePickRequired,
             EngineError::UnknownRecipient { .. } => ErrorCode::UnknownRecipient,
+            EngineError::OptedOut { .. } => ErrorCode::OptedOut,
             EngineError::AmbiguousRecipient { .. } => ErrorCode::AmbiguousRecipient,
             EngineError::UnknownLine { .. } => ErrorCode::UnknownLine,
             EngineError::UnknownContact { .. } => ErrorCode::UnknownContact,
@@ -228,6 +232,18 @@ pub enum ErrorKind {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+}
+
+fn opted_out_message(names: &[String], line: &str) -> String {
+    let who = match names {
+        [one] => format!("{one} has"),
+        [rest @ .., last] => format!("{} and {last} have", rest.join(", ")),
+        [] => "These recipients have".to_owned(),
+    };
+    format!(
+        "{who} opted out of messages from {line} (they replied STOP): nothing can be sent to \
+         them from {line} until they text START to it."
+    )
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

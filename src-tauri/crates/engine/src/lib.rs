@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod images;
 mod lines;
+mod optouts;
 mod pace;
 mod runner;
 mod settings;
@@ -27,7 +28,7 @@ pub use account::{
     TWILIO_API_URL, TWILIO_API_URL_ENV,
 };
 pub use compose::{
-    ComposeRequest, ComposerState, LineDecision, Preview, Recipient, SendReceipt, SentTo,
+    ComposeRequest, ComposerState, LineDecision, OptedOut, Preview, Recipient, SendReceipt, SentTo,
 };
 pub use contacts::{
     ContactEdit, ContactView, DefaultLineEdit, ImportFormat, ImportSummary, SkippedEntry,
@@ -39,6 +40,7 @@ pub use events::{EngineEvent, EVENT_BUFFER};
 pub use images::{
     prepare as prepare_image, prepare_all as prepare_images, PreparedImage, DEFAULT_MMS_BUDGET,
 };
+pub use optouts::OptOutEntry;
 pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };

@@ -11,7 +11,7 @@ use switchboard_store::{
     group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
 };
 
-use crate::{Engine, EngineError, ErrorBody, Result};
+use crate::{Engine, EngineError, ErrorBody, OptedOut, Result};
 
 /// One row of the conversation list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -29,8 +29,11 @@ pub struct ThreadView {
     pub unread: i64,
     /// Why nothing can be sent in this thread, shown in place of its reply box: the
     /// counterpart is a short code or a sender name (verification codes), which take no
-    /// replies. `None` when replies can go.
+    /// replies, or they opted out of the line (texted STOP). `None` when replies can go.
     pub cannot_reply: Option<ErrorBody>,
+    /// Since when the counterpart has opted out of the thread's line, if they have (read for
+    /// an open thread, [`Engine::thread`]; `None` in the list).
+    pub opted_out: Option<OptedOut>,
 }
 
 /// What a row needs of its line: the label and colour.
@@ -96,7 +99,23 @@ impl Engine {
     ) -> Result<ThreadDetail> {
         let limit = page(limit)?;
         let lines = self.store.list_lines()?;
-        let thread = view(&lines, self.store.get_thread(id)?)?;
+        let mut thread = view(&lines, self.store.get_thread(id)?)?;
+        if let Some(o) = self.store.opt_out(thread.line.id, &thread.counterpart)? {
+            let out = OptedOut {
+                number: thread.counterpart.clone(),
+                display: thread.display.clone(),
+                line: thread.line.label.clone(),
+                since: o.since,
+            };
+            thread.cannot_reply.get_or_insert_with(|| {
+                EngineError::OptedOut {
+                    names: vec![out.display.clone()],
+                    line: out.line.clone(),
+                }
+                .body()
+            });
+            thread.opted_out = Some(out);
+        }
         let messages = self.store.thread_messages(id, limit, before)?;
         Ok(ThreadDetail { thread, messages })
     }
@@ -217,6 +236,7 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
         last_message_at: t.last_message_at,
         preview: t.preview,
         unread: t.unread,
+        opted_out: None,
     })
 }
 

@@ -452,6 +452,10 @@ async fn send_message(
             })?,
         });
     }
+    // A recipient who texted STOP to this line is refused at once, until they text START.
+    if shared.store.read(|s| s.is_opted_out(&from_line, &to)) {
+        return Err(TwilioError::bad_request(21610, wire::twilio_message(21610)));
+    }
     // Twilio refuses a send with a 21xxx code at once, and reports a delivery error (30xxx)
     // later, as the status of a message it accepted.
     let undeliverable = match shared.number_failure(&to) {
@@ -484,6 +488,7 @@ async fn send_message(
                 error_code: None,
                 error_message: None,
                 media,
+                auto_reply: false,
                 seq: s.take_seq(),
                 arrived: Some(Instant::now()),
             };

@@ -167,6 +167,7 @@ pub(crate) fn flood(shared: &Shared, count: u32) -> Result<Flooded, SandboxError
                 error_code: None,
                 error_message: None,
                 media,
+                auto_reply: false,
                 seq: s.take_seq(),
                 arrived: None,
             });

@@ -19,6 +19,7 @@ mod faults;
 mod flood;
 mod inbound;
 mod listing;
+mod optouts;
 mod quirks;
 mod state;
 mod wire;
@@ -344,10 +345,32 @@ impl Shared {
                 error_code: None,
                 error_message: None,
                 media: attached,
+                auto_reply: false,
                 seq: s.take_seq(),
                 arrived: Some(Instant::now()),
             };
             s.insert_message(message.clone());
+            // STOP, START and HELP are the carrier's to answer, at once, from the line.
+            if let Some(answer) = s.apply_keyword(to_line, from, body) {
+                let seq = s.take_seq();
+                s.insert_message(SandboxMessage {
+                    sid: new_sid("SM"),
+                    from: to_line.clone(),
+                    to: from.clone(),
+                    body: answer.to_owned(),
+                    inbound: false,
+                    status: CarrierStatus::Delivered,
+                    created_at: at,
+                    updated_at: at,
+                    sent_at: Some(at),
+                    error_code: None,
+                    error_message: None,
+                    media: Vec::new(),
+                    auto_reply: true,
+                    seq,
+                    arrived: Some(Instant::now()),
+                });
+            }
             Some(message)
         })?;
         message.ok_or_else(|| SandboxError::UnknownLine(to_line.clone()))

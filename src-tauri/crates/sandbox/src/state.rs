@@ -67,6 +67,10 @@ pub struct SandboxMessage {
     pub error_message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<MessageMedia>,
+    /// The carrier's own answer to a keyword (STOP, START, HELP), which Twilio lists as
+    /// `outbound-reply`: no client sent it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_reply: bool,
     /// Creation order, which breaks ties between equal dates in listings and page tokens.
     pub seq: u64,
     /// When this run of the sandbox took the message in, which the list and media lags count
@@ -98,6 +102,9 @@ pub struct State {
     /// Messages accepted through `POST Messages.json`, ever.
     pub received_count: u64,
     pub next_seq: u64,
+    /// Who texted STOP to which line (`optouts`); older state files have none.
+    #[serde(default)]
+    pub opt_outs: Vec<crate::optouts::Blocked>,
 }
 
 impl State {
@@ -270,6 +277,7 @@ mod tests {
             error_code: None,
             error_message: None,
             media: Vec::new(),
+            auto_reply: false,
             seq,
             arrived: None,
         }

@@ -137,7 +137,11 @@ pub fn message_json(account_sid: &str, m: &SandboxMessage, media_shown: bool) ->
         "date_created": date(Some(m.created_at)),
         "date_sent": date(m.sent_at),
         "date_updated": date(Some(m.updated_at)),
-        "direction": if m.inbound { "inbound" } else { "outbound-api" },
+        "direction": match (m.inbound, m.auto_reply) {
+            (true, _) => "inbound",
+            (false, true) => "outbound-reply",
+            (false, false) => "outbound-api",
+        },
         "error_code": m.error_code,
         "error_message": m.error_message,
         "from": m.from,

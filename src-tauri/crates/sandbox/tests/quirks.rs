@@ -183,7 +183,7 @@ async fn a_new_message_is_neither_listed_nor_found_during_the_list_lag() {
     let w = start().await;
     w.sandbox.set_list_lag(Duration::from_secs(600)).unwrap();
     let sent = w.send(SALES, ADA, "Is 3 OK?").await;
-    let reply = w.sandbox.reply(&n(GRACE), &n(SALES), "Yes", None).unwrap();
+    let reply = w.sandbox.reply(&n(GRACE), &n(SALES), "Sure", None).unwrap();
 
     assert_eq!(w.listed("").await, Vec::<String>::new());
     assert_eq!(w.listed(&format!("To={ADA}")).await, Vec::<String>::new());

@@ -559,6 +559,46 @@ async fn permanent_refusals_carry_twilios_code_and_a_sentence() {
 }
 
 #[tokio::test]
+async fn a_stop_reply_blocks_the_line_until_start_and_the_carrier_answers_it() {
+    let w = start().await;
+    w.sandbox.reply(&n(ADA), &n(SALES), "Stop", None).unwrap();
+    let (code, message) = permanent(w.client.send(&request(SALES, ADA, "Sale today!")).await);
+    assert_eq!(code.as_deref(), Some("21610"));
+    assert!(message.contains("replied STOP"), "{message}");
+    // Only the line it was sent to.
+    w.client
+        .send(&request(SUPPORT, ADA, "Your ticket is closed"))
+        .await
+        .unwrap();
+
+    // The carrier's answers are the line's outbound messages, listed with the rest.
+    let changes = w.client.changes(&SyncCursor::default()).await.unwrap();
+    let answer = changes
+        .messages
+        .iter()
+        .find(|m| !m.inbound && m.from.as_str() == SALES && m.to.as_str() == ADA)
+        .expect("the carrier's answer to STOP");
+    assert!(answer.body.contains("unsubscribed"), "{}", answer.body);
+
+    // A sentence with the word in it is a message like any other; START lifts the block.
+    w.sandbox
+        .reply(&n(ADA), &n(SALES), "stop by later?", None)
+        .unwrap();
+    assert!(w
+        .client
+        .send(&request(SALES, ADA, "Sale today!"))
+        .await
+        .is_err());
+    w.sandbox.reply(&n(ADA), &n(SALES), "START", None).unwrap();
+    w.client
+        .send(&request(SALES, ADA, "Welcome back"))
+        .await
+        .unwrap();
+    assert_eq!(w.sandbox.received_count(), 2);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn wrong_credentials_are_a_permanent_20003_for_the_check_and_the_listing() {
     let w = start().await;
     let client = TwilioClient::new(
@@ -826,12 +866,12 @@ async fn replies_within_one_second_keep_the_carriers_order() {
     let (ada, sales) = (n(ADA), n(SALES));
     // Twilio's dates have whole seconds: three replies of one second tie on their date.
     let second = (now_ms() - 5_000) / 1000 * 1000;
-    for body in ["Yes", "but not before 3", "see you then"] {
+    for body in ["Sure", "but not before 3", "see you then"] {
         w.sandbox.reply(&ada, &sales, body, Some(second)).unwrap();
     }
     let first = w.client.changes(&SyncCursor::default()).await.unwrap();
     let bodies: Vec<&str> = first.messages.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["Yes", "but not before 3", "see you then"]);
+    assert_eq!(bodies, ["Sure", "but not before 3", "see you then"]);
 
     // The same holds for a later round's news.
     let later = (now_ms() - 1_000) / 1000 * 1000;

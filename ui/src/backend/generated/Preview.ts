@@ -2,6 +2,7 @@
 import type { ContactId } from "./ContactId";
 import type { ErrorBody } from "./ErrorBody";
 import type { LineDecision } from "./LineDecision";
+import type { OptedOut } from "./OptedOut";
 import type { PreparedImage } from "./PreparedImage";
 import type { Recipient } from "./Recipient";
 import type { SmsCount } from "./SmsCount";
@@ -21,4 +22,9 @@ offer_default: ContactId | null,
 /**
  * Why Send would be refused as things stand (only from [`Engine::live_preview`]).
  */
-problem: ErrorBody | null, };
+problem: ErrorBody | null, 
+/**
+ * The recipients who opted out of the sending line (they texted STOP): left out of the
+ * send, the others go.
+ */
+opted_out: Array<OptedOut>, };

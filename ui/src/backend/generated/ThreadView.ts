@@ -2,6 +2,7 @@
 import type { E164 } from "./E164";
 import type { ErrorBody } from "./ErrorBody";
 import type { LineBrief } from "./LineBrief";
+import type { OptedOut } from "./OptedOut";
 import type { ThreadId } from "./ThreadId";
 
 /**
@@ -20,6 +21,11 @@ display: string, last_message_at: number, preview: string, unread: number,
 /**
  * Why nothing can be sent in this thread, shown in place of its reply box: the
  * counterpart is a short code or a sender name (verification codes), which take no
- * replies. `None` when replies can go.
+ * replies, or they opted out of the line (texted STOP). `None` when replies can go.
  */
-cannot_reply: ErrorBody | null, };
+cannot_reply: ErrorBody | null, 
+/**
+ * Since when the counterpart has opted out of the thread's line, if they have (read for
+ * an open thread, [`Engine::thread`]; `None` in the list).
+ */
+opted_out: OptedOut | null, };

@@ -5,6 +5,7 @@
 use switchboard_carrier::{CarrierError, CarrierMessage, Media, SendRequest};
 use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::MessageStatus;
+use switchboard_core::optout;
 use switchboard_core::outbox::{self as rules, Doubt, Job, JobEvent, JobState, Lookup, Verdict};
 use switchboard_store::{MessageError, OutboxJob, StoreError};
 
@@ -43,6 +44,24 @@ impl Inner {
         })
     }
 
+    /// The carrier's 21610 for a job whose recipient opted out of its line, if they did. A
+    /// store that can't be read lets the carrier decide.
+    fn opted_out(&self, job: &OutboxJob) -> Option<CarrierError> {
+        match self.engine.store().opt_out(job.line_id, &job.counterpart) {
+            Ok(Some(_)) => Some(CarrierError::Permanent {
+                code: Some(optout::TWILIO_OPTED_OUT.to_owned()),
+                message: switchboard_carrier::twilio::human_sentence(21610)
+                    .unwrap_or("This person has opted out of this line.")
+                    .to_owned(),
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "cannot read the opt-outs");
+                None
+            }
+        }
+    }
+
     /// Hands one job (already marked `sending`) to the carrier and records what happened.
     pub(super) async fn send(
         &self,
@@ -50,9 +69,15 @@ impl Inner {
         request: SendRequest,
         started_at: i64,
     ) -> Outcome {
-        let result = self
-            .call(self.carrier.send(&request), send_unanswered)
-            .await;
+        // A recipient who opted out since the message was queued (a STOP synced meanwhile, a
+        // scheduled message) is not sent to: refused here as the carrier would refuse it.
+        let result = match self.opted_out(&job) {
+            Some(refusal) => Err(refusal),
+            None => {
+                self.call(self.carrier.send(&request), send_unanswered)
+                    .await
+            }
+        };
         let attempt = Job {
             attempts: u32::try_from(job.attempts + 1).unwrap_or(u32::MAX),
             state: JobState::Sending { started_at },

@@ -388,6 +388,10 @@ impl Store {
             if error.code.as_deref() == Some(optout::TWILIO_OPTED_OUT) {
                 let thread = get_message(tx, message)?.thread_id;
                 let key = get_thread(tx, thread)?.key();
+                if opt_outs::opt_out(tx, key.line, &key.counterpart)?.is_some() {
+                    // Known already (the runner refused it itself): keep the STOP's date.
+                    return Ok(());
+                }
                 let scope = opt_outs::refusal_scope(tx, key.line)?;
                 opt_outs::apply(
                     tx,
