@@ -66,6 +66,8 @@ error_codes! {
     ImageTooLargeToSend = "image_too_large_to_send",
     /// Every recipient has opted out of the sending line (they texted STOP).
     OptedOut = "opted_out",
+    /// A time to send at that is not in the future, or too far in it.
+    SendAtInvalid = "send_at_invalid",
     InvalidInput = "invalid_input",
     CarrierUnreachable = "carrier_unreachable",
     CarrierCredentialsRefused = "carrier_credentials_refused",
@@ -104,6 +106,7 @@ error_codes! {
     ThreadNotFound = "thread_not_found",
     MessageNotFound = "message_not_found",
     OutboxJobNotFound = "outbox_job_not_found",
+    ScheduledNotFound = "scheduled_not_found",
     OutboxJobState = "outbox_job_state",
     DuplicateClientId = "duplicate_client_id",
     DuplicateCarrierSid = "duplicate_carrier_sid",

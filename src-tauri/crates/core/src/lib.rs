@@ -13,5 +13,6 @@ pub mod optout;
 pub mod outbox;
 pub mod phone;
 pub mod resolve;
+pub mod schedule;
 pub mod sms;
 pub mod threads;

@@ -177,7 +177,8 @@ impl EngineError {
                 | StoreError::ContactNotFound(_)
                 | StoreError::ThreadNotFound(_)
                 | StoreError::MessageNotFound(_)
-                | StoreError::OutboxJobNotFound(_) => ErrorKind::NotFound,
+                | StoreError::OutboxJobNotFound(_)
+                | StoreError::ScheduledNotFound(_) => ErrorKind::NotFound,
                 StoreError::WrongKeyOrNotADatabase { .. }
                 | StoreError::FromTheFuture { .. }
                 | StoreError::DatabaseMissing { .. }

@@ -87,6 +87,8 @@ pub enum StoreError {
     MessageNotFound(MessageId),
     #[error("outbox job {0} does not exist")]
     OutboxJobNotFound(i64),
+    #[error("no message is scheduled as {0}: it may have been sent or cancelled already")]
+    ScheduledNotFound(crate::scheduled::ScheduledId),
     /// The outbox job is not in a state that allows this transition.
     #[error("outbox job {job} is {state}, cannot {action}")]
     OutboxJobState {
@@ -151,6 +153,7 @@ impl StoreError {
             ThreadNotFound(_) => ErrorCode::ThreadNotFound,
             MessageNotFound(_) => ErrorCode::MessageNotFound,
             OutboxJobNotFound(_) => ErrorCode::OutboxJobNotFound,
+            ScheduledNotFound(_) => ErrorCode::ScheduledNotFound,
             OutboxJobState { .. } => ErrorCode::OutboxJobState,
             DuplicateClientId { .. } => ErrorCode::DuplicateClientId,
             DuplicateCarrierSid { .. } => ErrorCode::DuplicateCarrierSid,

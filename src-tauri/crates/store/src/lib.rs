@@ -37,6 +37,7 @@ mod migrations;
 mod opt_outs;
 mod outbox;
 mod rows;
+mod scheduled;
 mod search;
 pub mod secrets;
 mod settings;
@@ -66,6 +67,7 @@ pub use opt_outs::{OptOut, OptOutSource};
 pub use outbox::{
     CarrierFailed, Enqueued, NewOutgoing, OutboxId, OutboxJob, OutboxState, PendingOutbox,
 };
+pub use scheduled::{Released, Scheduled, ScheduledId};
 pub use search::{fts5_query, group_by_thread, SearchHit, ThreadHits};
 pub use secrets::{KeychainSecrets, MemorySecrets, Secrets};
 pub use settings::SettingKey;

@@ -16,6 +16,7 @@ mod m0005_media;
 mod m0006_draft_images;
 mod m0007_forgotten_sids;
 mod m0008_opt_outs;
+mod m0009_scheduled;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -33,6 +34,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0006_draft_images::MIGRATION,
     m0007_forgotten_sids::MIGRATION,
     m0008_opt_outs::MIGRATION,
+    m0009_scheduled::MIGRATION,
 ];
 
 /// The newest schema this code knows.
