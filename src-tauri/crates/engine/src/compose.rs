@@ -10,8 +10,8 @@ use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, Thre
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
 use switchboard_core::sms::SmsCount;
-use switchboard_core::{fanout, optout, threads};
-use switchboard_store::{DraftKey, NewImage, NewOutgoing};
+use switchboard_core::{fanout, optout, schedule, threads};
+use switchboard_store::{DraftKey, NewImage, NewOutgoing, ScheduledId};
 
 use crate::images::{self, PreparedImage, DEFAULT_MMS_BUDGET};
 use crate::{now_ms, Engine, EngineError, Result};
@@ -110,6 +110,23 @@ pub struct SendReceipt {
     pub left_out: Vec<OptedOut>,
 }
 
+/// What scheduling did: one message per recipient waiting for `send_at`, all from `line`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ScheduleReceipt {
+    pub line: Line,
+    /// When they go, in ms since the epoch.
+    pub send_at: i64,
+    pub scheduled: Vec<ScheduledTo>,
+    /// The recipients left out, for they opted out of the line.
+    pub left_out: Vec<OptedOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ScheduledTo {
+    pub recipient: Recipient,
+    pub id: ScheduledId,
+}
+
 struct Prepared {
     /// Those the message goes to (the opted-out left out).
     recipients: Vec<Recipient>,
@@ -182,6 +199,34 @@ impl Engine {
     pub fn send(&self, request: &ComposeRequest, draft: Option<DraftKey>) -> Result<SendReceipt> {
         let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
         self.enqueue(p, draft)
+    }
+
+    /// Like [`Engine::send`], checked the same way, but the messages wait until `send_at` (ms
+    /// since the epoch; core's `schedule::check_send_at`), kept across restarts, and go then
+    /// exactly once — one found late by more than 15 minutes waits for the user to confirm.
+    pub fn schedule(
+        &self,
+        request: &ComposeRequest,
+        send_at: i64,
+        draft: Option<DraftKey>,
+    ) -> Result<ScheduleReceipt> {
+        schedule::check_send_at(send_at, now_ms())?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let line = p.line()?;
+        let items = p.items(line.id);
+        let ids = self.store.schedule(&items, send_at, now_ms(), draft)?;
+        tracing::info!(line = %line.id, recipients = ids.len(), "message scheduled");
+        Ok(ScheduleReceipt {
+            line,
+            send_at,
+            scheduled: p
+                .recipients
+                .into_iter()
+                .zip(ids)
+                .map(|(recipient, id)| ScheduledTo { recipient, id })
+                .collect(),
+            left_out: p.opted_out,
+        })
     }
 
     /// Replies inside a thread: always from the thread's own line, to its counterpart (taken
@@ -444,30 +489,8 @@ impl Engine {
     /// Queues the prepared messages; the composer's `draft` they came from, if any, is cleared
     /// in the same transaction.
     fn enqueue(&self, p: Prepared, draft: Option<DraftKey>) -> Result<SendReceipt> {
-        let line = match p.decision {
-            LineDecision::Use { line, .. } => line,
-            LineDecision::Pick { reason, lines } => {
-                return Err(EngineError::LinePickRequired { reason, lines })
-            }
-        };
-        let items: Vec<NewOutgoing> = fanout::plan(line.id, &p.message)
-            .into_iter()
-            .map(|out| NewOutgoing {
-                key: out.key,
-                body: out.body,
-                images: p
-                    .images
-                    .iter()
-                    .map(|i| NewImage {
-                        kind: i.kind,
-                        bytes: i.bytes.clone(),
-                        width: i.width,
-                        height: i.height,
-                    })
-                    .collect(),
-                client_id: uuid::Uuid::new_v4().to_string(),
-            })
-            .collect();
+        let line = p.line()?;
+        let items = p.items(line.id);
         let enqueued = match draft {
             Some(draft) => self
                 .store
@@ -495,6 +518,41 @@ impl Engine {
             offer_default: p.offer_default,
             left_out: p.opted_out,
         })
+    }
+}
+
+impl Prepared {
+    /// The decided line, or `LinePickRequired` when the user must pick one first.
+    fn line(&self) -> Result<Line> {
+        match &self.decision {
+            LineDecision::Use { line, .. } => Ok(line.clone()),
+            LineDecision::Pick { reason, lines } => Err(EngineError::LinePickRequired {
+                reason: *reason,
+                lines: lines.clone(),
+            }),
+        }
+    }
+
+    /// The fan-out: one message per recipient, each with its own idempotency key.
+    fn items(&self, line: LineId) -> Vec<NewOutgoing> {
+        fanout::plan(line, &self.message)
+            .into_iter()
+            .map(|out| NewOutgoing {
+                key: out.key,
+                body: out.body,
+                images: self
+                    .images
+                    .iter()
+                    .map(|i| NewImage {
+                        kind: i.kind,
+                        bytes: i.bytes.clone(),
+                        width: i.width,
+                        height: i.height,
+                    })
+                    .collect(),
+                client_id: uuid::Uuid::new_v4().to_string(),
+            })
+            .collect()
     }
 }
 

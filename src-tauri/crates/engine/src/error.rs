@@ -27,6 +27,8 @@ pub enum EngineError {
     Resolve(#[from] ResolveError),
     #[error("{0}")]
     Media(#[from] MediaError),
+    #[error("{0}")]
+    SendAt(#[from] switchboard_core::schedule::SendAtError),
     /// DESIGN.md's table requires the user to pick the sending line; nothing was sent.
     #[error("{}", pick_message(*reason, lines))]
     LinePickRequired {
@@ -139,6 +141,7 @@ impl EngineError {
             EngineError::LinePickRequired { .. } => ErrorCode::LinePickRequired,
             EngineError::UnknownRecipient { .. } => ErrorCode::UnknownRecipient,
             EngineError::OptedOut { .. } => ErrorCode::OptedOut,
+            EngineError::SendAt(_) => ErrorCode::SendAtInvalid,
             EngineError::AmbiguousRecipient { .. } => ErrorCode::AmbiguousRecipient,
             EngineError::UnknownLine { .. } => ErrorCode::UnknownLine,
             EngineError::UnknownContact { .. } => ErrorCode::UnknownContact,

@@ -38,6 +38,9 @@ pub enum EngineEvent {
     /// The account's numbers changed at the carrier (one bought or released while running):
     /// reload the lines.
     LinesChanged,
+    /// Scheduled messages were found late by more than the grace (the computer was off or
+    /// asleep at their time): `held` wait for the user to send them anyway or cancel them.
+    ScheduledLate { held: i64 },
 }
 
 /// How many events a slow subscriber may fall behind before it misses some (it then sees

@@ -13,6 +13,7 @@ mod lines;
 mod optouts;
 mod pace;
 mod runner;
+mod scheduled;
 mod settings;
 mod setup;
 mod threads;
@@ -28,7 +29,8 @@ pub use account::{
     TWILIO_API_URL, TWILIO_API_URL_ENV,
 };
 pub use compose::{
-    ComposeRequest, ComposerState, LineDecision, OptedOut, Preview, Recipient, SendReceipt, SentTo,
+    ComposeRequest, ComposerState, LineDecision, OptedOut, Preview, Recipient, ScheduleReceipt,
+    ScheduledTo, SendReceipt, SentTo,
 };
 pub use contacts::{
     ContactEdit, ContactView, DefaultLineEdit, ImportFormat, ImportSummary, SkippedEntry,
@@ -44,6 +46,7 @@ pub use optouts::OptOutEntry;
 pub use runner::{
     Clock, RunSummary, Runner, RunnerConfig, RunnerError, LOCK_FILE_NAME, SYNC_BACKOFF,
 };
+pub use scheduled::ScheduledView;
 pub use settings::{NotificationPrivacy, SettingChange, Settings, WindowGeometry, SETTABLE};
 pub use setup::{Adopted, DemoContact, SandboxAccess, LOCK_RETRY_SLOW};
 pub use switchboard_carrier::CarrierEndpoint;

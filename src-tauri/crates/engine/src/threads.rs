@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::composer::ComposeError;
-use switchboard_core::model::{Line, LineId, MessageId, ThreadId, E164};
+use switchboard_core::model::{Line, LineId, MessageId, ThreadId, ThreadKey, E164};
 use switchboard_core::phone;
 use switchboard_core::threads::display_name;
 use switchboard_store::{
@@ -49,6 +49,8 @@ pub struct ThreadDetail {
     pub thread: ThreadView,
     /// Newest first.
     pub messages: Vec<MessageRow>,
+    /// Messages waiting to be sent later in this conversation, soonest first.
+    pub scheduled: Vec<crate::ScheduledView>,
 }
 
 /// The hits of one thread, newest first.
@@ -117,7 +119,16 @@ impl Engine {
             thread.opted_out = Some(out);
         }
         let messages = self.store.thread_messages(id, limit, before)?;
-        Ok(ThreadDetail { thread, messages })
+        let key = ThreadKey {
+            line: thread.line.id,
+            counterpart: thread.counterpart.clone(),
+        };
+        let scheduled = self.scheduled_for(&key)?;
+        Ok(ThreadDetail {
+            thread,
+            messages,
+            scheduled,
+        })
     }
 
     /// The messages `ids` as they are now (a status or a download changed them), in the order

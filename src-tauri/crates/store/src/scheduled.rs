@@ -10,8 +10,9 @@ use switchboard_core::schedule::{self, Due};
 
 use crate::error::{Result, StoreError};
 use crate::messages::{check_lines, NewImage};
-use crate::outbox::{enqueue_in, Enqueued, NewOutgoing};
+use crate::outbox::{check_outgoing, enqueue_in, Enqueued, NewOutgoing};
 use crate::rows;
+use crate::DraftKey;
 use crate::Store;
 
 /// A scheduled message's id.
@@ -69,22 +70,29 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Scheduled> {
 }
 
 impl Store {
-    /// Keeps messages to send at `send_at` (one per item, as a fan-out), in one transaction.
+    /// Keeps messages to send at `send_at` (one per item, as a fan-out), in one transaction;
+    /// the composer's `draft` they came from, if any, is removed in it (as a send removes it).
     pub fn schedule(
         &self,
         items: &[NewOutgoing],
         send_at: i64,
         now_ms: i64,
+        draft: Option<DraftKey>,
     ) -> Result<Vec<ScheduledId>> {
+        items.iter().try_for_each(check_outgoing)?;
         if items.is_empty() {
             return Ok(Vec::new());
         }
         self.write(|tx| {
             check_lines(tx, items.iter().map(|i| i.key.line))?;
-            items
+            let ids = items
                 .iter()
                 .map(|item| insert(tx, item, send_at, now_ms))
-                .collect()
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(draft) = draft {
+                crate::drafts::clear_draft_in(tx, draft)?;
+            }
+            Ok(ids)
         })
     }
 
@@ -361,7 +369,9 @@ mod tests {
         };
         let mut with_photo = item(line, ADA, "Your order is ready", "c1");
         with_photo.images = vec![photo.clone()];
-        let ids = store.schedule(&[with_photo], T0 + 10 * MINUTE, T0).unwrap();
+        let ids = store
+            .schedule(&[with_photo], T0 + 10 * MINUTE, T0, None)
+            .unwrap();
         drop(store);
 
         let store = Store::open(&path, test_key()).unwrap();
@@ -405,13 +415,19 @@ mod tests {
         let (_dir, store) = crate::testutil::new_store();
         let line = sales(&store);
         let late = store
-            .schedule(&[item(line, ADA, "Reminder: 3 pm", "c1")], T0, T0 - MINUTE)
+            .schedule(
+                &[item(line, ADA, "Reminder: 3 pm", "c1")],
+                T0,
+                T0 - MINUTE,
+                None,
+            )
             .unwrap();
         store
             .schedule(
                 &[item(line, "+447700900002", "See you", "c2")],
                 T0 + GRACE,
                 T0 - MINUTE,
+                None,
             )
             .unwrap();
         // The computer was off from before T0 until T0 + GRACE + 1 s.
@@ -442,6 +458,7 @@ mod tests {
                 &[item(line, ADA, "Tomorrow at 9", "c1")],
                 T0 + 60 * MINUTE,
                 T0,
+                None,
             )
             .unwrap()[0];
         // A message to the same person now goes now: the scheduled one is no job of the thread.

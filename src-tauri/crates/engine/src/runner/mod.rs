@@ -28,6 +28,8 @@ mod failed;
 mod lock;
 mod media;
 mod outbox_loop;
+#[cfg(test)]
+mod scheduled_tests;
 mod sync;
 #[cfg(test)]
 pub(crate) mod testkit;

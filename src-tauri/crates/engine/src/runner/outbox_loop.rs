@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::attempt::Outcome;
 use super::{Inner, RunSummary};
-use crate::EngineError;
+use crate::{EngineError, EngineEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
@@ -144,6 +144,33 @@ impl<'a> OutboxLoop<'a> {
         self.summary
     }
 
+    /// Makes the scheduled messages now due messages and jobs of the outbox (core's
+    /// `schedule::due`: one late by more than the grace is held for the user instead, and
+    /// said). A store that can't be written leaves them waiting for the next tick.
+    fn release_scheduled(&mut self, now: i64) {
+        let inner = self.inner;
+        match inner.engine.store().release_due(now) {
+            Ok(released) => {
+                for e in &released.queued {
+                    inner.emit(EngineEvent::MessageStatus {
+                        message_id: e.message_id,
+                        thread_id: e.thread_id,
+                        status: MessageStatus::Queued,
+                    });
+                }
+                if !released.queued.is_empty() {
+                    tracing::info!(messages = released.queued.len(), "scheduled messages due");
+                }
+                if !released.held.is_empty() {
+                    tracing::info!(messages = released.held.len(), "scheduled messages late");
+                    let held = inner.engine.store().held_count().unwrap_or(0);
+                    inner.emit(EngineEvent::ScheduledLate { held });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot release the scheduled messages"),
+        }
+    }
+
     /// Looks at the outbox once: starts reconciliations and sends that may go now.
     fn tick(&mut self, now: i64) -> Result<Tick, EngineError> {
         let inner = self.inner;
@@ -155,12 +182,19 @@ impl<'a> OutboxLoop<'a> {
             }
             tracing::debug!(requeued = n, "network back: the outbox is due now");
         }
+        // Scheduled messages now due join the outbox first, so they go in this very tick.
+        if inner.serves_current_account() {
+            self.release_scheduled(now);
+        }
         let pending = store.pending_outbox()?;
         let mut tick = Tick {
             wake_at: None,
             held: false,
             started: 0,
         };
+        if let Some(at) = store.next_scheduled_at()? {
+            tick.wake(at);
+        }
         // Read first, checked after: an account switch writes the account before the lines.
         if !inner.serves_current_account() {
             return Ok(tick);

@@ -460,7 +460,7 @@ impl Store {
 }
 
 /// A message to send has text or an image, and an idempotency key.
-fn check_outgoing(item: &NewOutgoing) -> Result<()> {
+pub(crate) fn check_outgoing(item: &NewOutgoing) -> Result<()> {
     if item.body.is_empty() && item.images.is_empty() {
         return Err(StoreError::InvalidInput {
             what: "message",
