@@ -12,12 +12,15 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use switchboard_engine::carrier::S3Config;
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
-use switchboard_engine::store::{DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor};
+use switchboard_engine::store::{
+    DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
+};
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
     ContactView, DefaultLineEdit, DraftImageFile, ErrorCode, ImportFormat, ImportSummary,
-    MediaHostSummary, PreparedImage, Preview, Recipient, SearchGroup, SendReceipt, SettingChange,
-    Settings, ThreadDetail, ThreadView, TwilioCredentials, DEFAULT_MMS_BUDGET,
+    MediaHostSummary, PreparedImage, Preview, Recipient, ScheduleReceipt, ScheduledView,
+    SearchGroup, SendReceipt, SettingChange, Settings, ThreadDetail, ThreadView, TwilioCredentials,
+    DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
@@ -87,6 +90,8 @@ pub struct AppStatus {
     /// Why messages are not being sent from this window, if they are not.
     pub problem: Option<AppError>,
     pub pinned: bool,
+    /// Scheduled messages found late by more than 15 minutes, waiting for the user.
+    pub late: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -160,6 +165,7 @@ pub async fn status(app: State<'_, App>, window: tauri::WebviewWindow) -> AppRes
             online,
             pending: engine.and_then(|e| e.pending_count().ok()).unwrap_or(0),
             unread: engine.and_then(|e| e.total_unread().ok()).unwrap_or(0),
+            late: engine.and_then(|e| e.late_count().ok()).unwrap_or(0),
             problem,
             // Tauri runs the window's getter on the main thread and waits here for it.
             pinned: window.is_always_on_top().unwrap_or(false),
@@ -431,6 +437,61 @@ pub async fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendRec
         .await?;
     app.wake();
     Ok(receipt)
+}
+
+/// Keeps the composer's message to send at `send_at` (ms since the epoch); its draft is
+/// cleared with it, as a send clears it.
+#[tauri::command]
+pub async fn schedule(
+    app: State<'_, App>,
+    input: ComposeInput,
+    send_at: i64,
+) -> AppResult<ScheduleReceipt> {
+    let receipt = app
+        .blocking(move |e| {
+            let request = compose_request(input)?;
+            Ok::<_, AppError>(e.schedule(&request, send_at, Some(DraftKey::Composer))?)
+        })
+        .await?;
+    // The runner looks again, and so learns when the next scheduled message is due.
+    app.wake();
+    Ok(receipt)
+}
+
+#[tauri::command]
+pub async fn scheduled(app: State<'_, App>) -> AppResult<Vec<ScheduledView>> {
+    app.blocking(|e| e.scheduled()).await
+}
+
+#[tauri::command]
+pub async fn edit_scheduled(
+    app: State<'_, App>,
+    id: ScheduledId,
+    body: String,
+    send_at: i64,
+) -> AppResult<()> {
+    app.blocking(move |e| e.edit_scheduled(id, &body, send_at))
+        .await?;
+    app.wake();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn cancel_scheduled(app: State<'_, App>, id: ScheduledId) -> AppResult<()> {
+    app.blocking(move |e| e.cancel_scheduled(id)).await
+}
+
+/// Sends waiting messages now: `ids`, or every one held for being late.
+#[tauri::command]
+pub async fn send_scheduled_now(
+    app: State<'_, App>,
+    ids: Option<Vec<ScheduledId>>,
+) -> AppResult<usize> {
+    let sent = app
+        .blocking(move |e| e.send_scheduled_now(ids.as_deref()))
+        .await?;
+    app.wake();
+    Ok(sent)
 }
 
 #[tauri::command]

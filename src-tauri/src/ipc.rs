@@ -16,10 +16,13 @@
 //! not here keeps compiling, and the webview's call then misses its key.
 
 use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, ThreadId};
-use switchboard_engine::store::{DraftKey, MessageCursor, MessageRow, OutboxJob, ThreadCursor};
+use switchboard_engine::store::{
+    DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
+};
 use switchboard_engine::{
     AccountConnected, AccountStatus, ComposerState, ContactView, ImportSummary, MediaHostSummary,
-    Preview, Recipient, SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
+    Preview, Recipient, ScheduleReceipt, ScheduledView, SearchGroup, SendReceipt, Settings,
+    ThreadDetail, ThreadView,
 };
 use tauri::{AppHandle, State, WebviewWindow};
 
@@ -110,6 +113,16 @@ ipc! {
     async prepare_images(; images: Vec<String>) -> AttachedImages;
     async preview(app: State<'_, App>; input: ComposerState) -> Preview;
     async send(app: State<'_, App>; input: ComposeInput) -> SendReceipt;
+    /// The composer's message, kept to go at `sendAt` (ms since the epoch).
+    async schedule(app: State<'_, App>; input: ComposeInput, send_at: i64 as "number")
+        -> ScheduleReceipt;
+    /// Every message waiting to be sent later, soonest first.
+    async scheduled(app: State<'_, App>;) -> Vec<ScheduledView>;
+    async edit_scheduled(app: State<'_, App>; id: ScheduledId, body: String, send_at: i64 as "number")
+        -> ();
+    async cancel_scheduled(app: State<'_, App>; id: ScheduledId) -> ();
+    /// Sends waiting messages now (`null`: every one held for being late); answers how many.
+    async send_scheduled_now(app: State<'_, App>; ids: Option<Vec<ScheduledId>>) -> usize;
     async reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
         -> SendReceipt;
     /// Opens a save dialog and writes the item's original bytes; the file's name, or null.

@@ -6,23 +6,25 @@
 // start.
 import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import type {
-  AppStatus, Backend, ContactId, Line, LineId, MessageId, SearchGroup, SendReceipt, ThreadId,
+  AppStatus, Backend, ContactId, Line, LineId, MessageId, ScheduleReceipt, SearchGroup, SendReceipt,
+  ThreadId,
   ThreadView,
 } from "../backend";
 import { messageOf } from "../backend";
-import { debounce, newestWins, shortTime } from "./format";
+import { debounce, fullTime, newestWins, shortTime } from "./format";
 import { keepUnchanged } from "../threads/rows";
 import { ThreadList } from "../threads/ThreadList";
 import { Conversation } from "../threads/Conversation";
 import { Composer } from "../composer/Composer";
 import { Contacts } from "../contacts/Contacts";
 import { Settings } from "../settings/Settings";
+import { Scheduled } from "../outbox/Scheduled";
 import { PinIcon } from "./icons";
 
 const FIRST_PAGE = 200;
 const PAGE = 500;
 
-type Panel = "none" | "contacts" | "settings";
+type Panel = "none" | "contacts" | "settings" | "scheduled";
 type Offer = { contact: ContactId; name: string; line: Line };
 
 export function App(props: { backend: Backend }) {
@@ -46,8 +48,9 @@ export function App(props: { backend: Backend }) {
   const [panel, setPanel] = createSignal<Panel>("none");
   const [composing, setComposing] = createSignal(false);
   const [offer, setOffer] = createSignal<Offer | null>(null);
-  // Who a fan-out left out (they opted out of its line), said once it is sent.
-  const [leftOut, setLeftOut] = createSignal("");
+  // What a send or a schedule did that is worth a sentence: who a fan-out left out (they opted
+  // out of its line), when scheduled messages go.
+  const [notice, setNotice] = createSignal("");
   const [error, setError] = createSignal("");
   const [width, setWidth] = createSignal(window.innerWidth);
 
@@ -171,7 +174,7 @@ export function App(props: { backend: Backend }) {
     void reloadThreads();
     if (receipt.left_out.length > 0) {
       const names = receipt.left_out.map((o) => o.display).join(", ");
-      setLeftOut(
+      setNotice(
         `Sent to ${receipt.sent.length}. Not sent to ${names}: opted out of ${receipt.line.label} (replied STOP).`,
       );
     }
@@ -181,6 +184,17 @@ export function App(props: { backend: Backend }) {
       offerOpener = composerOpener;
       setOffer({ contact: receipt.offer_default, name: only.recipient.display, line: receipt.line });
     }
+  };
+
+  const afterSchedule = (receipt: ScheduleReceipt) => {
+    closeComposer();
+    const to = receipt.scheduled.map((s) => s.recipient.display);
+    const who = to.length === 1 ? to[0] : `${to.length} people`;
+    const left = receipt.left_out.length
+      ? ` Not to ${receipt.left_out.map((o) => o.display).join(", ")}: opted out of ${receipt.line.label}.`
+      : "";
+    setNotice(`Scheduled for ${fullTime(receipt.send_at)} to ${who} from ${receipt.line.label}.${left}`);
+    void loadStatus();
   };
 
   const togglePin = async () => {
@@ -230,6 +244,9 @@ export function App(props: { backend: Backend }) {
           case "history_imported":
             // A first sync's history, recorded as read: one reload, no notification each.
             reloadSoon();
+            void loadStatus();
+            break;
+          case "scheduled_late":
             void loadStatus();
             break;
           case "lines_changed":
@@ -342,6 +359,20 @@ export function App(props: { backend: Backend }) {
               {banner()}
             </p>
           </Show>
+          <Show when={(status()?.late ?? 0) > 0}>
+            <div class="banner late-banner" role="status">
+              <p>
+                {status()!.late === 1 ? "A scheduled message was" : `${status()!.late} scheduled messages were`} due
+                while Switchboard was closed or asleep: it waits for you.
+              </p>
+              <button
+                onClick={() => void guard(() => b.sendScheduledNow(null)).then(() => void loadStatus())}
+              >
+                Send now
+              </button>
+              <button onClick={() => openPanel("scheduled")}>Review</button>
+            </div>
+          </Show>
           <Switch>
             <Match when={results()}>
               {(groups) => <SearchResults groups={groups()} onOpen={open} />}
@@ -358,6 +389,7 @@ export function App(props: { backend: Backend }) {
           </Switch>
           <nav class="sidebar-footer" aria-label="Sections">
             <button onClick={() => openPanel("contacts")}>Contacts</button>
+            <button onClick={() => openPanel("scheduled")}>Scheduled</button>
             <button onClick={() => openPanel("settings")}>Settings</button>
           </nav>
         </aside>
@@ -375,6 +407,9 @@ export function App(props: { backend: Backend }) {
                 onClose={closePanel}
                 onChanged={() => void reloadThreads()}
               />
+            </Match>
+            <Match when={panel() === "scheduled"}>
+              <Scheduled backend={b} onClose={closePanel} onChanged={() => void loadStatus()} />
             </Match>
             <Match when={panel() === "settings"}>
               <Settings
@@ -441,10 +476,10 @@ export function App(props: { backend: Backend }) {
           </div>
         )}
       </Show>
-      <Show when={leftOut()}>
+      <Show when={notice()}>
         <div class="toast" role="status">
-          <p>{leftOut()}</p>
-          <button aria-label="Dismiss" onClick={() => setLeftOut("")}>
+          <p>{notice()}</p>
+          <button aria-label="Dismiss" onClick={() => setNotice("")}>
             ✕
           </button>
         </div>
@@ -458,7 +493,7 @@ export function App(props: { backend: Backend }) {
         </div>
       </Show>
       <Show when={composing()}>
-        <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={closeComposer} onSent={afterSend} />
+        <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={closeComposer} onSent={afterSend} onScheduled={afterSchedule} />
       </Show>
     </div>
   );

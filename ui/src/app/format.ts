@@ -29,6 +29,13 @@ export function fullTime(ms: number): string {
   });
 }
 
+/** `ms` as a datetime-local input's value, in this computer's time zone (to the minute). */
+export function localInput(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 /** What a message's status reads as under the bubble. */
 export function statusText(m: MessageRow): string {
   switch (m.status) {

@@ -48,6 +48,10 @@ export type { MediaKind } from "./generated/MediaKind";
 export type { ErrorCode } from "./generated/ErrorCode";
 export type { LineDecision } from "./generated/LineDecision";
 export type { SmsCount } from "./generated/SmsCount";
+export type { OptedOut } from "./generated/OptedOut";
+export type { ScheduleReceipt } from "./generated/ScheduleReceipt";
+export type { ScheduledId } from "./generated/ScheduledId";
+export type { ScheduledView } from "./generated/ScheduledView";
 
 /** The commands (generated from the shell's list), the two event streams, and where the page
  * loads a media item's bytes from. */

@@ -12,10 +12,10 @@
 // inside the window, and Escape closes it.
 import { createEffect, createSignal, For, on, onMount, Show } from "solid-js";
 import type {
-  Backend, ContactView, Line, LineId, Preview, Recipient, SendReceipt,
+  Backend, ContactView, Line, LineId, Preview, Recipient, ScheduleReceipt, SendReceipt,
 } from "../backend";
 import { messageOf } from "../backend";
-import { debounce, newestWins } from "../app/format";
+import { debounce, localInput, newestWins } from "../app/format";
 import { createDraft } from "../app/drafts";
 import {
   AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
@@ -38,6 +38,7 @@ export function Composer(props: {
   lines: Line[];
   onClose: () => void;
   onSent: (receipt: SendReceipt) => void;
+  onScheduled: (receipt: ScheduleReceipt) => void;
 }) {
   const b = props.backend;
   const [chips, setChips] = createSignal<Recipient[]>([]);
@@ -52,6 +53,9 @@ export function Composer(props: {
   const [hint, setHint] = createSignal("");
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
+  // "Send later": the panel with the time to send at (a datetime-local value, local time).
+  const [later, setLater] = createSignal(false);
+  const [laterAt, setLaterAt] = createSignal("");
   let toField: HTMLInputElement | undefined;
   let dialog: HTMLDivElement | undefined;
   let lineList: HTMLUListElement | undefined;
@@ -264,7 +268,8 @@ export function Composer(props: {
     return `${names} opted out of ${out[0]!.line} (replied STOP): left out of this message, the others get it.`;
   };
 
-  const send = async () => {
+  // A send now, or at `at` (ms) when scheduled.
+  const send = async (at?: number) => {
     // Busy before anything is awaited: a double click or a second Ctrl+Enter while this send
     // runs does nothing, so the fan-out goes once.
     if (busy()) return;
@@ -289,6 +294,12 @@ export function Composer(props: {
         line: chosen(),
         images: attached().images.map((i) => i.data),
       };
+      if (at !== undefined) {
+        const receipt = await draft.clearWith(() => b.schedule(input, at));
+        draft.finish(); // the draft is gone with the scheduled message
+        props.onScheduled(receipt);
+        return;
+      }
       const receipt = await draft.clearWith(() => b.send(input));
       draft.finish(); // the draft is gone with the send
       props.onSent(receipt);
@@ -297,6 +308,19 @@ export function Composer(props: {
     } finally {
       setBusy(false);
     }
+  };
+
+  const openLater = () => {
+    if (!laterAt()) setLaterAt(localInput(Date.now() + 3_600_000));
+    setLater(!later());
+  };
+  const scheduleAt = () => {
+    const at = new Date(laterAt()).getTime();
+    if (!laterAt() || Number.isNaN(at)) {
+      setError("Pick the day and time to send at.");
+      return;
+    }
+    void send(at);
   };
 
   const discard = async () => {
@@ -469,6 +493,22 @@ export function Composer(props: {
           <p role="status" class="hint">{hint()}</p>
         </Show>
 
+        <Show when={later()}>
+          <div id="composer-later" class="send-later" role="group" aria-label="Send later">
+            <label for="composer-at">Send at</label>
+            <input
+              id="composer-at"
+              type="datetime-local"
+              value={laterAt()}
+              onInput={(e) => setLaterAt(e.currentTarget.value)}
+            />
+            <button onClick={() => setLaterAt(localInput(Date.now() + 3_600_000))}>In 1 hour</button>
+            <button onClick={() => setLaterAt(localInput(tomorrowAt(9)))}>Tomorrow 9:00</button>
+            <button class="primary" disabled={busy()} onClick={scheduleAt}>
+              Schedule
+            </button>
+          </div>
+        </Show>
         <footer class="composer-actions">
           <AttachButton
             backend={b}
@@ -543,6 +583,9 @@ export function Composer(props: {
               </ul>
             </Show>
           </div>
+          <button aria-expanded={later()} aria-controls="composer-later" onClick={openLater}>
+            Send later
+          </button>
           <button class="primary send" ref={sendButton} disabled={busy()} onClick={() => void send()}>
             {sendingLine() ? `Send from ${sendingLine()!.label}` : "Send"}
           </button>
@@ -550,4 +593,12 @@ export function Composer(props: {
       </div>
     </div>
   );
+}
+
+/** Tomorrow at `hour`:00, local time, in ms. */
+function tomorrowAt(hour: number): number {
+  const d = new Date();
+  d.setDate(d.getDate() + 1);
+  d.setHours(hour, 0, 0, 0);
+  return d.getTime();
 }

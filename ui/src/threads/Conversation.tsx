@@ -12,6 +12,7 @@ import { createStore, reconcile } from "solid-js/store";
 import type { Backend, MessageCursor, MessageId, MessageRow, ThreadDetail, ThreadId } from "../backend";
 import { messageOf } from "../backend";
 import { Bubble } from "./Bubble";
+import { ScheduledItem } from "../outbox/Scheduled";
 import { afterNewest, withOlderPage } from "./pages";
 import { ReplyBox } from "./ReplyBox";
 
@@ -192,6 +193,13 @@ export function Conversation(props: {
           )}
         </For>
       </div>
+      <Show when={(detail.latest?.scheduled.length ?? 0) > 0}>
+        <ul class="scheduled-list in-thread" aria-label="Scheduled in this conversation">
+          <For each={detail.latest?.scheduled ?? []}>
+            {(item) => <ScheduledItem backend={b} item={item} showTo={false} onChanged={() => void refetch()} />}
+          </For>
+        </ul>
+      </Show>
       {/* One reply box for as long as this thread is open: an update of the thread (an inbound
           message, a status) never takes the box, its focus or its text away. */}
       <Show when={detail.latest?.thread}>

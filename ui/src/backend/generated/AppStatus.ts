@@ -16,4 +16,8 @@ pending: number, unread: number,
 /**
  * Why messages are not being sent from this window, if they are not.
  */
-problem: AppError | null, pinned: boolean, };
+problem: AppError | null, pinned: boolean, 
+/**
+ * Scheduled messages found late by more than 15 minutes, waiting for the user.
+ */
+late: number, };

@@ -23,6 +23,9 @@ import type { MessageRow } from "./MessageRow";
 import type { OutboxJob } from "./OutboxJob";
 import type { Preview } from "./Preview";
 import type { Recipient } from "./Recipient";
+import type { ScheduleReceipt } from "./ScheduleReceipt";
+import type { ScheduledId } from "./ScheduledId";
+import type { ScheduledView } from "./ScheduledView";
 import type { SearchGroup } from "./SearchGroup";
 import type { SendReceipt } from "./SendReceipt";
 import type { Settings } from "./Settings";
@@ -58,6 +61,14 @@ export interface Commands {
   prepareImages(images: Array<string>): Promise<AttachedImages>;
   preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
+  /** The composer's message, kept to go at `sendAt` (ms since the epoch). */
+  schedule(input: ComposeInput, sendAt: number): Promise<ScheduleReceipt>;
+  /** Every message waiting to be sent later, soonest first. */
+  scheduled(): Promise<Array<ScheduledView>>;
+  editScheduled(id: ScheduledId, body: string, sendAt: number): Promise<void>;
+  cancelScheduled(id: ScheduledId): Promise<void>;
+  /** Sends waiting messages now (`null`: every one held for being late); answers how many. */
+  sendScheduledNow(ids: Array<ScheduledId> | null): Promise<number>;
   reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
   /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
   saveAttachment(message: MessageId, index: number): Promise<string | null>;
@@ -109,6 +120,11 @@ export const tauriCommands: Commands = {
   prepareImages: (images) => invoke("prepare_images", { images }),
   preview: (input) => invoke("preview", { input }),
   send: (input) => invoke("send", { input }),
+  schedule: (input, sendAt) => invoke("schedule", { input, sendAt }),
+  scheduled: () => invoke("scheduled"),
+  editScheduled: (id, body, sendAt) => invoke("edit_scheduled", { id, body, sendAt }),
+  cancelScheduled: (id) => invoke("cancel_scheduled", { id }),
+  sendScheduledNow: (ids) => invoke("send_scheduled_now", { ids }),
   reply: (thread, body, images) => invoke("reply", { thread, body, images }),
   saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
