@@ -6,6 +6,8 @@
 mod harness;
 #[path = "e2e/opt_outs.rs"]
 mod opt_outs;
+#[path = "e2e/scheduled.rs"]
+mod scheduled;
 
 use std::time::Duration;
 
