@@ -56,6 +56,10 @@ error_codes! {
     FileEmpty = "file_empty",
     NotAnImage = "not_an_image",
     FileTooLarge = "file_too_large",
+    TimeUnreadable = "time_unreadable",
+    TimeNotOnTheClock = "time_not_on_the_clock",
+    TimeInThePast = "time_in_the_past",
+    SnoozeTooFar = "snooze_too_far",
     // The use cases (switchboard-engine): its errors and its runner's.
     LinePickRequired = "line_pick_required",
     UnknownRecipient = "unknown_recipient",

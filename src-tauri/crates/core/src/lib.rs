@@ -14,3 +14,5 @@ pub mod phone;
 pub mod resolve;
 pub mod sms;
 pub mod threads;
+pub mod triage;
+pub mod when;
