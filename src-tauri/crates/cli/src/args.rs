@@ -88,13 +88,43 @@ pub enum Command {
         #[arg(long = "image", value_name = "FILE")]
         images: Vec<PathBuf>,
     },
-    /// The conversation list, most recent activity first.
+    /// The conversation list (the inbox, or --done / --snoozed), most recent activity first.
     Threads {
         /// Only this line's conversations.
         #[arg(long)]
         line: Option<String>,
+        /// The conversations marked done instead of the inbox.
+        #[arg(long, conflicts_with = "snoozed")]
+        done: bool,
+        /// The snoozed conversations instead of the inbox.
+        #[arg(long)]
+        snoozed: bool,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+    /// Mark a conversation done: out of the inbox (and read) until a new message arrives.
+    Done {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Bring a conversation marked done or snoozed back to the inbox.
+    Undone {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Mark a conversation unread.
+    Unread {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Snooze a conversation: out of the inbox until UNTIL (or a new message), then back on top,
+    /// unread. A running app or `run` brings it back.
+    Snooze {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+        /// When it comes back: RFC 3339 (2026-12-01T15:00:00Z) or a local time in this
+        /// computer's time zone ("2026-12-01 15:00"); within a year.
+        until: String,
     },
     /// One conversation's messages, newest first.
     Thread {

@@ -5,6 +5,7 @@
 mod args;
 mod attachment;
 mod live;
+mod local_time;
 mod names;
 mod output;
 
@@ -14,6 +15,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 use switchboard_engine::core::model::{MessageId, ThreadId};
+use switchboard_engine::core::triage::View;
+use switchboard_engine::core::when;
+use switchboard_engine::store::now_ms;
 use switchboard_engine::{
     ComposeRequest, ContactEdit, DefaultLineEdit, Engine, EngineError, ErrorKind, ImportFormat,
     KeyChoice, LineDecision, RunnerError, SettingChange,
@@ -320,9 +324,36 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             read_images(images)?,
             None,
         )?),
-        Command::Threads { line, limit } => {
+        Command::Threads {
+            line,
+            limit,
+            done,
+            snoozed,
+        } => {
             let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
-            out.threads(&e.threads(line, *limit, None)?)
+            let view = match (done, snoozed) {
+                (true, _) => View::Done,
+                (_, true) => View::Snoozed,
+                _ => View::Inbox,
+            };
+            out.threads_of(view, &e.view_threads(view, line, *limit, None)?)
+        }
+        Command::Done { thread } => {
+            out.triaged(&e.mark_done(names::thread_id(e, thread)?)?, "Done")
+        }
+        Command::Undone { thread } => out.triaged(
+            &e.mark_undone(names::thread_id(e, thread)?)?,
+            "Back in the inbox",
+        ),
+        Command::Unread { thread } => out.triaged(
+            &e.mark_unread(names::thread_id(e, thread)?)?,
+            "Marked unread",
+        ),
+        Command::Snooze { thread, until } => {
+            let id = names::thread_id(e, thread)?;
+            let until = when::parse_future(until, now_ms(), &local_time::SystemZone)
+                .map_err(EngineError::from)?;
+            out.triaged(&e.snooze(id, until)?, "Snoozed")
         }
         Command::Thread { id, limit } => out.thread(&e.thread(ThreadId(*id), *limit, None)?),
         Command::Attachment {

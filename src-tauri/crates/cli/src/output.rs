@@ -7,6 +7,7 @@ use serde_json::json;
 use switchboard_engine::core::model::{Direction, Line, MediaKind};
 use switchboard_engine::core::phone::format_international;
 use switchboard_engine::core::sms::Encoding;
+use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     Attachment, AttachmentInfo, AttachmentState, MessageRow, OutboxJob,
 };
@@ -173,6 +174,24 @@ impl Out {
         })
     }
 
+    /// A view's list; an empty one says which view was empty.
+    pub fn threads_of(&self, view: View, threads: &[ThreadView]) -> Done {
+        if threads.is_empty() && !self.json {
+            let none = match view {
+                View::Inbox => "No conversations in the inbox.",
+                View::Snoozed => "No snoozed conversations.",
+                View::Done => "No conversations marked done.",
+            };
+            return self.emit(&threads, || none.to_owned());
+        }
+        self.threads(threads)
+    }
+
+    /// A conversation after a triage command: "Done: [3] Ada Lovelace → Sales …".
+    pub fn triaged(&self, t: &ThreadView, verb: &str) -> Done {
+        self.emit(t, || format!("{verb}: {}", thread_text(t)))
+    }
+
     pub fn thread(&self, d: &ThreadDetail) -> Done {
         self.emit(d, || {
             let mut s = thread_text(&d.thread) + "\n";
@@ -320,12 +339,18 @@ fn thread_text(t: &ThreadView) -> String {
     } else {
         String::new()
     };
+    let triage = match (t.view, t.snoozed_until) {
+        (View::Done, _) => " (done)".to_owned(),
+        (View::Snoozed, Some(until)) => format!(" (snoozed until {} UTC)", time(until)),
+        _ => String::new(),
+    };
     format!(
-        "[{}] {} → {}{}  {}  {}",
+        "[{}] {} → {}{}{}  {}  {}",
         t.id,
         clean(&t.display),
         clean(&t.line.label),
         unread,
+        triage,
         time(t.last_message_at),
         clean(&t.preview)
     )

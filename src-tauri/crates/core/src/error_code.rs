@@ -64,6 +64,7 @@ error_codes! {
     LinePickRequired = "line_pick_required",
     UnknownRecipient = "unknown_recipient",
     AmbiguousRecipient = "ambiguous_recipient",
+    AmbiguousThread = "ambiguous_thread",
     UnknownLine = "unknown_line",
     UnknownContact = "unknown_contact",
     ImageUnreadable = "image_unreadable",

@@ -38,6 +38,8 @@ pub enum EngineEvent {
     /// The account's numbers changed at the carrier (one bought or released while running):
     /// reload the lines.
     LinesChanged,
+    /// A snoozed conversation's time came: it is back on top of the inbox, unread.
+    SnoozeEnded { thread_id: ThreadId },
 }
 
 /// How many events a slow subscriber may fall behind before it misses some (it then sees
@@ -96,6 +98,12 @@ mod tests {
         check(
             EngineEvent::LinesChanged,
             serde_json::json!({"kind": "lines_changed"}),
+        );
+        check(
+            EngineEvent::SnoozeEnded {
+                thread_id: ThreadId(4),
+            },
+            serde_json::json!({"kind": "snooze_ended", "thread_id": 4}),
         );
     }
 }
