@@ -4,6 +4,8 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/triage.rs"]
+mod triage;
 
 use std::time::Duration;
 

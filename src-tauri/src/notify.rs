@@ -1,4 +1,4 @@
-//! OS notifications for inbound messages (`notify-rust`: D-Bus on Linux, the notification
+//! OS notifications for inbound messages and snoozed conversations coming back (`notify-rust`: D-Bus on Linux, the notification
 //! centres elsewhere). What a notification says depends on the privacy setting — the sender,
 //! and the text or, for a message without text, what it carries ("Photo", "2 photos", "PDF"…,
 //! known once downloaded); whether one is raised at all on do-not-disturb and on what the window
@@ -105,6 +105,39 @@ pub fn content(
             body: "New message".to_owned(),
         },
     }
+}
+
+/// What the notification of a snoozed conversation coming back says: who, on which line,
+/// unless the privacy setting hides even the sender.
+pub fn snooze_content(privacy: NotificationPrivacy, sender: &str, line: &str) -> Content {
+    Content {
+        title: "Snoozed conversation is back".to_owned(),
+        body: match privacy {
+            NotificationPrivacy::Full | NotificationPrivacy::Sender => format!("{sender} → {line}"),
+            NotificationPrivacy::Nothing => "Open Switchboard to see it".to_owned(),
+        },
+    }
+}
+
+/// Raises the notification of a snoozed conversation whose time came, unless do-not-disturb
+/// is on. Runs on a blocking thread (D-Bus calls block).
+pub fn snooze_ended(handle: &AppHandle, engine: &Engine, thread: ThreadId) {
+    let Ok(settings) = engine.settings() else {
+        return;
+    };
+    if settings.do_not_disturb {
+        return;
+    }
+    let Ok(detail) = engine.thread(thread, 1, None) else {
+        return;
+    };
+    let shown = snooze_content(
+        settings.notification_privacy,
+        &detail.thread.display,
+        &detail.thread.line.label,
+    );
+    let handle = handle.clone();
+    std::thread::spawn(move || show(&handle, thread, &shown));
 }
 
 /// Whether an inbound message's notification waits for its media: while any item is still
@@ -253,6 +286,20 @@ mod tests {
 
     fn downloading() -> AttachmentInfo {
         item(AttachmentState::Downloading, None)
+    }
+
+    #[test]
+    fn a_snoozed_conversation_back_is_named_unless_privacy_hides_it() {
+        let check = |privacy, body: &str| {
+            let c = snooze_content(privacy, "Ada Lovelace", "Sales");
+            assert_eq!(
+                (c.title.as_str(), c.body.as_str()),
+                ("Snoozed conversation is back", body)
+            );
+        };
+        check(NotificationPrivacy::Full, "Ada Lovelace → Sales");
+        check(NotificationPrivacy::Sender, "Ada Lovelace → Sales");
+        check(NotificationPrivacy::Nothing, "Open Switchboard to see it");
     }
 
     #[test]

@@ -14,6 +14,7 @@ import { messageOf } from "../backend";
 import { Bubble } from "./Bubble";
 import { afterNewest, withOlderPage } from "./pages";
 import { ReplyBox } from "./ReplyBox";
+import { TriageActions, type TriageAction } from "./Triage";
 
 const PAGE = 100;
 /** How close to the top (in pixels) the scroll has to come for the next older page to load. */
@@ -33,6 +34,7 @@ export function Conversation(props: {
   compact: boolean;
   onBack: () => void;
   onChanged: () => void;
+  onTriage: (action: TriageAction) => void;
 }) {
   const b = props.backend;
   const [detail, { refetch }] = createResource(
@@ -152,7 +154,7 @@ export function Conversation(props: {
   return (
     <section class="conversation" aria-label="Conversation">
       <Show when={detail.latest} fallback={<p class="empty">Loading…</p>}>
-        {(d) => <Header detail={d()} compact={props.compact} onBack={props.onBack} />}
+        {(d) => <Header detail={d()} compact={props.compact} onBack={props.onBack} onTriage={props.onTriage} />}
       </Show>
       <Show when={detail.error}>
         <p role="alert" class="error">{messageOf(detail.error)}</p>
@@ -208,7 +210,12 @@ export function Conversation(props: {
   );
 }
 
-function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => void }) {
+function Header(props: {
+  detail: ThreadDetail;
+  compact: boolean;
+  onBack: () => void;
+  onTriage: (action: TriageAction) => void;
+}) {
   const t = () => props.detail.thread;
   return (
     <header class="conversation-header">
@@ -226,6 +233,8 @@ function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => v
           </span>
         </p>
       </div>
+      <span class="spacer" />
+      <TriageActions thread={t()} onAction={props.onTriage} />
     </header>
   );
 }

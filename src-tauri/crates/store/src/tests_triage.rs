@@ -377,7 +377,15 @@ fn plan_triage_queries() {
     );
     // The snoozed threads only, through the view's index.
     let next = plan(&store, threads::NEXT_SNOOZE_END_SQL, []);
-    check_plan(&next, &["SEARCH threads USING INDEX threads_by_view (view=?)"], &[]);
+    check_plan(
+        &next,
+        &["SEARCH threads USING INDEX threads_by_view (view=?)"],
+        &[],
+    );
     let wake = plan(&store, threads::WAKE_SQL, [T0]);
-    check_plan(&wake, &["SEARCH threads USING INDEX threads_by_view (view=?)"], &[]);
+    check_plan(
+        &wake,
+        &["SEARCH threads USING INDEX threads_by_view (view=?)"],
+        &[],
+    );
 }

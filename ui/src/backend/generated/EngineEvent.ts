@@ -5,4 +5,4 @@ import type { MessageId } from "./MessageId";
 import type { MessageStatus } from "./MessageStatus";
 import type { ThreadId } from "./ThreadId";
 
-export type EngineEvent = { "kind": "message_status", message_id: MessageId, thread_id: ThreadId, status: MessageStatus, } | { "kind": "message_media", thread_id: ThreadId, message_id: MessageId, } | { "kind": "inbound_message", thread_id: ThreadId, message_id: MessageId, from: E164, line: LineId, } | { "kind": "connectivity", online: boolean, } | { "kind": "outbox_count", pending: number, } | { "kind": "history_imported", messages: number, } | { "kind": "lines_changed" };
+export type EngineEvent = { "kind": "message_status", message_id: MessageId, thread_id: ThreadId, status: MessageStatus, } | { "kind": "message_media", thread_id: ThreadId, message_id: MessageId, } | { "kind": "inbound_message", thread_id: ThreadId, message_id: MessageId, from: E164, line: LineId, } | { "kind": "connectivity", online: boolean, } | { "kind": "outbox_count", pending: number, } | { "kind": "history_imported", messages: number, } | { "kind": "lines_changed" } | { "kind": "snooze_ended", thread_id: ThreadId, };
