@@ -21,7 +21,7 @@ fn row(contact: &str, line: &str) -> Target {
 
 /// A button of the Inbox / Snoozed / Done switch.
 fn view(name: &str) -> Target {
-    button(name).within(&by_role("group", "Views"))
+    button(name).within(&by_role("toolbar", "Views"))
 }
 
 /// Lets the window paint what the page just changed before a screenshot.

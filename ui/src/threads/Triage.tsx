@@ -13,13 +13,32 @@ const VIEWS: { view: View; label: string }[] = [
   { view: "done", label: "Done" },
 ];
 
-/** The list's three views, one pressed. */
+/** The list's three views, one pressed: one Tab stop (the pressed one), the arrows move and
+ * switch, as in a toolbar. */
 export function ViewSwitch(props: { view: View; onChange: (view: View) => void }) {
+  let bar: HTMLDivElement | undefined;
+  const onKeyDown = (e: KeyboardEvent) => {
+    const at = VIEWS.findIndex((v) => v.view === props.view);
+    const next =
+      e.key === "ArrowRight" ? Math.min(VIEWS.length - 1, at + 1)
+      : e.key === "ArrowLeft" ? Math.max(0, at - 1)
+      : e.key === "Home" ? 0
+      : e.key === "End" ? VIEWS.length - 1
+      : null;
+    if (next === null) return;
+    e.preventDefault();
+    props.onChange(VIEWS[next]!.view);
+    queueMicrotask(() => bar?.querySelectorAll<HTMLButtonElement>("button")[next]?.focus());
+  };
   return (
-    <div class="view-switch" role="group" aria-label="Views">
+    <div class="view-switch" role="toolbar" aria-label="Views" ref={bar} onKeyDown={onKeyDown}>
       <For each={VIEWS}>
         {(v) => (
-          <button aria-pressed={props.view === v.view} onClick={() => props.onChange(v.view)}>
+          <button
+            aria-pressed={props.view === v.view}
+            tabIndex={props.view === v.view ? 0 : -1}
+            onClick={() => props.onChange(v.view)}
+          >
             {v.label}
           </button>
         )}
