@@ -162,11 +162,14 @@ async fn triage_from_the_keyboard_j_k_e_u_and_the_jump_box() {
         .await
         .starts_with("button \"Ada Lovelace via Sales"));
 
-    // Letters typed in a field are text, never shortcuts.
+    // Letters typed in a field are text, never shortcuts: Ada, open, stays in the inbox.
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&heading("Ada Lovelace")).await;
     app.click(&by_label("Search messages and contacts")).await;
     app.type_keys("e").await;
-    assert!(app.shows(&row("Ada Lovelace", "Sales")).await);
-    app.press(Key::Escape).await;
+    app.press(Key::Backspace).await;
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    assert!(app.shows(&heading("Ada Lovelace")).await);
 
     // Ctrl+K finds Grace (done) by name; Enter opens her conversation; Escape closes the box.
     ctrl_k(&app).await;

@@ -107,7 +107,7 @@ export function TriageActions(props: { thread: ThreadView; onAction: (action: Tr
         <button
           ref={snoozeButton}
           aria-expanded={snoozing()}
-          aria-controls="snooze-choices"
+          aria-controls={snoozing() ? "snooze-choices" : undefined}
           onClick={() => (snoozing() ? closeSnooze() : setSnoozing(true))}
         >
           Snooze
