@@ -8,6 +8,8 @@ mod harness;
 mod opt_outs;
 #[path = "e2e/scheduled.rs"]
 mod scheduled;
+#[path = "e2e/triage.rs"]
+mod triage;
 
 use std::time::Duration;
 
@@ -1883,6 +1885,8 @@ async fn a_message_to_two_recipients_from_a_picked_line_is_sent_by_keyboard_alon
         r#"button "Pin on top""#,
         r#"input "Search messages and contacts""#,
         r#"select "Show line""#,
+        // The Inbox / Snoozed / Done switch: one stop, the pressed view.
+        r#"button "Inbox""#,
     ] {
         app.press(Key::Tab).await;
         app.wait_focused(stop).await;

@@ -312,6 +312,19 @@ impl EventSink for Shell {
             }
             // A first sync's history: no notification, and the list reloads on the event.
             EngineEvent::HistoryImported { .. } => self.blocking(show_unread).await,
+            // Back on top of the inbox, unread: said once, as a new message would be.
+            // Due while the computer was off or asleep: they wait for the user, who is told.
+            EngineEvent::ScheduledLate { held } => {
+                self.blocking(move |handle, engine| notify::scheduled_late(handle, engine, held))
+                    .await;
+            }
+            EngineEvent::SnoozeEnded { thread_id } => {
+                self.blocking(move |handle, engine| {
+                    notify::snooze_ended(handle, engine, thread_id);
+                    show_unread(handle, engine);
+                })
+                .await;
+            }
             _ => {}
         }
     }

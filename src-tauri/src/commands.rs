@@ -12,15 +12,16 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use switchboard_engine::carrier::S3Config;
 use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
 };
 use switchboard_engine::{
     twilio_api_url, AccountConnected, AccountStatus, ComposeRequest, ComposerState, ContactEdit,
     ContactView, DefaultLineEdit, DraftImageFile, ErrorCode, ImportFormat, ImportSummary,
-    MediaHostSummary, PreparedImage, Preview, Recipient, ScheduleReceipt, ScheduledView,
-    SearchGroup, SendReceipt, SettingChange, Settings, ThreadDetail, ThreadView, TwilioCredentials,
-    DEFAULT_MMS_BUDGET,
+    LineUnread, MediaHostSummary, PreparedImage, Preview, Recipient, ScheduleReceipt,
+    ScheduledView, SearchGroup, SendReceipt, SettingChange, Settings, ThreadDetail, ThreadView,
+    TwilioCredentials, DEFAULT_MMS_BUDGET,
 };
 use tauri::State;
 
@@ -306,11 +307,50 @@ pub async fn remove_media_host(
 #[tauri::command]
 pub async fn threads(
     app: State<'_, App>,
+    view: View,
     line: Option<LineId>,
     limit: usize,
     before: Option<ThreadCursor>,
 ) -> AppResult<Vec<ThreadView>> {
-    app.blocking(move |e| e.threads(line, limit, before)).await
+    app.blocking(move |e| e.view_threads(view, line, limit, before))
+        .await
+}
+
+#[tauri::command]
+pub async fn mark_done(app: State<'_, App>, thread: ThreadId) -> AppResult<ThreadView> {
+    app.blocking(move |e| e.mark_done(thread)).await
+}
+
+#[tauri::command]
+pub async fn mark_undone(app: State<'_, App>, thread: ThreadId) -> AppResult<ThreadView> {
+    app.blocking(move |e| e.mark_undone(thread)).await
+}
+
+/// Marked unread: the window no longer counts as showing it, so it stays unread.
+#[tauri::command]
+pub async fn mark_unread(app: State<'_, App>, thread: ThreadId) -> AppResult<ThreadView> {
+    {
+        let mut viewing = app.viewing.lock().unwrap_or_else(|e| e.into_inner());
+        if *viewing == Some(thread) {
+            *viewing = None;
+        }
+    }
+    app.blocking(move |e| e.mark_unread(thread)).await
+}
+
+/// Snoozed until `until` (milliseconds since the epoch); the runner is told so that it wakes
+/// at that time.
+#[tauri::command]
+pub async fn snooze(app: State<'_, App>, thread: ThreadId, until: i64) -> AppResult<ThreadView> {
+    let snoozed = app.blocking(move |e| e.snooze(thread, until)).await?;
+    app.wake();
+    Ok(snoozed)
+}
+
+/// Unread messages per line, for the line filter.
+#[tauri::command]
+pub async fn unread_by_line(app: State<'_, App>) -> AppResult<Vec<LineUnread>> {
+    app.blocking(|e| e.unread_by_line()).await
 }
 
 #[tauri::command]

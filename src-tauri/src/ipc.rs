@@ -16,13 +16,14 @@
 //! not here keeps compiling, and the webview's call then misses its key.
 
 use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
 };
 use switchboard_engine::{
-    AccountConnected, AccountStatus, ComposerState, ContactView, ImportSummary, MediaHostSummary,
-    Preview, Recipient, ScheduleReceipt, ScheduledView, SearchGroup, SendReceipt, Settings,
-    ThreadDetail, ThreadView,
+    AccountConnected, AccountStatus, ComposerState, ContactView, ImportSummary, LineUnread,
+    MediaHostSummary, Preview, Recipient, ScheduleReceipt, ScheduledView, SearchGroup, SendReceipt,
+    Settings, ThreadDetail, ThreadView,
 };
 use tauri::{AppHandle, State, WebviewWindow};
 
@@ -89,10 +90,20 @@ ipc! {
     async add_line(app: State<'_, App>; number: String, label: String, color: Option<String>)
         -> Line;
     async edit_line(app: State<'_, App>; line: LineId, label: String, color: String) -> Line;
+    /// One view's conversation list (inbox, snoozed, done), newest first.
     async threads(
         app: State<'_, App>;
-        line: Option<LineId>, limit: usize, before: Option<ThreadCursor>
+        view: View, line: Option<LineId>, limit: usize, before: Option<ThreadCursor>
     ) -> Vec<ThreadView>;
+    /// Out of the inbox until a new message arrives.
+    async mark_done(app: State<'_, App>; thread: ThreadId) -> ThreadView;
+    /// Back to the inbox from Done or Snoozed.
+    async mark_undone(app: State<'_, App>; thread: ThreadId) -> ThreadView;
+    async mark_unread(app: State<'_, App>; thread: ThreadId) -> ThreadView;
+    /// Out of the inbox until `until` (ms since the epoch) or a new message; then back on top.
+    async snooze(app: State<'_, App>; thread: ThreadId, until: i64) -> ThreadView;
+    /// Unread messages per line (lines without any left out).
+    async unread_by_line(app: State<'_, App>;) -> Vec<LineUnread>;
     async thread(app: State<'_, App>; id: ThreadId, limit: usize, before: Option<MessageCursor>)
         -> ThreadDetail;
     /// Messages read again by id, in the order asked; deleted ones left out.

@@ -1,4 +1,4 @@
-//! OS notifications for inbound messages (`notify-rust`: D-Bus on Linux, the notification
+//! OS notifications for inbound messages and snoozed conversations coming back (`notify-rust`: D-Bus on Linux, the notification
 //! centres elsewhere). What a notification says depends on the privacy setting — the sender,
 //! and the text or, for a message without text, what it carries ("Photo", "2 photos", "PDF"…,
 //! known once downloaded); whether one is raised at all on do-not-disturb and on what the window
@@ -107,6 +107,64 @@ pub fn content(
     }
 }
 
+/// What the notification of a snoozed conversation coming back says: who, on which line,
+/// unless the privacy setting hides even the sender.
+pub fn snooze_content(privacy: NotificationPrivacy, sender: &str, line: &str) -> Content {
+    Content {
+        title: "Snoozed conversation is back".to_owned(),
+        body: match privacy {
+            NotificationPrivacy::Full | NotificationPrivacy::Sender => format!("{sender} → {line}"),
+            NotificationPrivacy::Nothing => "Open Switchboard to see it".to_owned(),
+        },
+    }
+}
+
+/// Raises the notification of a snoozed conversation whose time came, unless do-not-disturb
+/// is on. Runs on a blocking thread (D-Bus calls block).
+pub fn snooze_ended(handle: &AppHandle, engine: &Engine, thread: ThreadId) {
+    let Ok(settings) = engine.settings() else {
+        return;
+    };
+    if settings.do_not_disturb {
+        return;
+    }
+    let Ok(detail) = engine.thread(thread, 1, None) else {
+        return;
+    };
+    let shown = snooze_content(
+        settings.notification_privacy,
+        &detail.thread.display,
+        &detail.thread.line.label,
+    );
+    let handle = handle.clone();
+    std::thread::spawn(move || show(&handle, Some(thread), &shown));
+}
+
+/// What the notification of scheduled messages found late says: how many, and that they wait.
+pub fn late_content(held: i64) -> Content {
+    Content {
+        title: if held == 1 {
+            "A scheduled message is late".to_owned()
+        } else {
+            format!("{held} scheduled messages are late")
+        },
+        body:
+            "They were due while Switchboard was closed or asleep: open it to send or cancel them."
+                .to_owned(),
+    }
+}
+
+/// Raises the notification of scheduled messages found late (never their words or their
+/// recipients), unless do-not-disturb is on. Runs on a blocking thread.
+pub fn scheduled_late(handle: &AppHandle, engine: &Engine, held: i64) {
+    if engine.settings().is_ok_and(|s| s.do_not_disturb) {
+        return;
+    }
+    let shown = late_content(held);
+    let handle = handle.clone();
+    std::thread::spawn(move || show(&handle, None, &shown));
+}
+
 /// Whether an inbound message's notification waits for its media: while any item is still
 /// downloading, what it is (a photo, a PDF) is not known yet.
 pub fn waits_for_media(engine: &Engine, message: MessageId) -> bool {
@@ -161,10 +219,11 @@ pub fn inbound(handle: &AppHandle, engine: &Engine, thread: ThreadId, message: M
         return;
     };
     let handle = handle.clone();
-    std::thread::spawn(move || show(&handle, thread, &shown));
+    std::thread::spawn(move || show(&handle, Some(thread), &shown));
 }
 
-fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
+/// Shows `content`; a click brings the window forward, on `thread` when there is one.
+fn show(handle: &AppHandle, thread: Option<ThreadId>, content: &Content) {
     let mut n = notify_rust::Notification::new();
     n.appname("Switchboard")
         .summary(&content.title)
@@ -185,7 +244,7 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
     n.app_id("app.switchboard.desktop");
     match n.show() {
         Ok(_shown) => {
-            tracing::debug!(thread = %thread, "notification shown");
+            tracing::debug!(thread = ?thread, "notification shown");
             // Clicking the notification opens its thread where the platform reports it.
             #[cfg(all(unix, not(target_os = "macos")))]
             if waiting.is_some() {
@@ -213,8 +272,11 @@ fn show(handle: &AppHandle, thread: ThreadId, content: &Content) {
 /// What a click on a notification does: the window comes forward on the message's thread.
 /// (macOS reports no clicks through notify-rust: there the function is not called.)
 #[cfg_attr(target_os = "macos", allow(dead_code))]
-fn open_thread(handle: &AppHandle, thread: ThreadId) {
+fn open_thread(handle: &AppHandle, thread: Option<ThreadId>) {
     crate::window::show_main(handle);
+    let Some(thread) = thread else {
+        return;
+    };
     let _ = handle.emit(APP_EVENT, AppEvent::OpenThread { thread_id: thread });
 }
 
@@ -253,6 +315,20 @@ mod tests {
 
     fn downloading() -> AttachmentInfo {
         item(AttachmentState::Downloading, None)
+    }
+
+    #[test]
+    fn a_snoozed_conversation_back_is_named_unless_privacy_hides_it() {
+        let check = |privacy, body: &str| {
+            let c = snooze_content(privacy, "Ada Lovelace", "Sales");
+            assert_eq!(
+                (c.title.as_str(), c.body.as_str()),
+                ("Snoozed conversation is back", body)
+            );
+        };
+        check(NotificationPrivacy::Full, "Ada Lovelace → Sales");
+        check(NotificationPrivacy::Sender, "Ada Lovelace → Sales");
+        check(NotificationPrivacy::Nothing, "Open Switchboard to see it");
     }
 
     #[test]

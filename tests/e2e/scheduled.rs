@@ -54,8 +54,10 @@ async fn a_message_scheduled_ahead_waits_then_goes_at_its_time_once() {
 
     // It waits, listed, and the carrier has nothing.
     app.click(&button("Scheduled")).await;
-    app.wait_for(&containing_text("Your repair is ready for pickup").within(&region("Scheduled messages")))
-        .await;
+    app.wait_for(
+        &containing_text("Your repair is ready for pickup").within(&region("Scheduled messages")),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(
         app.sandbox().sent().await.is_empty(),
@@ -77,7 +79,10 @@ async fn a_message_scheduled_ahead_waits_then_goes_at_its_time_once() {
         scheduled_at.elapsed()
     );
     assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].from.as_str(), sent[0].to.as_str()), (SUPPORT, GRACE));
+    assert_eq!(
+        (sent[0].from.as_str(), sent[0].to.as_str()),
+        (SUPPORT, GRACE)
+    );
     assert_eq!(sent[0].body, "Your repair is ready for pickup");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(app.sandbox().sent().await.len(), 1, "once");

@@ -1,14 +1,15 @@
 // The application frame: the conversation list (with line filter and search) beside the open
 // conversation, the New message window, contacts and settings, the offline banner, and the
-// receptionist's pin. State comes from Rust through the Backend; Rust's events keep it fresh.
+// receptionist's pin, and triage (the Inbox / Snoozed / Done views, a conversation's Mark done,
+// Mark unread and Snooze, the J/K/E/U keys and the Ctrl+K jump box). State comes from Rust
+// through the Backend; Rust's events keep it fresh.
 // Whatever opens over the page (New message, contacts, settings, the default-line offer) gives
 // the focus back, when it closes, to what had it before: the keyboard never falls to the page's
 // start.
 import { createMemo, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import type {
-  AppStatus, Backend, ContactId, Line, LineId, MessageId, ScheduleReceipt, SearchGroup, SendReceipt,
-  ThreadId,
-  ThreadView,
+  AppStatus, Backend, ContactId, Line, LineId, LineUnread, MessageId, ScheduleReceipt, SearchGroup,
+  SendReceipt, ThreadId, ThreadView, View,
 } from "../backend";
 import { messageOf } from "../backend";
 import { debounce, fullTime, newestWins, shortTime } from "./format";
@@ -20,6 +21,8 @@ import { Contacts } from "../contacts/Contacts";
 import { Settings } from "../settings/Settings";
 import { Scheduled } from "../outbox/Scheduled";
 import { PinIcon } from "./icons";
+import { emptyText, JumpBox, mergeJump, type TriageAction, ViewSwitch } from "../threads/Triage";
+import { isTyping, moveFrom, nextAfter } from "../threads/triage";
 
 const FIRST_PAGE = 200;
 const PAGE = 500;
@@ -34,6 +37,9 @@ export function App(props: { backend: Backend }) {
   const [threads, setThreads] = createSignal<ThreadView[]>([]);
   const [complete, setComplete] = createSignal(false);
   const [filter, setFilter] = createSignal<LineId | null>(null);
+  const [view, setView] = createSignal<View>("inbox");
+  const [unread, setUnread] = createSignal<LineUnread[]>([]);
+  const [jumping, setJumping] = createSignal(false);
   const [query, setQuery] = createSignal("");
   const [results, setResults] = createSignal<SearchGroup[] | null>(null);
   const [selected, setSelected] = createSignal<ThreadId | null>(null);
@@ -108,12 +114,18 @@ export function App(props: { backend: Backend }) {
   let rowsDrawnOn = new Date().toDateString();
   /** The newest page again, keeping older rows already loaded below it. */
   const reloadThreads = async () => {
-    const first = await guard(() => b.threads(filter(), FIRST_PAGE, null));
-    if (!first) return;
+    const shown = view();
+    const [first, counts] = await Promise.all([
+      guard(() => b.threads(shown, filter(), FIRST_PAGE, null)),
+      guard(() => b.unreadByLine()),
+    ]);
+    if (counts) setUnread(counts);
+    // A switch of view meanwhile: its own reload draws the list.
+    if (!first || shown !== view()) return;
     const oldest = first[first.length - 1];
     const ids = new Set(first.map((t) => t.id));
     const older = oldest
-      ? threads().filter((t) => !ids.has(t.id) && t.last_message_at < oldest.last_message_at)
+      ? threads().filter((t) => !ids.has(t.id) && t.listed_at < oldest.listed_at)
       : [];
     // Rows are kept only within a day: their times ("14:05", "Mon") are drawn against today.
     const today = new Date().toDateString();
@@ -130,7 +142,7 @@ export function App(props: { backend: Backend }) {
     if (complete() || loadingMore || !last) return;
     loadingMore = true;
     const more = await guard(() =>
-      b.threads(filter(), PAGE, { last_message_at: last.last_message_at, id: last.id }),
+      b.threads(view(), filter(), PAGE, { listed_at: last.listed_at, id: last.id }),
     );
     loadingMore = false;
     if (!more) return;
@@ -143,6 +155,71 @@ export function App(props: { backend: Backend }) {
     setThreads([]);
     setComplete(false);
     void reloadThreads();
+  };
+  const switchView = (next: View) => {
+    if (next === view()) return;
+    setView(next);
+    setQuery("");
+    setResults(null);
+    setThreads([]);
+    setComplete(false);
+    void reloadThreads();
+  };
+  const unreadOf = (line: LineId | null) =>
+    unread().reduce((n, u) => (line === null || u.line === line ? n + Number(u.unread) : n), 0);
+  const withUnread = (label: string, n: number) => (n > 0 ? `${label} (${n} unread)` : label);
+
+  /** The row button of `id` in the list, if drawn. */
+  const rowOf = (id: ThreadId | null) =>
+    id === null ? null : document.querySelector<HTMLButtonElement>(`.thread-list button[data-thread-id="${id}"]`);
+  /** The conversation the keys act on: the open one, else the list's focused row. */
+  const current = (): ThreadId | null => {
+    if (selected() !== null) return selected();
+    const id = (document.activeElement as HTMLElement | null)?.dataset?.threadId;
+    return id ? Number(id) : null;
+  };
+  /** Done, back to the inbox, unread or snoozed: the conversation closes (it leaves this view,
+   * or, unread, must not be read again at once), and the focus goes to its row, or to the next
+   * one when it left the list. */
+  const triage = async (id: ThreadId, action: TriageAction) => {
+    const rows = threads();
+    const changed = await guard(() => {
+      switch (action.kind) {
+        case "done":
+          return b.markDone(id);
+        case "undone":
+          return b.markUndone(id);
+        case "unread":
+          return b.markUnread(id);
+        case "snooze":
+          return b.snooze(id, action.until);
+      }
+    });
+    if (!changed) return;
+    const stays = changed.view === view();
+    if (selected() === id) {
+      touched = [];
+      setSelected(null);
+      void guard(() => b.viewThread(null));
+    }
+    const focusOn = stays ? id : nextAfter(rows, id);
+    setThreads(stays ? rows.map((t) => (t.id === id ? changed : t)) : rows.filter((t) => t.id !== id));
+    await reloadThreads();
+    queueMicrotask(() => (rowOf(focusOn) ?? rowOf(threads()[0]?.id ?? null) ?? newMessageButton)?.focus());
+  };
+  const findForJump = async (q: string) => {
+    const groups = (await guard(() => b.search(q))) ?? [];
+    return mergeJump(threads(), groups.filter((g) => g.name_match).map((g) => g.thread), q);
+  };
+  let jumpOpener: HTMLElement | null = null;
+  const openJump = () => {
+    if (jumping()) return;
+    jumpOpener = focused();
+    setJumping(true);
+  };
+  const closeJump = (opened?: ThreadId) => {
+    setJumping(false);
+    if (opened === undefined) refocus(jumpOpener, newMessageButton);
   };
 
   // At every keystroke, one search at a time, the newest text winning (as the composer's counter
@@ -210,6 +287,26 @@ export function App(props: { backend: Backend }) {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "n") {
         e.preventDefault();
         openComposer();
+      } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        if (!composing()) openJump();
+      } else if (
+        !e.ctrlKey && !e.metaKey && !e.altKey && !e.defaultPrevented && !composing() && !jumping() &&
+        !isTyping(e.target) && ["j", "k", "e", "u"].includes(e.key.toLowerCase())
+      ) {
+        // Triage keys: never while typing, nor over New message or the jump box.
+        const key = e.key.toLowerCase();
+        const id = current();
+        e.preventDefault();
+        if (key === "j" || key === "k") {
+          const next = moveFrom(threads(), id, key === "j" ? 1 : -1);
+          if (next !== null) {
+            open(next);
+            queueMicrotask(() => rowOf(next)?.focus());
+          }
+        } else if (id !== null) {
+          void triage(id, { kind: key === "e" ? "done" : "unread" });
+        }
       } else if (e.key === "Escape" && !e.defaultPrevented && panel() !== "none" && !composing()) {
         // Wherever the focus is (the button that opened the panel, often): what is over the
         // page (New message, the viewer, a menu) stops its own Escape before it gets here.
@@ -252,6 +349,11 @@ export function App(props: { backend: Backend }) {
           case "lines_changed":
             void loadLines();
             reloadSoon();
+            break;
+          case "snooze_ended":
+            // Back on top of the inbox, unread.
+            reloadSoon();
+            void statusSoon();
             break;
         }
       }),
@@ -349,11 +451,12 @@ export function App(props: { backend: Backend }) {
                 value={filter() ?? ""}
                 onChange={(e) => setLineFilter(e.currentTarget.value ? Number(e.currentTarget.value) : null)}
               >
-                <option value="">All lines</option>
-                <For each={lines()}>{(l) => <option value={l.id}>{l.label}</option>}</For>
+                <option value="">{withUnread("All lines", unreadOf(null))}</option>
+                <For each={lines()}>{(l) => <option value={l.id}>{withUnread(l.label, unreadOf(l.id))}</option>}</For>
               </select>
             </Show>
           </div>
+          <ViewSwitch view={view()} onChange={switchView} />
           <Show when={banner()}>
             <p class="banner" role="status">
               {banner()}
@@ -382,6 +485,7 @@ export function App(props: { backend: Backend }) {
                 threads={threads()}
                 selected={selected()}
                 compact={compact()}
+                empty={emptyText(view())}
                 onOpen={open}
                 onNearEnd={() => void loadMore()}
               />
@@ -433,6 +537,7 @@ export function App(props: { backend: Backend }) {
                   compact={compact()}
                   onBack={() => open(null)}
                   onChanged={() => void reloadThreads()}
+                  onTriage={(action) => void triage(id, action)}
                 />
               )}
             </Match>
@@ -491,6 +596,17 @@ export function App(props: { backend: Backend }) {
             ✕
           </button>
         </div>
+      </Show>
+      <Show when={jumping()}>
+        <JumpBox
+          find={findForJump}
+          onOpen={(id) => {
+            closeJump(id);
+            open(id);
+            queueMicrotask(() => (rowOf(id) ?? document.querySelector<HTMLElement>(".messages"))?.focus());
+          }}
+          onClose={() => closeJump()}
+        />
       </Show>
       <Show when={composing()}>
         <Composer backend={b} lines={lines().filter((l) => l.in_account && l.sms)} onClose={closeComposer} onSent={afterSend} onScheduled={afterSchedule} />

@@ -52,6 +52,8 @@ export type { OptedOut } from "./generated/OptedOut";
 export type { ScheduleReceipt } from "./generated/ScheduleReceipt";
 export type { ScheduledId } from "./generated/ScheduledId";
 export type { ScheduledView } from "./generated/ScheduledView";
+export type { View } from "./generated/View";
+export type { LineUnread } from "./generated/LineUnread";
 
 /** The commands (generated from the shell's list), the two event streams, and where the page
  * loads a media item's bytes from. */

@@ -15,6 +15,7 @@ import { Bubble } from "./Bubble";
 import { ScheduledItem } from "../outbox/Scheduled";
 import { afterNewest, withOlderPage } from "./pages";
 import { ReplyBox } from "./ReplyBox";
+import { TriageActions, type TriageAction } from "./Triage";
 
 const PAGE = 100;
 /** How close to the top (in pixels) the scroll has to come for the next older page to load. */
@@ -34,6 +35,7 @@ export function Conversation(props: {
   compact: boolean;
   onBack: () => void;
   onChanged: () => void;
+  onTriage: (action: TriageAction) => void;
 }) {
   const b = props.backend;
   const [detail, { refetch }] = createResource(
@@ -153,7 +155,7 @@ export function Conversation(props: {
   return (
     <section class="conversation" aria-label="Conversation">
       <Show when={detail.latest} fallback={<p class="empty">Loading…</p>}>
-        {(d) => <Header detail={d()} compact={props.compact} onBack={props.onBack} />}
+        {(d) => <Header detail={d()} compact={props.compact} onBack={props.onBack} onTriage={props.onTriage} />}
       </Show>
       <Show when={detail.error}>
         <p role="alert" class="error">{messageOf(detail.error)}</p>
@@ -216,7 +218,12 @@ export function Conversation(props: {
   );
 }
 
-function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => void }) {
+function Header(props: {
+  detail: ThreadDetail;
+  compact: boolean;
+  onBack: () => void;
+  onTriage: (action: TriageAction) => void;
+}) {
   const t = () => props.detail.thread;
   return (
     <header class="conversation-header">
@@ -237,6 +244,8 @@ function Header(props: { detail: ThreadDetail; compact: boolean; onBack: () => v
           </Show>
         </p>
       </div>
+      <span class="spacer" />
+      <TriageActions thread={t()} onAction={props.onTriage} />
     </header>
   );
 }

@@ -15,6 +15,8 @@ export function ThreadList(props: {
   threads: ThreadView[];
   selected: ThreadId | null;
   compact: boolean;
+  /** What an empty list says (it depends on the view). */
+  empty: string;
   onOpen: (id: ThreadId) => void;
   onNearEnd: () => void;
 }) {
@@ -60,6 +62,23 @@ export function ThreadList(props: {
         const lost = document.activeElement === null || document.activeElement === document.body;
         if (focusedRow !== null && lost) rowButton(focusedRow)?.focus();
       }),
+    ),
+  );
+
+  // The open thread's row is scrolled into view when the selection moves from elsewhere (J/K,
+  // the jump box), so that its row exists to take the focus.
+  createEffect(
+    on(
+      () => props.selected,
+      (id) => {
+        const at = props.threads.findIndex((t) => t.id === id);
+        if (!box || at < 0) return;
+        const top = at * ROW_HEIGHT;
+        if (top < box.scrollTop) box.scrollTop = top;
+        else if (top + ROW_HEIGHT > box.scrollTop + box.clientHeight) box.scrollTop = top + ROW_HEIGHT - box.clientHeight;
+        setScrollTop(box.scrollTop);
+      },
+      { defer: true },
     ),
   );
 
@@ -111,7 +130,7 @@ export function ThreadList(props: {
       aria-label="Conversation list"
     >
       <Show when={props.threads.length === 0}>
-        <p class="empty">No conversations yet. Press “New message” to start one.</p>
+        <p class="empty">{props.empty}</p>
       </Show>
       <div class="thread-list-spacer" style={{ height: `${props.threads.length * ROW_HEIGHT}px` }}>
         <For each={visible()}>

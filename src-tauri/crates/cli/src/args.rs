@@ -77,6 +77,12 @@ pub enum Command {
         /// Check everything and show which line would be used, without sending.
         #[arg(long)]
         dry_run: bool,
+        /// Send later, at WHEN: RFC 3339 (2026-12-01T15:00:00Z) or a local time in this
+        /// computer's time zone ("2026-12-01 15:00"), within a year. The messages wait in the
+        /// outbox (`outbox scheduled`) and go then, once, whenever `run` (or the app) is running;
+        /// one due over 15 minutes earlier, while nothing ran, waits for `outbox send-late`.
+        #[arg(long, value_name = "WHEN", conflicts_with = "dry_run")]
+        at: Option<String>,
     },
     /// Reply in a conversation, always from the conversation's own line.
     Reply {
@@ -88,11 +94,17 @@ pub enum Command {
         #[arg(long = "image", value_name = "FILE")]
         images: Vec<PathBuf>,
     },
-    /// The conversation list, most recent activity first.
+    /// The conversation list (the inbox, or --done / --snoozed), most recent activity first.
     Threads {
         /// Only this line's conversations.
         #[arg(long)]
         line: Option<String>,
+        /// The conversations marked done instead of the inbox.
+        #[arg(long, conflicts_with = "snoozed")]
+        done: bool,
+        /// The snoozed conversations instead of the inbox.
+        #[arg(long)]
+        snoozed: bool,
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
@@ -102,6 +114,30 @@ pub enum Command {
         /// Only those who can't be texted from this line.
         #[arg(long)]
         line: Option<String>,
+    },
+    /// Mark a conversation done: out of the inbox (and read) until a new message arrives.
+    Done {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Bring a conversation marked done or snoozed back to the inbox.
+    Undone {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Mark a conversation unread.
+    Unread {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+    },
+    /// Snooze a conversation: out of the inbox until UNTIL (or a new message), then back on top,
+    /// unread. A running app or `run` brings it back.
+    Snooze {
+        /// The conversation: its id (see `threads`), a phone number or a contact's name.
+        thread: String,
+        /// When it comes back: RFC 3339 (2026-12-01T15:00:00Z) or a local time in this
+        /// computer's time zone ("2026-12-01 15:00"); within a year.
+        until: String,
     },
     /// One conversation's messages, newest first.
     Thread {
@@ -331,6 +367,19 @@ pub enum OutboxCmd {
     /// Delete a failed message.
     Delete {
         message: i64,
+    },
+    /// Messages waiting to be sent later (`send --at`), soonest first.
+    Scheduled,
+    /// Cancel a message waiting to be sent later: nothing is sent.
+    Cancel {
+        /// Its id (see `outbox scheduled`).
+        id: i64,
+    },
+    /// Send now the scheduled messages found late (due over 15 minutes earlier, while
+    /// nothing was running), or only ID.
+    SendLate {
+        /// One scheduled message's id (see `outbox scheduled`).
+        id: Option<i64>,
     },
 }
 

@@ -342,7 +342,7 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
                 serde_json::to_value(summary).unwrap_or_default(),
                 &format!(
                     "Sent {}, adopted after a crash {}, failed {}, retrying {}, unknown {}; received {}, \
-                     statuses {}, sent from elsewhere {}; {} still waiting{}.",
+                     statuses {}, sent from elsewhere {}; {} still waiting{}; snoozes ended {}.",
                     summary.sent,
                     summary.adopted,
                     summary.failed,
@@ -352,7 +352,8 @@ pub fn run(engine: Engine, data_dir: &Path, once: bool, out: &Out) -> Result<(),
                     summary.statuses,
                     summary.elsewhere,
                     summary.pending,
-                    if summary.synced { "" } else { " (the carrier could not be reached)" }
+                    if summary.synced { "" } else { " (the carrier could not be reached)" },
+                    summary.snoozes_ended
                 ),
             );
         }
@@ -575,5 +576,12 @@ fn print_event(event: &EngineEvent, json: bool) {
             "{messages} earlier message(s) recorded as history, as read"
         )),
         EngineEvent::LinesChanged => say("the account's numbers changed at the carrier"),
+        EngineEvent::SnoozeEnded { thread_id } => say(&format!(
+            "snoozed conversation {thread_id} is back in the inbox"
+        )),
+        EngineEvent::ScheduledLate { held } => say(&format!(
+            "{held} scheduled message(s) were due over 15 minutes ago: \
+             `switchboard-cli outbox send-late` sends them, `outbox cancel ID` cancels one"
+        )),
     }
 }

@@ -5,6 +5,7 @@
 mod args;
 mod attachment;
 mod live;
+mod local_time;
 mod names;
 mod output;
 
@@ -14,6 +15,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 use switchboard_engine::core::model::{MessageId, ThreadId};
+use switchboard_engine::core::triage::View;
+use switchboard_engine::core::when;
+use switchboard_engine::store::{now_ms, ScheduledId};
 use switchboard_engine::{
     ComposeRequest, ContactEdit, DefaultLineEdit, Engine, EngineError, ErrorKind, ImportFormat,
     KeyChoice, LineDecision, RunnerError, SettingChange,
@@ -281,6 +285,7 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             images,
             line,
             dry_run,
+            at,
         } => {
             let body = match (body, body_file) {
                 (Some(b), _) => b.clone(),
@@ -300,6 +305,11 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 images: read_images(images)?,
                 line: line.as_deref().map(|l| names::line_id(e, l)).transpose()?,
             };
+            if let Some(at) = at {
+                let at = when::parse_future(at, now_ms(), &local_time::SystemZone)
+                    .map_err(EngineError::from)?;
+                return out.scheduled_receipt(&e.schedule(&request, at, None)?);
+            }
             if *dry_run {
                 let preview = e.preview(&request)?;
                 if let LineDecision::Pick { reason, lines } = preview.decision {
@@ -320,9 +330,36 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             read_images(images)?,
             None,
         )?),
-        Command::Threads { line, limit } => {
+        Command::Threads {
+            line,
+            limit,
+            done,
+            snoozed,
+        } => {
             let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
-            out.threads(&e.threads(line, *limit, None)?)
+            let view = match (done, snoozed) {
+                (true, _) => View::Done,
+                (_, true) => View::Snoozed,
+                _ => View::Inbox,
+            };
+            out.threads_of(view, &e.view_threads(view, line, *limit, None)?)
+        }
+        Command::Done { thread } => {
+            out.triaged(&e.mark_done(names::thread_id(e, thread)?)?, "Done")
+        }
+        Command::Undone { thread } => out.triaged(
+            &e.mark_undone(names::thread_id(e, thread)?)?,
+            "Back in the inbox",
+        ),
+        Command::Unread { thread } => out.triaged(
+            &e.mark_unread(names::thread_id(e, thread)?)?,
+            "Marked unread",
+        ),
+        Command::Snooze { thread, until } => {
+            let id = names::thread_id(e, thread)?;
+            let until = when::parse_future(until, now_ms(), &local_time::SystemZone)
+                .map_err(EngineError::from)?;
+            out.triaged(&e.snooze(id, until)?, "Snoozed")
         }
         Command::Optouts { line } => {
             let line = line.as_deref().map(|l| names::line_id(e, l)).transpose()?;
@@ -341,6 +378,24 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         Command::Search { query, limit } => out.search(&e.search(query, *limit)?),
         Command::Outbox { cmd } => match cmd {
             None | Some(OutboxCmd::List) => out.outbox(&e.outbox()?),
+            Some(OutboxCmd::Scheduled) => out.scheduled(&e.scheduled()?),
+            Some(OutboxCmd::Cancel { id }) => {
+                e.cancel_scheduled(ScheduledId(*id))?;
+                out.done(
+                    json!({ "cancelled": id }),
+                    &format!("Scheduled message {id} is cancelled: nothing is sent."),
+                )
+            }
+            Some(OutboxCmd::SendLate { id }) => {
+                let ids = id.map(|id| vec![ScheduledId(id)]);
+                let queued = e.send_scheduled_now(ids.as_deref())?;
+                out.done(
+                    json!({ "queued": queued }),
+                    &format!(
+                        "{queued} scheduled message(s) queued; `switchboard-cli run` sends them."
+                    ),
+                )
+            }
             Some(OutboxCmd::Retry { message, body }) => {
                 let sent = e.retry_failed_message(MessageId(*message), body.as_deref())?;
                 let text = if sent.0 == *message {

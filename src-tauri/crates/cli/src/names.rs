@@ -1,10 +1,11 @@
-//! Lines and contacts by what a person types: a label, a name, a number or an id. The engine
+//! Lines, contacts and conversations by what a person types: a label, a name, a number or an
+//! id. The engine
 //! takes ids only (an edit meant for line 2 must never reach a line *labelled* "2"); reading
 //! names from a person, and choosing among the guesses, is the CLI's business.
 
-use switchboard_engine::core::model::{Contact, ContactId, Line, LineId};
+use switchboard_engine::core::model::{Contact, ContactId, Line, LineId, ThreadId};
 use switchboard_engine::core::phone;
-use switchboard_engine::{Engine, EngineError, Result};
+use switchboard_engine::{Engine, EngineError, Result, ThreadView};
 
 /// A line by label (case-insensitive), number (as typed) or id, in that order.
 pub fn line(e: &Engine, input: &str) -> Result<Line> {
@@ -69,6 +70,44 @@ pub fn contact(e: &Engine, input: &str) -> Result<Contact> {
 
 pub fn contact_id(e: &Engine, input: &str) -> Result<ContactId> {
     contact(e, input).map(|c| c.id)
+}
+
+/// A conversation by id; else by a phone number, or a contact's name (exact, any case), when
+/// that names one conversation only (the same person on two lines is two conversations).
+pub fn thread_id(e: &Engine, input: &str) -> Result<ThreadId> {
+    let input = input.trim();
+    if let Ok(id) = input.parse::<i64>() {
+        if e.thread(ThreadId(id), 1, None).is_ok() {
+            return Ok(ThreadId(id));
+        }
+    }
+    let unknown = || EngineError::UnknownThread {
+        input: input.to_owned(),
+    };
+    let mut found: Vec<ThreadView> = Vec::new();
+    if let Ok(number) = phone::parse(input, e.default_country()?) {
+        found = e.threads_with(&number)?;
+    } else if !input.is_empty() {
+        let named = match contact(e, input) {
+            Ok(c) if c.name.eq_ignore_ascii_case(input) => c,
+            Ok(_) | Err(EngineError::UnknownContact { .. }) => return Err(unknown()),
+            Err(other) => return Err(other),
+        };
+        for number in &named.numbers {
+            found.extend(e.threads_with(number)?);
+        }
+    }
+    match found.len() {
+        0 => Err(unknown()),
+        1 => Ok(found[0].id),
+        _ => Err(EngineError::AmbiguousThread {
+            input: input.to_owned(),
+            candidates: found
+                .iter()
+                .map(|t| format!("{} on {} (id {})", t.display, t.line.label, t.id))
+                .collect(),
+        }),
+    }
 }
 
 #[cfg(test)]

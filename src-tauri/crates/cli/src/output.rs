@@ -7,12 +7,13 @@ use serde_json::json;
 use switchboard_engine::core::model::{Direction, Line, MediaKind};
 use switchboard_engine::core::phone::format_international;
 use switchboard_engine::core::sms::Encoding;
+use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     Attachment, AttachmentInfo, AttachmentState, MessageRow, OptOutSource, OutboxJob,
 };
 use switchboard_engine::{
-    ContactView, ImportSummary, LineDecision, OptOutEntry, Preview, SearchGroup, SendReceipt,
-    Settings, ThreadDetail, ThreadView,
+    ContactView, ImportSummary, LineDecision, OptOutEntry, Preview, ScheduleReceipt, ScheduledView,
+    SearchGroup, SendReceipt, Settings, ThreadDetail, ThreadView,
 };
 
 use crate::Failure;
@@ -188,6 +189,65 @@ impl Out {
         })
     }
 
+    /// What `send --at` did: who waits for when.
+    pub fn scheduled_receipt(&self, r: &ScheduleReceipt) -> Done {
+        self.emit(r, || {
+            let mut s = format!(
+                "Scheduled from {} for {} to {} recipient(s):\n",
+                clean(&r.line.label),
+                time(r.send_at),
+                r.scheduled.len()
+            );
+            for w in &r.scheduled {
+                s += &format!(
+                    "  {} — scheduled message {}\n",
+                    clean(&w.recipient.display),
+                    w.id
+                );
+            }
+            for left in &r.left_out {
+                s += &format!(
+                    "  Not to {}: they opted out of {} (replied STOP).\n",
+                    clean(&left.display),
+                    clean(&left.line)
+                );
+            }
+            s
+        })
+    }
+
+    pub fn scheduled(&self, items: &[ScheduledView]) -> Done {
+        self.emit(items, || {
+            if items.is_empty() {
+                return "Nothing is scheduled.".into();
+            }
+            items
+                .iter()
+                .map(|w| {
+                    format!(
+                        "#{} {} {} to {} → {}{}  {}",
+                        w.id,
+                        if w.held {
+                            "LATE (waits for `outbox send-late`)"
+                        } else {
+                            "at"
+                        },
+                        time(w.send_at),
+                        clean(&w.display),
+                        clean(&w.line),
+                        if w.images > 0 {
+                            format!(" ({} image(s))", w.images)
+                        } else {
+                            String::new()
+                        },
+                        clean(&w.body)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
     pub fn opt_outs(&self, entries: &[OptOutEntry]) -> Done {
         self.emit(entries, || {
             if entries.is_empty() {
@@ -217,6 +277,24 @@ impl Out {
                 .collect::<Vec<_>>()
                 .join("\n")
         })
+    }
+
+    /// A view's list; an empty one says which view was empty.
+    pub fn threads_of(&self, view: View, threads: &[ThreadView]) -> Done {
+        if threads.is_empty() && !self.json {
+            let none = match view {
+                View::Inbox => "No conversations in the inbox.",
+                View::Snoozed => "No snoozed conversations.",
+                View::Done => "No conversations marked done.",
+            };
+            return self.emit(&threads, || none.to_owned());
+        }
+        self.threads(threads)
+    }
+
+    /// A conversation after a triage command: "Done: [3] Ada Lovelace → Sales …".
+    pub fn triaged(&self, t: &ThreadView, verb: &str) -> Done {
+        self.emit(t, || format!("{verb}: {}", thread_text(t)))
     }
 
     pub fn thread(&self, d: &ThreadDetail) -> Done {
@@ -369,12 +447,18 @@ fn thread_text(t: &ThreadView) -> String {
     } else {
         String::new()
     };
+    let triage = match (t.view, t.snoozed_until) {
+        (View::Done, _) => " (done)".to_owned(),
+        (View::Snoozed, Some(until)) => format!(" (snoozed until {} UTC)", time(until)),
+        _ => String::new(),
+    };
     format!(
-        "[{}] {} → {}{}  {}  {}",
+        "[{}] {} → {}{}{}  {}  {}",
         t.id,
         clean(&t.display),
         clean(&t.line.label),
         unread,
+        triage,
         time(t.last_message_at),
         clean(&t.preview)
     )

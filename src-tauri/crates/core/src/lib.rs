@@ -16,3 +16,5 @@ pub mod resolve;
 pub mod schedule;
 pub mod sms;
 pub mod threads;
+pub mod triage;
+pub mod when;

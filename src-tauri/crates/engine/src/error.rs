@@ -9,6 +9,8 @@ use switchboard_core::media::{self, MediaError};
 use switchboard_core::model::Line;
 use switchboard_core::phone::{self, CountryError, PhoneError};
 use switchboard_core::resolve::{PickReason, ResolveError};
+use switchboard_core::triage::SnoozeError;
+use switchboard_core::when::WhenError;
 use switchboard_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,19 @@ pub enum EngineError {
     Media(#[from] MediaError),
     #[error("{0}")]
     SendAt(#[from] switchboard_core::schedule::SendAtError),
+    #[error("{0}")]
+    Snooze(#[from] SnoozeError),
+    /// A time typed by a person (core's `when`) could not be used.
+    #[error("{0}")]
+    When(#[from] WhenError),
+    /// What a person typed to name a conversation matches none.
+    #[error("No conversation matches {input:?}: give its id (see `threads`), a number or a contact's name.")]
+    UnknownThread { input: String },
+    #[error("{input:?} matches several conversations: {}. Give the conversation's id instead.", candidates.join(", "))]
+    AmbiguousThread {
+        input: String,
+        candidates: Vec<String>,
+    },
     /// DESIGN.md's table requires the user to pick the sending line; nothing was sent.
     #[error("{}", pick_message(*reason, lines))]
     LinePickRequired {
@@ -138,6 +153,10 @@ impl EngineError {
             EngineError::Compose(e) => e.code(),
             EngineError::Resolve(e) => e.code(),
             EngineError::Media(e) => e.code(),
+            EngineError::Snooze(e) => e.code(),
+            EngineError::When(e) => e.code(),
+            EngineError::UnknownThread { .. } => ErrorCode::ThreadNotFound,
+            EngineError::AmbiguousThread { .. } => ErrorCode::AmbiguousThread,
             EngineError::LinePickRequired { .. } => ErrorCode::LinePickRequired,
             EngineError::UnknownRecipient { .. } => ErrorCode::UnknownRecipient,
             EngineError::OptedOut { .. } => ErrorCode::OptedOut,
@@ -173,6 +192,7 @@ impl EngineError {
             EngineError::Carrier(CarrierError::Permanent { .. }) => ErrorKind::InvalidInput,
             EngineError::Carrier(_) => ErrorKind::Unavailable,
             EngineError::UnknownContact { .. }
+            | EngineError::UnknownThread { .. }
             | EngineError::UnknownLine { .. }
             | EngineError::UnknownRecipient { .. } => ErrorKind::NotFound,
             EngineError::Store(e) => match e {

@@ -41,6 +41,8 @@ pub enum EngineEvent {
     /// Scheduled messages were found late by more than the grace (the computer was off or
     /// asleep at their time): `held` wait for the user to send them anyway or cancel them.
     ScheduledLate { held: i64 },
+    /// A snoozed conversation's time came: it is back on top of the inbox, unread.
+    SnoozeEnded { thread_id: ThreadId },
 }
 
 /// How many events a slow subscriber may fall behind before it misses some (it then sees
@@ -99,6 +101,12 @@ mod tests {
         check(
             EngineEvent::LinesChanged,
             serde_json::json!({"kind": "lines_changed"}),
+        );
+        check(
+            EngineEvent::SnoozeEnded {
+                thread_id: ThreadId(4),
+            },
+            serde_json::json!({"kind": "snooze_ended", "thread_id": 4}),
         );
     }
 }

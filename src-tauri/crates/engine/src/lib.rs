@@ -17,6 +17,7 @@ mod scheduled;
 mod settings;
 mod setup;
 mod threads;
+mod triage;
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,7 @@ pub use setup::{Adopted, DemoContact, SandboxAccess, LOCK_RETRY_SLOW};
 pub use switchboard_carrier::CarrierEndpoint;
 pub use switchboard_core::error_code::ErrorCode;
 pub use threads::{LineBrief, SearchGroup, ThreadDetail, ThreadView, MAX_PAGE, MAX_QUERY_CHARS};
+pub use triage::LineUnread;
 
 /// The crates the engine speaks in, for clients that need their types.
 pub use switchboard_carrier as carrier;

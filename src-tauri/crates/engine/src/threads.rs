@@ -7,6 +7,7 @@ use switchboard_core::composer::ComposeError;
 use switchboard_core::model::{Line, LineId, MessageId, ThreadId, ThreadKey, E164};
 use switchboard_core::phone;
 use switchboard_core::threads::display_name;
+use switchboard_core::triage::View;
 use switchboard_store::{
     group_by_thread, Attachment, MessageCursor, MessageRow, OutboxJob, ThreadCursor, ThreadSummary,
 };
@@ -25,8 +26,15 @@ pub struct ThreadView {
     /// The contact's name, else the number formatted.
     pub display: String,
     pub last_message_at: i64,
+    /// What the list is ordered and paged by (its cursor's `listed_at`): the last message's
+    /// time, or the later time a snooze ended.
+    pub listed_at: i64,
     pub preview: String,
     pub unread: i64,
+    /// Inbox, snoozed or done.
+    pub view: View,
+    /// When a snoozed conversation comes back.
+    pub snoozed_until: Option<i64>,
     /// Why nothing can be sent in this thread, shown in place of its reply box: the
     /// counterpart is a short code or a sender name (verification codes), which take no
     /// replies, or they opted out of the line (texted STOP). `None` when replies can go.
@@ -78,8 +86,21 @@ fn page(limit: usize) -> Result<usize> {
 }
 
 impl Engine {
+    /// The inbox: [`Engine::view_threads`] of [`View::Inbox`].
     pub fn threads(
         &self,
+        line: Option<LineId>,
+        limit: usize,
+        before: Option<ThreadCursor>,
+    ) -> Result<Vec<ThreadView>> {
+        self.view_threads(View::Inbox, line, limit, before)
+    }
+
+    /// The conversation list of one view (inbox, snoozed, done), optionally of one line, most
+    /// recent first; `before` continues after the previous page.
+    pub fn view_threads(
+        &self,
+        which: View,
         line: Option<LineId>,
         limit: usize,
         before: Option<ThreadCursor>,
@@ -87,7 +108,7 @@ impl Engine {
         let limit = page(limit)?;
         let lines = self.store.list_lines()?;
         self.store
-            .list_threads(line, limit, before)?
+            .list_view(which, line, limit, before)?
             .into_iter()
             .map(|t| view(&lines, t))
             .collect()
@@ -225,7 +246,7 @@ impl Engine {
     }
 }
 
-fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
+pub(crate) fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
     let line = lines
         .iter()
         .find(|l| l.id == t.line_id)
@@ -245,9 +266,12 @@ fn view(lines: &[Line], t: ThreadSummary) -> Result<ThreadView> {
         counterpart_display: phone::format_international(&t.counterpart),
         counterpart: t.counterpart,
         last_message_at: t.last_message_at,
+        listed_at: t.listed_at,
         preview: t.preview,
         unread: t.unread,
         opted_out: None,
+        view: t.view,
+        snoozed_until: t.snoozed_until,
     })
 }
 

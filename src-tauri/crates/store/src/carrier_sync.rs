@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::error_code::ErrorCode;
 use switchboard_core::model::{Direction, MessageId, MessageStatus, ThreadId, ThreadKey};
 use switchboard_core::optout;
+use switchboard_core::triage;
 
 use crate::error::{Result, StoreError};
 use crate::messages::{
@@ -192,14 +193,14 @@ impl Store {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let unread = match arrival {
-            Arrival::New => 1,
-            Arrival::History => 0,
+        let (unread, arrival) = match arrival {
+            Arrival::New => (1, triage::Arrival::Received),
+            Arrival::History => (0, triage::Arrival::History),
         };
         self.write(|tx| {
             messages
                 .iter()
-                .map(|m| record_inbound(tx, m, unread))
+                .map(|m| record_inbound(tx, m, unread, arrival))
                 .collect()
         })
     }
@@ -284,7 +285,12 @@ impl Store {
     }
 }
 
-fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Result<Inbound> {
+fn record_inbound(
+    tx: &Transaction<'_>,
+    m: &NewInbound<'_>,
+    unread: i64,
+    arrival: triage::Arrival,
+) -> Result<Inbound> {
     if let Some((thread_id, message_id)) = known_sid(tx, m.carrier_sid)? {
         return Ok(Inbound {
             thread_id,
@@ -305,6 +311,7 @@ fn record_inbound(tx: &Transaction<'_>, m: &NewInbound<'_>, unread: i64) -> Resu
             status: MessageStatus::Received,
         },
         unread,
+        arrival,
     )?;
     // A STOP or a START is the carrier's business as much as ours: it blocks (or unblocks)
     // the sender from the line, recorded with the message, by its date.
@@ -357,6 +364,7 @@ fn record_elsewhere(tx: &Transaction<'_>, m: &NewSentElsewhere<'_>) -> Result<El
             status: m.status,
         },
         0,
+        triage::Arrival::SentElsewhere,
     )?;
     tx.prepare_cached(
         "UPDATE messages SET elsewhere = 1, error_code = ?2, error_message = ?3 WHERE id = ?1",
@@ -399,12 +407,13 @@ fn write_carrier_message(
     tx: &Transaction<'_>,
     m: &CarrierRow<'_>,
     unread: i64,
+    arrival: triage::Arrival,
 ) -> Result<(ThreadId, MessageId)> {
     check_lines(tx, [m.key.line])?;
     let id = MessageId(allocate_message_ids(tx, 1)?);
     let has_media = m.media.count() > 0;
     let preview = rows::preview(m.body, has_media);
-    let thread_id = upsert_thread(tx, m.key, m.created_at, id, &preview, unread)?;
+    let thread_id = upsert_thread(tx, m.key, m.created_at, id, &preview, unread, arrival)?;
     insert_message(
         tx,
         &NewRow {

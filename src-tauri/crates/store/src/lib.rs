@@ -47,6 +47,8 @@ mod threads;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_triage;
+#[cfg(test)]
 mod testutil;
 
 pub use carrier_sync::{

@@ -3,6 +3,7 @@
 
 use rusqlite::types::Type;
 use switchboard_core::model::{Direction, MediaKind, MessageStatus, E164};
+use switchboard_core::triage::View;
 
 fn bad(col: usize, what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -62,6 +63,23 @@ pub(crate) fn direction(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result
         1 => Ok(Direction::Inbound),
         code => Err(bad_code(col, "direction", code)),
     }
+}
+
+/// A thread's triage view (m0008): part of the schema, never renumber.
+pub(crate) fn view_code(view: View) -> i64 {
+    match view {
+        View::Inbox => 0,
+        View::Snoozed => 1,
+        View::Done => 2,
+    }
+}
+
+pub(crate) fn view(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<View> {
+    let code: i64 = row.get(col)?;
+    View::ALL
+        .into_iter()
+        .find(|v| view_code(*v) == code)
+        .ok_or_else(|| bad_code(col, "view", code))
 }
 
 fn bad_code(col: usize, what: &str, code: i64) -> rusqlite::Error {

@@ -348,7 +348,7 @@ fn the_store_is_shareable_across_threads() {
 // --- Query plans -----------------------------------------------------------------------------
 
 /// The `EXPLAIN QUERY PLAN` of `sql`, one step per line.
-fn plan(store: &Store, sql: &str, params: impl rusqlite::Params) -> String {
+pub(crate) fn plan(store: &Store, sql: &str, params: impl rusqlite::Params) -> String {
     store
         .read(|c| {
             let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
@@ -362,7 +362,7 @@ fn plan(store: &Store, sql: &str, params: impl rusqlite::Params) -> String {
 
 /// Checks a plan names the `must` steps and reads no table whole: every `SCAN` step must be
 /// one of `scans_allowed` (the FTS index itself, a co-routine of a few rows).
-fn check_plan(plan: &str, must: &[&str], scans_allowed: &[&str]) {
+pub(crate) fn check_plan(plan: &str, must: &[&str], scans_allowed: &[&str]) {
     for m in must {
         assert!(plan.contains(m), "plan lacks {m:?}:\n{plan}");
     }
@@ -376,7 +376,7 @@ fn check_plan(plan: &str, must: &[&str], scans_allowed: &[&str]) {
     }
 }
 
-fn store_with_history() -> (tempfile::TempDir, Store) {
+pub(crate) fn store_with_history() -> (tempfile::TempDir, Store) {
     let (dir, store) = new_store();
     let sales = line(&store, "+14155550100", "Sales");
     let support = line(&store, "+14155550101", "Support");
@@ -414,12 +414,12 @@ fn plan_conversation_list() {
     let all = plan(
         &store,
         &threads::list_sql(threads::LIST_ALL_SQL),
-        params![i64::MAX, i64::MAX, 50],
+        params![i64::MAX, i64::MAX, 50, 0],
     );
     check_plan(
         &all,
         &[
-            "SEARCH t USING INDEX threads_by_recency",
+            "SEARCH t USING INDEX threads_by_view",
             "contact_numbers_by_number (number=?)",
             "SEARCH c USING INTEGER PRIMARY KEY",
         ],
@@ -428,9 +428,9 @@ fn plan_conversation_list() {
     let one_line = plan(
         &store,
         &threads::list_sql(threads::LIST_LINE_SQL),
-        params![i64::MAX, i64::MAX, 50, 1],
+        params![i64::MAX, i64::MAX, 50, 0, 1],
     );
-    check_plan(&one_line, &["threads_by_line_recency (line_id=?"], &[]);
+    check_plan(&one_line, &["threads_by_line_view (line_id=?"], &[]);
 }
 
 #[test]
@@ -439,14 +439,14 @@ fn a_lost_index_fails_the_plan_checks() {
     let (_dir, store) = store_with_history();
     store
         .writer_for_tests()
-        .execute_batch("DROP INDEX threads_by_recency")
+        .execute_batch("DROP INDEX threads_by_view")
         .unwrap();
     let all = plan(
         &store,
         &threads::list_sql(threads::LIST_ALL_SQL),
-        params![i64::MAX, i64::MAX, 50],
+        params![i64::MAX, i64::MAX, 50, 0],
     );
-    check_plan(&all, &["SEARCH t USING INDEX threads_by_recency"], &[]);
+    check_plan(&all, &["SEARCH t USING INDEX threads_by_view"], &[]);
 }
 
 #[test]

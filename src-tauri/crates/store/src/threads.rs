@@ -1,9 +1,11 @@
-//! Conversations: the list (newest activity first), lookups by id or key, read state, and the
+//! Conversations: the list of each triage view (newest activity first), lookups by id or key,
+//! read state, triage (done, snoozed, marked unread; core's `triage` says the rules), and the
 //! thread rows that adding or deleting a message moves.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{LineId, MessageId, ThreadId, ThreadKey, E164};
+use switchboard_core::triage::{Arrival, View};
 
 use crate::drafts::DraftKey;
 use crate::error::{Result, StoreError};
@@ -23,6 +25,13 @@ pub struct ThreadSummary {
     /// The start of the last message, whitespace folded, at most 100 characters.
     pub preview: String,
     pub unread: i64,
+    /// Inbox, snoozed or done.
+    pub view: View,
+    /// When a snoozed thread comes back (`None` unless snoozed).
+    pub snoozed_until: Option<i64>,
+    /// What the list is ordered by: the last message's time, or the later time a snooze
+    /// ended (it came back on top then).
+    pub listed_at: i64,
 }
 
 impl ThreadSummary {
@@ -36,7 +45,7 @@ impl ThreadSummary {
     /// The cursor for the page after this row.
     pub fn cursor(&self) -> ThreadCursor {
         ThreadCursor {
-            last_message_at: self.last_message_at,
+            listed_at: self.listed_at,
             id: self.id,
         }
     }
@@ -45,7 +54,7 @@ impl ThreadSummary {
 /// Where a page of the conversation list ends: the next page starts strictly after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ThreadCursor {
-    pub last_message_at: i64,
+    pub listed_at: i64,
     pub id: ThreadId,
 }
 
@@ -63,40 +72,63 @@ pub(crate) use contact_name_of_counterpart;
 const SUMMARY_COLUMNS: &str = concat!(
     "t.id, t.line_id, t.counterpart, ",
     contact_name_of_counterpart!(),
-    ", t.last_message_at, t.last_message_id, t.preview, t.unread"
+    ", t.last_message_at, t.last_message_id, t.preview, t.unread, t.view, t.snoozed_until, \
+     t.listed_at"
 );
 
 pub(crate) const LIST_ALL_SQL: &str = "SELECT {cols} FROM threads t
-    WHERE (t.last_message_at, t.id) < (?1, ?2)
-    ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?3";
+    WHERE t.view = ?4 AND (t.listed_at, t.id) < (?1, ?2)
+    ORDER BY t.listed_at DESC, t.id DESC LIMIT ?3";
 pub(crate) const LIST_LINE_SQL: &str = "SELECT {cols} FROM threads t
-    WHERE t.line_id = ?4 AND (t.last_message_at, t.id) < (?1, ?2)
-    ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?3";
+    WHERE t.line_id = ?5 AND t.view = ?4 AND (t.listed_at, t.id) < (?1, ?2)
+    ORDER BY t.listed_at DESC, t.id DESC LIMIT ?3";
+/// Unread messages per line, read from the partial index of unread threads.
+pub(crate) const UNREAD_BY_LINE_SQL: &str =
+    "SELECT line_id, sum(unread) FROM threads WHERE unread > 0 GROUP BY line_id ORDER BY line_id";
+/// The soonest end of a snooze.
+pub(crate) const NEXT_SNOOZE_END_SQL: &str =
+    "SELECT min(snoozed_until) FROM threads WHERE view = 1";
+/// The snoozes over by `?1`, brought back on top at `?1` and marked unread.
+pub(crate) const WAKE_SQL: &str = "UPDATE threads
+    SET view = 0, snoozed_until = NULL, triaged_at = NULL, woke_at = ?1, unread = max(unread, 1)
+    WHERE view = 1 AND snoozed_until <= ?1";
 
 pub(crate) fn list_sql(template: &str) -> String {
     template.replace("{cols}", SUMMARY_COLUMNS)
 }
 
 impl Store {
-    /// The conversation list, most recent activity first, optionally for one line; `before`
-    /// continues after the last row of the previous page.
+    /// The inbox: [`Store::list_view`] of [`View::Inbox`].
     pub fn list_threads(
         &self,
         line: Option<LineId>,
         limit: usize,
         before: Option<ThreadCursor>,
     ) -> Result<Vec<ThreadSummary>> {
-        let (at, id) = before.map_or((i64::MAX, i64::MAX), |c| (c.last_message_at, c.id.0));
+        self.list_view(View::Inbox, line, limit, before)
+    }
+
+    /// The conversation list of one view, most recent activity first, optionally for one
+    /// line; `before` continues after the last row of the previous page.
+    pub fn list_view(
+        &self,
+        view: View,
+        line: Option<LineId>,
+        limit: usize,
+        before: Option<ThreadCursor>,
+    ) -> Result<Vec<ThreadSummary>> {
+        let (at, id) = before.map_or((i64::MAX, i64::MAX), |c| (c.listed_at, c.id.0));
+        let view = rows::view_code(view);
         let limit = limit.min(10_000) as i64;
         self.read(|conn| {
             let rows = match line {
                 None => conn
                     .prepare_cached(&list_sql(LIST_ALL_SQL))?
-                    .query_map(params![at, id, limit], summary_from_row)?
+                    .query_map(params![at, id, limit, view], summary_from_row)?
                     .collect::<rusqlite::Result<_>>()?,
                 Some(line) => conn
                     .prepare_cached(&list_sql(LIST_LINE_SQL))?
-                    .query_map(params![at, id, limit, line.0], summary_from_row)?
+                    .query_map(params![at, id, limit, view, line.0], summary_from_row)?
                     .collect::<rusqlite::Result<_>>()?,
             };
             Ok(rows)
@@ -137,12 +169,97 @@ impl Store {
 
     /// Unread messages over all threads, for the tray badge.
     pub fn total_unread(&self) -> Result<i64> {
+        Ok(self.unread_by_line()?.iter().map(|(_, n)| n).sum())
+    }
+
+    /// Unread messages per line, for the line filter (lines without any are left out), in
+    /// the order of their ids. Every view counts: done and snoozed threads are read when they
+    /// leave the inbox, so what is unread there was marked so on purpose.
+    pub fn unread_by_line(&self) -> Result<Vec<(LineId, i64)>> {
         self.read(|conn| {
-            Ok(
-                conn.query_row("SELECT coalesce(sum(unread), 0) FROM threads", [], |r| {
-                    r.get(0)
-                })?,
-            )
+            Ok(conn
+                .prepare_cached(UNREAD_BY_LINE_SQL)?
+                .query_map([], |r| Ok((LineId(r.get(0)?), r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// "Done": out of the inbox (read, its snooze forgotten) until a new message arrives.
+    pub fn mark_done(&self, id: ThreadId, now: i64) -> Result<()> {
+        self.triage(
+            "UPDATE threads SET view = 2, triaged_at = ?2, snoozed_until = NULL, unread = 0
+             WHERE id = ?1 RETURNING 1",
+            params![id.0, now],
+            id,
+        )
+    }
+
+    /// Back to the inbox from Done or Snoozed, where it was in the list.
+    pub fn move_to_inbox(&self, id: ThreadId) -> Result<()> {
+        self.triage(
+            "UPDATE threads SET view = 0, triaged_at = NULL, snoozed_until = NULL
+             WHERE id = ?1 RETURNING 1",
+            params![id.0],
+            id,
+        )
+    }
+
+    /// "Mark unread": an unread count of at least one, as a new message would leave; it stays
+    /// in its view.
+    pub fn mark_unread(&self, id: ThreadId) -> Result<()> {
+        self.triage(
+            "UPDATE threads SET unread = max(unread, 1) WHERE id = ?1 RETURNING 1",
+            params![id.0],
+            id,
+        )
+    }
+
+    /// Out of the inbox (and read) until `until`, or until a new message arrives. The caller
+    /// checks the time (core's `triage::check_snooze`).
+    pub fn snooze(&self, id: ThreadId, until: i64, now: i64) -> Result<()> {
+        self.triage(
+            "UPDATE threads SET view = 1, triaged_at = ?3, snoozed_until = ?2, unread = 0
+             WHERE id = ?1 RETURNING 1",
+            params![id.0, until, now],
+            id,
+        )
+    }
+
+    /// Brings back every thread whose snooze is over by `now`: into the inbox, on top (listed
+    /// at `now`), unread. Returns them, soonest snooze first.
+    pub fn wake_snoozed(&self, now: i64) -> Result<Vec<ThreadId>> {
+        self.write(|tx| {
+            let mut woken: Vec<(i64, ThreadId)> = tx
+                .prepare_cached(
+                    "SELECT snoozed_until, id FROM threads WHERE view = 1 AND snoozed_until <= ?1",
+                )?
+                .query_map([now], |r| Ok((r.get(0)?, ThreadId(r.get(1)?))))?
+                .collect::<rusqlite::Result<_>>()?;
+            if woken.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.prepare_cached(WAKE_SQL)?.execute([now])?;
+            woken.sort();
+            Ok(woken.into_iter().map(|(_, id)| id).collect())
+        })
+    }
+
+    /// When the soonest snooze ends, if any thread is snoozed.
+    pub fn next_snooze_end(&self) -> Result<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(NEXT_SNOOZE_END_SQL)?
+                .query_row([], |r| r.get(0))?)
+        })
+    }
+
+    /// One triage write: `sql` answers a row when the thread exists.
+    fn triage(&self, sql: &str, params: impl rusqlite::Params, id: ThreadId) -> Result<()> {
+        self.write(|tx| {
+            if !tx.prepare_cached(sql)?.exists(params)? {
+                return Err(StoreError::ThreadNotFound(id));
+            }
+            Ok(())
         })
     }
 }
@@ -165,11 +282,16 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadSummary> {
         last_message_id: MessageId(r.get(5)?),
         preview: r.get(6)?,
         unread: r.get(7)?,
+        view: rows::view(r, 8)?,
+        snoozed_until: r.get(9)?,
+        listed_at: r.get(10)?,
     })
 }
 
 /// Finds or creates the thread of `key` and makes `message` its last one when it is the
-/// newest; returns the thread's id.
+/// newest; a message that brings threads back (core's `Arrival::brings_back`: received, or sent
+/// from here) moves a done or snoozed thread back to the inbox, in the transaction that records
+/// it. Returns the thread's id.
 pub(crate) fn upsert_thread(
     tx: &Transaction<'_>,
     key: &ThreadKey,
@@ -177,6 +299,7 @@ pub(crate) fn upsert_thread(
     message: MessageId,
     preview: &str,
     unread: i64,
+    arrival: Arrival,
 ) -> Result<ThreadId> {
     // Every SET expression reads the row as it was, so the CASEs compare with the old time.
     let id = tx
@@ -190,7 +313,10 @@ pub(crate) fn upsert_thread(
                  preview = CASE WHEN excluded.last_message_at >= threads.last_message_at
                      THEN excluded.preview ELSE threads.preview END,
                  last_message_at = max(threads.last_message_at, excluded.last_message_at),
-                 unread = threads.unread + excluded.unread
+                 unread = threads.unread + excluded.unread,
+                 view = CASE WHEN ?7 THEN 0 ELSE threads.view END,
+                 snoozed_until = CASE WHEN ?7 THEN NULL ELSE threads.snoozed_until END,
+                 triaged_at = CASE WHEN ?7 THEN NULL ELSE threads.triaged_at END
              RETURNING id",
         )?
         .query_row(
@@ -200,7 +326,8 @@ pub(crate) fn upsert_thread(
                 at,
                 message.0,
                 preview,
-                unread
+                unread,
+                arrival.brings_back()
             ],
             |r| r.get(0),
         )?;

@@ -4,4 +4,4 @@ import type { ThreadId } from "./ThreadId";
 /**
  * Where a page of the conversation list ends: the next page starts strictly after it.
  */
-export type ThreadCursor = { last_message_at: number, id: ThreadId, };
+export type ThreadCursor = { listed_at: number, id: ThreadId, };

@@ -4,6 +4,7 @@ import type { ErrorBody } from "./ErrorBody";
 import type { LineBrief } from "./LineBrief";
 import type { OptedOut } from "./OptedOut";
 import type { ThreadId } from "./ThreadId";
+import type { View } from "./View";
 
 /**
  * One row of the conversation list.
@@ -17,7 +18,20 @@ counterpart_display: string,
 /**
  * The contact's name, else the number formatted.
  */
-display: string, last_message_at: number, preview: string, unread: number, 
+display: string, last_message_at: number, 
+/**
+ * What the list is ordered and paged by (its cursor's `listed_at`): the last message's
+ * time, or the later time a snooze ended.
+ */
+listed_at: number, preview: string, unread: number, 
+/**
+ * Inbox, snoozed or done.
+ */
+view: View, 
+/**
+ * When a snoozed conversation comes back.
+ */
+snoozed_until: number | null, 
 /**
  * Why nothing can be sent in this thread, shown in place of its reply box: the
  * counterpart is a short code or a sender name (verification codes), which take no

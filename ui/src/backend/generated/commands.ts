@@ -15,6 +15,7 @@ import type { DraftKey } from "./DraftKey";
 import type { ImportSummary } from "./ImportSummary";
 import type { Line } from "./Line";
 import type { LineId } from "./LineId";
+import type { LineUnread } from "./LineUnread";
 import type { MediaHostInput } from "./MediaHostInput";
 import type { MediaHostSummary } from "./MediaHostSummary";
 import type { MessageCursor } from "./MessageCursor";
@@ -33,6 +34,7 @@ import type { ThreadCursor } from "./ThreadCursor";
 import type { ThreadDetail } from "./ThreadDetail";
 import type { ThreadId } from "./ThreadId";
 import type { ThreadView } from "./ThreadView";
+import type { View } from "./View";
 
 /** Every command of the shell, as the webview calls it. */
 export interface Commands {
@@ -40,7 +42,17 @@ export interface Commands {
   lines(): Promise<Array<Line>>;
   addLine(number: string, label: string, color: string | null): Promise<Line>;
   editLine(line: LineId, label: string, color: string): Promise<Line>;
-  threads(line: LineId | null, limit: number, before: ThreadCursor | null): Promise<Array<ThreadView>>;
+  /** One view's conversation list (inbox, snoozed, done), newest first. */
+  threads(view: View, line: LineId | null, limit: number, before: ThreadCursor | null): Promise<Array<ThreadView>>;
+  /** Out of the inbox until a new message arrives. */
+  markDone(thread: ThreadId): Promise<ThreadView>;
+  /** Back to the inbox from Done or Snoozed. */
+  markUndone(thread: ThreadId): Promise<ThreadView>;
+  markUnread(thread: ThreadId): Promise<ThreadView>;
+  /** Out of the inbox until `until` (ms since the epoch) or a new message; then back on top. */
+  snooze(thread: ThreadId, until: number): Promise<ThreadView>;
+  /** Unread messages per line (lines without any left out). */
+  unreadByLine(): Promise<Array<LineUnread>>;
   thread(id: ThreadId, limit: number, before: MessageCursor | null): Promise<ThreadDetail>;
   /** Messages read again by id, in the order asked; deleted ones left out. */
   messages(ids: Array<MessageId>): Promise<Array<MessageRow>>;
@@ -104,7 +116,12 @@ export const tauriCommands: Commands = {
   lines: () => invoke("lines"),
   addLine: (number, label, color) => invoke("add_line", { number, label, color }),
   editLine: (line, label, color) => invoke("edit_line", { line, label, color }),
-  threads: (line, limit, before) => invoke("threads", { line, limit, before }),
+  threads: (view, line, limit, before) => invoke("threads", { view, line, limit, before }),
+  markDone: (thread) => invoke("mark_done", { thread }),
+  markUndone: (thread) => invoke("mark_undone", { thread }),
+  markUnread: (thread) => invoke("mark_unread", { thread }),
+  snooze: (thread, until) => invoke("snooze", { thread, until }),
+  unreadByLine: () => invoke("unread_by_line"),
   thread: (id, limit, before) => invoke("thread", { id, limit, before }),
   messages: (ids) => invoke("messages", { ids }),
   viewThread: (thread) => invoke("view_thread", { thread }),

@@ -18,6 +18,7 @@
 //! - `outbox_loop`: which jobs go now, what is in flight, when to look again;
 //! - `media`: the download of received media (the store's download queue), beside the sync;
 //! - `failed`: the user's hand on failed messages (retry, delete);
+//! - `snooze`: the end of snoozes (a conversation back on top at its time);
 //! - `testkit` (tests only): an in-memory carrier with fault injection, and an office to send from.
 //!
 //! Store calls are short SQLite transactions made directly from the async code.
@@ -30,6 +31,7 @@ mod media;
 mod outbox_loop;
 #[cfg(test)]
 mod scheduled_tests;
+mod snooze;
 mod sync;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -153,6 +155,8 @@ pub struct RunSummary {
     pub elsewhere: u64,
     /// Whether the inbound sync reached the carrier.
     pub synced: bool,
+    /// Snoozed conversations back in the inbox, their time come.
+    pub snoozes_ended: u64,
     /// Messages still waiting to be sent afterwards.
     pub pending: i64,
 }
@@ -186,6 +190,8 @@ struct Inner {
     sync_wake: Notify,
     /// Woken when the sync records media to download, and by the user's "Try again".
     media_wake: Notify,
+    /// Woken by a client that snoozed a conversation: the soonest end may have changed.
+    snooze_wake: Notify,
     /// Set when connectivity returns; the outbox loop then makes everything queued due now and
     /// the sync loop forgets its backoff — neither earlier than a carrier's `Retry-After` —
     /// and the media loop makes every download due now.
@@ -244,6 +250,7 @@ impl Runner {
                 outbox_wake: Notify::new(),
                 sync_wake: Notify::new(),
                 media_wake: Notify::new(),
+                snooze_wake: Notify::new(),
                 outbox_network_back: AtomicBool::new(false),
                 sync_network_back: AtomicBool::new(false),
                 media_network_back: AtomicBool::new(false),
@@ -260,14 +267,16 @@ impl Runner {
         self.inner.events.subscribe()
     }
 
-    /// "Look now": the outbox and the media download queue are read at once, so a message
-    /// just enqueued or retried leaves (and media the user asked for again are fetched) without
+    /// "Look now": the outbox, the media download queue and the snoozes are read at once, so a
+    /// message just enqueued or retried leaves (and media the user asked for again are fetched,
+    /// and a snooze just set is timed) without
     /// waiting for the next idle look. Nothing else changes: what waits out a backoff or a
     /// carrier's `Retry-After` keeps waiting, and the sync keeps its pace (a user's send makes
     /// new work due, not everything).
     pub fn wake(&self) {
         self.inner.outbox_wake.notify_one();
         self.inner.media_wake.notify_one();
+        self.inner.snooze_wake.notify_one();
     }
 
     /// The network is back (the OS says so; the runner also calls it itself when a carrier call
@@ -301,7 +310,8 @@ impl Runner {
             tokio::join!(
                 outbox.run(stop_rx.clone()),
                 self.inner.sync_loop(stop_rx.clone()),
-                self.inner.media_loop(stop_rx.clone())
+                self.inner.media_loop(stop_rx.clone()),
+                self.inner.snooze_loop(stop_rx.clone())
             )
         };
         tokio::pin!(loops);
@@ -315,7 +325,7 @@ impl Runner {
 
     /// For scripts: reconciles what a crash left in flight, sends everything due now (waiting
     /// out the lines' rate limits, but not backoffs: a transient failure stays queued for later),
-    /// syncs once, then downloads the received media due now (once each).
+    /// syncs once, then downloads the received media due now (once each) and ends the snoozes due.
     pub async fn run_once(&self) -> RunSummary {
         let _running = self.inner.run.lock().await;
         // The sender stays alive (and silent) so the loop never sees a stop.
@@ -337,6 +347,7 @@ impl Runner {
         if self.inner.serves_current_account() {
             self.inner.media_round().await;
         }
+        summary.snoozes_ended = self.inner.end_snoozes(self.inner.now()) as u64;
         summary.pending = self.inner.engine.store().pending_count().unwrap_or(-1);
         self.inner.publish_pending();
         summary

@@ -17,6 +17,7 @@ mod m0006_draft_images;
 mod m0007_forgotten_sids;
 mod m0008_opt_outs;
 mod m0009_scheduled;
+mod m0010_triage;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -35,6 +36,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0007_forgotten_sids::MIGRATION,
     m0008_opt_outs::MIGRATION,
     m0009_scheduled::MIGRATION,
+    m0010_triage::MIGRATION,
 ];
 
 /// The newest schema this code knows.

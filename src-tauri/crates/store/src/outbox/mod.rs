@@ -12,6 +12,7 @@ use switchboard_core::model::{
     Direction, LineId, MessageId, MessageStatus, ThreadId, ThreadKey, E164,
 };
 use switchboard_core::optout;
+use switchboard_core::triage;
 
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::messages::{
@@ -495,6 +496,7 @@ pub(crate) fn enqueue_in(
             id,
             &rows::preview(&item.body, has_images),
             0,
+            triage::Arrival::SentHere,
         )?;
         insert_message(
             tx,

@@ -1,0 +1,201 @@
+//! Scheduled messages from the command line: `send --at` keeps a message for its time (listed by
+//! `outbox scheduled`, cancelled by `outbox cancel`), and a sender killed (SIGKILL) while the
+//! carrier has the scheduled message but has not answered still leaves it at the carrier
+//! exactly once. The sandbox runs as a process of its own, listing a second late, its clock
+//! 90 s off ours.
+
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+mod support;
+
+use support::{wait_for, SandboxProcess};
+
+const ADA: &str = "+14155550123";
+
+struct World {
+    dir: tempfile::TempDir,
+    _sandbox: SandboxProcess,
+}
+
+impl World {
+    fn start() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let world = World {
+            _sandbox: SandboxProcess::serve(&dir.path().join("data")),
+            dir,
+        };
+        world.ok(&["run", "--once"]);
+        world.ok(&["sandbox", "list-lag", "1"]);
+        world.ok(&["sandbox", "clock-skew", "90"]);
+        world
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        support::cli(self.dir.path(), 2000)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.output(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+
+    fn fails(&self, args: &[&str], code: &str) -> Value {
+        let out = self.output(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["code"], code, "{args:?}: {json}");
+        json
+    }
+
+    fn spawn_sender(&self) -> Child {
+        support::cli(self.dir.path(), 2000)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The bodies the carrier accepted from our lines (not its own answers to keywords).
+    fn carrier_received(&self) -> Vec<String> {
+        let messages = self.ok(&["sandbox", "messages"]);
+        let list = messages
+            .get("messages")
+            .and_then(Value::as_array)
+            .or_else(|| messages.as_array())
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .filter(|m| m["direction"] == "outbound-api")
+            .filter_map(|m| m["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[test]
+fn a_scheduled_message_crossing_a_sigkill_of_the_sender_reaches_the_carrier_once() {
+    let w = World::start();
+    let at = now_ms() + 4_000;
+    let receipt = w.ok(&[
+        "send",
+        "--to",
+        ADA,
+        "--line",
+        "Sales",
+        "--body",
+        "Your table is ready",
+        "--at",
+        &rfc3339(at),
+    ]);
+    assert_eq!(
+        receipt["scheduled"].as_array().unwrap().len(),
+        1,
+        "{receipt}"
+    );
+    let listed = w.ok(&["outbox", "scheduled"]);
+    assert_eq!(listed[0]["body"], "Your table is ready");
+    assert_eq!(listed[0]["held"], false);
+    assert_eq!(
+        w.ok(&["outbox"]),
+        serde_json::json!([]),
+        "no job before its time"
+    );
+
+    // Its send is taken by the carrier and never answered; the sender is killed meanwhile.
+    w.ok(&["sandbox", "fail", "timeout", "--sends-only"]);
+    let mut sender = w.spawn_sender();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(w.carrier_received().is_empty(), "nothing before its time");
+    wait_for("the carrier to receive the scheduled message", || {
+        w.ok(&["sandbox", "stats"])["received_count"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
+    });
+    assert!(now_ms() >= at - 1_000, "not early");
+    sender.kill().unwrap(); // SIGKILL: no chance to record anything
+    sender.wait().unwrap();
+
+    // The next run finds it at the carrier rather than sending it again.
+    wait_for("the outbox to settle", || {
+        w.ok(&["run", "--once"])["pending"] == 0
+    });
+    assert_eq!(w.carrier_received(), ["Your table is ready"]);
+    assert_eq!(w.ok(&["outbox", "scheduled"]), serde_json::json!([]));
+    w.ok(&["run", "--once"]);
+    assert_eq!(w.carrier_received().len(), 1, "once");
+}
+
+#[test]
+fn a_scheduled_message_is_cancelled_and_bad_times_are_refused_in_words() {
+    let w = World::start();
+    let receipt = w.ok(&[
+        "send",
+        "--to",
+        ADA,
+        "--line",
+        "Sales",
+        "--body",
+        "Reminder",
+        "--at",
+        &rfc3339(now_ms() + 3_600_000),
+    ]);
+    let id = receipt["scheduled"][0]["id"].as_i64().unwrap().to_string();
+    w.ok(&["outbox", "cancel", &id]);
+    assert_eq!(w.ok(&["outbox", "scheduled"]), serde_json::json!([]));
+    w.fails(&["outbox", "cancel", &id], "scheduled_not_found");
+    w.ok(&["run", "--once"]);
+    assert!(w.carrier_received().is_empty());
+
+    let past = [
+        "send",
+        "--to",
+        ADA,
+        "--line",
+        "Sales",
+        "--body",
+        "x",
+        "--at",
+        "2020-01-01 09:00",
+    ];
+    w.fails(&past, "time_in_the_past");
+    let unreadable = [
+        "send", "--to", ADA, "--line", "Sales", "--body", "x", "--at", "soon",
+    ];
+    w.fails(&unreadable, "time_unreadable");
+    let far = rfc3339(now_ms() + 400 * 24 * 3_600_000);
+    w.fails(
+        &[
+            "send", "--to", ADA, "--line", "Sales", "--body", "x", "--at", &far,
+        ],
+        "send_at_invalid",
+    );
+    // Nothing late: send-late queues none.
+    assert_eq!(w.ok(&["outbox", "send-late"])["queued"], 0);
+}
