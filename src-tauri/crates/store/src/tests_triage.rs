@@ -87,6 +87,7 @@ fn our_own_send_brings_a_thread_back_but_quiet_records_do_not() {
         carrier_sid: "SM50",
         created_at: T0 - 5,
         media: InboundMedia::None,
+        messaging_service: None,
     };
     store
         .insert_inbound_batch(&[history], Arrival::History)
