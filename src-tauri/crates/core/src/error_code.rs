@@ -56,6 +56,10 @@ error_codes! {
     FileEmpty = "file_empty",
     NotAnImage = "not_an_image",
     FileTooLarge = "file_too_large",
+    TemplateInvalid = "template_invalid",
+    /// A template's variable has no value for a recipient (a number with no contact has no
+    /// first name); nothing was queued.
+    TemplateMissingValue = "template_missing_value",
     // The use cases (switchboard-engine): its errors and its runner's.
     LinePickRequired = "line_pick_required",
     UnknownRecipient = "unknown_recipient",
@@ -99,6 +103,8 @@ error_codes! {
     LineHasThreads = "line_has_threads",
     NumberTaken = "number_taken",
     ContactNotFound = "contact_not_found",
+    TemplateNotFound = "template_not_found",
+    TemplateExists = "template_exists",
     ThreadNotFound = "thread_not_found",
     MessageNotFound = "message_not_found",
     OutboxJobNotFound = "outbox_job_not_found",

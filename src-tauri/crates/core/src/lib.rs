@@ -13,4 +13,5 @@ pub mod outbox;
 pub mod phone;
 pub mod resolve;
 pub mod sms;
+pub mod templates;
 pub mod threads;
