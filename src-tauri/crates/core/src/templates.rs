@@ -18,12 +18,21 @@ use thiserror::Error;
 
 use crate::composer::MAX_BODY_CHARS;
 use crate::error_code::ErrorCode;
+use crate::model::TemplateId;
 use crate::sms::{self, SmsCount};
 
 /// A template's name, in characters: short enough for a list and a command line.
 pub const MAX_NAME_CHARS: usize = 60;
 /// A template's text, in characters: what the composer takes as a body.
 pub const MAX_TEXT_CHARS: usize = MAX_BODY_CHARS;
+
+/// A template as it is kept: its name is unique whatever the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct SavedTemplate {
+    pub id: TemplateId,
+    pub name: String,
+    pub text: String,
+}
 
 /// What a template can ask for, filled per recipient.
 #[derive(

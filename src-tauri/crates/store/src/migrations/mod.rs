@@ -15,6 +15,7 @@ mod m0004_outbox_not_before;
 mod m0005_media;
 mod m0006_draft_images;
 mod m0007_forgotten_sids;
+mod m0008_templates;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -31,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0005_media::MIGRATION,
     m0006_draft_images::MIGRATION,
     m0007_forgotten_sids::MIGRATION,
+    m0008_templates::MIGRATION,
 ];
 
 /// The newest schema this code knows.
