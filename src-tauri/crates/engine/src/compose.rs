@@ -9,11 +9,13 @@ use switchboard_core::composer::{self, Draft, ValidMessage};
 use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, ThreadKey, E164};
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
-use switchboard_core::sms::SmsCount;
+use switchboard_core::sms::{self, SmsCount};
+use switchboard_core::templates::{costliest, Values};
 use switchboard_core::{fanout, threads};
 use switchboard_store::{DraftKey, NewImage, NewOutgoing};
 
 use crate::images::{self, PreparedImage, DEFAULT_MMS_BUDGET};
+use crate::templates::Person;
 use crate::{now_ms, Engine, EngineError, Result};
 
 /// What the composer holds when the user presses Send (or as they type, for a preview).
@@ -38,6 +40,9 @@ pub struct ComposerState {
     pub body: String,
     pub line: Option<LineId>,
     pub images: Vec<ImageKind>,
+    /// The body is a template ("Hi {first_name}"), filled per recipient when sent.
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// A recipient as resolved: the number messages go to, and the contact it belongs to.
@@ -75,6 +80,9 @@ pub struct Preview {
     pub offer_default: Option<ContactId>,
     /// Why Send would be refused as things stand (only from [`Engine::live_preview`]).
     pub problem: Option<crate::ErrorBody>,
+    /// When the body is a template: the text the first recipient gets (a value they lack shown
+    /// as its marker, and named in `problem`).
+    pub filled: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -95,6 +103,8 @@ pub struct SendReceipt {
 struct Prepared {
     recipients: Vec<Recipient>,
     message: ValidMessage,
+    /// Each recipient's own body, in their order, when the body was a template.
+    bodies: Option<Vec<String>>,
     images: Vec<PreparedImage>,
     decision: LineDecision,
     offer_default: Option<ContactId>,
@@ -109,6 +119,7 @@ impl From<Prepared> for Preview {
             images: p.images,
             offer_default: p.offer_default,
             problem: None,
+            filled: p.bodies.and_then(|b| b.into_iter().next()),
         }
     }
 }
@@ -116,7 +127,14 @@ impl From<Prepared> for Preview {
 impl Engine {
     /// Validates the request and tells which line it would go from; sends nothing.
     pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, false)?;
+        Ok(p.into())
+    }
+
+    /// Like [`Engine::preview`] for a body that is a template: `filled` is the first
+    /// recipient's text, and a recipient lacking a value is an error.
+    pub fn preview_template(&self, request: &ComposeRequest) -> Result<Preview> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, true)?;
         Ok(p.into())
     }
 
@@ -133,6 +151,9 @@ impl Engine {
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
         let checked =
             checked.and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m));
+        if state.template {
+            return Ok(self.live_template(state, recipients, checked, decision, offer_default));
+        }
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
             Err(e) => (
@@ -147,7 +168,51 @@ impl Engine {
             images: Vec::new(),
             offer_default,
             problem,
+            filled: None,
         })
+    }
+
+    /// The live preview of a template: each recipient's text filled (a value they lack shown
+    /// as its marker), the counter on the costliest one, the first one shown, and the first
+    /// problem: the composer's rules, then the template's own, then the values lacking.
+    fn live_template(
+        &self,
+        state: &ComposerState,
+        recipients: Vec<Recipient>,
+        checked: std::result::Result<ValidMessage, composer::ComposeError>,
+        decision: LineDecision,
+        offer_default: Option<ContactId>,
+    ) -> Preview {
+        let line = match &decision {
+            LineDecision::Use { line, .. } => Some(line.label.clone()),
+            LineDecision::Pick { .. } => None,
+        };
+        let people = people(&recipients);
+        let (filled, sms, problem) = match switchboard_core::templates::Template::parse(&state.body)
+        {
+            Err(e) => (None, sms::count(&state.body), Some(EngineError::from(e))),
+            Ok(template) => {
+                let (mut texts, missing) =
+                    crate::templates::preview_for(&template, &people, line.as_deref());
+                if texts.is_empty() {
+                    let alone = Values::for_recipient(None, line.as_deref());
+                    texts.push(template.preview(&alone));
+                }
+                let sms = costliest(&texts);
+                let too_long = too_long(&texts).map(EngineError::Compose);
+                (texts.into_iter().next(), sms, missing.or(too_long))
+            }
+        };
+        let problem = checked.err().map(EngineError::Compose).or(problem);
+        Preview {
+            recipients,
+            sms,
+            decision,
+            images: Vec::new(),
+            offer_default,
+            problem: problem.map(|e| e.body()),
+            filled,
+        }
     }
 
     /// Enqueues one message per recipient in one transaction. When the user must pick a line
@@ -155,7 +220,19 @@ impl Engine {
     /// send came from (the app's), cleared once the messages are queued; the CLI passes `None`
     /// and never touches the app's drafts.
     pub fn send(&self, request: &ComposeRequest, draft: Option<DraftKey>) -> Result<SendReceipt> {
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, false)?;
+        self.enqueue(p, draft)
+    }
+
+    /// Like [`Engine::send`], but the body is a template, filled for each recipient: each
+    /// message its own text. A recipient lacking a value (a number with no contact has no
+    /// first name) refuses the whole send before anything is queued, naming them.
+    pub fn send_template(
+        &self,
+        request: &ComposeRequest,
+        draft: Option<DraftKey>,
+    ) -> Result<SendReceipt> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, true)?;
         self.enqueue(p, draft)
     }
 
@@ -168,6 +245,28 @@ impl Engine {
         images: Vec<Vec<u8>>,
         draft: Option<DraftKey>,
     ) -> Result<SendReceipt> {
+        self.reply_as(thread, body, images, draft, false)
+    }
+
+    /// Like [`Engine::reply`], but `text` is a template filled for the thread's counterpart.
+    pub fn reply_template(
+        &self,
+        thread: ThreadId,
+        text: &str,
+        images: Vec<Vec<u8>>,
+        draft: Option<DraftKey>,
+    ) -> Result<SendReceipt> {
+        self.reply_as(thread, text, images, draft, true)
+    }
+
+    fn reply_as(
+        &self,
+        thread: ThreadId,
+        body: &str,
+        images: Vec<Vec<u8>>,
+        draft: Option<DraftKey>,
+        template: bool,
+    ) -> Result<SendReceipt> {
         let summary = self.store.get_thread(thread)?;
         let request = ComposeRequest {
             recipients: Vec::new(),
@@ -176,7 +275,7 @@ impl Engine {
             line: None,
         };
         let recipient = self.recipient_for(summary.counterpart)?;
-        let p = self.prepare(vec![recipient], &request, Some(summary.line_id))?;
+        let p = self.prepare(vec![recipient], &request, Some(summary.line_id), template)?;
         self.enqueue(p, draft)
     }
 
@@ -308,14 +407,20 @@ impl Engine {
         recipients: Vec<Recipient>,
         request: &ComposeRequest,
         reply_in: Option<LineId>,
+        template: bool,
     ) -> Result<Prepared> {
         let images = images::prepare_all(request.images.clone(), DEFAULT_MMS_BUDGET)?;
         let kinds: Vec<ImageKind> = images.iter().map(|i| i.kind).collect();
-        let (message, decision, offer_default) =
+        let (mut message, decision, offer_default) =
             self.check(&recipients, &request.body, &kinds, request.line, reply_in)?;
+        let bodies = match template {
+            false => None,
+            true => Some(fill(&recipients, &request.body, &decision, &mut message)?),
+        };
         Ok(Prepared {
             recipients,
             message,
+            bodies,
             images,
             decision,
             offer_default,
@@ -366,7 +471,11 @@ impl Engine {
                 return Err(EngineError::LinePickRequired { reason, lines })
             }
         };
-        let items: Vec<NewOutgoing> = fanout::plan(line.id, &p.message)
+        let planned = match &p.bodies {
+            Some(bodies) => fanout::plan_each(line.id, &p.message, bodies),
+            None => fanout::plan(line.id, &p.message),
+        };
+        let items: Vec<NewOutgoing> = planned
             .into_iter()
             .map(|out| NewOutgoing {
                 key: out.key,
@@ -413,6 +522,51 @@ impl Engine {
     }
 }
 
+/// How a template sees the recipients: a contact's name, or none for a bare number (or for a
+/// contact shown by its number, whose name is blank).
+fn people(recipients: &[Recipient]) -> Vec<Person<'_>> {
+    recipients
+        .iter()
+        .map(|r| Person {
+            contact_name: r
+                .contact_id
+                .filter(|_| r.display != phone::format_international(&r.number))
+                .map(|_| r.display.as_str()),
+            display: &r.display,
+        })
+        .collect()
+}
+
+/// The template `text` filled for each recipient from the decided line (a pick still to come
+/// leaves `{line}` for it: such a send is refused before anything is queued anyway); the
+/// message then counts as its costliest body, and each body is within the composer's limit.
+fn fill(
+    recipients: &[Recipient],
+    text: &str,
+    decision: &LineDecision,
+    message: &mut ValidMessage,
+) -> Result<Vec<String>> {
+    let line = match decision {
+        LineDecision::Use { line, .. } => Some(line.label.as_str()),
+        LineDecision::Pick { .. } => None,
+    };
+    let bodies = crate::templates::fill_for(text, &people(recipients), line)?;
+    message.sms = costliest(&bodies);
+    match too_long(&bodies) {
+        Some(e) => Err(e.into()),
+        None => Ok(bodies),
+    }
+}
+
+/// The refusal of the longest body when one is over the composer's limit.
+fn too_long(bodies: &[String]) -> Option<composer::ComposeError> {
+    let chars = bodies.iter().map(|b| b.chars().count()).max()?;
+    (chars > composer::MAX_BODY_CHARS).then_some(composer::ComposeError::BodyTooLong {
+        chars,
+        limit: composer::MAX_BODY_CHARS,
+    })
+}
+
 fn ambiguous<'a>(
     input: &str,
     contacts: impl Iterator<Item = &'a switchboard_core::model::Contact>,
@@ -422,6 +576,10 @@ fn ambiguous<'a>(
         candidates: contacts.map(|c| c.name.clone()).collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "compose_templates_tests.rs"]
+mod templates_tests;
 
 #[cfg(test)]
 mod tests {
@@ -465,6 +623,7 @@ mod tests {
             body: body.into(),
             line: None,
             images: Vec::new(),
+            template: false,
         }
     }
 
