@@ -48,6 +48,8 @@ export type { MediaKind } from "./generated/MediaKind";
 export type { ErrorCode } from "./generated/ErrorCode";
 export type { LineDecision } from "./generated/LineDecision";
 export type { SmsCount } from "./generated/SmsCount";
+export type { SavedTemplate } from "./generated/SavedTemplate";
+export type { TemplateId } from "./generated/TemplateId";
 
 /** The commands (generated from the shell's list), the two event streams, and where the page
  * loads a media item's bytes from. */

@@ -21,4 +21,9 @@ offer_default: ContactId | null,
 /**
  * Why Send would be refused as things stand (only from [`Engine::live_preview`]).
  */
-problem: ErrorBody | null, };
+problem: ErrorBody | null, 
+/**
+ * When the body is a template: the text the first recipient gets (a value they lack shown
+ * as its marker, and named in `problem`).
+ */
+filled: string | null, };

@@ -23,9 +23,11 @@ import type { MessageRow } from "./MessageRow";
 import type { OutboxJob } from "./OutboxJob";
 import type { Preview } from "./Preview";
 import type { Recipient } from "./Recipient";
+import type { SavedTemplate } from "./SavedTemplate";
 import type { SearchGroup } from "./SearchGroup";
 import type { SendReceipt } from "./SendReceipt";
 import type { Settings } from "./Settings";
+import type { TemplateId } from "./TemplateId";
 import type { ThreadCursor } from "./ThreadCursor";
 import type { ThreadDetail } from "./ThreadDetail";
 import type { ThreadId } from "./ThreadId";
@@ -58,7 +60,12 @@ export interface Commands {
   prepareImages(images: Array<string>): Promise<AttachedImages>;
   preview(input: ComposerState): Promise<Preview>;
   send(input: ComposeInput): Promise<SendReceipt>;
-  reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
+  /** `template`: the body is a template, filled for the thread's contact and line. */
+  reply(thread: ThreadId, body: string, images: Array<string>, template: boolean): Promise<SendReceipt>;
+  /** Every saved template, by name. */
+  templates(): Promise<Array<SavedTemplate>>;
+  addTemplate(name: string, text: string): Promise<SavedTemplate>;
+  removeTemplate(id: TemplateId): Promise<void>;
   /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
   saveAttachment(message: MessageId, index: number): Promise<string | null>;
   outbox(): Promise<Array<OutboxJob>>;
@@ -109,7 +116,10 @@ export const tauriCommands: Commands = {
   prepareImages: (images) => invoke("prepare_images", { images }),
   preview: (input) => invoke("preview", { input }),
   send: (input) => invoke("send", { input }),
-  reply: (thread, body, images) => invoke("reply", { thread, body, images }),
+  reply: (thread, body, images, template) => invoke("reply", { thread, body, images, template }),
+  templates: () => invoke("templates"),
+  addTemplate: (name, text) => invoke("add_template", { name, text }),
+  removeTemplate: (id) => invoke("remove_template", { id }),
   saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),
