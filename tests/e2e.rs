@@ -2,6 +2,9 @@
 //! through WebDriver the way a person uses it, on its embedded sandbox carrier, with the
 //! notifications it raises read back from the session bus. See tests/README.md to run them.
 
+#[path = "e2e/templates.rs"]
+mod templates;
+
 #[path = "e2e/harness.rs"]
 mod harness;
 #[path = "e2e/opt_outs.rs"]

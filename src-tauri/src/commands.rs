@@ -11,7 +11,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use switchboard_engine::carrier::S3Config;
-use switchboard_engine::core::model::{ContactId, ImageKind, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::core::model::{
+    ContactId, ImageKind, Line, LineId, MessageId, TemplateId, ThreadId,
+};
+use switchboard_engine::core::templates::SavedTemplate;
 use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
@@ -46,6 +49,9 @@ pub struct ComposeInput {
     pub body: String,
     pub line: Option<LineId>,
     pub images: Vec<String>,
+    /// The body is a template ("Hi {first_name}"), filled for each recipient.
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// An image as it will be sent, with its bytes for display.
@@ -471,8 +477,13 @@ pub async fn preview(app: State<'_, App>, input: ComposerState) -> AppResult<Pre
 pub async fn send(app: State<'_, App>, input: ComposeInput) -> AppResult<SendReceipt> {
     let receipt = app
         .blocking(move |e| {
+            let template = input.template;
             let request = compose_request(input)?;
-            Ok::<_, AppError>(e.send(&request, Some(DraftKey::Composer))?)
+            let draft = Some(DraftKey::Composer);
+            Ok::<_, AppError>(match template {
+                true => e.send_template(&request, draft)?,
+                false => e.send(&request, draft)?,
+            })
         })
         .await?;
     app.wake();
@@ -489,8 +500,9 @@ pub async fn schedule(
 ) -> AppResult<ScheduleReceipt> {
     let receipt = app
         .blocking(move |e| {
+            let template = input.template;
             let request = compose_request(input)?;
-            Ok::<_, AppError>(e.schedule(&request, send_at, Some(DraftKey::Composer))?)
+            Ok::<_, AppError>(e.schedule(&request, send_at, Some(DraftKey::Composer), template)?)
         })
         .await?;
     // The runner looks again, and so learns when the next scheduled message is due.
@@ -540,15 +552,39 @@ pub async fn reply(
     thread: ThreadId,
     body: String,
     images: Vec<String>,
+    template: bool,
 ) -> AppResult<SendReceipt> {
     let receipt = app
         .blocking(move |e| {
             let images = decode_images(&images)?;
-            Ok::<_, AppError>(e.reply(thread, &body, images, Some(DraftKey::Thread(thread)))?)
+            let draft = Some(DraftKey::Thread(thread));
+            Ok::<_, AppError>(match template {
+                true => e.reply_template(thread, &body, images, draft)?,
+                false => e.reply(thread, &body, images, draft)?,
+            })
         })
         .await?;
     app.wake();
     Ok(receipt)
+}
+
+#[tauri::command]
+pub async fn templates(app: State<'_, App>) -> AppResult<Vec<SavedTemplate>> {
+    app.blocking(|e| e.templates()).await
+}
+
+#[tauri::command]
+pub async fn add_template(
+    app: State<'_, App>,
+    name: String,
+    text: String,
+) -> AppResult<SavedTemplate> {
+    app.blocking(move |e| e.add_template(&name, &text)).await
+}
+
+#[tauri::command]
+pub async fn remove_template(app: State<'_, App>, id: TemplateId) -> AppResult<()> {
+    app.blocking(move |e| e.remove_template(id)).await
 }
 
 /// Asks where to save a message's media item and writes it there exactly as stored; answers

@@ -15,7 +15,8 @@
 //! The compiler checks types and their order, not names: an argument renamed in `commands` but
 //! not here keeps compiling, and the webview's call then misses its key.
 
-use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, ThreadId};
+use switchboard_engine::core::model::{ContactId, Line, LineId, MessageId, TemplateId, ThreadId};
+use switchboard_engine::core::templates::SavedTemplate;
 use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     DraftKey, MessageCursor, MessageRow, OutboxJob, ScheduledId, ThreadCursor,
@@ -134,8 +135,15 @@ ipc! {
     async cancel_scheduled(app: State<'_, App>; id: ScheduledId) -> ();
     /// Sends waiting messages now (`null`: every one held for being late); answers how many.
     async send_scheduled_now(app: State<'_, App>; ids: Option<Vec<ScheduledId>>) -> usize;
-    async reply(app: State<'_, App>; thread: ThreadId, body: String, images: Vec<String>)
-        -> SendReceipt;
+    /// `template`: the body is a template, filled for the thread's contact and line.
+    async reply(
+        app: State<'_, App>;
+        thread: ThreadId, body: String, images: Vec<String>, template: bool
+    ) -> SendReceipt;
+    /// Every saved template, by name.
+    async templates(app: State<'_, App>;) -> Vec<SavedTemplate>;
+    async add_template(app: State<'_, App>; name: String, text: String) -> SavedTemplate;
+    async remove_template(app: State<'_, App>; id: TemplateId) -> ();
     /// Opens a save dialog and writes the item's original bytes; the file's name, or null.
     async save_attachment(app: State<'_, App>, window: WebviewWindow; message: MessageId, index: u8)
         -> Option<String>;

@@ -54,6 +54,8 @@ export type { ScheduledId } from "./generated/ScheduledId";
 export type { ScheduledView } from "./generated/ScheduledView";
 export type { View } from "./generated/View";
 export type { LineUnread } from "./generated/LineUnread";
+export type { SavedTemplate } from "./generated/SavedTemplate";
+export type { TemplateId } from "./generated/TemplateId";
 
 /** The commands (generated from the shell's list), the two event streams, and where the page
  * loads a media item's bytes from. */

@@ -10,6 +10,11 @@
 // suggestions, Enter takes one, Escape closes them); the line list takes the focus when Send or
 // the line button opens it (the arrows pick, Enter goes back to Send, Escape closes it); Tab stays
 // inside the window, and Escape closes it.
+//
+// Templates: the "Templates" button, or "/" typed into an empty message, opens the searchable
+// list of saved templates (TemplatePicker); the one picked becomes the message, marked as a
+// template, which Rust fills for each recipient. The window then shows the text the first
+// recipient gets, and in words any recipient who lacks a value; Send is refused while one does.
 import { createEffect, createSignal, For, on, onMount, Show } from "solid-js";
 import type {
   Backend, ContactView, Line, LineId, Preview, Recipient, ScheduleReceipt, SendReceipt,
@@ -21,6 +26,7 @@ import {
   AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
   type AttachedImages,
 } from "../app/attachment";
+import { TemplatePicker, type PickerHandle } from "../templates/TemplatePicker";
 
 export const MAX_RECIPIENTS = 20;
 const COMPOSER = "Composer" as const;
@@ -29,6 +35,8 @@ type ComposerDraft = {
   recipients: Recipient[];
   body: string;
   line: LineId | null;
+  /** The body is a template, filled per recipient. */
+  template?: boolean;
 };
 
 type Option = { contact: ContactView | null; number: string; label: string; detail: string };
@@ -46,6 +54,9 @@ export function Composer(props: {
   const [options, setOptions] = createSignal<Option[]>([]);
   const [active, setActive] = createSignal(0);
   const [body, setBody] = createSignal("");
+  const [templated, setTemplated] = createSignal(false);
+  let picker: PickerHandle | undefined;
+  let bodyField: HTMLTextAreaElement | undefined;
   const [attached, setAttached] = createSignal<AttachedImages>(NOTHING_ATTACHED);
   const [chosen, setChosen] = createSignal<LineId | null>(null);
   const [preview, setPreview] = createSignal<Preview | null>(null);
@@ -89,12 +100,13 @@ export function Composer(props: {
   };
 
   const draft = createDraft<ComposerDraft>(b, COMPOSER, {
-    snapshot: () => ({ recipients: chips(), body: body(), line: chosen() }),
+    snapshot: () => ({ recipients: chips(), body: body(), line: chosen(), template: templated() }),
     images: attached,
     isEmpty: (d, images) => d.recipients.length === 0 && !d.body && images.images.length === 0,
     restore: (d, images) => {
       setChips(d.recipients ?? []);
       setBody(d.body ?? "");
+      setTemplated(!!d.template && !!d.body);
       setChosen(d.line ?? null);
       setAttached(images);
     },
@@ -113,11 +125,12 @@ export function Composer(props: {
         body: body(),
         line: chosen(),
         images: kinds(),
+        template: templated(),
       }),
     setPreview,
     (e) => setError(messageOf(e)),
   );
-  createEffect(on([chips, body, chosen, () => kinds().join()], () => void refresh()));
+  createEffect(on([chips, body, chosen, templated, () => kinds().join()], () => void refresh()));
 
   // Contacts matching what is typed in the To field.
   const search = debounce(async (q: string) => {
@@ -268,6 +281,22 @@ export function Composer(props: {
     return `${names} opted out of ${out[0]!.line} (replied STOP): left out of this message, the others get it.`;
   };
 
+  // A template's own problems (a variable a recipient has no value for, a variable that does not
+  // exist) are said as the person writes, not only at Send.
+  const templateProblem = () => {
+    const p = preview()?.problem;
+    return templated() && p && (p.code === "template_missing_value" || p.code === "template_invalid")
+      ? p.message
+      : "";
+  };
+  const filled = () => (templated() ? preview()?.filled ?? null : null);
+  const firstRecipient = () => preview()?.recipients[0]?.display ?? chips()[0]?.display ?? "";
+  const insertTemplate = (text: string) => {
+    setBody(text);
+    setTemplated(true);
+    queueMicrotask(() => bodyField?.focus());
+  };
+
   // A send now, or at `at` (ms) when scheduled.
   const send = async (at?: number) => {
     // Busy before anything is awaited: a double click or a second Ctrl+Enter while this send
@@ -293,6 +322,7 @@ export function Composer(props: {
         body: body(),
         line: chosen(),
         images: attached().images.map((i) => i.data),
+        template: templated(),
       };
       if (at !== undefined) {
         const receipt = await draft.clearWith(() => b.schedule(input, at));
@@ -469,11 +499,29 @@ export function Composer(props: {
         <textarea
           class="composer-body"
           aria-label="Message"
-          placeholder="Type your message"
+          placeholder="Type your message, or / for a template"
           rows={6}
+          ref={bodyField}
           value={body()}
-          onInput={(e) => setBody(e.currentTarget.value)}
+          onInput={(e) => {
+            setBody(e.currentTarget.value);
+            if (!e.currentTarget.value) setTemplated(false);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "/" && !body() && !e.ctrlKey && !e.metaKey && !e.altKey) {
+              e.preventDefault();
+              picker?.open(e.currentTarget);
+            }
+          }}
         />
+        <Show when={filled() !== null && chips().length > 0}>
+          <p class="filled" role="status">
+            {firstRecipient()} gets: {filled()}
+          </p>
+        </Show>
+        <Show when={templateProblem()}>
+          <p role="status" class="error">{templateProblem()}</p>
+        </Show>
         <p class="counter muted" role="status" aria-label="Message length">
           {counter()}
         </p>
@@ -515,6 +563,13 @@ export function Composer(props: {
             attached={attached()}
             onAttached={setAttached}
             onError={setError}
+          />
+          <TemplatePicker
+            backend={b}
+            id="composer"
+            onPick={(t) => insertTemplate(t.text)}
+            onError={setError}
+            handle={(h) => (picker = h)}
           />
           <button class="link" onClick={() => void discard()}>
             Discard

@@ -1,10 +1,12 @@
 // Settings: default country for typed numbers, notification privacy, do-not-disturb, start in
 // the tray, the global show/hide shortcut, how often replies are fetched, the carrier (see
-// Carrier.tsx), and the lines' labels and colours. Escape closes the panel.
+// Carrier.tsx), the lines' labels and colours, and the templates (Templates.tsx). Escape closes
+// the panel.
 import { createResource, createSignal, For, Show } from "solid-js";
 import type { Backend, Line, Settings as SettingsData } from "../backend";
 import { messageOf } from "../backend";
 import { Carrier } from "./Carrier";
+import { Templates } from "./Templates";
 
 export function Settings(props: {
   backend: Backend;
@@ -117,6 +119,7 @@ export function Settings(props: {
           {(l) => <LineRow backend={b} line={l} onSaved={props.onLinesChanged} onError={setError} />}
         </For>
       </ul>
+      <Templates backend={b} />
     </section>
   );
 }

@@ -1,7 +1,8 @@
 // The reply box of a conversation: it always sends from the thread's own line (no picker) and
 // keeps its draft across restarts. It lives as long as its thread is on screen (the conversation
 // does not rebuild it when the thread updates), and what is typed while a reply is on its way
-// stays in the box for the next one.
+// stays in the box for the next one. "Templates" (or "/" in an empty box) inserts a saved
+// template, which Rust fills for the thread's contact and line when it is sent.
 import { createSignal, Show } from "solid-js";
 import type { Backend, ThreadView } from "../backend";
 import { messageOf } from "../backend";
@@ -10,8 +11,9 @@ import {
   AttachButton, AttachedImagesTray, NOTHING_ATTACHED, withoutImage,
   type AttachedImages,
 } from "../app/attachment";
+import { TemplatePicker, type PickerHandle } from "../templates/TemplatePicker";
 
-type ReplyDraft = { body: string };
+type ReplyDraft = { body: string; template?: boolean };
 
 export function ReplyBox(props: { backend: Backend; thread: ThreadView; onSent: () => void }) {
   const b = props.backend;
@@ -19,15 +21,19 @@ export function ReplyBox(props: { backend: Backend; thread: ThreadView; onSent: 
   const id = props.thread.id;
   const key = { Thread: id } as const;
   const [body, setBody] = createSignal("");
+  const [templated, setTemplated] = createSignal(false);
+  let picker: PickerHandle | undefined;
+  let field: HTMLTextAreaElement | undefined;
   const [attached, setAttached] = createSignal<AttachedImages>(NOTHING_ATTACHED);
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   const draft = createDraft<ReplyDraft>(b, key, {
-    snapshot: () => ({ body: body() }),
+    snapshot: () => ({ body: body(), template: templated() }),
     images: attached,
     isEmpty: (d, images) => !d.body && images.images.length === 0,
     restore: (d, images) => {
       setBody(d.body ?? "");
+      setTemplated(!!d.template && !!d.body);
       setAttached(images);
     },
     onError: setError,
@@ -39,10 +45,12 @@ export function ReplyBox(props: { backend: Backend; thread: ThreadView; onSent: 
     setError("");
     const text = body();
     const images = attached();
+    const template = templated();
     try {
-      await draft.clearWith(() => b.reply(id, text, images.images.map((i) => i.data)));
+      await draft.clearWith(() => b.reply(id, text, images.images.map((i) => i.data), template));
       // Only what went is taken out of the box: words typed since Send stay, as the next draft.
       setBody(body().startsWith(text) ? body().slice(text.length) : body());
+      if (!body()) setTemplated(false);
       if (attached() === images) setAttached(NOTHING_ATTACHED);
       props.onSent();
     } catch (e) {
@@ -75,15 +83,33 @@ export function ReplyBox(props: { backend: Backend; thread: ThreadView; onSent: 
           onAttached={setAttached}
           onError={setError}
         />
+        <TemplatePicker
+          backend={b}
+          id={`reply-${id}`}
+          onPick={(t) => {
+            setBody(t.text);
+            setTemplated(true);
+            queueMicrotask(() => field?.focus());
+          }}
+          onError={setError}
+          handle={(h) => (picker = h)}
+        />
         <textarea
+          ref={field}
           aria-label="Reply text"
           placeholder={`Reply from ${props.thread.line.label}`}
           rows={2}
           maxLength={1600}
           value={body()}
-          onInput={(e) => setBody(e.currentTarget.value)}
+          onInput={(e) => {
+            setBody(e.currentTarget.value);
+            if (!e.currentTarget.value) setTemplated(false);
+          }}
           onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey) {
+            if (e.key === "/" && !body() && !e.ctrlKey && !e.metaKey && !e.altKey) {
+              e.preventDefault();
+              picker?.open(e.currentTarget);
+            } else if (e.key === "Enter" && !e.shiftKey) {
               e.preventDefault();
               void send();
             }

@@ -52,21 +52,32 @@ pub enum Command {
         #[command(subcommand)]
         cmd: Option<ContactsCmd>,
     },
+    /// Saved texts with variables: {first_name}, {name} and {line}, filled per recipient by
+    /// `send --template NAME` ({{ and }} write a brace itself). Without a subcommand: list them.
+    Templates {
+        #[command(subcommand)]
+        cmd: Option<TemplatesCmd>,
+    },
     /// Send a new message: one message per recipient, each in its own conversation.
     ///
     /// The line is chosen as in the app: the only line; else --line; else the recipients'
     /// shared default line. Otherwise nothing is sent and the lines to choose from are listed
-    /// (exit code 4).
+    /// (exit code 4). With --template, each recipient gets the template filled with their own
+    /// values; when one lacks a value (a number with no contact has no first name), nothing
+    /// is sent and they are named (exit code 3).
     Send {
         /// A recipient: a phone number or a contact's name. Repeat for up to 20.
         #[arg(long = "to", required = true, value_name = "NAME|NUMBER")]
         to: Vec<String>,
         /// The message text (up to 1,600 characters).
-        #[arg(long, conflicts_with = "body_file")]
+        #[arg(long, conflicts_with_all = ["body_file", "template"])]
         body: Option<String>,
         /// Read the message text from a file, or from standard input with "-".
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "template")]
         body_file: Option<PathBuf>,
+        /// Send a saved template (see `templates`), filled for each recipient.
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
         /// Attach an image (JPEG, PNG or GIF; checked by content). Repeat for up to 10, sent in
         /// the order given as one MMS; over 5 MB together, they are scaled to fit.
         #[arg(long = "image", value_name = "FILE")]
@@ -88,8 +99,11 @@ pub enum Command {
     Reply {
         /// The conversation's id (see `threads`).
         thread: i64,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "template")]
         body: Option<String>,
+        /// Reply with a saved template, filled for the conversation's contact and line.
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
         /// Attach an image, as `send --image` does; repeat for up to 10.
         #[arg(long = "image", value_name = "FILE")]
         images: Vec<PathBuf>,
@@ -234,6 +248,22 @@ pub enum LinesCmd {
     /// Remove a line that has no conversations.
     Remove {
         line: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCmd {
+    List,
+    /// Save a template: `templates add "Order ready" "Hi {first_name}, your order is ready at
+    /// {line}"`. A name (1 to 60 characters) is unique whatever its case: to change a template,
+    /// remove it and add it again.
+    Add {
+        name: String,
+        text: String,
+    },
+    /// Remove a template by name.
+    Remove {
+        name: String,
     },
 }
 

@@ -23,7 +23,7 @@ use switchboard_engine::{
     KeyChoice, LineDecision, RunnerError, SettingChange,
 };
 
-use args::{Cli, Command, ContactsCmd, LinesCmd, MediaCmd, OutboxCmd, SettingsCmd};
+use args::{Cli, Command, ContactsCmd, LinesCmd, MediaCmd, OutboxCmd, SettingsCmd, TemplatesCmd};
 use output::Out;
 
 /// Exit codes, documented in `--help`.
@@ -278,26 +278,42 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
                 out.import(&e.import_contacts(&text, format)?)
             }
         },
+        Command::Templates { cmd } => match cmd {
+            None | Some(TemplatesCmd::List) => out.templates(&e.templates()?),
+            Some(TemplatesCmd::Add { name, text }) => {
+                out.template(&e.add_template(name, text)?, "Added")
+            }
+            Some(TemplatesCmd::Remove { name }) => {
+                let template = e.template_named(name)?;
+                e.remove_template(template.id)?;
+                out.done(
+                    json!({ "removed": template }),
+                    &format!("Removed the template {}", template.name),
+                )
+            }
+        },
         Command::Send {
             to,
             body,
             body_file,
+            template,
             images,
             line,
             dry_run,
             at,
         } => {
-            let body = match (body, body_file) {
-                (Some(b), _) => b.clone(),
-                (None, Some(path)) if path.as_os_str() == "-" => {
+            let body = match (body, body_file, template) {
+                (_, _, Some(name)) => e.template_named(name)?.text,
+                (Some(b), _, _) => b.clone(),
+                (None, Some(path), None) if path.as_os_str() == "-" => {
                     let mut s = String::new();
                     std::io::stdin()
                         .read_to_string(&mut s)
                         .map_err(|err| file_error(path, err))?;
                     s
                 }
-                (None, Some(path)) => read_text(path)?,
-                (None, None) => String::new(),
+                (None, Some(path), None) => read_text(path)?,
+                (None, None, None) => String::new(),
             };
             let request = ComposeRequest {
                 recipients: to.clone(),
@@ -308,14 +324,24 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
             if let Some(at) = at {
                 let at = when::parse_future(at, now_ms(), &local_time::SystemZone)
                     .map_err(EngineError::from)?;
-                return out.scheduled_receipt(&e.schedule(&request, at, None)?);
+                return out.scheduled_receipt(&e.schedule(
+                    &request,
+                    at,
+                    None,
+                    template.is_some(),
+                )?);
             }
             if *dry_run {
-                let preview = e.preview(&request)?;
+                let preview = match template {
+                    Some(_) => e.preview_template(&request)?,
+                    None => e.preview(&request)?,
+                };
                 if let LineDecision::Pick { reason, lines } = preview.decision {
                     return Err(EngineError::LinePickRequired { reason, lines }.into());
                 }
                 out.preview(&preview)
+            } else if template.is_some() {
+                out.receipt(&e.send_template(&request, None)?)
             } else {
                 out.receipt(&e.send(&request, None)?)
             }
@@ -323,13 +349,18 @@ fn run(cli: &Cli, out: &Out) -> Result<(), Failure> {
         Command::Reply {
             thread,
             body,
+            template,
             images,
-        } => out.receipt(&e.reply(
-            ThreadId(*thread),
-            body.as_deref().unwrap_or(""),
-            read_images(images)?,
-            None,
-        )?),
+        } => {
+            let (thread, images) = (ThreadId(*thread), read_images(images)?);
+            let receipt = match template {
+                Some(name) => {
+                    e.reply_template(thread, &e.template_named(name)?.text, images, None)?
+                }
+                None => e.reply(thread, body.as_deref().unwrap_or(""), images, None)?,
+            };
+            out.receipt(&receipt)
+        }
         Command::Threads {
             line,
             limit,

@@ -7,6 +7,7 @@ use serde_json::json;
 use switchboard_engine::core::model::{Direction, Line, MediaKind};
 use switchboard_engine::core::phone::format_international;
 use switchboard_engine::core::sms::Encoding;
+use switchboard_engine::core::templates::SavedTemplate;
 use switchboard_engine::core::triage::View;
 use switchboard_engine::store::{
     Attachment, AttachmentInfo, AttachmentState, MessageRow, OptOutSource, OutboxJob,
@@ -103,6 +104,25 @@ impl Out {
         self.emit(contact, || format!("{verb} {}", contact_text(contact)))
     }
 
+    pub fn templates(&self, templates: &[SavedTemplate]) -> Done {
+        self.emit(templates, || {
+            if templates.is_empty() {
+                return "No templates. Add one: switchboard-cli templates add \"Order ready\" \
+                        \"Hi {first_name}, your order is ready at {line}\""
+                    .into();
+            }
+            templates
+                .iter()
+                .map(template_text)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn template(&self, template: &SavedTemplate, verb: &str) -> Done {
+        self.emit(template, || format!("{verb} {}", template_text(template)))
+    }
+
     pub fn import(&self, summary: &ImportSummary) -> Done {
         self.emit(summary, || {
             let mut s = format!(
@@ -133,8 +153,13 @@ impl Out {
                 LineDecision::Use { line, .. } => format!("Send from {}", line.label),
                 LineDecision::Pick { .. } => "Choose a line to send from".into(),
             };
+            let filled = p
+                .filled
+                .as_ref()
+                .map(|f| format!("\nThe first recipient gets: {f}"))
+                .unwrap_or_default();
             let mut s = format!(
-                "To: {}\n{} characters, {encoding}, {} segment(s)\n{line}",
+                "To: {}\n{} characters, {encoding}, {} segment(s)\n{line}{filled}",
                 to.join(", "),
                 p.sms.chars,
                 p.sms.segments
@@ -424,6 +449,10 @@ fn line_text(l: &Line) -> String {
         format_international(&l.number),
         l.color
     )
+}
+
+fn template_text(t: &SavedTemplate) -> String {
+    format!("{}: {}", t.name, t.text)
 }
 
 fn contact_text(c: &ContactView) -> String {

@@ -60,6 +60,10 @@ error_codes! {
     TimeNotOnTheClock = "time_not_on_the_clock",
     TimeInThePast = "time_in_the_past",
     SnoozeTooFar = "snooze_too_far",
+    TemplateInvalid = "template_invalid",
+    /// A template's variable has no value for a recipient (a number with no contact has no
+    /// first name); nothing was queued.
+    TemplateMissingValue = "template_missing_value",
     // The use cases (switchboard-engine): its errors and its runner's.
     LinePickRequired = "line_pick_required",
     UnknownRecipient = "unknown_recipient",
@@ -108,6 +112,8 @@ error_codes! {
     LineHasThreads = "line_has_threads",
     NumberTaken = "number_taken",
     ContactNotFound = "contact_not_found",
+    TemplateNotFound = "template_not_found",
+    TemplateExists = "template_exists",
     ThreadNotFound = "thread_not_found",
     MessageNotFound = "message_not_found",
     OutboxJobNotFound = "outbox_job_not_found",

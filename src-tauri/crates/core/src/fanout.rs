@@ -30,6 +30,20 @@ pub fn plan(line: LineId, msg: &ValidMessage) -> Vec<Outgoing> {
         .collect()
 }
 
+/// Like [`plan`], but each recipient with their own body: a template filled per recipient,
+/// `bodies[i]` for `msg.recipients[i]`. Recipients without a body (a shorter list, which the
+/// engine never passes) get none rather than another's.
+pub fn plan_each(line: LineId, msg: &ValidMessage, bodies: &[String]) -> Vec<Outgoing> {
+    plan(line, msg)
+        .into_iter()
+        .zip(bodies)
+        .map(|(out, body)| Outgoing {
+            body: body.clone(),
+            ..out
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +85,24 @@ mod tests {
         check(LineId(2), &[bob, ada, bob], &[ImageKind::Gif], &[bob, ada]);
         let three = [ImageKind::Png, ImageKind::Jpeg, ImageKind::Gif];
         check(LineId(2), &[bob, ada], &three, &[bob, ada]);
+    }
+
+    #[test]
+    fn each_recipient_gets_their_own_body() {
+        let (ada, bob) = ("+447400123456", "+14155550100");
+        let msg = validate(&Draft {
+            recipients: vec![n(ada), n(bob)],
+            body: "Hi {first_name}".to_owned(),
+            images: vec![ImageKind::Png],
+        })
+        .unwrap();
+        let bodies = ["Hi Ada".to_owned(), "Hi Bob".to_owned()];
+        let out = plan_each(LineId(1), &msg, &bodies);
+        let got: Vec<(&str, &str, usize)> = out
+            .iter()
+            .map(|o| (o.key.counterpart.as_str(), o.body.as_str(), o.images.len()))
+            .collect();
+        assert_eq!(got, [(ada, "Hi Ada", 1), (bob, "Hi Bob", 1)]);
     }
 
     #[test]

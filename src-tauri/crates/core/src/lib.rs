@@ -15,6 +15,7 @@ pub mod phone;
 pub mod resolve;
 pub mod schedule;
 pub mod sms;
+pub mod templates;
 pub mod threads;
 pub mod triage;
 pub mod when;

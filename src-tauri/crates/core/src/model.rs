@@ -34,6 +34,10 @@ id_type!(
     /// One message, inbound or outbound. Ids grow with time.
     MessageId
 );
+id_type!(
+    /// A saved text with variables (`templates`).
+    TemplateId
+);
 
 /// A phone number in E.164 form (`+` then up to 15 digits), or, for messages received only, a
 /// carrier's sender id: a short code (`89363`) or an alphanumeric sender (`GOOGLE`), which send

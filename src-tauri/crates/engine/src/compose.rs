@@ -9,11 +9,13 @@ use switchboard_core::composer::{self, Draft, ValidMessage};
 use switchboard_core::model::{ContactId, ImageKind, Line, LineId, ThreadId, ThreadKey, E164};
 use switchboard_core::phone::{self, PhoneError};
 use switchboard_core::resolve::{self, PickReason, Resolution, ResolveInput, Why};
-use switchboard_core::sms::SmsCount;
+use switchboard_core::sms::{self, SmsCount};
+use switchboard_core::templates::{costliest, Values};
 use switchboard_core::{fanout, optout, schedule, threads};
 use switchboard_store::{DraftKey, NewImage, NewOutgoing, ScheduledId};
 
 use crate::images::{self, PreparedImage, DEFAULT_MMS_BUDGET};
+use crate::templates::Person;
 use crate::{now_ms, Engine, EngineError, Result};
 
 /// What the composer holds when the user presses Send (or as they type, for a preview).
@@ -38,6 +40,9 @@ pub struct ComposerState {
     pub body: String,
     pub line: Option<LineId>,
     pub images: Vec<ImageKind>,
+    /// The body is a template ("Hi {first_name}"), filled per recipient when sent.
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// A recipient as resolved: the number messages go to, and the contact it belongs to.
@@ -78,6 +83,9 @@ pub struct Preview {
     /// The recipients who opted out of the sending line (they texted STOP): left out of the
     /// send, the others go.
     pub opted_out: Vec<OptedOut>,
+    /// When the body is a template: the text the first recipient gets (a value they lack shown
+    /// as its marker, and named in `problem`).
+    pub filled: Option<String>,
 }
 
 /// A recipient the sending line can't text: they opted out of it (texted STOP), or the carrier
@@ -131,6 +139,8 @@ struct Prepared {
     /// Those the message goes to (the opted-out left out).
     recipients: Vec<Recipient>,
     message: ValidMessage,
+    /// Each recipient's own body, in their order, when the body was a template.
+    bodies: Option<Vec<String>>,
     images: Vec<PreparedImage>,
     decision: LineDecision,
     offer_default: Option<ContactId>,
@@ -147,6 +157,7 @@ impl From<Prepared> for Preview {
             offer_default: p.offer_default,
             problem: None,
             opted_out: p.opted_out,
+            filled: p.bodies.and_then(|b| b.into_iter().next()),
         }
     }
 }
@@ -154,7 +165,14 @@ impl From<Prepared> for Preview {
 impl Engine {
     /// Validates the request and tells which line it would go from; sends nothing.
     pub fn preview(&self, request: &ComposeRequest) -> Result<Preview> {
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, false)?;
+        Ok(p.into())
+    }
+
+    /// Like [`Engine::preview`] for a body that is a template: `filled` is the first
+    /// recipient's text, and a recipient lacking a value is an error.
+    pub fn preview_template(&self, request: &ComposeRequest) -> Result<Preview> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, true)?;
         Ok(p.into())
     }
 
@@ -170,13 +188,27 @@ impl Engine {
         });
         let (decision, offer_default) = self.decide(&recipients, state.line, None)?;
         let opted_out = self.opted_out(&recipients, &decision)?;
-        let checked = checked
-            .and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m))
-            .map_err(EngineError::Compose)
-            .and_then(|m| {
-                let rest = self.leave_out(&m, &recipients, &opted_out, &decision)?;
-                Ok(rest.1)
-            });
+        let checked =
+            checked.and_then(|m| self.check_line(&decision, state.images.len()).map(|()| m));
+        if state.template {
+            let everyone_out = !recipients.is_empty() && opted_out.len() == recipients.len();
+            let line = match &decision {
+                LineDecision::Use { line, .. } => line.label.clone(),
+                LineDecision::Pick { .. } => String::new(),
+            };
+            let mut preview =
+                self.live_template(state, recipients, checked, decision, offer_default);
+            if everyone_out && preview.problem.is_none() {
+                let names = opted_out.iter().map(|o| o.display.clone()).collect();
+                preview.problem = Some(EngineError::OptedOut { names, line }.body());
+            }
+            preview.opted_out = opted_out;
+            return Ok(preview);
+        }
+        let checked = checked.map_err(EngineError::Compose).and_then(|m| {
+            let rest = self.leave_out(&m, &recipients, &opted_out, &decision)?;
+            Ok(rest.1)
+        });
         let (sms, problem) = match checked {
             Ok(message) => (message.sms, None),
             Err(e) => (switchboard_core::sms::count(&state.body), Some(e.body())),
@@ -189,7 +221,52 @@ impl Engine {
             offer_default,
             problem,
             opted_out,
+            filled: None,
         })
+    }
+
+    /// The live preview of a template: each recipient's text filled (a value they lack shown
+    /// as its marker), the counter on the costliest one, the first one shown, and the first
+    /// problem: the composer's rules, then the template's own, then the values lacking.
+    fn live_template(
+        &self,
+        state: &ComposerState,
+        recipients: Vec<Recipient>,
+        checked: std::result::Result<ValidMessage, composer::ComposeError>,
+        decision: LineDecision,
+        offer_default: Option<ContactId>,
+    ) -> Preview {
+        let line = match &decision {
+            LineDecision::Use { line, .. } => Some(line.label.clone()),
+            LineDecision::Pick { .. } => None,
+        };
+        let people = people(&recipients);
+        let (filled, sms, problem) = match switchboard_core::templates::Template::parse(&state.body)
+        {
+            Err(e) => (None, sms::count(&state.body), Some(EngineError::from(e))),
+            Ok(template) => {
+                let (mut texts, missing) =
+                    crate::templates::preview_for(&template, &people, line.as_deref());
+                if texts.is_empty() {
+                    let alone = Values::for_recipient(None, line.as_deref());
+                    texts.push(template.preview(&alone));
+                }
+                let sms = costliest(&texts);
+                let too_long = too_long(&texts).map(EngineError::Compose);
+                (texts.into_iter().next(), sms, missing.or(too_long))
+            }
+        };
+        let problem = checked.err().map(EngineError::Compose).or(problem);
+        Preview {
+            recipients,
+            sms,
+            decision,
+            images: Vec::new(),
+            offer_default,
+            problem: problem.map(|e| e.body()),
+            filled,
+            opted_out: Vec::new(),
+        }
     }
 
     /// Enqueues one message per recipient in one transaction. When the user must pick a line
@@ -197,21 +274,40 @@ impl Engine {
     /// send came from (the app's), cleared once the messages are queued; the CLI passes `None`
     /// and never touches the app's drafts.
     pub fn send(&self, request: &ComposeRequest, draft: Option<DraftKey>) -> Result<SendReceipt> {
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, false)?;
+        self.enqueue(p, draft)
+    }
+
+    /// Like [`Engine::send`], but the body is a template, filled for each recipient: each
+    /// message its own text. A recipient lacking a value (a number with no contact has no
+    /// first name) refuses the whole send before anything is queued, naming them.
+    pub fn send_template(
+        &self,
+        request: &ComposeRequest,
+        draft: Option<DraftKey>,
+    ) -> Result<SendReceipt> {
+        let p = self.prepare(self.recipients(&request.recipients)?, request, None, true)?;
         self.enqueue(p, draft)
     }
 
     /// Like [`Engine::send`], checked the same way, but the messages wait until `send_at` (ms
     /// since the epoch; core's `schedule::check_send_at`), kept across restarts, and go then
     /// exactly once — one found late by more than 15 minutes waits for the user to confirm.
+    /// With `template`, the body is filled for each recipient now, as a send fills it.
     pub fn schedule(
         &self,
         request: &ComposeRequest,
         send_at: i64,
         draft: Option<DraftKey>,
+        template: bool,
     ) -> Result<ScheduleReceipt> {
         schedule::check_send_at(send_at, now_ms())?;
-        let p = self.prepare(self.recipients(&request.recipients)?, request, None)?;
+        let p = self.prepare(
+            self.recipients(&request.recipients)?,
+            request,
+            None,
+            template,
+        )?;
         let line = p.line()?;
         let items = p.items(line.id);
         let ids = self.store.schedule(&items, send_at, now_ms(), draft)?;
@@ -238,6 +334,28 @@ impl Engine {
         images: Vec<Vec<u8>>,
         draft: Option<DraftKey>,
     ) -> Result<SendReceipt> {
+        self.reply_as(thread, body, images, draft, false)
+    }
+
+    /// Like [`Engine::reply`], but `text` is a template filled for the thread's counterpart.
+    pub fn reply_template(
+        &self,
+        thread: ThreadId,
+        text: &str,
+        images: Vec<Vec<u8>>,
+        draft: Option<DraftKey>,
+    ) -> Result<SendReceipt> {
+        self.reply_as(thread, text, images, draft, true)
+    }
+
+    fn reply_as(
+        &self,
+        thread: ThreadId,
+        body: &str,
+        images: Vec<Vec<u8>>,
+        draft: Option<DraftKey>,
+        template: bool,
+    ) -> Result<SendReceipt> {
         let summary = self.store.get_thread(thread)?;
         let request = ComposeRequest {
             recipients: Vec::new(),
@@ -246,7 +364,7 @@ impl Engine {
             line: None,
         };
         let recipient = self.recipient_for(summary.counterpart)?;
-        let p = self.prepare(vec![recipient], &request, Some(summary.line_id))?;
+        let p = self.prepare(vec![recipient], &request, Some(summary.line_id), template)?;
         self.enqueue(p, draft)
     }
 
@@ -378,16 +496,24 @@ impl Engine {
         recipients: Vec<Recipient>,
         request: &ComposeRequest,
         reply_in: Option<LineId>,
+        template: bool,
     ) -> Result<Prepared> {
         let images = images::prepare_all(request.images.clone(), DEFAULT_MMS_BUDGET)?;
         let kinds: Vec<ImageKind> = images.iter().map(|i| i.kind).collect();
         let (message, decision, offer_default) =
             self.check(&recipients, &request.body, &kinds, request.line, reply_in)?;
         let opted_out = self.opted_out(&recipients, &decision)?;
-        let (recipients, message) = self.leave_out(&message, &recipients, &opted_out, &decision)?;
+        let (recipients, mut message) =
+            self.leave_out(&message, &recipients, &opted_out, &decision)?;
+        // Filled for those it goes to.
+        let bodies = match template {
+            false => None,
+            true => Some(fill(&recipients, &request.body, &decision, &mut message)?),
+        };
         Ok(Prepared {
             recipients,
             message,
+            bodies,
             images,
             decision,
             offer_default,
@@ -533,9 +659,14 @@ impl Prepared {
         }
     }
 
-    /// The fan-out: one message per recipient, each with its own idempotency key.
+    /// The fan-out: one message per recipient (each its own text when the body was a
+    /// template), each with its own idempotency key.
     fn items(&self, line: LineId) -> Vec<NewOutgoing> {
-        fanout::plan(line, &self.message)
+        let planned = match &self.bodies {
+            Some(bodies) => fanout::plan_each(line, &self.message, bodies),
+            None => fanout::plan(line, &self.message),
+        };
+        planned
             .into_iter()
             .map(|out| NewOutgoing {
                 key: out.key,
@@ -556,6 +687,51 @@ impl Prepared {
     }
 }
 
+/// How a template sees the recipients: a contact's name, or none for a bare number (or for a
+/// contact shown by its number, whose name is blank).
+fn people(recipients: &[Recipient]) -> Vec<Person<'_>> {
+    recipients
+        .iter()
+        .map(|r| Person {
+            contact_name: r
+                .contact_id
+                .filter(|_| r.display != phone::format_international(&r.number))
+                .map(|_| r.display.as_str()),
+            display: &r.display,
+        })
+        .collect()
+}
+
+/// The template `text` filled for each recipient from the decided line (a pick still to come
+/// leaves `{line}` for it: such a send is refused before anything is queued anyway); the
+/// message then counts as its costliest body, and each body is within the composer's limit.
+fn fill(
+    recipients: &[Recipient],
+    text: &str,
+    decision: &LineDecision,
+    message: &mut ValidMessage,
+) -> Result<Vec<String>> {
+    let line = match decision {
+        LineDecision::Use { line, .. } => Some(line.label.as_str()),
+        LineDecision::Pick { .. } => None,
+    };
+    let bodies = crate::templates::fill_for(text, &people(recipients), line)?;
+    message.sms = costliest(&bodies);
+    match too_long(&bodies) {
+        Some(e) => Err(e.into()),
+        None => Ok(bodies),
+    }
+}
+
+/// The refusal of the longest body when one is over the composer's limit.
+fn too_long(bodies: &[String]) -> Option<composer::ComposeError> {
+    let chars = bodies.iter().map(|b| b.chars().count()).max()?;
+    (chars > composer::MAX_BODY_CHARS).then_some(composer::ComposeError::BodyTooLong {
+        chars,
+        limit: composer::MAX_BODY_CHARS,
+    })
+}
+
 fn ambiguous<'a>(
     input: &str,
     contacts: impl Iterator<Item = &'a switchboard_core::model::Contact>,
@@ -565,6 +741,10 @@ fn ambiguous<'a>(
         candidates: contacts.map(|c| c.name.clone()).collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "compose_templates_tests.rs"]
+mod templates_tests;
 
 #[cfg(test)]
 mod tests {
@@ -608,6 +788,7 @@ mod tests {
             body: body.into(),
             line: None,
             images: Vec::new(),
+            template: false,
         }
     }
 

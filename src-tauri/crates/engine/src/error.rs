@@ -64,6 +64,24 @@ pub enum EngineError {
     UnknownLine { input: String, known: Vec<String> },
     #[error("No contact matches {input:?}.")]
     UnknownContact { input: String },
+    /// A template that does not parse, or a name or text out of limits.
+    #[error("{0}")]
+    Template(#[from] switchboard_core::templates::TemplateError),
+    #[error("A template called \u{201c}{name}\u{201d} already exists: choose another name, or remove that one first.")]
+    TemplateExists { name: String },
+    /// `name` is what a person asked for; `None` for a template removed meanwhile.
+    #[error("{}", template_not_found_message(name.as_deref(), known))]
+    TemplateNotFound {
+        name: Option<String>,
+        known: Vec<String>,
+    },
+    /// A template's variable has no value for some recipients: one sentence each; nothing was
+    /// queued.
+    #[error(
+        "{}. Add a name to the contact, or take the variable out of the text.",
+        missing.join("; ")
+    )]
+    TemplateMissing { missing: Vec<String> },
     #[error("The image could not be read: it may be damaged.")]
     ImageUnreadable,
     #[error("The image could not be made small enough to send ({bytes} bytes over a {budget}-byte limit).")]
@@ -110,6 +128,17 @@ fn image_at_message(position: usize, source: &EngineError) -> String {
         }
         EngineError::ImageUnreadable => format!("{file} could not be read: it may be damaged."),
         other => format!("{file}: {other}"),
+    }
+}
+
+fn template_not_found_message(name: Option<&str>, known: &[String]) -> String {
+    let first = match name {
+        Some(name) => format!("No template is called \u{201c}{name}\u{201d}."),
+        None => "That template no longer exists.".to_owned(),
+    };
+    match known {
+        [] => format!("{first} You have no templates yet."),
+        known => format!("{first} Your templates: {}.", known.join(", ")),
     }
 }
 
@@ -164,6 +193,10 @@ impl EngineError {
             EngineError::AmbiguousRecipient { .. } => ErrorCode::AmbiguousRecipient,
             EngineError::UnknownLine { .. } => ErrorCode::UnknownLine,
             EngineError::UnknownContact { .. } => ErrorCode::UnknownContact,
+            EngineError::Template(e) => e.code(),
+            EngineError::TemplateExists { .. } => ErrorCode::TemplateExists,
+            EngineError::TemplateNotFound { .. } => ErrorCode::TemplateNotFound,
+            EngineError::TemplateMissing { .. } => ErrorCode::TemplateMissingValue,
             EngineError::ImageUnreadable => ErrorCode::ImageUnreadable,
             EngineError::ImageTooLargeToSend { .. } | EngineError::ImagesTooLargeToSend { .. } => {
                 ErrorCode::ImageTooLargeToSend
@@ -193,11 +226,13 @@ impl EngineError {
             EngineError::Carrier(_) => ErrorKind::Unavailable,
             EngineError::UnknownContact { .. }
             | EngineError::UnknownThread { .. }
+            | EngineError::TemplateNotFound { .. }
             | EngineError::UnknownLine { .. }
             | EngineError::UnknownRecipient { .. } => ErrorKind::NotFound,
             EngineError::Store(e) => match e {
                 StoreError::LineNotFound(_)
                 | StoreError::ContactNotFound(_)
+                | StoreError::TemplateNotFound(_)
                 | StoreError::ThreadNotFound(_)
                 | StoreError::MessageNotFound(_)
                 | StoreError::OutboxJobNotFound(_)

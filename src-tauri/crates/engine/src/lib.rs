@@ -1,6 +1,6 @@
 //! Switchboard's use cases, shared by the desktop app and the CLI (GitButler's `but-api` is the
 //! model): lines, contacts and their import, compose-and-enqueue, replies, threads, search, the
-//! outbox, drafts and settings. The Tauri commands and the CLI only translate to and from it.
+//! outbox, drafts, settings and templates. The Tauri commands and the CLI only translate to and from it.
 
 mod account;
 mod compose;
@@ -16,6 +16,7 @@ mod runner;
 mod scheduled;
 mod settings;
 mod setup;
+mod templates;
 mod threads;
 mod triage;
 

@@ -121,6 +121,7 @@ async fn a_twilio_account_is_checked_kept_in_the_keychain_and_its_numbers_become
         body: "Your table is ready".into(),
         line: None,
         images: image.into_iter().collect(),
+        template: false,
     };
     let preview = engine.live_preview(&state(None)).unwrap();
     let LineDecision::Use { line, .. } = &preview.decision else {

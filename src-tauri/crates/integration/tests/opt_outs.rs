@@ -163,6 +163,7 @@ async fn a_stop_is_learnt_from_the_sync_and_the_composer_leaves_them_out() {
             body: "Our sale starts today".into(),
             line: Some(o.sales.id),
             images: Vec::new(),
+            template: false,
         })
         .unwrap();
     assert_eq!(preview.opted_out.len(), 1);

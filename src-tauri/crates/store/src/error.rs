@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use switchboard_core::error_code::ErrorCode;
-use switchboard_core::model::{ContactId, LineId, MessageId, ThreadId, E164};
+use switchboard_core::model::{ContactId, LineId, MessageId, TemplateId, ThreadId, E164};
 
 use crate::key_kind::KeySourceKind;
 
@@ -81,6 +81,13 @@ pub enum StoreError {
     NumberTaken { number: E164, contact: ContactId },
     #[error("contact {0} does not exist")]
     ContactNotFound(ContactId),
+    /// A template's name or text broke core's rules (see `templates::TemplateError`).
+    #[error("{0}")]
+    Template(switchboard_core::templates::TemplateError),
+    #[error("a template called {name:?} already exists")]
+    TemplateExists { name: String },
+    #[error("template {0} does not exist")]
+    TemplateNotFound(TemplateId),
     #[error("conversation {0} does not exist")]
     ThreadNotFound(ThreadId),
     #[error("message {0} does not exist")]
@@ -150,6 +157,9 @@ impl StoreError {
             LineHasThreads { .. } => ErrorCode::LineHasThreads,
             NumberTaken { .. } => ErrorCode::NumberTaken,
             ContactNotFound(_) => ErrorCode::ContactNotFound,
+            Template(e) => e.code(),
+            TemplateExists { .. } => ErrorCode::TemplateExists,
+            TemplateNotFound(_) => ErrorCode::TemplateNotFound,
             ThreadNotFound(_) => ErrorCode::ThreadNotFound,
             MessageNotFound(_) => ErrorCode::MessageNotFound,
             OutboxJobNotFound(_) => ErrorCode::OutboxJobNotFound,

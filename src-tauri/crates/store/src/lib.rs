@@ -17,7 +17,7 @@
 //! Code map: `keys` (where the key comes from), `db` (keying and pragmas of one connection),
 //! `store` (the handle, readers/writer, data directories), `migrations/` (one file per schema
 //! version), then one file per noun: `lines`, `contacts`, `threads`, `messages`, `outbox/`,
-//! `drafts`, `settings`, `search`; and per way messages arrive besides a send: `carrier_sync`
+//! `drafts`, `settings`, `search`, `templates`; and per way messages arrive besides a send: `carrier_sync`
 //! (what the carrier reports), `media_fetch` (the download queue of received media) and
 //! `history` (the bulk import). No two modules import each
 //! other: `outbox`, `carrier_sync` and `history` build on `messages`, which builds on `threads`.
@@ -42,6 +42,7 @@ mod search;
 pub mod secrets;
 mod settings;
 mod store;
+mod templates;
 mod threads;
 
 #[cfg(test)]

@@ -5,4 +5,8 @@ import type { LineId } from "./LineId";
  * What the composer sends to Rust: recipients as typed (names or numbers), the body, the line
  * picked (if any), and the prepared images as base64, in the order they are sent.
  */
-export type ComposeInput = { recipients: Array<string>, body: string, line: LineId | null, images: Array<string>, };
+export type ComposeInput = { recipients: Array<string>, body: string, line: LineId | null, images: Array<string>, 
+/**
+ * The body is a template ("Hi {first_name}"), filled for each recipient.
+ */
+template: boolean, };

@@ -6,4 +6,8 @@ import type { LineId } from "./LineId";
  * The composer as the user is filling it in, for [`Engine::live_preview`]. Its images were
  * checked and prepared when attached; the rules only need their kinds.
  */
-export type ComposerState = { recipients: Array<string>, body: string, line: LineId | null, images: Array<ImageKind>, };
+export type ComposerState = { recipients: Array<string>, body: string, line: LineId | null, images: Array<ImageKind>, 
+/**
+ * The body is a template ("Hi {first_name}"), filled per recipient when sent.
+ */
+template: boolean, };

@@ -27,4 +27,9 @@ problem: ErrorBody | null,
  * The recipients who opted out of the sending line (they texted STOP): left out of the
  * send, the others go.
  */
-opted_out: Array<OptedOut>, };
+opted_out: Array<OptedOut>, 
+/**
+ * When the body is a template: the text the first recipient gets (a value they lack shown
+ * as its marker, and named in `problem`).
+ */
+filled: string | null, };

@@ -24,12 +24,14 @@ import type { MessageRow } from "./MessageRow";
 import type { OutboxJob } from "./OutboxJob";
 import type { Preview } from "./Preview";
 import type { Recipient } from "./Recipient";
+import type { SavedTemplate } from "./SavedTemplate";
 import type { ScheduleReceipt } from "./ScheduleReceipt";
 import type { ScheduledId } from "./ScheduledId";
 import type { ScheduledView } from "./ScheduledView";
 import type { SearchGroup } from "./SearchGroup";
 import type { SendReceipt } from "./SendReceipt";
 import type { Settings } from "./Settings";
+import type { TemplateId } from "./TemplateId";
 import type { ThreadCursor } from "./ThreadCursor";
 import type { ThreadDetail } from "./ThreadDetail";
 import type { ThreadId } from "./ThreadId";
@@ -81,7 +83,12 @@ export interface Commands {
   cancelScheduled(id: ScheduledId): Promise<void>;
   /** Sends waiting messages now (`null`: every one held for being late); answers how many. */
   sendScheduledNow(ids: Array<ScheduledId> | null): Promise<number>;
-  reply(thread: ThreadId, body: string, images: Array<string>): Promise<SendReceipt>;
+  /** `template`: the body is a template, filled for the thread's contact and line. */
+  reply(thread: ThreadId, body: string, images: Array<string>, template: boolean): Promise<SendReceipt>;
+  /** Every saved template, by name. */
+  templates(): Promise<Array<SavedTemplate>>;
+  addTemplate(name: string, text: string): Promise<SavedTemplate>;
+  removeTemplate(id: TemplateId): Promise<void>;
   /** Opens a save dialog and writes the item's original bytes; the file's name, or null. */
   saveAttachment(message: MessageId, index: number): Promise<string | null>;
   outbox(): Promise<Array<OutboxJob>>;
@@ -142,7 +149,10 @@ export const tauriCommands: Commands = {
   editScheduled: (id, body, sendAt) => invoke("edit_scheduled", { id, body, sendAt }),
   cancelScheduled: (id) => invoke("cancel_scheduled", { id }),
   sendScheduledNow: (ids) => invoke("send_scheduled_now", { ids }),
-  reply: (thread, body, images) => invoke("reply", { thread, body, images }),
+  reply: (thread, body, images, template) => invoke("reply", { thread, body, images, template }),
+  templates: () => invoke("templates"),
+  addTemplate: (name, text) => invoke("add_template", { name, text }),
+  removeTemplate: (id) => invoke("remove_template", { id }),
   saveAttachment: (message, index) => invoke("save_attachment", { message, index }),
   outbox: () => invoke("outbox"),
   retryMessage: (message, body) => invoke("retry_message", { message, body }),

@@ -31,7 +31,7 @@ async fn a_scheduled_message_goes_at_its_time_and_once() {
     let at = crate::now_ms() + 60_000;
     let receipt = o
         .engine
-        .schedule(&request(&o, "Your table is ready at 8"), at, None)
+        .schedule(&request(&o, "Your table is ready at 8"), at, None, false)
         .unwrap();
     assert_eq!(receipt.scheduled.len(), 1);
 
@@ -67,7 +67,7 @@ async fn one_found_late_by_more_than_15_minutes_waits_for_the_user() {
     let mut events = runner.subscribe();
     let at = crate::now_ms() + 60_000;
     o.engine
-        .schedule(&request(&o, "See you in 10 minutes"), at, None)
+        .schedule(&request(&o, "See you in 10 minutes"), at, None, false)
         .unwrap();
     // The computer sleeps through its time: the runner looks again 20 minutes later.
     tokio::time::advance(Duration::from_secs(20 * 60)).await;
@@ -94,7 +94,7 @@ async fn a_recipient_who_opted_out_before_its_time_is_not_sent_to() {
     let runner = o.runner(&carrier);
     let at = crate::now_ms() + 60_000;
     o.engine
-        .schedule(&request(&o, "Our sale starts today"), at, None)
+        .schedule(&request(&o, "Our sale starts today"), at, None, false)
         .unwrap();
     // Ada texts STOP to Sales before then.
     carrier.push_change(switchboard_carrier::CarrierMessage {

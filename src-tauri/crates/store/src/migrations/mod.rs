@@ -18,6 +18,7 @@ mod m0007_forgotten_sids;
 mod m0008_opt_outs;
 mod m0009_scheduled;
 mod m0010_triage;
+mod m0011_templates;
 
 pub(crate) struct Migration {
     pub version: i64,
@@ -37,6 +38,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     m0008_opt_outs::MIGRATION,
     m0009_scheduled::MIGRATION,
     m0010_triage::MIGRATION,
+    m0011_templates::MIGRATION,
 ];
 
 /// The newest schema this code knows.
