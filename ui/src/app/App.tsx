@@ -235,8 +235,12 @@ export function App(props: { backend: Backend }) {
     if (id !== selected()) touched = [];
     setSelected(id);
     setPanel("none");
-    void guard(() => b.viewThread(id)).then(() => {
-      if (id !== null) setThreads(threads().map((t) => (t.id === id ? { ...t, unread: 0 } : t)));
+    void guard(() => b.viewThread(id)).then(async () => {
+      if (id === null) return;
+      setThreads(threads().map((t) => (t.id === id ? { ...t, unread: 0 } : t)));
+      // The line filter's counts, now that it is read.
+      const counts = await guard(() => b.unreadByLine());
+      if (counts) setUnread(counts);
     });
   };
 
