@@ -21,7 +21,7 @@ import { Contacts } from "../contacts/Contacts";
 import { Settings } from "../settings/Settings";
 import { PinIcon } from "./icons";
 import { emptyText, JumpBox, mergeJump, type TriageAction, ViewSwitch } from "../threads/Triage";
-import { isTyping, moveFrom, nextAfter } from "../threads/triage";
+import { isTyping, moveFrom, nextAfter } from "../threads/triageRules";
 
 const FIRST_PAGE = 200;
 const PAGE = 500;
