@@ -24,6 +24,11 @@ fn view(name: &str) -> Target {
     button(name).within(&by_role("toolbar", "Views"))
 }
 
+/// An element's text as one line: `innerText` breaks it where the layout does.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Lets the window paint what the page just changed before a screenshot.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -91,13 +96,13 @@ async fn a_conversation_marked_done_leaves_the_inbox_and_comes_back_on_a_new_mes
     app.sandbox().reply(ADA, SALES, "Hello? Any news?").await;
     app.wait_for_within(&row("Ada Lovelace", "Sales"), Duration::from_secs(20))
         .await;
-    let text = app.text_of(&row("Ada Lovelace", "Sales")).await;
+    let text = one_line(&app.text_of(&row("Ada Lovelace", "Sales")).await);
     assert!(text.contains("1 unread"), "{text}");
     let first = Target::xpath(
         "(//*[@aria-label='Conversation list']//button[@data-thread-id])[1]",
         "the first row",
     );
-    let top = app.text_of(&first).await;
+    let top = one_line(&app.text_of(&first).await);
     assert!(top.starts_with("Ada Lovelace via Sales"), "on top: {top}");
     app.click(&view("Done")).await;
     app.wait_gone(&row("Ada Lovelace", "Sales")).await;
@@ -186,5 +191,58 @@ async fn triage_from_the_keyboard_j_k_e_u_and_the_jump_box() {
     app.wait_for(&dialog("Go to conversation")).await;
     app.press(Key::Escape).await;
     app.wait_gone(&dialog("Go to conversation")).await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_snoozed_conversation_comes_back_on_top_with_a_notification() {
+    if skipped() {
+        return;
+    }
+    let app = App::launch().await;
+    app.sandbox().reply(ADA, SALES, "Call me after lunch").await;
+    app.wait_for_within(&row("Ada Lovelace", "Sales"), Duration::from_secs(20))
+        .await;
+    app.sandbox().reply(GRACE, SALES, "Newer").await;
+    app.wait_for_within(&row("Grace Hopper", "Sales"), Duration::from_secs(20))
+        .await;
+    app.click(&row("Ada Lovelace", "Sales")).await;
+    app.wait_for(&heading("Ada Lovelace")).await;
+    app.click(&button("Snooze")).await;
+    let field = app.wait_for(&by_label("Pick a time")).await;
+    // The next whole minute but one, as the page's own clock and zone read it (a typed
+    // date-time field is the browser's own widget; its value is what the person picked).
+    app.client()
+        .execute(
+            "const d = new Date(Date.now() + 120000); d.setSeconds(0, 0);
+             const two = (n) => String(n).padStart(2, '0');
+             const v = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+             const input = arguments[0];
+             input.value = v;
+             input.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![serde_json::to_value(&field).expect("the field as an argument")],
+        )
+        .await
+        .expect("a picked time");
+    app.click(&button("Snooze until then")).await;
+    app.wait_gone(&row("Ada Lovelace", "Sales")).await;
+    app.click(&view("Snoozed")).await;
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    app.click(&view("Inbox")).await;
+
+    let shown = app
+        .wait_for_notification("Snoozed conversation is back", Duration::from_secs(150))
+        .await;
+    assert_eq!(shown.body, "Ada Lovelace → Sales");
+    app.wait_for(&row("Ada Lovelace", "Sales")).await;
+    let first = Target::xpath(
+        "(//*[@aria-label='Conversation list']//button[@data-thread-id])[1]",
+        "the first row",
+    );
+    let top = one_line(&app.text_of(&first).await);
+    assert!(
+        top.starts_with("Ada Lovelace via Sales") && top.contains("unread"),
+        "back on top, unread: {top}"
+    );
     app.close().await;
 }

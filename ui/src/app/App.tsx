@@ -22,7 +22,7 @@ import { Settings } from "../settings/Settings";
 import { Scheduled } from "../outbox/Scheduled";
 import { PinIcon } from "./icons";
 import { emptyText, JumpBox, mergeJump, type TriageAction, ViewSwitch } from "../threads/Triage";
-import { isTyping, moveFrom, nextAfter } from "../threads/triage";
+import { isTyping, moveFrom, nextAfter } from "../threads/triageRules";
 
 const FIRST_PAGE = 200;
 const PAGE = 500;
@@ -239,8 +239,12 @@ export function App(props: { backend: Backend }) {
     if (id !== selected()) touched = [];
     setSelected(id);
     setPanel("none");
-    void guard(() => b.viewThread(id)).then(() => {
-      if (id !== null) setThreads(threads().map((t) => (t.id === id ? { ...t, unread: 0 } : t)));
+    void guard(() => b.viewThread(id)).then(async () => {
+      if (id === null) return;
+      setThreads(threads().map((t) => (t.id === id ? { ...t, unread: 0 } : t)));
+      // The line filter's counts, now that it is read.
+      const counts = await guard(() => b.unreadByLine());
+      if (counts) setUnread(counts);
     });
   };
 

@@ -5,7 +5,7 @@
 import { createSignal, For, onCleanup, onMount, Show } from "solid-js";
 import type { ThreadId, ThreadView, View } from "../backend";
 import { fullTime } from "../app/format";
-import { jumpMatches, localInputValue, pickedTime, snoozeChoices } from "./triage";
+import { jumpMatches, localInputValue, pickedTime, snoozeChoices } from "./triageRules";
 
 const VIEWS: { view: View; label: string }[] = [
   { view: "inbox", label: "Inbox" },

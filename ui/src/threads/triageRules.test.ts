@@ -1,7 +1,7 @@
-// Triage's pure logic (triage.ts): run by `scripts/ui-tests`.
+// Triage's pure logic (triageRules.ts): run by `scripts/ui-tests`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isTyping, jumpMatches, localInputValue, moveFrom, nextAfter, pickedTime, snoozeChoices } from "./triage";
+import { isTyping, jumpMatches, localInputValue, moveFrom, nextAfter, pickedTime, snoozeChoices } from "./triageRules";
 
 const row = (id: number, display: string, counterpart: string) => ({
   id,
