@@ -223,7 +223,9 @@ mod tests {
             .unwrap()
         };
         let (a, b, c) = ("+14155550123", "+14155550124", "+14155550125");
-        let table: &[(&[&str], &[&str], Option<&[&str]>, &[&str])] = &[
+        // (recipients, opted out, who it goes to, who is left out)
+        type Row<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a [&'a str]>, &'a [&'a str]);
+        let table: &[Row] = &[
             // (recipients, opted out, who it goes to, who is left out)
             (&[a, b, c], &[], Some(&[a, b, c]), &[]),
             (&[a, b, c], &[b], Some(&[a, c]), &[b]),
