@@ -224,9 +224,13 @@ mod tests {
         };
         let (a, b, c) = ("+14155550123", "+14155550124", "+14155550125");
         // (recipients, opted out, who it goes to, who is left out)
-        type Row<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a [&'a str]>, &'a [&'a str]);
+        type Row<'a> = (
+            &'a [&'a str],
+            &'a [&'a str],
+            Option<&'a [&'a str]>,
+            &'a [&'a str],
+        );
         let table: &[Row] = &[
-            // (recipients, opted out, who it goes to, who is left out)
             (&[a, b, c], &[], Some(&[a, b, c]), &[]),
             (&[a, b, c], &[b], Some(&[a, c]), &[b]),
             (&[a, b, c], &[c, a], Some(&[b]), &[a, c]),
