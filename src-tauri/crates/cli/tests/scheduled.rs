@@ -5,7 +5,7 @@
 //! 90 s off ours.
 
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -130,15 +130,17 @@ fn a_scheduled_message_crossing_a_sigkill_of_the_sender_reaches_the_carrier_once
     // Its send is taken by the carrier and never answered; the sender is killed meanwhile.
     w.ok(&["sandbox", "fail", "timeout", "--sends-only"]);
     let mut sender = w.spawn_sender();
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(w.carrier_received().is_empty(), "nothing before its time");
+    // Looked for every 50 ms from before its time: the first sight of it is not early.
     wait_for("the carrier to receive the scheduled message", || {
-        w.ok(&["sandbox", "stats"])["received_count"]
+        let received = w.ok(&["sandbox", "stats"])["received_count"]
             .as_u64()
-            .unwrap_or(0)
-            >= 1
+            .unwrap_or(0);
+        assert!(
+            received == 0 || now_ms() >= at - 1_000,
+            "sent before its time"
+        );
+        received >= 1
     });
-    assert!(now_ms() >= at - 1_000, "not early");
     sender.kill().unwrap(); // SIGKILL: no chance to record anything
     sender.wait().unwrap();
 
