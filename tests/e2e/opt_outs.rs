@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::harness::*;
-use super::{carrier_received, compose_from, composer, row};
+use super::{carrier_received, compose_from, composer, row, settle};
 
 /// Waits until the app has synced `from`'s STOP to Sales: their Sales thread says so.
 async fn opted_out_in_the_thread(app: &App, contact: &str) {
@@ -47,6 +47,7 @@ async fn a_contact_who_replied_stop_is_shown_so_and_send_refuses() {
     app.wait_for(&containing_text("has opted out of messages from Sales").within(&composer()))
         .await;
     assert!(app.shows(&composer()).await, "the composer stays open");
+    settle().await;
     app.screenshot("opted-out-composer").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
