@@ -5,11 +5,10 @@
 //! help text (but not while they are opted out). The automatic answers are outbound messages of
 //! the line, listed with the rest, as Twilio lists them.
 
-use serde::{Deserialize, Serialize};
 use switchboard_core::model::E164;
 use switchboard_core::optout::{self, Keyword};
 
-use crate::state::State;
+use crate::state::{Blocked, State};
 
 /// Twilio's default answers (its "Default Opt-Out Handling").
 pub const UNSUBSCRIBED: &str = "You have successfully been unsubscribed. You will not receive \
@@ -17,13 +16,6 @@ pub const UNSUBSCRIBED: &str = "You have successfully been unsubscribed. You wil
 pub const RESUBSCRIBED: &str = "You have successfully been re-subscribed to messages from this \
     number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.";
 pub const HELP_TEXT: &str = "Reply STOP to unsubscribe. Msg&Data Rates May Apply.";
-
-/// A number blocked from one line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Blocked {
-    pub line: E164,
-    pub number: E164,
-}
 
 impl State {
     /// Whether `number` has opted out of messages from `line`.

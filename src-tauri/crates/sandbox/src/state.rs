@@ -93,6 +93,13 @@ pub struct StoredMedia {
     pub content_type: String,
 }
 
+/// A number blocked from one line: it texted STOP to it (`optouts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub line: E164,
+    pub number: E164,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     pub lines: Vec<SandboxLine>,
@@ -104,7 +111,7 @@ pub struct State {
     pub next_seq: u64,
     /// Who texted STOP to which line (`optouts`); older state files have none.
     #[serde(default)]
-    pub opt_outs: Vec<crate::optouts::Blocked>,
+    pub opt_outs: Vec<Blocked>,
 }
 
 impl State {

@@ -95,7 +95,7 @@ pub enum StoreError {
     #[error("outbox job {0} does not exist")]
     OutboxJobNotFound(i64),
     #[error("no message is scheduled as {0}: it may have been sent or cancelled already")]
-    ScheduledNotFound(crate::scheduled::ScheduledId),
+    ScheduledNotFound(i64),
     /// The outbox job is not in a state that allows this transition.
     #[error("outbox job {job} is {state}, cannot {action}")]
     OutboxJobState {

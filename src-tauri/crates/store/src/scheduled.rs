@@ -200,7 +200,7 @@ impl Store {
                 )?
                 .execute(params![id.0, body, send_at])?;
             if changed == 0 {
-                return Err(StoreError::ScheduledNotFound(id));
+                return Err(StoreError::ScheduledNotFound(id.0));
             }
             Ok(())
         })
@@ -215,7 +215,7 @@ impl Store {
                 .prepare_cached("DELETE FROM scheduled WHERE id = ?1")?
                 .execute([id.0])?;
             if gone == 0 {
-                return Err(StoreError::ScheduledNotFound(id));
+                return Err(StoreError::ScheduledNotFound(id.0));
             }
             Ok(())
         })
@@ -228,7 +228,7 @@ fn get(conn: &Connection, id: ScheduledId) -> Result<Scheduled> {
     ))?
     .query_row([id.0], from_row)
     .optional()?
-    .ok_or(StoreError::ScheduledNotFound(id))
+    .ok_or(StoreError::ScheduledNotFound(id.0))
 }
 
 fn insert(
@@ -287,7 +287,7 @@ fn release(tx: &Transaction<'_>, id: ScheduledId, now_ms: i64) -> Result<Vec<Enq
         )?
         .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?
-        .ok_or(StoreError::ScheduledNotFound(id))?;
+        .ok_or(StoreError::ScheduledNotFound(id.0))?;
     let images: Vec<NewImage> = tx
         .prepare_cached(
             "SELECT kind, width, height, bytes FROM scheduled_images
