@@ -4,72 +4,32 @@
 //! START lifts it. The sandbox runs as a process of its own, listing a second late, its clock
 //! 90 s off ours.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 mod support;
 
-use support::SandboxProcess;
+use support::Office;
 
 const SALES: &str = "+14155550100";
 const ADA: &str = "+14155550123";
 const GRACE: &str = "+14155550124";
 
-struct World {
-    dir: tempfile::TempDir,
-    _sandbox: SandboxProcess,
+/// Runs the sender until `optouts` lists `count` entries (the carrier lists a second late).
+fn sync_until(w: &Office, count: usize) -> Value {
+    let mut listed = Value::Null;
+    support::wait_for("the opt-outs to be synced", || {
+        w.ok(&["run", "--once"]);
+        listed = w.ok(&["optouts"]);
+        listed.as_array().map(Vec::len) == Some(count)
+    });
+    listed
 }
-
-impl World {
-    fn start() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let world = World {
-            _sandbox: SandboxProcess::serve(&dir.path().join("data")),
-            dir,
-        };
-        world.ok(&["run", "--once"]);
-        world.ok(&["sandbox", "list-lag", "1"]);
-        world.ok(&["sandbox", "clock-skew", "90"]);
-        world
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        support::cli(self.dir.path(), 2000)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.output(args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
-    }
-
-    /// Runs the sender until `optouts` lists `count` entries (the carrier lists a second late).
-    fn sync_until(&self, count: usize) -> Value {
-        let mut listed = Value::Null;
-        support::wait_for("the opt-outs to be synced", || {
-            self.ok(&["run", "--once"]);
-            listed = self.ok(&["optouts"]);
-            listed.as_array().map(Vec::len) == Some(count)
-        });
-        listed
-    }
-}
-
 #[test]
 fn a_customer_who_replied_stop_is_listed_left_out_and_back_after_start() {
-    let w = World::start();
+    let w = Office::start();
     assert_eq!(w.ok(&["optouts"]), serde_json::json!([]));
     w.ok(&["sandbox", "reply", ADA, SALES, "STOP"]);
-    let listed = w.sync_until(1);
+    let listed = sync_until(&w, 1);
     assert_eq!(listed[0]["number"], ADA);
     assert_eq!(listed[0]["display"], "Ada Lovelace");
     assert_eq!(listed[0]["lines"], serde_json::json!(["Sales"]));
@@ -87,7 +47,7 @@ fn a_customer_who_replied_stop_is_listed_left_out_and_back_after_start() {
     );
 
     // Alone: refused in words, nothing queued.
-    let out = w.output(&[
+    let alone = [
         "send",
         "--to",
         ADA,
@@ -95,10 +55,8 @@ fn a_customer_who_replied_stop_is_listed_left_out_and_back_after_start() {
         "Sales",
         "--body",
         "Sale today",
-    ]);
-    assert!(!out.status.success());
-    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(refused["code"], "opted_out", "{refused}");
+    ];
+    let refused = w.fails(&alone, "opted_out");
     assert!(
         refused["message"].as_str().unwrap().contains("text START"),
         "{refused}"
@@ -124,7 +82,7 @@ fn a_customer_who_replied_stop_is_listed_left_out_and_back_after_start() {
 
     // START: the list empties and a message to her is queued again.
     w.ok(&["sandbox", "reply", ADA, SALES, "start"]);
-    w.sync_until(0);
+    sync_until(&w, 0);
     let receipt = w.ok(&[
         "send",
         "--to",
@@ -140,9 +98,6 @@ fn a_customer_who_replied_stop_is_listed_left_out_and_back_after_start() {
 
 #[test]
 fn an_unknown_line_for_optouts_is_refused_in_words() {
-    let w = World::start();
-    let out = w.output(&["optouts", "--line", "Marketing"]);
-    assert!(!out.status.success());
-    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(refused["code"], "unknown_line", "{refused}");
+    let w = Office::start();
+    w.fails(&["optouts", "--line", "Marketing"], "unknown_line");
 }

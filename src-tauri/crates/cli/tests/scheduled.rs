@@ -4,103 +4,15 @@
 //! exactly once. The sandbox runs as a process of its own, listing a second late, its clock
 //! 90 s off ours.
 
-use std::process::{Child, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde_json::Value;
-
 mod support;
 
-use support::{wait_for, SandboxProcess};
+use support::{now_ms, rfc3339, wait_for, Office};
 
 const ADA: &str = "+14155550123";
 
-struct World {
-    dir: tempfile::TempDir,
-    _sandbox: SandboxProcess,
-}
-
-impl World {
-    fn start() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let world = World {
-            _sandbox: SandboxProcess::serve(&dir.path().join("data")),
-            dir,
-        };
-        world.ok(&["run", "--once"]);
-        world.ok(&["sandbox", "list-lag", "1"]);
-        world.ok(&["sandbox", "clock-skew", "90"]);
-        world
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        support::cli(self.dir.path(), 2000)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.output(args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
-    }
-
-    fn fails(&self, args: &[&str], code: &str) -> Value {
-        let out = self.output(args);
-        assert!(!out.status.success(), "{args:?} succeeded");
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(json["code"], code, "{args:?}: {json}");
-        json
-    }
-
-    fn spawn_sender(&self) -> Child {
-        support::cli(self.dir.path(), 2000)
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    /// The bodies the carrier accepted from our lines (not its own answers to keywords).
-    fn carrier_received(&self) -> Vec<String> {
-        let messages = self.ok(&["sandbox", "messages"]);
-        let list = messages
-            .get("messages")
-            .and_then(Value::as_array)
-            .or_else(|| messages.as_array())
-            .cloned()
-            .unwrap_or_default();
-        list.iter()
-            .filter(|m| m["direction"] == "outbound-api")
-            .filter_map(|m| m["body"].as_str().map(str::to_owned))
-            .collect()
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
 #[test]
 fn a_scheduled_message_crossing_a_sigkill_of_the_sender_reaches_the_carrier_once() {
-    let w = World::start();
+    let w = Office::start();
     let at = now_ms() + 4_000;
     let receipt = w.ok(&[
         "send",
@@ -156,7 +68,7 @@ fn a_scheduled_message_crossing_a_sigkill_of_the_sender_reaches_the_carrier_once
 
 #[test]
 fn a_scheduled_message_is_cancelled_and_bad_times_are_refused_in_words() {
-    let w = World::start();
+    let w = Office::start();
     let receipt = w.ok(&[
         "send",
         "--to",

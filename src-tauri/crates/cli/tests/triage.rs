@@ -3,13 +3,13 @@
 //! really comes in through the sync (`run --once`) and brings a done conversation back.
 
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod support;
 
-use support::SandboxProcess;
+use support::{now_ms, rfc3339, SandboxProcess};
 
 const SALES: &str = "+14155550100";
 const SUPPORT: &str = "+14155550101";
@@ -107,21 +107,6 @@ impl World {
             .as_i64()
             .unwrap()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// `ms` as RFC 3339 in UTC, to the second.
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 #[test]

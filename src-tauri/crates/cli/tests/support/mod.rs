@@ -77,3 +77,102 @@ pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A data directory with the sandbox carrier running beside it as a process of its own, as
+/// Twilio really is: a new message listed a second late, its clock 90 s off ours. The first
+/// `run --once` has adopted its lines (Sales, Support) and demo contacts.
+#[allow(dead_code)]
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    _sandbox: SandboxProcess,
+}
+
+#[allow(dead_code)]
+impl Office {
+    pub fn start() -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        let office = Office {
+            _sandbox: SandboxProcess::serve(&dir.path().join("data")),
+            dir,
+        };
+        office.ok(&["run", "--once"]);
+        office.ok(&["sandbox", "list-lag", "1"]);
+        office.ok(&["sandbox", "clock-skew", "90"]);
+        office
+    }
+
+    /// `switchboard-cli --json ARGS` on this office's store (listed within 2 s: the lag is 1 s).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = cli(self.dir.path(), 2000);
+        c.args(args);
+        c
+    }
+
+    pub fn output(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its JSON.
+    pub fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.output(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+
+    /// Runs a command that must fail with the error `code`, said in words; returns its JSON.
+    pub fn fails(&self, args: &[&str], code: &str) -> serde_json::Value {
+        let out = self.output(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON: {e}"));
+        assert_eq!(json["code"], code, "{args:?}: {json}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        json
+    }
+
+    /// `run` as a background process, which a test can kill.
+    pub fn spawn_sender(&self) -> Child {
+        self.command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The bodies the carrier accepted from our lines (not its own answers to keywords).
+    pub fn carrier_received(&self) -> Vec<String> {
+        let messages = self.ok(&["sandbox", "messages"]);
+        let list = messages
+            .get("messages")
+            .and_then(serde_json::Value::as_array)
+            .or_else(|| messages.as_array())
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .filter(|m| m["direction"] == "outbound-api")
+            .filter_map(|m| m["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+#[allow(dead_code)]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `ms` as RFC 3339 in UTC, to the second.
+#[allow(dead_code)]
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
