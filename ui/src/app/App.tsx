@@ -343,9 +343,15 @@ export function App(props: { backend: Backend }) {
             setStatus((s) => (s ? { ...s, pending: e.pending } : s));
             break;
           case "history_imported":
-            // A first sync's history, recorded as read: one reload, no notification each.
+            // A first sync's history, recorded as read: one reload, no notification each. It
+            // may land in the conversation on screen (a message sent elsewhere, the carrier's
+            // answer to a STOP), which is read again.
             reloadSoon();
             void loadStatus();
+            if (selected() !== null) {
+              touched = "all";
+              setVersion(version() + 1);
+            }
             break;
           case "scheduled_late":
             void loadStatus();
