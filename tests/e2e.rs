@@ -32,6 +32,7 @@ async fn the_app_opens_on_its_conversations_and_notifies_an_inbound_message() {
         return;
     }
     let app = App::launch().await; // waits for the "Conversations" region
+    first_sync_answered(&app).await;
     app.screenshot("opened").await;
     assert_eq!(app.title().await, "Switchboard");
 
@@ -470,6 +471,21 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
 }
 
 /// Calls one of the app's commands as its page does; answers the command's result.
+/// Waits until the app's runner has had the carrier's first answer (its status reads online):
+/// a message the sandbox receives after that is news, notified, where one received before the
+/// first sync is recorded as that sync's history, quietly.
+async fn first_sync_answered(app: &App) {
+    eventually(
+        "the app's first sync",
+        Duration::from_secs(20),
+        async || {
+            let status = invoke(app, "status", serde_json::json!({})).await;
+            (status["online"] == serde_json::Value::Bool(true)).then_some(())
+        },
+    )
+    .await;
+}
+
 async fn invoke(app: &App, command: &str, args: serde_json::Value) -> serde_json::Value {
     let answer = app
         .client()
@@ -671,6 +687,7 @@ async fn a_photo_without_words_is_notified_as_a_photo() {
         return;
     }
     let app = App::launch().await;
+    first_sync_answered(&app).await;
     let photo: &[u8] = include_bytes!("../src-tauri/crates/sandbox/src/demo-photo-1.jpg");
     // Labelled as a phone might; the app goes by the content.
     app.sandbox()
