@@ -98,13 +98,7 @@ impl Store {
 
     /// The Messaging Service a line's messages last named, if any.
     pub fn line_messaging_service(&self, line: LineId) -> Result<Option<String>> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT messaging_service FROM lines WHERE id = ?1")?
-                .query_row([line.0], |r| r.get(0))
-                .optional()?
-                .flatten())
-        })
+        self.read(|conn| messaging_service(conn, line))
     }
 }
 
@@ -179,12 +173,17 @@ pub(crate) fn note_service(tx: &Transaction<'_>, line: LineId, service: &str) ->
 /// The scope a carrier's refusal of a send from `line` covers: its Messaging Service when one
 /// is known, else the line.
 pub(crate) fn refusal_scope(tx: &Transaction<'_>, line: LineId) -> Result<Scope> {
-    let service: Option<String> = tx
+    let service = messaging_service(tx, line)?;
+    Ok(Scope::of_message(line, service.as_deref()))
+}
+
+/// The Messaging Service a line's messages last named, if any.
+fn messaging_service(conn: &Connection, line: LineId) -> Result<Option<String>> {
+    Ok(conn
         .prepare_cached("SELECT messaging_service FROM lines WHERE id = ?1")?
         .query_row([line.0], |r| r.get(0))
         .optional()?
-        .flatten();
-    Ok(Scope::of_message(line, service.as_deref()))
+        .flatten())
 }
 
 #[cfg(test)]

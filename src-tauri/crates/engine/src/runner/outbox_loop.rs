@@ -182,9 +182,12 @@ impl<'a> OutboxLoop<'a> {
             }
             tracing::debug!(requeued = n, "network back: the outbox is due now");
         }
-        // Scheduled messages now due join the outbox first, so they go in this very tick.
-        if inner.serves_current_account() {
+        // Scheduled messages now due join the outbox first, so they go in this very tick. The
+        // release is a write (a synced commit): it is made only when one is due.
+        let mut next_scheduled = store.next_scheduled_at()?;
+        if next_scheduled.is_some_and(|at| at <= now) && inner.serves_current_account() {
             self.release_scheduled(now);
+            next_scheduled = store.next_scheduled_at()?;
         }
         let pending = store.pending_outbox()?;
         let mut tick = Tick {
@@ -192,7 +195,7 @@ impl<'a> OutboxLoop<'a> {
             held: false,
             started: 0,
         };
-        if let Some(at) = store.next_scheduled_at()? {
+        if let Some(at) = next_scheduled {
             tick.wake(at);
         }
         // Read first, checked after: an account switch writes the account before the lines.
