@@ -113,3 +113,47 @@ fn a_scheduled_message_is_cancelled_and_bad_times_are_refused_in_words() {
     // Nothing late: send-late queues none.
     assert_eq!(w.ok(&["outbox", "send-late"])["queued"], 0);
 }
+
+#[test]
+fn on_a_busy_day_two_identical_scheduled_messages_cross_a_502_after_create_and_a_sigkill_once_each()
+{
+    let w = Office::start();
+    // A busy day at the carrier: the listings the sender reconciles against are full.
+    w.ok(&["sandbox", "flood", "400"]);
+    let at = rfc3339(now_ms() + 3_000);
+    let body = "Your table is ready";
+    for _ in 0..2 {
+        w.ok(&[
+            "send", "--to", ADA, "--line", "Sales", "--body", body, "--at", &at,
+        ]);
+    }
+    // The first send is created and answered 502; the second is created and never answered.
+    w.ok(&["sandbox", "fail", "502", "--after-create", "--sends-only"]);
+    let mut sender = w.spawn_sender();
+    wait_for("the carrier to create the first", || {
+        w.ok(&["sandbox", "stats"])["received_count"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
+    });
+    w.ok(&["sandbox", "fail", "timeout", "--sends-only"]);
+    wait_for("the carrier to create the second", || {
+        w.ok(&["sandbox", "stats"])["received_count"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 2
+    });
+    sender.kill().unwrap(); // SIGKILL: no chance to record anything
+    sender.wait().unwrap();
+
+    wait_for("the outbox to settle", || {
+        w.ok(&["run", "--once"])["pending"] == 0
+    });
+    w.ok(&["run", "--once"]);
+    let ours = w.carrier_received().iter().filter(|b| *b == body).count();
+    assert_eq!(
+        ours, 2,
+        "each identical scheduled message reached the carrier once"
+    );
+    assert_eq!(w.ok(&["outbox", "scheduled"]), serde_json::json!([]));
+}
