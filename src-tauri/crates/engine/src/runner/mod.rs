@@ -185,6 +185,9 @@ struct Inner {
     /// with.
     account: String,
     config: RunnerConfig,
+    /// When this runner was started, by its clock: a first sync's messages dated from then on
+    /// arrived while it ran, and are news, not history.
+    started_ms: i64,
     events: broadcast::Sender<EngineEvent>,
     outbox_wake: Notify,
     sync_wake: Notify,
@@ -240,12 +243,14 @@ impl Runner {
             ..config
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let started_ms = config.clock.now_ms();
         Ok(Runner {
             inner: Arc::new(Inner {
                 engine,
                 carrier,
                 account,
                 config,
+                started_ms,
                 events,
                 outbox_wake: Notify::new(),
                 sync_wake: Notify::new(),

@@ -13,7 +13,9 @@
 //!
 //! A first sync's messages (`Changes::backfill`: a new install, another account) are history:
 //! recorded as read, announced by one [`EngineEvent::HistoryImported`], never by a
-//! notification each. A message to a number that is none of our lines may be to one bought
+//! notification each — but for those dated from the runner's start on (less the carrier's
+//! one-second dates): a customer who writes while the app starts, before its first sync is
+//! answered, is news like any other. A message to a number that is none of our lines may be to one bought
 //! since the start: the carrier's numbers are read again (once a round) and adopted before the
 //! message is given up; they are also read every [`LINES_REFRESH`] so a new number shows up
 //! before its first message.
@@ -57,6 +59,11 @@ pub const SYNC_BACKOFF: Backoff = Backoff {
 
 /// Pages fetched in one round while the carrier keeps returning changes.
 const MAX_PAGES: usize = 20;
+
+/// The carrier dates messages to the second (truncated): one written in the runner's first
+/// second can carry a date up to this much before its start.
+const CARRIER_DATE_STEP_MS: i64 = 1_000;
+
 /// An outbound message whose carrier id we do not know and that was sent from a number that is
 /// none of our lines is tried again for this many rounds before it is dropped: no thread of
 /// ours can show it.
@@ -460,8 +467,10 @@ impl Inner {
         Ok(lines.find(number).cloned())
     }
 
-    /// Records a page's inbound messages in one transaction, in the carrier's order: as news
-    /// (unread, an event each) or, for a first sync, as history.
+    /// Records a page's inbound messages in the carrier's order: as news (unread, an event
+    /// each) or, for a first sync, those dated before the runner's start as history — one
+    /// transaction for each kind (a crash between them only fetches the page again, which the
+    /// deduplication absorbs).
     async fn record_inbound(
         &self,
         messages: &[&CarrierMessage],
@@ -496,19 +505,25 @@ impl Inner {
                 messaging_service: m.messaging_service.as_deref(),
             })
             .collect();
-        let arrival = if history {
-            Arrival::History
+        // The carrier lists oldest first: the history, then what came since the start.
+        let news_from = if history {
+            batch
+                .iter()
+                .position(|m| m.created_at >= self.started_ms - CARRIER_DATE_STEP_MS)
+                .unwrap_or(batch.len())
         } else {
-            Arrival::New
+            0
         };
-        let recorded = self.engine.store().insert_inbound_batch(&batch, arrival)?;
+        let store = self.engine.store();
+        let mut recorded = store.insert_inbound_batch(&batch[..news_from], Arrival::History)?;
+        recorded.extend(store.insert_inbound_batch(&batch[news_from..], Arrival::New)?);
         self.media_wake.notify_one();
-        for ((key, m), got) in keyed.iter().zip(recorded) {
+        for (i, ((key, m), got)) in keyed.iter().zip(recorded).enumerate() {
             if !got.is_new {
                 continue;
             }
             round.tally.inbound += 1;
-            if history {
+            if i < news_from {
                 round.history += 1;
             } else {
                 self.emit(EngineEvent::InboundMessage {

@@ -303,6 +303,69 @@ async fn a_first_sync_records_history_as_read_without_a_notification_each() {
     assert_eq!(store.thread_by_key(&key).unwrap().unwrap().unread, 1);
 }
 
+/// A customer who writes while the app starts, before its first sync is answered, is news: a
+/// first sync keeps as history only what is dated before the runner started. With Twilio's
+/// habits: dates to the second (the message of the start's own second is dated up to a second
+/// before it) and the carrier's clock 7 s ahead of ours.
+#[tokio::test(start_paused = true)]
+async fn a_first_sync_notifies_what_arrived_since_the_start_and_keeps_the_rest_as_history() {
+    const SKEW_MS: i64 = 7_000;
+    let o = office();
+    let carrier = FakeCarrier::new();
+    {
+        let mut s = carrier.state();
+        s.history_on_first_sync = true;
+        s.clock_offset_ms = Some(SKEW_MS);
+    }
+    let runner = o.runner(&carrier);
+    let started = crate::now_ms();
+    // The carrier's dates: its clock, truncated to the second.
+    let carrier_date = |local_ms: i64| (local_ms + SKEW_MS) / 1_000 * 1_000;
+    carrier.push_change(at(
+        inbound("SMold1", ADA, SALES, "Yesterday's"),
+        carrier_date(started - 86_400_000),
+    ));
+    carrier.push_change(at(
+        inbound("SMold2", ADA, SALES, "Just before the start"),
+        carrier_date(started - 3_000),
+    ));
+    carrier.push_change(at(
+        inbound("SMnow", ADA, SALES, "Written as the app started"),
+        carrier_date(started),
+    ));
+    let mut events = runner.subscribe();
+
+    assert_eq!(runner.run_once().await.inbound, 3);
+
+    let seen = drain(&mut events);
+    let news: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::InboundMessage { message_id, .. } => Some(*message_id),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        seen.contains(&EngineEvent::HistoryImported { messages: 2 }),
+        "the two older ones are history: {seen:?}"
+    );
+    let key = ThreadKey {
+        line: o.sales.id,
+        counterpart: num(ADA),
+    };
+    let store = o.engine.store();
+    let thread = store.thread_by_key(&key).unwrap().unwrap();
+    assert_eq!(thread.unread, 1, "only the one since the start is unread");
+    let messages = o.engine.thread(thread.id, 10, None).unwrap().messages;
+    let newest = messages
+        .iter()
+        .max_by_key(|m| (m.created_at, m.id))
+        .expect("three messages");
+    assert_eq!(messages.len(), 3);
+    assert_eq!(news, [newest.id], "one notification, for the newest");
+    assert_eq!(newest.body, "Written as the app started");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_message_to_a_number_bought_while_running_adopts_the_number_as_a_line() {
     let o = office();
