@@ -473,7 +473,8 @@ async fn three_attached_images_come_back_with_the_draft_after_a_restart() {
 /// Calls one of the app's commands as its page does; answers the command's result.
 /// Waits until the app's runner has had the carrier's first answer (its status reads online):
 /// a message the sandbox receives after that is news, notified, where one received before the
-/// first sync is recorded as that sync's history, quietly.
+/// runner started (the app starts it after its first paint) is its first sync's history,
+/// recorded quietly.
 async fn first_sync_answered(app: &App) {
     eventually(
         "the app's first sync",
