@@ -239,7 +239,7 @@ const [done] = arguments;
 /// The numbers of the 60 newest threads, as the app's own `threads` command lists them.
 const TOP_THREADS: &str = r#"
 const done = arguments[arguments.length - 1];
-window.__TAURI_INTERNALS__.invoke("threads", { line: null, limit: 60, before: null })
+window.__TAURI_INTERNALS__.invoke("threads", { view: "inbox", line: null, limit: 60, before: null })
   .then((top) => done(top.map((t) => t.counterpart)), () => done([]));
 "#;
 
@@ -290,7 +290,7 @@ const [queries, senders, lastBody, min, done] = arguments;
   const poll = setInterval(async () => {
     try {
       pending = (await invoke("status")).pending;
-      const top = await invoke("threads", { line: null, limit: 60, before: null });
+      const top = await invoke("threads", { view: "inbox", line: null, limit: 60, before: null });
       const previews = new Map(top.map((t) => [t.counterpart, t.preview]));
       shown = senders.every((s) => (previews.get(s) ?? "").startsWith(lastBody));
       if (finished === null && pending === 0 && shown) finished = performance.now();
