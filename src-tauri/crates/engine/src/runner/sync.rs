@@ -15,10 +15,12 @@
 //! recorded as read, announced by one [`EngineEvent::HistoryImported`], never by a
 //! notification each — but for those dated from the runner's start on (less the carrier's
 //! one-second dates): a customer who writes while the app starts, before its first sync is
-//! answered, is news like any other. A message to a number that is none of our lines may be to one bought
-//! since the start: the carrier's numbers are read again (once a round) and adopted before the
-//! message is given up; they are also read every [`LINES_REFRESH`] so a new number shows up
-//! before its first message.
+//! answered, is news like any other.
+//!
+//! A message to a number that is none of our lines may be to one bought since the start: the
+//! carrier's numbers are read again (once a round) and adopted before the message is given up;
+//! they are also read every [`LINES_REFRESH`] so a new number shows up before its first
+//! message.
 //!
 //! An outbound message whose carrier id is none of ours is either ours with its send's answer
 //! not recorded yet (lost, or on its way: the listing can come first) or one the account sent
