@@ -113,6 +113,10 @@ impl World {
 fn done_leaves_the_inbox_and_a_new_message_brings_it_back() {
     let w = World::start();
     w.customer_writes(ADA, SALES, "Is my order ready?");
+    // Grace writes later by more than the carrier's one-second dates: each `run --once` reads
+    // the carrier's clock anew from a one-second Date header, so two processes can place two
+    // messages of the same second a second apart either way.
+    std::thread::sleep(Duration::from_millis(2_100));
     w.customer_writes(GRACE, SALES, "Thanks for yesterday");
     let ada = w.thread_of(ADA, "Sales");
     let grace = w.thread_of(GRACE, "Sales");
@@ -182,16 +186,26 @@ fn snooze_reads_rfc3339_and_local_times_and_refuses_the_past() {
     assert!(w.listed(&[]).is_empty());
     assert_eq!(w.listed(&["--snoozed"]).len(), 1);
 
-    // Local: the day after tomorrow at 09:00, two hours east of UTC (TZ=XYZ-2).
+    // Local: the day after tomorrow at 09:00, two hours east of UTC (TZ=XYZ-2) on Unix.
     let day = chrono::DateTime::from_timestamp_millis(now_ms() + 2 * 86_400_000)
         .unwrap()
         .date_naive();
     let local = format!("{} 09:00", day.format("%Y-%m-%d"));
-    let expected = day
-        .and_hms_opt(7, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_millis();
+    let expected = if cfg!(windows) {
+        // Windows takes its zone from the system, never from TZ: the CLI's local time is this
+        // test's own (under Wine, the host's).
+        day.and_hms_opt(9, 0, 0)
+            .unwrap()
+            .and_local_timezone(chrono::Local)
+            .single()
+            .unwrap()
+            .timestamp_millis()
+    } else {
+        day.and_hms_opt(7, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
     let snoozed = w.ok(&["snooze", &ada, &local]);
     assert_eq!(snoozed["snoozed_until"].as_i64(), Some(expected), "{local}");
 }
