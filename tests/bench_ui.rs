@@ -52,7 +52,7 @@ const painted = () => new Promise((r) => requestAnimationFrame(() => {
 }));
 // When the page first showed the change (before it was painted), by kind, for the report.
 const DOM = (window.__dom = window.__dom || {});
-const domAt = (kind, t0) => (DOM[kind] = DOM[kind] || []).push(performance.now() - t0);
+const domAt = (kind, t0, t1 = performance.now()) => (DOM[kind] = DOM[kind] || []).push(t1 - t0);
 // Resolves as soon as `cond` holds (checked at every change of the page), with its value.
 const when = (cond, what, ms = 20000) => new Promise((resolve, reject) => {
   const now = cond();
@@ -85,14 +85,29 @@ const switchOnce = async () => {
   const row = rows[(picks++ * 7) % rows.length];
   window.__benchPicks = picks;
   const old = logOf()?.querySelector("article.bubble");
+  let gone = null;
   const t0 = performance.now();
   row.click();
   await when(() => {
     const log = logOf();
-    return log && !(old && old.isConnected) && log.querySelector("article.bubble");
+    if (gone === null && !(old && old.isConnected)) gone = performance.now();
+    return log && gone !== null && log.querySelector("article.bubble");
   }, "the thread's bubbles");
   domAt("switch", t0);
+  // The click's own work (the old conversation taken down, the new one set up), apart from
+  // what follows its messages' answer.
+  domAt("switch-click", t0, gone);
   await painted();
+  return performance.now() - t0;
+};
+// The `thread` command alone (its newest page of 30, as a switch asks for it) for a row in view,
+// from the call to its answer: what of a switch is the IPC and the storage, not the page.
+const threadIpcOnce = async () => {
+  const list = listOf();
+  const rows = [...list.querySelectorAll("button[data-thread-id]")].filter((r) => inView(r, list));
+  const id = Number(rows[(picks++ * 7) % rows.length].dataset.threadId);
+  const t0 = performance.now();
+  await window.__TAURI_INTERNALS__.invoke("thread", { id, limit: 30, before: null });
   return performance.now() - t0;
 };
 const input = (el, value) => {
@@ -155,7 +170,7 @@ const keyOnce = async (ch) => {
 };
 "#;
 
-/// Answers `[ms]` of `n` samples of `kind` ("switch", "search", "key", "open").
+/// Answers `[ms]` of `n` samples of `kind` ("switch", "ipc", "search", "key", "open").
 const SAMPLES: &str = r#"
 const [kind, n, queries, done] = arguments;
 (async () => {
@@ -164,6 +179,7 @@ const [kind, n, queries, done] = arguments;
   for (const k of Object.keys(DOM)) delete DOM[k];
   for (let i = 0; i < n; i++) {
     if (kind === "switch") out.push(await switchOnce());
+    else if (kind === "ipc") out.push(await threadIpcOnce());
     else if (kind === "search") out.push(await searchOnce(queries[i % queries.length]));
     else if (kind === "key") {
       if (i > 0 && i % 40 === 0) { input(dialogOf().querySelector("textarea"), ""); await frame(); }
@@ -171,7 +187,7 @@ const [kind, n, queries, done] = arguments;
     } else if (kind === "open") { out.push(await openComposer()); await discardComposer(); }
   }
   if (kind === "key") await discardComposer();
-  done({ ms: out, dom: DOM[kind] ?? [] });
+  done({ ms: out, dom: DOM[kind] ?? [], click: DOM[kind + "-click"] ?? [] });
 })().catch((e) => done({ error: String(e) + " " + String(e && e.stack) }));
 "#;
 
@@ -460,8 +476,20 @@ async fn run(store: &Path, samples: usize, rounds: usize) {
             quantile(&k.dom, 0.5)
         )
     };
-    switch.set_idle(&idle("switch", samples).await);
+    let switched = idle("switch", samples).await;
+    switch.set_idle(&switched);
     say("switch", &switch);
+    println!(
+        "  idle switch, the click's own work: median {:.0} ms, p99 {:.0} ms",
+        quantile(&ms_of(&switched, "click"), 0.5),
+        quantile(&ms_of(&switched, "click"), 0.99)
+    );
+    let ipc = ms(&idle("ipc", samples).await);
+    println!(
+        "  idle thread command alone (30 messages): median {:.0} ms, p99 {:.0} ms",
+        quantile(&ipc, 0.5),
+        quantile(&ipc, 0.99)
+    );
     search.set_idle(&idle("search", samples).await);
     say("search", &search);
     key.set_idle(&idle("key", samples).await);

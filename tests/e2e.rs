@@ -1633,7 +1633,8 @@ async fn a_thread_of_700_messages_pages_back_to_its_first_and_keeps_the_place_be
     let app = App::launch_with(dir).await;
     app.click(&row("Ada Lovelace", "Sales")).await;
     app.wait_for(&by_text("History message 700")).await;
-    assert_eq!(bubble_top(&app, "History message 600").await, (None, 100));
+    // The newest page is a few screens (30 messages); the pages before it are a hundred each.
+    assert_eq!(bubble_top(&app, "History message 670").await, (None, 30));
 
     // From the keyboard: the button at the top loads the page before, and the message that was
     // first stays where it was.
@@ -1646,22 +1647,29 @@ async fn a_thread_of_700_messages_pages_back_to_its_first_and_keeps_the_place_be
         )
         .await
         .expect("the button focused");
-    let (before, _) = bubble_top(&app, "History message 601").await;
+    let (before, _) = bubble_top(&app, "History message 671").await;
     press(&app, Key::Enter).await;
     let after = eventually("the page before to load", DEFAULT_TIMEOUT, async || {
-        let (top, count) = bubble_top(&app, "History message 601").await;
-        (count == 200).then_some(top)
+        let (top, count) = bubble_top(&app, "History message 671").await;
+        (count == 130).then_some(top)
     })
     .await;
     let (before, after) = (before.unwrap(), after.unwrap());
     assert!(
         (before - after).abs() < 2.0,
-        "601 stayed at {before}: now {after}"
+        "671 stayed at {before}: now {after}"
     );
 
     // Scrolling to the top loads the rest, a page at a time, each time keeping the first message
     // on screen in its place, down to the first message of the thread.
-    for (first, count) in [(501, 300), (401, 400), (301, 500), (201, 600), (101, 700)] {
+    for (first, count) in [
+        (571, 230),
+        (471, 330),
+        (371, 430),
+        (271, 530),
+        (171, 630),
+        (71, 700),
+    ] {
         let body = format!("History message {first}");
         let top: f64 = serde_json::from_value(
             app.client()

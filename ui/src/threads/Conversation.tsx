@@ -4,9 +4,10 @@
 // sender name (verification codes) takes no replies: the engine's sentence stands in the box's
 // place.
 //
-// History comes in pages of PAGE through the engine's cursor: the newest page is read again on
-// every event of the thread; older pages are added at the top when the person scrolls there (or
-// presses "Show older messages"), stay loaded, and keep the message being read where it was.
+// History comes in pages through the engine's cursor: the newest page (NEWEST, a few screens) is
+// read again on every event of the thread; older pages (PAGE) are added at the top when the
+// person scrolls there (or presses "Show older messages"), stay loaded, and keep the message
+// being read where it was.
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import type { Backend, MessageCursor, MessageId, MessageRow, ThreadDetail, ThreadId } from "../backend";
@@ -17,6 +18,9 @@ import { afterNewest, withOlderPage } from "./pages";
 import { ReplyBox } from "./ReplyBox";
 import { TriageActions, type TriageAction } from "./Triage";
 
+/** The newest page: what a switch to the thread draws before it is painted, so a few screens
+ * rather than a hundred bubbles (most of a switch's time was drawing them, not reading them). */
+const NEWEST = 30;
 const PAGE = 100;
 /** How close to the top (in pixels) the scroll has to come for the next older page to load. */
 const NEAR_TOP = 400;
@@ -40,7 +44,7 @@ export function Conversation(props: {
   const b = props.backend;
   const [detail, { refetch }] = createResource(
     () => props.thread,
-    (id) => b.thread(id, PAGE, null),
+    (id) => b.thread(id, NEWEST, null),
   );
   createEffect(
     on(
@@ -67,12 +71,17 @@ export function Conversation(props: {
     on(() => detail.latest, (d) => {
       if (!d) return;
       const page = [...d.messages].reverse();
-      const next = afterNewest({ older: older(), start: start() }, newest, page, PAGE);
+      const next = afterNewest({ older: older(), start: start() }, newest, page, NEWEST);
       if (next.older.length === 0 && !next.start) resets++;
       setOlder(next.older);
       setStart(next.start);
       newest = page;
       show();
+      // A window taller than the newest page has nothing to scroll: the page before comes at
+      // once, as a scroll to the top would bring it.
+      requestAnimationFrame(() => {
+        if (log && log.scrollTop < NEAR_TOP && log.scrollHeight - log.clientHeight < NEAR_TOP) void loadOlder();
+      });
     }),
   );
 
