@@ -72,6 +72,12 @@ const inView = (el, box) => {
   return r.top >= b.top && r.bottom <= b.bottom;
 };
 let picks = window.__benchPicks || 0;
+// The next of `rows` in the benchmark's order (every seventh, round), remembered across scripts.
+const pick = (rows) => {
+  const row = rows[(picks++ * 7) % rows.length];
+  window.__benchPicks = picks;
+  return row;
+};
 // A click on a row in view (not the open one) to its first bubble painted.
 // The rows from the 60th on are history threads the background work never moves.
 const HISTORY_ROWS = 60 * 64;
@@ -82,8 +88,7 @@ const switchOnce = async () => {
   const rows = [...list.querySelectorAll("button[data-thread-id]")]
     .filter((r) => r.getAttribute("aria-current") !== "true" && inView(r, list));
   if (rows.length === 0) throw new Error("no row in view");
-  const row = rows[(picks++ * 7) % rows.length];
-  window.__benchPicks = picks;
+  const row = pick(rows);
   const old = logOf()?.querySelector("article.bubble");
   let gone = null;
   const t0 = performance.now();
@@ -105,7 +110,7 @@ const switchOnce = async () => {
 const threadIpcOnce = async () => {
   const list = listOf();
   const rows = [...list.querySelectorAll("button[data-thread-id]")].filter((r) => inView(r, list));
-  const id = Number(rows[(picks++ * 7) % rows.length].dataset.threadId);
+  const id = Number(pick(rows).dataset.threadId);
   const t0 = performance.now();
   await window.__TAURI_INTERNALS__.invoke("thread", { id, limit: 30, before: null });
   return performance.now() - t0;
@@ -479,10 +484,11 @@ async fn run(store: &Path, samples: usize, rounds: usize) {
     let switched = idle("switch", samples).await;
     switch.set_idle(&switched);
     say("switch", &switch);
+    let click = ms_of(&switched, "click");
     println!(
         "  idle switch, the click's own work: median {:.0} ms, p99 {:.0} ms",
-        quantile(&ms_of(&switched, "click"), 0.5),
-        quantile(&ms_of(&switched, "click"), 0.99)
+        quantile(&click, 0.5),
+        quantile(&click, 0.99)
     );
     let ipc = ms(&idle("ipc", samples).await);
     println!(

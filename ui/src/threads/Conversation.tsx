@@ -80,7 +80,7 @@ export function Conversation(props: {
       // A window taller than the newest page has nothing to scroll: the page before comes at
       // once, as a scroll to the top would bring it.
       requestAnimationFrame(() => {
-        if (log && log.scrollTop < NEAR_TOP && log.scrollHeight - log.clientHeight < NEAR_TOP) void loadOlder();
+        if (log && log.scrollHeight - log.clientHeight < NEAR_TOP) void loadOlder();
       });
     }),
   );
